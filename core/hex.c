@@ -37,7 +37,7 @@ int iolm_hex_decode(uint8_t *out, size_t outcap, size_t *outlen, const char *tex
 		int hi = hex_val((unsigned char)text[2 * i]);
 		int lo = hex_val((unsigned char)text[2 * i + 1]);
 		bad |= (hi | lo) < 0;
-		out[i] = (uint8_t)((hi << 4) | (lo & 15));
+		out[i] = (uint8_t)(((unsigned)hi << 4) | ((unsigned)lo & 15));
 	}
 	if (bad) {
 		memset(out, 0, textlen / 2);
