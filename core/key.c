@@ -14,6 +14,7 @@
 #include <secp256k1_schnorrsig.h>
 #include <sodium.h>
 
+#include "core/ctime.h"
 #include "core/hash.h"
 #include "core/hex.h"
 
@@ -58,12 +59,20 @@ int iolm_key_from_secret(iolm_key *key, const uint8_t sec[static IOLM_SECKEY_LEN
 	if (!ctx)
 		goto out;
 	err = IOLM_EBADKEY;
-	if (!secp256k1_keypair_create(ctx, &kp, sec))
+	/* Whether the secret is a valid key is public: the caller learns it anyway. */
+	int ok = secp256k1_keypair_create(ctx, &kp, sec);
+	IOLM_DECLASSIFY(&ok, sizeof ok);
+	/* A keypair is the secret scalar (32 bytes) then the public point (64): the point
+	 * is public, and libsecp256k1 uses variable-time code on it. */
+	IOLM_DECLASSIFY(kp.data + 32, sizeof kp.data - 32);
+	if (!ok)
 		goto out;
-	if (!secp256k1_keypair_xonly_pub(ctx, &xpub, NULL, &kp))
+	ok = secp256k1_keypair_xonly_pub(ctx, &xpub, NULL, &kp);
+	IOLM_DECLASSIFY(&ok, sizeof ok);
+	if (!ok)
 		goto out;
-	if (!secp256k1_xonly_pubkey_serialize(ctx, key->pub, &xpub))
-		goto out;
+	secp256k1_xonly_pubkey_serialize(ctx, key->pub, &xpub);
+	IOLM_DECLASSIFY(key->pub, sizeof key->pub); /* the public key is public */
 	memcpy(key->keypair, &kp, sizeof kp);
 	err = IOLM_OK;
 out:
@@ -96,6 +105,7 @@ void iolm_key_secret(const iolm_key *key, uint8_t sec[static IOLM_SECKEY_LEN])
 	secp256k1_keypair kp;
 	memcpy(&kp, key->keypair, sizeof kp);
 	int ok = secp256k1_keypair_sec(secp256k1_context_static, sec, &kp);
+	IOLM_DECLASSIFY(&ok, sizeof ok);
 	assert(ok);
 	(void)ok;
 	sodium_memzero(&kp, sizeof kp);
@@ -121,7 +131,10 @@ int iolm_sign_aux(const iolm_key *key, uint8_t sig[static IOLM_SIG_LEN],
 	if (!ctx)
 		goto out;
 	memcpy(&kp, key->keypair, sizeof kp);
-	if (!secp256k1_schnorrsig_sign32(ctx, sig, msg, &kp, aux))
+	int ok = secp256k1_schnorrsig_sign32(ctx, sig, msg, &kp, aux);
+	IOLM_DECLASSIFY(&ok, sizeof ok);
+	IOLM_DECLASSIFY(sig, IOLM_SIG_LEN); /* a signature is public */
+	if (!ok)
 		goto out;
 	err = IOLM_OK;
 out:
