@@ -44,6 +44,7 @@ enum iolm_hash_tag {
 	IOLM_TAG_CHALLENGE,     /* verification sample seed */
 	IOLM_TAG_GENESIS,       /* genesis document */
 	IOLM_TAG_VALSET,        /* validator set */
+	IOLM_TAG_CERT,          /* commit certificate: H(encoded CommitCert) */
 	IOLM_TAG__COUNT
 };
 

@@ -1,0 +1,340 @@
+/* The state transition: one transaction at a time, then the end-of-block payouts.
+ * Every rule is in docs/protocol.md with its error code. Each transaction is validated
+ * completely before it writes anything. */
+#include <string.h>
+
+#include "core/checked.h"
+#include "core/hash.h"
+#include "ledger/internal.h"
+
+#define MAX_EVENTS 3
+
+struct receipt {
+	Iolm__Receipt r;
+	Iolm__Event ev[MAX_EVENTS];
+	Iolm__Event *evp[MAX_EVENTS];
+};
+
+static void receipt_init(struct receipt *rc, const ledger_tx *tx, uint64_t height,
+			 uint32_t index)
+{
+	iolm__receipt__init(&rc->r);
+	rc->r.tx_id.data = (uint8_t *)tx->id;
+	rc->r.tx_id.len = 32;
+	rc->r.height = height;
+	rc->r.index = index;
+	rc->r.fee = tx->fee;
+	rc->r.events = rc->evp;
+	rc->r.n_events = 0;
+}
+
+static Iolm__Event *receipt_event(struct receipt *rc, const char *type, const uint8_t *account)
+{
+	Iolm__Event *e = &rc->ev[rc->r.n_events];
+	iolm__event__init(e);
+	e->type = (char *)type;
+	e->account.data = (uint8_t *)account;
+	e->account.len = IOLM_ADDR_LEN;
+	rc->evp[rc->r.n_events++] = e;
+	return e;
+}
+
+static int write_receipt(struct exec *x, const struct receipt *rc, const ledger_tx *tx,
+			 uint32_t index)
+{
+	MDB_val k = { 32, (void *)tx->id }, v;
+	uint8_t pos[12];
+	int err;
+
+	for (int i = 0; i < 8; i++)
+		pos[i] = (uint8_t)(x->height >> (56 - 8 * i));
+	for (int i = 0; i < 4; i++)
+		pos[8 + i] = (uint8_t)(index >> (24 - 8 * i));
+	v.mv_size = sizeof pos;
+	v.mv_data = pos;
+	/* A transaction id can be committed once: NOOVERWRITE catches a replay that
+	 * the nonce rule would already refuse, as a second line of defence. */
+	err = mdb_put(x->txn, x->l->txidx, &k, &v, MDB_NOOVERWRITE);
+	if (err == MDB_KEYEXIST)
+		return IOLM_ELEDGER_DUPTX;
+	if (err)
+		return ledger_lmdb_err(err);
+	v.mv_size = protobuf_c_message_get_packed_size(&rc->r.base);
+	if ((err = mdb_put(x->txn, x->l->receipts, &k, &v, MDB_RESERVE)))
+		return ledger_lmdb_err(err);
+	protobuf_c_message_pack(&rc->r.base, v.mv_data);
+	return IOLM_OK;
+}
+
+/* ---- per kind: validate (no writes) then apply */
+
+static int check_task_create(struct exec *x, const Iolm__TaskCreate *t)
+{
+	if (t->reward_pool < x->l->g->params.min_task_pool)
+		return IOLM_ELEDGER_POOL;
+	return IOLM_OK;
+}
+
+static int do_task_create(struct exec *x, const ledger_tx *tx, struct receipt *rc)
+{
+	const Iolm__TaskCreate *t = tx->body->task_create;
+	uint8_t params[IOLM_MAX_TX_BYTES];
+	Iolm__TaskState ts = IOLM__TASK_STATE__INIT;
+	int err;
+
+	/* The parameters as the designer signed them (canonical, so re-encoding the decoded
+	 * message reproduces those bytes). */
+	size_t n = protobuf_c_message_pack(&t->base, params);
+	ts.creator.data = (uint8_t *)tx->sender;
+	ts.creator.len = IOLM_ADDR_LEN;
+	ts.params.data = params;
+	ts.params.len = n;
+	ts.created_height = x->height;
+	ts.status = IOLM__TASK_STATUS__TASK_OPEN;
+	ts.pool = t->reward_pool;
+	if ((err = iolm_add_u64(&x->supply.escrowed, x->supply.escrowed, t->reward_pool)))
+		return err;
+	if ((err = state_put_task(x, tx->id, &ts)))
+		return err;
+	Iolm__Event *e = receipt_event(rc, "task_created", tx->sender);
+	e->object_id.data = (uint8_t *)tx->id;
+	e->object_id.len = 32;
+	e->amount = t->reward_pool;
+	return IOLM_OK;
+}
+
+/* Validate a work commitment against its task and parent; on success *task_out is the
+ * task (caller frees) and *end_step the step the work ends at. */
+static int check_work_commit(struct exec *x, const Iolm__WorkCommit *w, Iolm__TaskState **task_out,
+			     uint64_t *end_step)
+{
+	Iolm__TaskState *t = NULL;
+	Iolm__TaskCreate *params = NULL;
+	Iolm__WorkState *parent = NULL;
+	int err;
+
+	*task_out = NULL;
+	err = state_get_task(x, w->task_id.data, &t);
+	if (err == IOLM_ENOTFOUND)
+		err = IOLM_ELEDGER_NOTASK;
+	if (err)
+		goto out;
+	err = IOLM_ECORRUPT;
+	if (iolm_codec_decode((ProtobufCMessage **)&params, &iolm__task_create__descriptor,
+			      t->params.data, t->params.len, IOLM_MAX_TX_BYTES))
+		goto out;
+	err = IOLM_ELEDGER_TASKCLOSED;
+	if (t->status != IOLM__TASK_STATUS__TASK_OPEN ||
+	    (params->deadline_height && x->height > params->deadline_height))
+		goto out;
+	uint64_t expect_start = 0;
+	if (w->parent_work.len) {
+		err = state_get_work(x, w->parent_work.data, &parent);
+		if (err == IOLM_ENOTFOUND)
+			err = IOLM_ELEDGER_PARENT;
+		if (err)
+			goto out;
+		err = IOLM_ELEDGER_PARENT;
+		if (parent->task_id.len != 32 || memcmp(parent->task_id.data, w->task_id.data, 32) ||
+		    parent->status == IOLM__WORK_STATUS__WORK_REJECTED ||
+		    parent->status == IOLM__WORK_STATUS__WORK_SLASHED)
+			goto out;
+		expect_start = parent->end_step;
+	}
+	err = IOLM_ELEDGER_STEPS;
+	if (w->start_step != expect_start || w->steps % params->segment_len != 0)
+		goto out;
+	err = IOLM_ELEDGER_BOND;
+	if (w->bond < params->bond_min)
+		goto out;
+	*end_step = w->start_step + w->steps; /* overflow excluded by ledger_tx_decode */
+	*task_out = t;
+	t = NULL;
+	err = IOLM_OK;
+out:
+	if (t)
+		iolm_codec_free(&t->base);
+	if (params)
+		iolm_codec_free(&params->base);
+	if (parent)
+		iolm_codec_free(&parent->base);
+	return err;
+}
+
+static int do_work_commit(struct exec *x, const ledger_tx *tx, Iolm__TaskState *t,
+			  uint64_t end_step, struct receipt *rc)
+{
+	const Iolm__WorkCommit *w = tx->body->work_commit;
+	uint8_t commit[IOLM_MAX_TX_BYTES];
+	Iolm__WorkState ws = IOLM__WORK_STATE__INIT;
+	int err;
+
+	size_t n = protobuf_c_message_pack(&w->base, commit);
+	ws.task_id = w->task_id;
+	ws.miner.data = (uint8_t *)tx->sender;
+	ws.miner.len = IOLM_ADDR_LEN;
+	ws.commit.data = commit;
+	ws.commit.len = n;
+	ws.status = IOLM__WORK_STATUS__WORK_PENDING;
+	ws.bond = w->bond;
+	ws.commit_height = x->height;
+	ws.end_step = end_step;
+	if ((err = iolm_add_u64(&x->supply.escrowed, x->supply.escrowed, w->bond)))
+		return err;
+	if ((err = state_put_work(x, tx->id, &ws)))
+		return err;
+	t->n_works++;
+	if ((err = state_put_task(x, w->task_id.data, t)))
+		return err;
+	Iolm__Event *e = receipt_event(rc, "work_committed", tx->sender);
+	e->object_id.data = (uint8_t *)tx->id;
+	e->object_id.len = 32;
+	e->amount = w->bond;
+	return IOLM_OK;
+}
+
+static int do_model_pay(struct exec *x, const ledger_tx *tx, Iolm__TaskState *t,
+			struct receipt *rc)
+{
+	const Iolm__ModelPay *p = tx->body->model_pay;
+	int err;
+	if ((err = iolm_add_u64(&t->revenue, t->revenue, p->amount)) ||
+	    (err = iolm_add_u64(&x->supply.escrowed, x->supply.escrowed, p->amount)))
+		return err;
+	if ((err = state_put_task(x, p->task_id.data, t)))
+		return err;
+	Iolm__Event *e = receipt_event(rc, "model_paid", tx->sender);
+	e->object_id = p->task_id;
+	e->amount = p->amount;
+	return IOLM_OK;
+}
+
+int apply_tx(struct exec *x, const ledger_tx *tx, uint32_t index)
+{
+	const ledger_params *p = &x->l->g->params;
+	Iolm__TaskState *task = NULL;
+	struct receipt rc;
+	uint64_t bal, nonce, cost, end_step = 0;
+	int err;
+
+	/* stateful rules common to every kind */
+	if (tx->fee < p->min_fee)
+		return IOLM_ELEDGER_FEE;
+	if ((err = state_get_account(x, tx->sender, &bal, &nonce)))
+		return err;
+	if (tx->nonce < nonce)
+		return IOLM_ELEDGER_NONCE_OLD;
+	if (tx->nonce > nonce)
+		return IOLM_ELEDGER_NONCE_GAP;
+	if (iolm_add_u64(&cost, tx->spend, tx->fee) || cost > bal)
+		return IOLM_ELEDGER_BALANCE;
+
+	/* stateful rules of the kind */
+	switch (tx->body->kind_case) {
+	case IOLM__TX_BODY__KIND_TASK_CREATE:
+		err = check_task_create(x, tx->body->task_create);
+		break;
+	case IOLM__TX_BODY__KIND_WORK_COMMIT:
+		err = check_work_commit(x, tx->body->work_commit, &task, &end_step);
+		break;
+	case IOLM__TX_BODY__KIND_MODEL_PAY:
+		err = state_get_task(x, tx->body->model_pay->task_id.data, &task);
+		if (err == IOLM_ENOTFOUND)
+			err = IOLM_ELEDGER_NOTASK;
+		break;
+	default:
+		err = IOLM_OK;
+	}
+	if (err)
+		goto out;
+
+	/* effects */
+	receipt_init(&rc, tx, x->height, index);
+	if ((err = state_put_account(x, tx->sender, bal - cost, nonce + 1)))
+		goto out;
+	if ((err = iolm_add_u64(&x->fees, x->fees, tx->fee)))
+		goto out;
+	switch (tx->body->kind_case) {
+	case IOLM__TX_BODY__KIND_TRANSFER: {
+		const Iolm__Transfer *t = tx->body->transfer;
+		if ((err = state_credit(x, t->to.data, t->amount)))
+			goto out;
+		Iolm__Event *e = receipt_event(&rc, "transfer", tx->sender);
+		e->counterparty = t->to;
+		e->amount = t->amount;
+		break;
+	}
+	case IOLM__TX_BODY__KIND_TASK_CREATE:
+		err = do_task_create(x, tx, &rc);
+		break;
+	case IOLM__TX_BODY__KIND_WORK_COMMIT:
+		err = do_work_commit(x, tx, task, end_step, &rc);
+		break;
+	case IOLM__TX_BODY__KIND_MODEL_PAY:
+		err = do_model_pay(x, tx, task, &rc);
+		break;
+	default:
+		err = IOLM_ELEDGER_DISABLED; /* ledger_tx_decode lets no other kind through */
+	}
+	if (err)
+		goto out;
+	err = write_receipt(x, &rc, tx, index);
+out:
+	if (task)
+		iolm_codec_free(&task->base);
+	return err;
+}
+
+int apply_end_block(struct exec *x, const uint8_t proposer[static 32],
+		    const Iolm__CommitCert *last_commit)
+{
+	const ledger_genesis *g = x->l->g;
+	uint8_t prop_id[IOLM_ADDR_LEN];
+	uint64_t total = x->fees, signers_power = 0, paid = 0;
+	int err;
+
+	if (g->params.block_subsidy) {
+		if ((err = iolm_add_u64(&total, total, g->params.block_subsidy)) ||
+		    (err = iolm_add_u64(&x->supply.minted, x->supply.minted, g->params.block_subsidy)))
+			return err;
+	}
+	x->fees = 0;
+	if (total == 0)
+		return IOLM_OK;
+	/* Fees and subsidy go to the validators whose precommits certified the previous
+	 * block, by voting power; the rounding remainder (and everything, at height 1) to
+	 * the proposer. */
+	if (last_commit) {
+		for (size_t i = 0; i < last_commit->n_sigs; i++) {
+			uint32_t v = last_commit->sigs[i]->validator;
+			if (v < g->n_validators)
+				signers_power += g->validators[v].power;
+		}
+	}
+	for (size_t i = 0; signers_power && i < last_commit->n_sigs; i++) {
+		uint32_t v = last_commit->sigs[i]->validator;
+		uint64_t share;
+		uint8_t id[IOLM_ADDR_LEN];
+		if (v >= g->n_validators)
+			continue;
+		if ((err = iolm_muldiv_u64(&share, total, g->validators[v].power, signers_power)))
+			return err;
+		iolm_addr_from_pub(id, g->validators[v].pub);
+		if ((err = state_credit(x, id, share)))
+			return err;
+		paid += share;
+	}
+	iolm_addr_from_pub(prop_id, proposer);
+	return state_credit(x, prop_id, total - paid);
+}
+
+int apply_genesis(struct exec *x)
+{
+	const ledger_genesis *g = x->l->g;
+	int err;
+	for (size_t i = 0; i < g->n_allocs; i++)
+		if ((err = state_credit(x, g->allocs[i].id, g->allocs[i].amount)))
+			return err;
+	x->supply.genesis_supply = g->supply;
+	return IOLM_OK;
+}

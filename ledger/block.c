@@ -1,0 +1,438 @@
+/* Blocks: building (proposer), checking (everyone) and committing, each by executing the
+ * block's transactions inside one LMDB write transaction. The header rules are in
+ * docs/protocol.md with their error codes. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/hash.h"
+#include "core/merkle.h"
+#include "ledger/internal.h"
+
+#define LEDGER_BLOCK_VERSION 1
+/* Room kept for the header and the certificate when a proposer fills a block. */
+#define BLOCK_OVERHEAD (64u * 1024)
+
+static void u64be(uint8_t out[static 8], uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		out[i] = (uint8_t)(v >> (56 - 8 * i));
+}
+
+/* Where the chain stands, inside txn (height 0: genesis). */
+static int head_in(ledger *l, MDB_txn *txn, ledger_head *h)
+{
+	Iolm__ChainHead *ch;
+	int err = meta_get_head(l, txn, &ch);
+	if (err)
+		return err;
+	memset(h, 0, sizeof *h);
+	h->height = ch->height;
+	h->time_ms = ch->time_ms;
+	if (ch->block_id.len == 32)
+		memcpy(h->block_id, ch->block_id.data, 32);
+	if (ch->state_root.len == 32)
+		memcpy(h->state_root, ch->state_root.data, 32);
+	iolm_codec_free(&ch->base);
+	return IOLM_OK;
+}
+
+static int proposer_index(const ledger_genesis *g, const uint8_t *pub, size_t len)
+{
+	if (len != 32)
+		return -1;
+	for (size_t i = 0; i < g->n_validators; i++)
+		if (memcmp(g->validators[i].pub, pub, 32) == 0)
+			return (int)i;
+	return -1;
+}
+
+static void cert_hash(uint8_t out[static 32], const Iolm__CommitCert *c)
+{
+	uint8_t *buf;
+	size_t n = protobuf_c_message_get_packed_size(&c->base);
+	buf = malloc(n ? n : 1);
+	if (!buf) { /* cannot hash: make it match nothing */
+		memset(out, 0xff, 32);
+		return;
+	}
+	protobuf_c_message_pack(&c->base, buf);
+	iolm_hash(out, IOLM_TAG_CERT, buf, n);
+	free(buf);
+}
+
+/* The last_commit rules: absent at height 1; otherwise it certifies the head block. */
+static int check_last_commit(const Iolm__BlockHeader *h, const Iolm__CommitCert *c,
+			     const ledger_head *head)
+{
+	uint8_t ch[32];
+	if (h->height == 1)
+		return c == NULL && h->last_commit_hash.len == 0 ? IOLM_OK : IOLM_ELEDGER_LASTCOMMIT;
+	if (!c || c->height != head->height || c->block_id.len != 32 ||
+	    memcmp(c->block_id.data, head->block_id, 32) != 0 || c->n_sigs == 0)
+		return IOLM_ELEDGER_LASTCOMMIT;
+	cert_hash(ch, c);
+	if (h->last_commit_hash.len != 32 || memcmp(h->last_commit_hash.data, ch, 32) != 0)
+		return IOLM_ELEDGER_LASTCOMMIT;
+	return IOLM_OK;
+}
+
+static int check_header(ledger *l, const Iolm__BlockHeader *h, const ledger_head *head)
+{
+	const ledger_genesis *g = l->g;
+	if (strcmp(h->chain_id, g->chain_id) != 0)
+		return IOLM_ELEDGER_CHAIN;
+	if (h->version != LEDGER_BLOCK_VERSION || h->state_root.len != 32 ||
+	    h->tx_root.len != 32 || h->validators_hash.len != 32)
+		return IOLM_ELEDGER_HEADER;
+	if (h->height != head->height + 1)
+		return IOLM_ELEDGER_HEIGHT;
+	if (h->prev_id.len != 32 || memcmp(h->prev_id.data, head->block_id, 32) != 0)
+		return IOLM_ELEDGER_PREV;
+	if (h->time_ms <= head->time_ms)
+		return IOLM_ELEDGER_TIME;
+	if (memcmp(h->validators_hash.data, l->valset_hash, 32) != 0)
+		return IOLM_ELEDGER_HEADER;
+	if (proposer_index(g, h->proposer.data, h->proposer.len) < 0)
+		return IOLM_ELEDGER_PROPOSER;
+	return IOLM_OK;
+}
+
+/* Execute a decoded block on top of head in txn: header rules, every transaction, the
+ * end-of-block rules; the resulting state root goes to root. */
+static int execute(ledger *l, MDB_txn *txn, const Iolm__Block *b, const Iolm__BlockHeader *h,
+		   ledger_sigcache *cache, uint8_t root[static 32])
+{
+	const ledger_genesis *g = l->g;
+	struct exec x;
+	ledger_head head;
+	uint8_t *leaves = NULL;
+	int err;
+
+	if ((err = head_in(l, txn, &head)))
+		return err;
+	if ((err = check_header(l, h, &head)))
+		return err;
+	if ((err = check_last_commit(h, b->last_commit, &head)))
+		return err;
+	if (b->n_txs > g->params.max_block_txs)
+		return IOLM_ELEDGER_BLOCKSIZE;
+
+	if ((err = exec_begin(&x, l, txn, h->height)))
+		return err;
+	if ((err = state_load_supply(&x)))
+		goto out;
+	err = IOLM_ENOMEM;
+	leaves = malloc((b->n_txs ? b->n_txs : 1) * 32);
+	if (!leaves)
+		goto out;
+	for (size_t i = 0; i < b->n_txs; i++) {
+		ledger_tx tx;
+		if ((err = ledger_tx_decode(&tx, g->chain_id, b->txs[i].data, b->txs[i].len)))
+			goto out;
+		if (!cache || !ledger_sigcache_has(cache, tx.id)) {
+			err = ledger_tx_verify(&tx, g->chain_id);
+			if (!err && cache)
+				ledger_sigcache_add(cache, tx.id);
+		}
+		if (!err)
+			err = apply_tx(&x, &tx, (uint32_t)i);
+		iolm_merkle_leaf(leaves + 32 * i, tx.id, 32);
+		ledger_tx_release(&tx);
+		if (err)
+			goto out;
+	}
+	uint8_t txroot[32];
+	iolm_merkle_root(txroot, leaves, b->n_txs);
+	err = IOLM_ELEDGER_TXROOT;
+	if (memcmp(txroot, h->tx_root.data, 32) != 0)
+		goto out;
+	if ((err = apply_end_block(&x, h->proposer.data, b->last_commit)))
+		goto out;
+	err = exec_finish(&x, root);
+out:
+	free(leaves);
+	exec_release(&x);
+	return err;
+}
+
+static int decode_block(const uint8_t *block, size_t len, size_t max, Iolm__Block **b,
+			Iolm__BlockHeader **h)
+{
+	int err;
+	*b = NULL;
+	*h = NULL;
+	if (len > max)
+		return IOLM_ELEDGER_BLOCKSIZE;
+	if ((err = iolm_decode_block(b, block, len, IOLM_MAX_BLOCK_BYTES)))
+		return err;
+	if ((err = iolm_decode_block_header(h, (*b)->header.data, (*b)->header.len, 4096))) {
+		iolm_codec_free(&(*b)->base);
+		*b = NULL;
+		return err;
+	}
+	return IOLM_OK;
+}
+
+static void free_block(Iolm__Block *b, Iolm__BlockHeader *h)
+{
+	if (h)
+		iolm_codec_free(&h->base);
+	if (b)
+		iolm_codec_free(&b->base);
+}
+
+int ledger_block_check(ledger *l, const uint8_t *block, size_t len, ledger_sigcache *cache)
+{
+	Iolm__Block *b;
+	Iolm__BlockHeader *h;
+	MDB_txn *txn = NULL;
+	uint8_t root[32];
+	int err = decode_block(block, len, l->g->params.max_block_bytes, &b, &h);
+	if (err)
+		return err;
+	if ((err = ledger_lmdb_err(mdb_txn_begin(l->env, NULL, 0, &txn))))
+		goto out;
+	if ((err = execute(l, txn, b, h, cache, root)))
+		goto out;
+	if (memcmp(root, h->state_root.data, 32) != 0)
+		err = IOLM_ELEDGER_STATEROOT;
+out:
+	if (txn)
+		mdb_txn_abort(txn);
+	free_block(b, h);
+	return err;
+}
+
+static int put_u64key(MDB_txn *txn, MDB_dbi dbi, uint64_t height, const void *data, size_t len)
+{
+	uint8_t k8[8];
+	u64be(k8, height);
+	MDB_val k = { 8, k8 }, v = { len, (void *)data };
+	return ledger_lmdb_err(mdb_put(txn, dbi, &k, &v, 0));
+}
+
+int ledger_block_commit(ledger *l, const uint8_t *block, size_t len, const uint8_t *cert,
+			size_t cert_len, ledger_sigcache *cache, uint8_t id_out[32])
+{
+	Iolm__Block *b;
+	Iolm__BlockHeader *h;
+	Iolm__CommitCert *c = NULL;
+	MDB_txn *txn = NULL;
+	uint8_t root[32], id[32];
+	int err = decode_block(block, len, l->g->params.max_block_bytes, &b, &h);
+	if (err)
+		return err;
+	iolm_hash(id, IOLM_TAG_BLOCK, b->header.data, b->header.len);
+	if ((err = iolm_decode_commit_cert(&c, cert, cert_len, IOLM_MAX_FRAME_BYTES)))
+		goto out;
+	err = IOLM_ELEDGER_CERT;
+	if (c->height != h->height || c->block_id.len != 32 || memcmp(c->block_id.data, id, 32) ||
+	    c->n_sigs == 0)
+		goto out;
+	if ((err = ledger_lmdb_err(mdb_txn_begin(l->env, NULL, 0, &txn))))
+		goto out;
+	if ((err = execute(l, txn, b, h, cache, root)))
+		goto out;
+	err = IOLM_ELEDGER_STATEROOT;
+	if (memcmp(root, h->state_root.data, 32) != 0)
+		goto out;
+
+	MDB_val k = { 32, id }, v;
+	uint8_t h8[8];
+	u64be(h8, h->height);
+	v.mv_size = 8;
+	v.mv_data = h8;
+	if ((err = ledger_lmdb_err(mdb_put(txn, l->blockid, &k, &v, 0))) ||
+	    (err = put_u64key(txn, l->blocks, h->height, block, len)) ||
+	    (err = put_u64key(txn, l->certs, h->height, cert, cert_len)))
+		goto out;
+	Iolm__ChainHead head = IOLM__CHAIN_HEAD__INIT;
+	head.height = h->height;
+	head.block_id.data = id;
+	head.block_id.len = 32;
+	head.time_ms = h->time_ms;
+	head.state_root.data = root;
+	head.state_root.len = 32;
+	head.genesis_hash.data = (uint8_t *)l->g->hash;
+	head.genesis_hash.len = 32;
+	uint8_t hb[256];
+	size_t hn = protobuf_c_message_pack(&head.base, hb);
+	MDB_val hk = { 4, "head" }, hv = { hn, hb };
+	if ((err = ledger_lmdb_err(mdb_put(txn, l->meta, &hk, &hv, 0))))
+		goto out;
+	err = ledger_lmdb_err(mdb_txn_commit(txn));
+	txn = NULL;
+	if (!err && id_out)
+		memcpy(id_out, id, 32);
+out:
+	if (txn)
+		mdb_txn_abort(txn);
+	if (c)
+		iolm_codec_free(&c->base);
+	free_block(b, h);
+	return err;
+}
+
+/* ---- building a block as proposer */
+
+struct build {
+	struct exec x;
+	uint8_t (*skip)[IOLM_ADDR_LEN]; /* senders with a left-out transaction */
+	size_t n_skip;
+	uint8_t *leaves;
+	size_t n_txs, bytes;
+};
+
+static int skipped(const struct build *bd, const uint8_t *sender)
+{
+	for (size_t i = 0; i < bd->n_skip; i++)
+		if (memcmp(bd->skip[i], sender, IOLM_ADDR_LEN) == 0)
+			return 1;
+	return 0;
+}
+
+/* Try one candidate in a nested transaction; on failure nothing of it remains. */
+static int try_candidate(ledger *l, struct build *bd, const ledger_tx *tx)
+{
+	MDB_txn *parent = bd->x.txn, *child;
+	size_t touched = bd->x.n_touched;
+	Iolm__Supply supply = bd->x.supply;
+	uint64_t fees = bd->x.fees;
+	int err = ledger_lmdb_err(mdb_txn_begin(l->env, parent, 0, &child));
+	if (err)
+		return err;
+	bd->x.txn = child;
+	err = apply_tx(&bd->x, tx, (uint32_t)bd->n_txs);
+	bd->x.txn = parent;
+	if (err) {
+		mdb_txn_abort(child);
+		bd->x.n_touched = touched;
+		bd->x.supply = supply;
+		bd->x.fees = fees;
+		return err;
+	}
+	return ledger_lmdb_err(mdb_txn_commit(child));
+}
+
+int ledger_block_build(ledger *l, iolm_buf *out, const uint8_t (*const *cands),
+		       const size_t *cand_lens, size_t n_cands, uint64_t time_ms,
+		       const uint8_t proposer[static 32], const uint8_t *last_cert,
+		       size_t last_cert_len, ledger_sigcache *cache, ledger_reject_fn reject,
+		       void *rctx)
+{
+	const ledger_genesis *g = l->g;
+	struct build bd;
+	Iolm__CommitCert *cert = NULL;
+	ProtobufCBinaryData *txs = NULL;
+	MDB_txn *txn = NULL;
+	ledger_head head;
+	uint8_t root[32], txroot[32], lch[32];
+	iolm_buf hdr;
+	int err;
+
+	memset(&bd, 0, sizeof bd);
+	iolm_buf_init(&hdr, 4096);
+	if (proposer_index(g, proposer, 32) < 0)
+		return IOLM_ELEDGER_PROPOSER;
+	if (last_cert && (err = iolm_decode_commit_cert(&cert, last_cert, last_cert_len,
+							IOLM_MAX_FRAME_BYTES)))
+		return err;
+	if ((err = ledger_lmdb_err(mdb_txn_begin(l->env, NULL, 0, &txn))))
+		goto out;
+	if ((err = head_in(l, txn, &head)) || (err = exec_begin(&bd.x, l, txn, head.height + 1)) ||
+	    (err = state_load_supply(&bd.x)))
+		goto out;
+	err = IOLM_ENOMEM;
+	bd.skip = malloc((n_cands ? n_cands : 1) * sizeof *bd.skip);
+	bd.leaves = malloc((n_cands ? n_cands : 1) * 32);
+	txs = malloc((n_cands ? n_cands : 1) * sizeof *txs);
+	if (!bd.skip || !bd.leaves || !txs)
+		goto out;
+
+	size_t budget = g->params.max_block_bytes > BLOCK_OVERHEAD
+				? g->params.max_block_bytes - BLOCK_OVERHEAD
+				: g->params.max_block_bytes / 2;
+	for (size_t i = 0; i < n_cands && bd.n_txs < g->params.max_block_txs; i++) {
+		ledger_tx tx;
+		if (bd.bytes + cand_lens[i] + 8 > budget)
+			break;
+		err = ledger_tx_decode(&tx, g->chain_id, cands[i], cand_lens[i]);
+		if (err) {
+			if (reject) {
+				uint8_t id[32];
+				iolm_hash(id, IOLM_TAG_TX, cands[i], cand_lens[i]);
+				reject(rctx, id, err);
+			}
+			continue;
+		}
+		if (skipped(&bd, tx.sender)) {
+			err = IOLM_ELEDGER_NONCE_GAP;
+		} else if (!cache || !ledger_sigcache_has(cache, tx.id)) {
+			err = ledger_tx_verify(&tx, g->chain_id);
+			if (!err && cache)
+				ledger_sigcache_add(cache, tx.id);
+		}
+		if (!err)
+			err = try_candidate(l, &bd, &tx);
+		if (err) {
+			if (!skipped(&bd, tx.sender))
+				memcpy(bd.skip[bd.n_skip++], tx.sender, IOLM_ADDR_LEN);
+			if (reject)
+				reject(rctx, tx.id, err);
+			ledger_tx_release(&tx);
+			if (err == IOLM_ELEDGER_MAPFULL || err == IOLM_ELEDGER_LMDB || err == IOLM_ENOMEM)
+				goto out;
+			continue;
+		}
+		iolm_merkle_leaf(bd.leaves + 32 * bd.n_txs, tx.id, 32);
+		txs[bd.n_txs].data = (uint8_t *)cands[i];
+		txs[bd.n_txs].len = cand_lens[i];
+		bd.n_txs++;
+		bd.bytes += cand_lens[i] + 8;
+		ledger_tx_release(&tx);
+	}
+	if ((err = apply_end_block(&bd.x, proposer, cert)) || (err = exec_finish(&bd.x, root)))
+		goto out;
+
+	iolm_merkle_root(txroot, bd.leaves, bd.n_txs);
+	Iolm__BlockHeader h = IOLM__BLOCK_HEADER__INIT;
+	h.chain_id = (char *)g->chain_id;
+	h.height = head.height + 1;
+	h.time_ms = time_ms > head.time_ms ? time_ms : head.time_ms + 1;
+	h.prev_id.data = head.block_id;
+	h.prev_id.len = 32;
+	if (cert) {
+		cert_hash(lch, cert);
+		h.last_commit_hash.data = lch;
+		h.last_commit_hash.len = 32;
+	}
+	h.tx_root.data = txroot;
+	h.tx_root.len = 32;
+	h.state_root.data = root;
+	h.state_root.len = 32;
+	h.validators_hash.data = l->valset_hash;
+	h.validators_hash.len = 32;
+	h.proposer.data = (uint8_t *)proposer;
+	h.proposer.len = 32;
+	h.version = LEDGER_BLOCK_VERSION;
+	if ((err = iolm_codec_encode(&hdr, &h.base)))
+		goto out;
+	Iolm__Block b = IOLM__BLOCK__INIT;
+	b.header.data = hdr.data;
+	b.header.len = hdr.len;
+	b.n_txs = bd.n_txs;
+	b.txs = txs;
+	b.last_commit = cert;
+	err = iolm_codec_encode(out, &b.base);
+out:
+	if (txn)
+		mdb_txn_abort(txn);
+	exec_release(&bd.x);
+	free(bd.skip);
+	free(bd.leaves);
+	free(txs);
+	iolm_buf_release(&hdr, 0);
+	if (cert)
+		iolm_codec_free(&cert->base);
+	return err;
+}

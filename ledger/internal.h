@@ -1,0 +1,103 @@
+/* Ledger internals shared by its source files. Not part of the public API. */
+#ifndef IOLM_LEDGER_INTERNAL_H
+#define IOLM_LEDGER_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <lmdb.h>
+
+#include "core/buf.h"
+#include "core/codec.h"
+#include "ledger/ledger.h"
+#include "ledger/smt.h"
+
+struct ledger_alloc {
+	uint8_t id[IOLM_ADDR_LEN];
+	uint64_t amount;
+};
+
+struct ledger_genesis {
+	char chain_id[LEDGER_MAX_CHAIN_ID + 1];
+	uint64_t time_ms;
+	ledger_params params;
+	ledger_validator *validators;
+	size_t n_validators;
+	struct ledger_alloc *allocs;
+	size_t n_allocs;
+	uint64_t supply; /* sum of allocations */
+	uint8_t hash[32];
+};
+
+struct ledger {
+	MDB_env *env;
+	MDB_dbi meta, state, smt, blocks, blockid, certs, txidx, receipts;
+	const ledger_genesis *g;
+	uint8_t valset_hash[32];
+};
+
+/* Raw state keys: a kind byte, then the object's id (docs/protocol.md, "State"). */
+enum state_kind {
+	SK_ACCOUNT = 0x01, /* || account id (20) -> Account */
+	SK_TASK = 0x02,    /* || task id (32)    -> TaskState */
+	SK_WORK = 0x03,    /* || work id (32)    -> WorkState */
+	SK_SUPPLY = 0x04,  /* (no id)            -> Supply */
+};
+#define STATE_KEY_MAX 33
+
+/* A block (or genesis) being executed inside one LMDB write transaction. */
+struct exec {
+	ledger *l;
+	MDB_txn *txn;
+	uint64_t height;
+	/* raw keys written, to update the state map once at the end */
+	uint8_t (*touched)[STATE_KEY_MAX + 1]; /* [0] = length */
+	size_t n_touched, cap_touched;
+	Iolm__Supply supply;
+	uint64_t fees; /* collected in this block, paid out at its end */
+};
+
+int ledger_lmdb_err(int rc);
+
+/* ---- state.c: typed records inside an exec */
+void state_key_account(uint8_t *key, size_t *len, const uint8_t id[static IOLM_ADDR_LEN]);
+void state_map_key(uint8_t out[static 32], const uint8_t *raw, size_t len);
+
+int exec_begin(struct exec *x, ledger *l, MDB_txn *txn, uint64_t height) IOLM_WUR;
+void exec_release(struct exec *x);
+/* Write the touched records into the state map and the supply record; root out. */
+int exec_finish(struct exec *x, uint8_t root[static 32]) IOLM_WUR;
+
+int state_get_raw(struct exec *x, const uint8_t *key, size_t klen, MDB_val *val) IOLM_WUR;
+int state_put_msg(struct exec *x, const uint8_t *key, size_t klen,
+		  const ProtobufCMessage *msg) IOLM_WUR;
+int state_get_account(struct exec *x, const uint8_t id[static IOLM_ADDR_LEN],
+		      uint64_t *balance, uint64_t *nonce) IOLM_WUR;
+int state_put_account(struct exec *x, const uint8_t id[static IOLM_ADDR_LEN], uint64_t balance,
+		      uint64_t nonce) IOLM_WUR;
+int state_credit(struct exec *x, const uint8_t id[static IOLM_ADDR_LEN],
+		 uint64_t amount) IOLM_WUR;
+/* Decoded task/work; caller frees with iolm_codec_free. IOLM_ENOTFOUND when absent. */
+int state_get_task(struct exec *x, const uint8_t id[static 32], Iolm__TaskState **out) IOLM_WUR;
+int state_put_task(struct exec *x, const uint8_t id[static 32],
+		   const Iolm__TaskState *t) IOLM_WUR;
+int state_get_work(struct exec *x, const uint8_t id[static 32], Iolm__WorkState **out) IOLM_WUR;
+int state_put_work(struct exec *x, const uint8_t id[static 32],
+		   const Iolm__WorkState *w) IOLM_WUR;
+int state_load_supply(struct exec *x) IOLM_WUR;
+
+/* ---- apply.c: one transaction (signature already checked) against the state; writes its
+ * receipt and its tx index entry (position index in the block). */
+int apply_tx(struct exec *x, const ledger_tx *tx, uint32_t index) IOLM_WUR;
+/* End of block: pay out fees (and the subsidy) to the signers of last_commit. */
+int apply_end_block(struct exec *x, const uint8_t proposer[static 32],
+		    const Iolm__CommitCert *last_commit) IOLM_WUR;
+/* Genesis allocations. */
+int apply_genesis(struct exec *x) IOLM_WUR;
+
+
+/* ---- ledger.c */
+int meta_get_head(ledger *l, MDB_txn *txn, Iolm__ChainHead **out) IOLM_WUR;
+void ledger_valset_hash(uint8_t out[static 32], const ledger_genesis *g);
+
+#endif

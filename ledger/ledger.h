@@ -1,0 +1,158 @@
+/* The ledger: iolm's deterministic state, its blocks and its history, in LMDB.
+ *
+ * A data directory holds one LMDB environment with these databases (docs/protocol.md):
+ *   meta      genesis hash and bytes, the chain head (ChainHead)
+ *   state     every state record (accounts, tasks, works, supply), by raw key
+ *   smt       the authenticated map over `state` (ledger/smt.h); its root is in each header
+ *   blocks    height (8 bytes BE) -> encoded Block
+ *   blockid   block id -> height
+ *   certs     height -> encoded CommitCert certifying that block
+ *   txidx     tx id -> height (8 BE) || index (4 BE)
+ *   receipts  tx id -> encoded Receipt
+ * Committing a block (its transactions, the end-of-block rules, the block, its
+ * certificate, indexes and receipts) is ONE LMDB write transaction: after a crash the
+ * ledger is exactly at its last committed block.
+ *
+ * Not thread-safe for writers: one thread commits. Readers may run concurrently
+ * (LMDB MVCC); the query functions open their own read transactions. */
+#ifndef IOLM_LEDGER_LEDGER_H
+#define IOLM_LEDGER_LEDGER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/addr.h"
+#include "core/buf.h"
+#include "core/err.h"
+#include "ledger/proof.h"
+#include "ledger/tx.h"
+
+typedef struct ledger ledger;
+typedef struct ledger_genesis ledger_genesis;
+
+/* ---- genesis (ledger/genesis.c) */
+
+/* Economic and size parameters fixed at genesis; bounds in docs/protocol.md. */
+typedef struct ledger_params {
+	uint64_t min_fee;          /* smallest fee a transaction may pay */
+	uint64_t max_block_bytes;  /* encoded block size limit */
+	uint64_t max_block_txs;
+	uint64_t min_task_pool;    /* smallest reward pool of a task */
+	uint64_t block_subsidy;    /* minted per block for the signers (0: none) */
+} ledger_params;
+
+typedef struct ledger_validator {
+	uint8_t pub[32];
+	uint64_t power;
+	char name[65];
+} ledger_validator;
+
+/* Parse a genesis JSON document (docs/protocol.md, "Genesis"). On an invalid document
+ * returns IOLM_ELEDGER_GENESIS and writes a sentence naming the field into err. The
+ * genesis hash is H_genesis(the document bytes exactly). Free with ledger_genesis_destroy. */
+int ledger_genesis_parse(ledger_genesis **out, const char *json, size_t len, char *err,
+			 size_t errlen) IOLM_WUR;
+/* Read and parse a genesis file (at most 16 MiB). */
+int ledger_genesis_load(ledger_genesis **out, const char *path, char *err,
+			size_t errlen) IOLM_WUR;
+void ledger_genesis_destroy(ledger_genesis *g);
+
+/* Views into g, valid while g is. */
+const char *ledger_genesis_chain_id(const ledger_genesis *g);
+const uint8_t *ledger_genesis_hash(const ledger_genesis *g);
+uint64_t ledger_genesis_time_ms(const ledger_genesis *g);
+const ledger_params *ledger_genesis_params(const ledger_genesis *g);
+size_t ledger_genesis_validator_count(const ledger_genesis *g);
+const ledger_validator *ledger_genesis_validator(const ledger_genesis *g, size_t i);
+
+/* ---- open / close (ledger/ledger.c) */
+
+typedef struct ledger_options {
+	size_t map_size;       /* LMDB map size in bytes; 0: 16 GiB (sparse, grows on disk as used) */
+	int no_sync;           /* 1: skip fsync at commit (tests only: loses durability, not atomicity) */
+} ledger_options;
+
+/* Open the ledger in dir (created if missing), initialising it from g when new. An
+ * existing ledger must have been created from the same genesis
+ * (IOLM_ELEDGER_GENESIS_MISMATCH otherwise). g must outlive the ledger. opt may be NULL. */
+int ledger_open(ledger **out, const char *dir, const ledger_genesis *g,
+		const ledger_options *opt) IOLM_WUR;
+void ledger_close(ledger *l);
+
+/* ---- reading the committed state */
+
+typedef struct ledger_head {
+	uint64_t height;        /* 0 before the first block */
+	uint8_t block_id[32];   /* zeros at height 0 */
+	uint64_t time_ms;       /* genesis time at height 0 */
+	uint8_t state_root[32];
+} ledger_head;
+
+int ledger_get_head(ledger *l, ledger_head *head) IOLM_WUR;
+const ledger_genesis *ledger_get_genesis(const ledger *l);
+
+/* Balance and next nonce of an account; 0 and 0 for one that does not exist. */
+int ledger_get_account(ledger *l, const uint8_t id[static IOLM_ADDR_LEN], uint64_t *balance,
+		       uint64_t *nonce) IOLM_WUR;
+
+/* A state record's raw bytes (appended to out) with a proof against the current root
+ * (which is written to root). IOLM_ENOTFOUND (with an exclusion proof) when absent. */
+int ledger_get_account_proved(ledger *l, const uint8_t id[static IOLM_ADDR_LEN], iolm_buf *out,
+			      ledger_proof *proof, uint8_t root[static 32]) IOLM_WUR;
+
+/* The state map key of an account (what a proof is for). */
+void ledger_account_key(uint8_t key[static 32], const uint8_t id[static IOLM_ADDR_LEN]);
+
+/* Encoded task or work record (TaskState / WorkState), appended to out. */
+int ledger_get_task(ledger *l, const uint8_t id[static 32], iolm_buf *out) IOLM_WUR;
+int ledger_get_work(ledger *l, const uint8_t id[static 32], iolm_buf *out) IOLM_WUR;
+
+/* The Supply record: genesis supply, minted, burned, escrowed. */
+int ledger_get_supply(ledger *l, uint64_t *genesis_supply, uint64_t *minted, uint64_t *burned,
+		      uint64_t *escrowed) IOLM_WUR;
+
+/* Encoded block at a height or with an id, appended to out; IOLM_ENOTFOUND if none. */
+int ledger_get_block(ledger *l, uint64_t height, iolm_buf *out) IOLM_WUR;
+int ledger_get_block_by_id(ledger *l, const uint8_t id[static 32], iolm_buf *out,
+			   uint64_t *height) IOLM_WUR;
+/* Encoded CommitCert for the block at height. */
+int ledger_get_cert(ledger *l, uint64_t height, iolm_buf *out) IOLM_WUR;
+/* Where a committed transaction is, and its encoded Receipt (appended to out). */
+int ledger_get_tx(ledger *l, const uint8_t id[static 32], uint64_t *height, uint32_t *index,
+		  iolm_buf *receipt) IOLM_WUR;
+
+/* ---- blocks (ledger/block.c) */
+
+/* Called for each candidate transaction ledger_block_build() leaves out, with the reason. */
+typedef void (*ledger_reject_fn)(void *ctx, const uint8_t id[static 32], int err);
+
+/* Build the next block as its proposer: execute the candidates (encoded Txs) in order on
+ * top of the head, leaving out any that fails (and the same sender's later ones, whose
+ * nonces would no longer follow), up to the genesis block limits; then fill the header
+ * (height, time_ms, prev id, last commit hash, tx root, state root, validators hash,
+ * proposer) and append the encoded Block to out. last_cert: the encoded CommitCert of the
+ * head block (NULL at height 1). Nothing is committed. */
+int ledger_block_build(ledger *l, iolm_buf *out, const uint8_t (*const *cands),
+		       const size_t *cand_lens, size_t n_cands, uint64_t time_ms,
+		       const uint8_t proposer[static 32], const uint8_t *last_cert,
+		       size_t last_cert_len, ledger_sigcache *cache, ledger_reject_fn reject,
+		       void *rctx) IOLM_WUR;
+
+/* Check that block is a valid next block: every rule of docs/protocol.md, every
+ * transaction, and that its state root is the one executing it gives. Commits nothing.
+ * The certificate inside (last_commit) must already have been verified by consensus; the
+ * ledger checks that it names the head block. */
+int ledger_block_check(ledger *l, const uint8_t *block, size_t len,
+		       ledger_sigcache *cache) IOLM_WUR;
+
+/* Check and commit block with cert, the encoded CommitCert certifying it, in one LMDB
+ * write transaction. The block id is written to id (may be NULL). */
+int ledger_block_commit(ledger *l, const uint8_t *block, size_t len, const uint8_t *cert,
+			size_t cert_len, ledger_sigcache *cache, uint8_t id[32]) IOLM_WUR;
+
+/* Recompute the state root from every state record (not from the tree) and compare it
+ * with the stored one, and check the supply invariant by summing every balance and
+ * escrow. For tests and `iolmd check`: O(state). */
+int ledger_verify_state(ledger *l) IOLM_WUR;
+
+#endif
