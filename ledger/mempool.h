@@ -7,8 +7,12 @@
  * account's next nonce (not below it, not more than nonce_window ahead), and the balance:
  * the account's pending transactions up to and including this one, amounts plus fees,
  * must fit its balance. Per account, transactions are kept in nonce order; a transaction
- * with the nonce of a pending one replaces it only with a fee at least replace_bump_pct
- * percent higher. Global and per-account caps (count and bytes) give clear errors.
+ * with the nonce of a pending one replaces it only with a fee higher than the old one and
+ * at least replace_bump_pct percent higher. When a replacement, or a transaction that
+ * fills a nonce gap, raises the running cost so that later pending transactions of the
+ * account no longer fit its balance, those later ones are dropped (from the first that no
+ * longer fits): the newest transaction the owner signed wins. Global and per-account caps
+ * (count and bytes) give clear errors.
  *
  * Selection (ledger_mempool_select) returns a block's worth, up to a byte and count
  * limit: highest fee first across accounts, each account's transactions in nonce order

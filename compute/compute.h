@@ -1,0 +1,187 @@
+/* compute: the deterministic training step of a byte-level GPT, its proofs and
+ * checkpoints.
+ *
+ * A model (compute_model) is the parameters, AdamW moments and step counter of one
+ * training run, kept in the memory of a backend (compute_backend: the CPU reference
+ * here, CUDA later). compute_model_step() runs one global step: it draws the batch
+ * from the dataset with a PRNG seeded by H_batch(task id || step), runs forward,
+ * backward and AdamW, and returns the mean training loss. The result is bitwise the
+ * same on every backend and every thread count; docs/compute.md specifies it exactly.
+ *
+ * Errors are IOLM_OK or a negative code from core/errors.def. Nothing here logs. */
+#ifndef IOLM_COMPUTE_COMPUTE_H
+#define IOLM_COMPUTE_COMPUTE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/err.h"
+#include "core/hash.h"
+
+#define COMPUTE_VOCAB 256
+#define COMPUTE_NTENSORS 16
+/* Limits on a config (checked by compute_config_check). */
+#define COMPUTE_MAX_LAYERS 64
+#define COMPUTE_MAX_CHANNELS 4096
+#define COMPUTE_MAX_HEADS 64
+#define COMPUTE_MAX_SEQ 4096
+#define COMPUTE_MAX_BATCH 4096
+#define COMPUTE_MAX_PARAMS (1ull << 31)
+
+typedef struct compute_config {
+	uint32_t n_layer;  /* L */
+	uint32_t n_embd;   /* C, a multiple of n_head */
+	uint32_t n_head;   /* NH */
+	uint32_t seq_len;  /* T */
+	uint32_t vocab;    /* must be COMPUTE_VOCAB */
+	uint64_t init_seed;
+} compute_config;
+
+typedef struct compute_optim {
+	float lr, beta1, beta2, eps, weight_decay;
+	uint32_t warmup_steps;
+	uint64_t total_steps; /* cosine decay to 0 at total_steps; 0: constant after warmup */
+	float grad_clip;      /* 0: no clipping */
+} compute_optim;
+
+/* IOLM_OK when cfg is within the limits above and n_embd % n_head == 0;
+ * IOLM_ECONFIG otherwise. */
+int compute_config_check(const compute_config *cfg) IOLM_WUR;
+/* IOLM_OK when every value is finite and in range (lr > 0, 0 <= beta < 1, eps > 0,
+ * weight_decay >= 0, grad_clip >= 0); IOLM_ECONFIG otherwise. */
+int compute_optim_check(const compute_optim *opt) IOLM_WUR;
+/* Sensible defaults (lr 3e-4, betas 0.9/0.95, eps 1e-8, wd 0.1, no warmup, no decay,
+ * no clipping). */
+void compute_optim_default(compute_optim *opt);
+
+/* Number of float parameters of cfg (cfg must pass compute_config_check). */
+size_t compute_config_param_count(const compute_config *cfg);
+
+/* Tensor i (0 <= i < COMPUTE_NTENSORS) of the parameter layout: name (static string),
+ * offset and element count inside the flat parameter vector. */
+void compute_config_tensor(const compute_config *cfg, unsigned i, const char **name,
+			   size_t *offset, size_t *count);
+
+/* ---------------------------------------------------------------- backends */
+
+typedef struct compute_backend compute_backend;
+
+/* The CPU reference backend with a pool of threads (1..64) threads; the result of
+ * every operation does not depend on threads. Destroy with compute_backend_destroy. */
+int compute_backend_cpu_create(compute_backend **out, unsigned threads) IOLM_WUR;
+void compute_backend_destroy(compute_backend *be);
+/* Static name of the backend ("cpu"). */
+const char *compute_backend_name(const compute_backend *be);
+
+/* ---------------------------------------------------------------- model */
+
+typedef struct compute_model compute_model;
+
+/* A model for cfg trained with opt on batches of batch sequences, living in be's
+ * memory; be must outlive it. Parameters are initialised from cfg->init_seed, moments
+ * zero, step 0. Destroy with compute_model_destroy. IOLM_ECONFIG for a bad config,
+ * IOLM_ENOMEM. */
+int compute_model_create(compute_model **out, const compute_config *cfg, uint32_t batch,
+			 const compute_optim *opt, compute_backend *be) IOLM_WUR;
+void compute_model_destroy(compute_model *m);
+
+/* Borrowed pointers, valid for the model's lifetime. */
+const compute_config *compute_model_config(const compute_model *m);
+uint64_t compute_model_step_count(const compute_model *m);
+size_t compute_model_param_count(const compute_model *m);
+
+/* One training step at global step s = compute_model_step_count(): the batch is drawn
+ * from data (len bytes, len >= seq_len + 1) for (task_id, s), then forward, backward,
+ * AdamW; afterwards the step count is s + 1. *loss is the mean training loss of the
+ * batch before the update. IOLM_EDATA for a dataset too short, IOLM_ENONFINITE when
+ * the loss is not finite (the model is then unchanged). */
+int compute_model_step(compute_model *m, float *loss,
+		       const uint8_t task_id[static IOLM_HASH_LEN], const uint8_t *data,
+		       size_t len) IOLM_WUR;
+
+/* Forward and backward on the given nb <= batch sequences (inputs and targets:
+ * nb * seq_len bytes each) without updating: *loss is the mean loss, the gradient is
+ * left in the model for compute_model_grads_get. For tests and verifiers. */
+int compute_model_grad(compute_model *m, float *loss, const uint8_t *inputs,
+		       const uint8_t *targets, uint32_t nb) IOLM_WUR;
+
+/* Mean loss over nb <= batch sequences, forward only. */
+int compute_model_loss(compute_model *m, float *loss, const uint8_t *inputs,
+		       const uint8_t *targets, uint32_t nb) IOLM_WUR;
+
+/* Eval loss over data: the windows at offsets 0, T, 2T, ... while a window and its
+ * next-byte target fit, at most max_windows (0: no limit); the mean over all their
+ * tokens (docs/compute.md). IOLM_EDATA when not one window fits. */
+int compute_model_eval(compute_model *m, float *loss, const uint8_t *data, size_t len,
+		       uint32_t max_windows) IOLM_WUR;
+
+/* Copy the n = compute_model_param_count() parameters / gradients / moments out of
+ * or into the model (IOLM_EINVAL when n differs). */
+int compute_model_params_get(const compute_model *m, float *out, size_t n) IOLM_WUR;
+int compute_model_params_set(compute_model *m, const float *in, size_t n) IOLM_WUR;
+int compute_model_grads_get(const compute_model *m, float *out, size_t n) IOLM_WUR;
+
+/* State hash H_model(header, parameters, m, v) at the current step (docs/compute.md
+ * "State hash"). */
+int compute_model_state_hash(const compute_model *m,
+			     uint8_t out[static IOLM_HASH_LEN]) IOLM_WUR;
+
+/* ---------------------------------------------------------------- data */
+
+/* The batch of global step `step`: nb windows of T + 1 bytes at positions drawn from
+ * the PRNG keyed by H_batch(task_id || le64(step)); inputs and targets receive
+ * nb * T bytes each. IOLM_EDATA when len < T + 1. */
+int compute_batch_draw(uint8_t *inputs, uint8_t *targets,
+		       const uint8_t task_id[static IOLM_HASH_LEN], uint64_t step,
+		       const uint8_t *data, size_t len, uint32_t nb, uint32_t T) IOLM_WUR;
+
+/* ---------------------------------------------------------------- checkpoints */
+
+/* Largest checkpoint file accepted (bytes). */
+#define COMPUTE_CKPT_MAX ((uint64_t)3 * 4 * COMPUTE_MAX_PARAMS + (1u << 20))
+
+/* Write the model (config, step, parameters, moments, state hash) to path atomically
+ * (a temporary file renamed into place). IOLM_EIO on a file error. */
+int compute_checkpoint_save(const compute_model *m, const char *path) IOLM_WUR;
+
+/* Read only the config and step of a checkpoint, validating the whole file (size,
+ * table, state hash) first. */
+int compute_checkpoint_peek(compute_config *cfg, uint64_t *step, const char *path) IOLM_WUR;
+
+/* Load a checkpoint into m, whose config must equal the file's. On any error m is
+ * unchanged. Errors: IOLM_ECKPT_MAGIC, IOLM_ECKPT_VERSION, IOLM_ECKPT_TRUNC,
+ * IOLM_ECKPT_OVERSIZE, IOLM_ECKPT_LAYOUT, IOLM_ECKPT_HASH, IOLM_ECKPT_CONFIG,
+ * IOLM_ECONFIG, IOLM_EIO, IOLM_ENOMEM. */
+int compute_checkpoint_load(compute_model *m, const char *path) IOLM_WUR;
+
+/* ---------------------------------------------------------------- proofs */
+
+/* A loss as uint64 micro-nats: round-half-even(loss * 10^6), computed exactly in
+ * integers from the float's bits. IOLM_ENONFINITE for NaN, infinities and negative
+ * values; IOLM_ERANGE when the result does not fit 64 bits. */
+int compute_loss_micronats(uint64_t *out, float loss) IOLM_WUR;
+
+/* Builder of a work proof: per segment of seg_len steps the state hash at its start
+ * and the loss of each of its steps, then the final state and eval loss, all under one
+ * Merkle root (docs/compute.md "Proof"). */
+typedef struct compute_proof compute_proof;
+
+/* A builder for a run starting at start_step with segments of seg_len >= 1 steps.
+ * Destroy with compute_proof_destroy. */
+int compute_proof_create(compute_proof **out, uint64_t start_step, uint32_t seg_len) IOLM_WUR;
+void compute_proof_destroy(compute_proof *p);
+/* Record the state hash before step `step` (required when step is a segment start,
+ * refused with IOLM_ESTATE otherwise) and, after the step, its loss in micro-nats.
+ * Steps must come in order without gaps (IOLM_ESTATE). */
+int compute_proof_add_state(compute_proof *p, uint64_t step,
+			    const uint8_t state[static IOLM_HASH_LEN]) IOLM_WUR;
+int compute_proof_add_loss(compute_proof *p, uint64_t step, uint64_t loss_un) IOLM_WUR;
+/* Close the proof at end_step (a segment boundary, IOLM_ESTATE otherwise) with the
+ * final state and the eval loss, and compute the root. */
+int compute_proof_finish(compute_proof *p, uint8_t root[static IOLM_HASH_LEN],
+			 uint64_t end_step, const uint8_t final_state[static IOLM_HASH_LEN],
+			 uint64_t eval_loss_un) IOLM_WUR;
+/* Number of leaves of the finished proof (segments + 1). */
+size_t compute_proof_leaf_count(const compute_proof *p);
+
+#endif

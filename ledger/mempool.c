@@ -1,0 +1,668 @@
+/* The mempool (contract in ledger/mempool.h).
+ *
+ * Layout:
+ *   - every pending transaction is one entry (malloc'd; it takes over the raw bytes that
+ *     ledger_tx_decode copied, and the decoded messages are freed at admission);
+ *   - an id table: open addressing with linear probing over entry pointers, keyed by the
+ *     tx id, load at most 1/2, backward-shift deletion (no tombstones). O(1) expected;
+ *   - an account table of the same kind keyed by the 20-byte account id; each account
+ *     holds its entries in a doubly linked list in nonce order and is also on a list of
+ *     all accounts, so select and update walk accounts without scanning the table.
+ *     Emptied accounts go to a free list and are reused, so steady-state admission
+ *     allocates only the entry;
+ *   - selection builds a max-heap over the accounts' runnable heads (O(A) to build,
+ *     O(log A) per selected tx); nothing is kept between selections.
+ * Both tables hash their key through a per-mempool random seed: account ids are cheap to
+ * grind (a fresh key each try), so unseeded low bits would let a peer aim every account
+ * at one probe chain.
+ *
+ * Admission costs decode + one table probe + one account() call + a walk over the
+ * sender's pending list (at most max_per_account, usually the tail) + one signature check
+ * (none when the id is in the signature cache).
+ *
+ * Replacement policy: the new transaction must pay more than the old one and at least
+ * replace_bump_pct percent more. When a replacement (or a transaction filling a nonce
+ * gap) raises the cumulative cost so that later pending transactions of the account no
+ * longer fit its balance, the later ones are dropped, from the first that no longer
+ * fits: the newest transaction the owner signed wins, and the account's run stays
+ * payable. ledger_mempool_update applies the same rule after a block. */
+#include "ledger/mempool.h"
+
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "core/checked.h"
+
+struct mp_account;
+
+struct mp_entry {
+	uint8_t id[32];
+	uint64_t nonce;
+	uint64_t fee;
+	uint64_t cost;  /* spend + fee: what it takes from the balance */
+	uint64_t seq;   /* arrival order: ties in selection go to the older one */
+	uint8_t *raw;
+	size_t raw_len;
+	struct mp_account *acct;
+	struct mp_entry *prev, *next; /* the account's entries in nonce order */
+};
+
+struct mp_account {
+	uint8_t id[IOLM_ADDR_LEN];
+	struct mp_entry *head, *tail;
+	size_t n;
+	struct mp_account *lprev, *lnext; /* all accounts; lnext also links the free list */
+	struct mp_entry *cur;             /* selection: the account's next candidate */
+};
+
+enum mp_kind { MP_ENTRIES, MP_ACCOUNTS };
+
+/* An open-addressing set of pointers to entries or to accounts (kind says which, and so
+ * where an element's key is). */
+struct mp_table {
+	enum mp_kind kind;
+	void **slots;
+	size_t cap; /* power of two, or 0 before the first insert */
+	size_t n;
+};
+
+struct ledger_mempool {
+	ledger_mempool_params p;
+	char chain_id[LEDGER_MAX_CHAIN_ID + 1];
+	ledger_sigcache *cache;
+	uint64_t seed;
+	uint64_t seq;
+	struct mp_table ids;   /* struct mp_entry * */
+	struct mp_table accts; /* struct mp_account * */
+	struct mp_account *all;
+	struct mp_account *spare;
+	size_t count;
+	size_t bytes;
+};
+
+/* ---- hashing and the tables ---- */
+
+/* splitmix64's finaliser: a bijection whose every output bit depends on every input bit,
+ * so the unknown seed spreads over the slot index. */
+static uint64_t mix64(uint64_t x)
+{
+	x ^= x >> 30;
+	x *= 0xbf58476d1ce4e5b9ull;
+	x ^= x >> 27;
+	x *= 0x94d049bb133111ebull;
+	x ^= x >> 31;
+	return x;
+}
+
+static uint64_t load64(const uint8_t *p)
+{
+	uint64_t v;
+	memcpy(&v, p, sizeof v);
+	return v;
+}
+
+static uint64_t hash_id(const ledger_mempool *mp, const uint8_t id[static 32])
+{
+	return mix64(load64(id) ^ mp->seed);
+}
+
+static uint64_t hash_acct(const ledger_mempool *mp, const uint8_t id[static IOLM_ADDR_LEN])
+{
+	return mix64(load64(id) ^ mix64(load64(id + 8) ^ mp->seed));
+}
+
+static uint64_t elem_hash(const ledger_mempool *mp, const struct mp_table *t, const void *e)
+{
+	if (t->kind == MP_ENTRIES)
+		return hash_id(mp, ((const struct mp_entry *)e)->id);
+	return hash_acct(mp, ((const struct mp_account *)e)->id);
+}
+
+static size_t find_entry_slot(const ledger_mempool *mp, const uint8_t id[static 32])
+{
+	const struct mp_table *t = &mp->ids;
+	size_t mask = t->cap - 1;
+	for (size_t i = (size_t)hash_id(mp, id) & mask;; i = (i + 1) & mask) {
+		const struct mp_entry *e = t->slots[i];
+		if (!e || memcmp(e->id, id, 32) == 0)
+			return i;
+	}
+}
+
+static struct mp_entry *find_entry(const ledger_mempool *mp, const uint8_t id[static 32])
+{
+	if (mp->ids.cap == 0)
+		return NULL;
+	return mp->ids.slots[find_entry_slot(mp, id)];
+}
+
+static size_t find_acct_slot(const ledger_mempool *mp, const uint8_t id[static IOLM_ADDR_LEN])
+{
+	const struct mp_table *t = &mp->accts;
+	size_t mask = t->cap - 1;
+	for (size_t i = (size_t)hash_acct(mp, id) & mask;; i = (i + 1) & mask) {
+		const struct mp_account *a = t->slots[i];
+		if (!a || memcmp(a->id, id, IOLM_ADDR_LEN) == 0)
+			return i;
+	}
+}
+
+static struct mp_account *find_acct(const ledger_mempool *mp,
+				    const uint8_t id[static IOLM_ADDR_LEN])
+{
+	if (mp->accts.cap == 0)
+		return NULL;
+	return mp->accts.slots[find_acct_slot(mp, id)];
+}
+
+/* Place e in its probe chain; the key must not be present and there must be room. */
+static void table_put(const ledger_mempool *mp, struct mp_table *t, void *e)
+{
+	size_t mask = t->cap - 1;
+	size_t i = (size_t)elem_hash(mp, t, e) & mask;
+	assert(2 * (t->n + 1) <= t->cap);
+	while (t->slots[i])
+		i = (i + 1) & mask;
+	t->slots[i] = e;
+	t->n++;
+}
+
+/* Make room for one more element, keeping the load at most 1/2 so probe chains stay
+ * short. The only fallible step of an insert, done before anything changes. */
+static int table_reserve(const ledger_mempool *mp, struct mp_table *t)
+{
+	int err = IOLM_OK;
+	struct mp_table nt = {.kind = t->kind};
+
+	if (2 * (t->n + 1) <= t->cap)
+		goto out;
+	nt.cap = t->cap ? 2 * t->cap : 64;
+	err = IOLM_ENOMEM;
+	if (nt.cap < t->cap || nt.cap > SIZE_MAX / sizeof(void *))
+		goto out;
+	nt.slots = calloc(nt.cap, sizeof(void *));
+	if (!nt.slots)
+		goto out;
+	for (size_t i = 0; i < t->cap; i++)
+		if (t->slots[i])
+			table_put(mp, &nt, t->slots[i]);
+	free(t->slots);
+	*t = nt;
+	err = IOLM_OK;
+out:
+	return err;
+}
+
+/* Delete the element in slot i by shifting later members of its probe chain back, so
+ * lookups never need tombstones. */
+static void table_del_slot(const ledger_mempool *mp, struct mp_table *t, size_t i)
+{
+	size_t mask = t->cap - 1;
+	size_t j = i;
+	assert(t->slots[i]);
+	for (;;) {
+		j = (j + 1) & mask;
+		if (!t->slots[j])
+			break;
+		size_t home = (size_t)elem_hash(mp, t, t->slots[j]) & mask;
+		/* The element at j may move to i only if its home is not in (i, j]. */
+		int stays = i <= j ? (i < home && home <= j) : (i < home || home <= j);
+		if (stays)
+			continue;
+		t->slots[i] = t->slots[j];
+		i = j;
+	}
+	t->slots[i] = NULL;
+	t->n--;
+}
+
+/* ---- accounts and entries ---- */
+
+static void entry_free(struct mp_entry *e)
+{
+	free(e->raw);
+	free(e);
+}
+
+/* An account with no entries leaves the table and the list for the free list. */
+static void account_retire(ledger_mempool *mp, struct mp_account *a)
+{
+	assert(a->n == 0 && !a->head && !a->tail);
+	table_del_slot(mp, &mp->accts, find_acct_slot(mp, a->id));
+	if (a->lprev)
+		a->lprev->lnext = a->lnext;
+	else
+		mp->all = a->lnext;
+	if (a->lnext)
+		a->lnext->lprev = a->lprev;
+	a->lprev = NULL;
+	a->lnext = mp->spare;
+	mp->spare = a;
+}
+
+/* Take an entry out of the id table, its account and the totals, and free it. The
+ * account is not retired here: callers that drop several entries do that once. */
+static void entry_drop(ledger_mempool *mp, struct mp_entry *e)
+{
+	struct mp_account *a = e->acct;
+	table_del_slot(mp, &mp->ids, find_entry_slot(mp, e->id));
+	if (e->prev)
+		e->prev->next = e->next;
+	else
+		a->head = e->next;
+	if (e->next)
+		e->next->prev = e->prev;
+	else
+		a->tail = e->prev;
+	a->n--;
+	mp->count--;
+	mp->bytes -= e->raw_len;
+	entry_free(e);
+}
+
+/* Drop e and every later entry of its account. */
+static void drop_from(ledger_mempool *mp, struct mp_entry *e)
+{
+	while (e) {
+		struct mp_entry *next = e->next;
+		entry_drop(mp, e);
+		e = next;
+	}
+}
+
+/* Link e into a in nonce order. Walk from the tail: a sender usually submits its next
+ * nonce, so this is O(1) in the common case and O(max_per_account) at worst. */
+static void account_link(struct mp_account *a, struct mp_entry *e)
+{
+	struct mp_entry *after = a->tail;
+	while (after && after->nonce > e->nonce)
+		after = after->prev;
+	assert(!after || after->nonce != e->nonce);
+	e->prev = after;
+	e->next = after ? after->next : a->head;
+	if (e->next)
+		e->next->prev = e;
+	else
+		a->tail = e;
+	if (after)
+		after->next = e;
+	else
+		a->head = e;
+	e->acct = a;
+	a->n++;
+}
+
+/* From the account's next nonce on, add up costs against the balance and drop every
+ * entry from the first that no longer fits; entries below next_nonce are dropped as
+ * stale. Retires the account if it ends up empty. */
+static void account_trim(ledger_mempool *mp, struct mp_account *a, uint64_t balance,
+			 uint64_t next_nonce)
+{
+	uint64_t sum = 0;
+	struct mp_entry *e = a->head;
+
+	while (e && e->nonce < next_nonce) {
+		struct mp_entry *next = e->next;
+		entry_drop(mp, e);
+		e = next;
+	}
+	for (; e; e = e->next) {
+		if (iolm_add_u64(&sum, sum, e->cost) != IOLM_OK || sum > balance) {
+			drop_from(mp, e);
+			break;
+		}
+	}
+	if (a->n == 0)
+		account_retire(mp, a);
+}
+
+/* ---- lifecycle ---- */
+
+int ledger_mempool_create(ledger_mempool **out, const ledger_mempool_params *params,
+			  const char *chain_id, ledger_sigcache *cache)
+{
+	ledger_mempool *mp = NULL;
+	int err = IOLM_EINVAL;
+
+	*out = NULL;
+	if (!params || !chain_id || strlen(chain_id) > LEDGER_MAX_CHAIN_ID)
+		goto out;
+	err = IOLM_ENOMEM;
+	mp = calloc(1, sizeof *mp);
+	if (!mp)
+		goto out;
+	mp->p = *params;
+	memcpy(mp->chain_id, chain_id, strlen(chain_id) + 1);
+	mp->cache = cache;
+	mp->ids.kind = MP_ENTRIES;
+	mp->accts.kind = MP_ACCOUNTS;
+	randombytes_buf(&mp->seed, sizeof mp->seed);
+	*out = mp;
+	err = IOLM_OK;
+out:
+	return err;
+}
+
+void ledger_mempool_destroy(ledger_mempool *mp)
+{
+	if (!mp)
+		return;
+	struct mp_account *a = mp->all;
+	while (a) {
+		struct mp_account *next = a->lnext;
+		struct mp_entry *e = a->head;
+		while (e) {
+			struct mp_entry *en = e->next;
+			entry_free(e);
+			e = en;
+		}
+		free(a);
+		a = next;
+	}
+	a = mp->spare;
+	while (a) {
+		struct mp_account *next = a->lnext;
+		free(a);
+		a = next;
+	}
+	free(mp->ids.slots);
+	free(mp->accts.slots);
+	free(mp);
+}
+
+/* ---- admission ---- */
+
+/* fee_new pays more than fee_old and at least replace_bump_pct percent more (exact, in
+ * 128 bits: fee_new * 100 >= fee_old * (100 + pct)). */
+static int fee_replaces(const ledger_mempool *mp, uint64_t fee_new, uint64_t fee_old)
+{
+	unsigned __int128 lhs = (unsigned __int128)fee_new * 100u;
+	unsigned __int128 rhs = (unsigned __int128)fee_old * (100u + (uint64_t)mp->p.replace_bump_pct);
+	return fee_new > fee_old && lhs >= rhs;
+}
+
+/* The account's state rules for tx: nonce window, replacement, caps, balance. *old is
+ * the pending entry tx would replace (NULL if none). Changes nothing. */
+static int admit_check(const ledger_mempool *mp, const ledger_tx *tx,
+		       const struct mp_account *a, uint64_t balance, uint64_t next_nonce,
+		       uint64_t *cost, struct mp_entry **old)
+{
+	uint64_t sum;
+	int err;
+
+	*old = NULL;
+	if (tx->nonce < next_nonce)
+		return IOLM_ELEDGER_NONCE_OLD;
+	if (tx->nonce - next_nonce > mp->p.nonce_window)
+		return IOLM_EMEMPOOL_WINDOW;
+
+	/* Walk the sender's run once: find the entry with this nonce and add up what the
+	 * ones before it (from the next nonce on; older ones are stale) will take. */
+	sum = 0;
+	for (struct mp_entry *e = a ? a->head : NULL; e && e->nonce <= tx->nonce; e = e->next) {
+		if (e->nonce == tx->nonce)
+			*old = e;
+		else if (e->nonce >= next_nonce && iolm_add_u64(&sum, sum, e->cost) != IOLM_OK)
+			return IOLM_ELEDGER_BALANCE;
+	}
+
+	if (*old) {
+		if (!fee_replaces(mp, tx->fee, (*old)->fee))
+			return IOLM_EMEMPOOL_REPLACE;
+	} else {
+		if (mp->count >= mp->p.max_txs)
+			return IOLM_EMEMPOOL_FULL;
+		if ((a ? a->n : 0) >= mp->p.max_per_account)
+			return IOLM_EMEMPOOL_ACCOUNT_FULL;
+	}
+	if (tx->raw_len > mp->p.max_bytes ||
+	    mp->bytes - (*old ? (*old)->raw_len : 0) > mp->p.max_bytes - tx->raw_len)
+		return IOLM_EMEMPOOL_FULL;
+
+	/* An amount plus fee that overflows 64 bits can be paid from no balance. */
+	if ((err = iolm_add_u64(cost, tx->spend, tx->fee)) != IOLM_OK ||
+	    (err = iolm_add_u64(&sum, sum, *cost)) != IOLM_OK || sum > balance)
+		return IOLM_ELEDGER_BALANCE;
+	return IOLM_OK;
+}
+
+/* Verify once: an id in the cache was checked before (ids are hashes of the whole signed
+ * transaction, so the same id means the same signature over the same body). */
+static int check_signature(const ledger_mempool *mp, const ledger_tx *tx)
+{
+	int err;
+	if (mp->cache && ledger_sigcache_has(mp->cache, tx->id))
+		return IOLM_OK;
+	if ((err = ledger_tx_verify(tx, mp->chain_id)) != IOLM_OK)
+		return err;
+	if (mp->cache)
+		ledger_sigcache_add(mp->cache, tx->id);
+	return IOLM_OK;
+}
+
+int ledger_mempool_add(ledger_mempool *mp, const uint8_t *raw, size_t len,
+		       ledger_account_fn account, void *ctx, uint8_t id[32])
+{
+	ledger_tx tx;
+	struct mp_account *a = NULL;
+	struct mp_entry *e = NULL, *old = NULL;
+	uint64_t balance = 0, next_nonce = 0, cost = 0;
+	int err;
+
+	if ((err = ledger_tx_decode(&tx, mp->chain_id, raw, len)) != IOLM_OK)
+		goto out; /* decode left tx released and zeroed */
+
+	/* Cheap rules first, so spam costs a probe rather than a signature check. */
+	err = IOLM_EMEMPOOL_DUP;
+	if (find_entry(mp, tx.id))
+		goto out;
+	err = IOLM_ELEDGER_FEE;
+	if (tx.fee < mp->p.min_fee)
+		goto out;
+	if ((err = account(ctx, tx.sender, &balance, &next_nonce)) != IOLM_OK)
+		goto out;
+	a = find_acct(mp, tx.sender);
+	if ((err = admit_check(mp, &tx, a, balance, next_nonce, &cost, &old)) != IOLM_OK)
+		goto out;
+	if ((err = check_signature(mp, &tx)) != IOLM_OK)
+		goto out;
+
+	/* Every fallible step before the first change. */
+	err = IOLM_ENOMEM;
+	if (table_reserve(mp, &mp->ids) != IOLM_OK)
+		goto out;
+	if (!a && table_reserve(mp, &mp->accts) != IOLM_OK)
+		goto out;
+	e = malloc(sizeof *e);
+	if (!e)
+		goto out;
+	if (!a) {
+		a = mp->spare;
+		if (a)
+			mp->spare = a->lnext;
+		else if (!(a = malloc(sizeof *a)))
+			goto out;
+		memset(a, 0, sizeof *a);
+		memcpy(a->id, tx.sender, IOLM_ADDR_LEN);
+		table_put(mp, &mp->accts, a);
+		a->lnext = mp->all;
+		if (mp->all)
+			mp->all->lprev = a;
+		mp->all = a;
+	}
+
+	memcpy(e->id, tx.id, 32);
+	e->nonce = tx.nonce;
+	e->fee = tx.fee;
+	e->cost = cost;
+	e->seq = mp->seq++;
+	e->raw = tx.raw; /* the entry takes over the copy decode made */
+	e->raw_len = tx.raw_len;
+	tx.raw = NULL;
+	if (old)
+		entry_drop(mp, old);
+	account_link(a, e);
+	table_put(mp, &mp->ids, e);
+	mp->count++;
+	mp->bytes += e->raw_len;
+	/* The prefix up to e fits (admit_check); later entries may not any more. */
+	account_trim(mp, a, balance, next_nonce);
+	assert(find_acct(mp, a->id) == a && find_entry(mp, tx.id) == e);
+	if (id)
+		memcpy(id, tx.id, 32);
+	e = NULL;
+	err = IOLM_OK;
+out:
+	free(e);
+	ledger_tx_release(&tx);
+	return err;
+}
+
+int ledger_mempool_has(const ledger_mempool *mp, const uint8_t id[static 32])
+{
+	return find_entry(mp, id) != NULL;
+}
+
+size_t ledger_mempool_count(const ledger_mempool *mp)
+{
+	return mp->count;
+}
+
+size_t ledger_mempool_bytes(const ledger_mempool *mp)
+{
+	return mp->bytes;
+}
+
+/* ---- selection ---- */
+
+/* Heap order: the higher fee first, then the earlier arrival (deterministic). */
+static int head_before(const struct mp_account *x, const struct mp_account *y)
+{
+	if (x->cur->fee != y->cur->fee)
+		return x->cur->fee > y->cur->fee;
+	return x->cur->seq < y->cur->seq;
+}
+
+static void sift_down(struct mp_account **h, size_t n, size_t i)
+{
+	for (;;) {
+		size_t l = 2 * i + 1, r = l + 1, best = i;
+		if (l < n && head_before(h[l], h[best]))
+			best = l;
+		if (r < n && head_before(h[r], h[best]))
+			best = r;
+		if (best == i)
+			return;
+		struct mp_account *t = h[i];
+		h[i] = h[best];
+		h[best] = t;
+		i = best;
+	}
+}
+
+int ledger_mempool_select(ledger_mempool *mp, size_t max_bytes, size_t max_txs,
+			  ledger_account_fn account, void *actx, ledger_mempool_emit_fn emit,
+			  void *ectx)
+{
+	struct mp_account **heap = NULL;
+	size_t n = 0, bytes = 0, txs = 0;
+	int err = IOLM_OK;
+
+	if (mp->accts.n == 0)
+		goto out;
+	err = IOLM_ENOMEM;
+	heap = malloc(mp->accts.n * sizeof *heap);
+	if (!heap)
+		goto out;
+
+	/* An account is a candidate when its first entry at or above its next nonce is
+	 * exactly that nonce; anything else is a gap that blocks the whole run. */
+	for (struct mp_account *a = mp->all; a; a = a->lnext) {
+		uint64_t balance, next_nonce;
+		if ((err = account(actx, a->id, &balance, &next_nonce)) != IOLM_OK)
+			goto out;
+		struct mp_entry *e = a->head;
+		while (e && e->nonce < next_nonce)
+			e = e->next;
+		if (e && e->nonce == next_nonce) {
+			a->cur = e;
+			heap[n++] = a;
+		}
+	}
+	for (size_t i = n / 2; i-- > 0;)
+		sift_down(heap, n, i);
+
+	err = IOLM_OK;
+	while (n > 0 && txs < max_txs) {
+		struct mp_account *a = heap[0];
+		struct mp_entry *e = a->cur;
+		if (e->raw_len <= max_bytes - bytes) {
+			if ((err = emit(ectx, e->raw, e->raw_len, e->id)) != 0)
+				goto out;
+			bytes += e->raw_len;
+			txs++;
+			if (e->next && e->next->nonce == e->nonce + 1) {
+				a->cur = e->next;
+				sift_down(heap, n, 0);
+				continue;
+			}
+		}
+		/* The run ends: a gap, the last entry, or one that does not fit (nothing
+		 * after it may go in without it). Smaller ones of other accounts still may. */
+		heap[0] = heap[--n];
+		sift_down(heap, n, 0);
+	}
+out:
+	free(heap);
+	return err;
+}
+
+/* ---- after a block ---- */
+
+int ledger_mempool_update(ledger_mempool *mp, const uint8_t (*ids)[32], size_t n,
+			  ledger_account_fn account, void *ctx)
+{
+	int err = IOLM_OK;
+
+	for (size_t i = 0; i < n; i++) {
+		struct mp_entry *e = find_entry(mp, ids[i]);
+		if (!e)
+			continue;
+		struct mp_account *a = e->acct;
+		entry_drop(mp, e);
+		if (a->n == 0)
+			account_retire(mp, a);
+	}
+	/* Every account, not only the senders of the included ids: the block may carry
+	 * transactions this mempool never saw (another nonce, another replacement), and any
+	 * balance may have moved. One account() call per pending account per block. Each
+	 * step leaves the mempool consistent, so an error here can be retried. */
+	struct mp_account *a = mp->all;
+	while (a) {
+		struct mp_account *next = a->lnext;
+		uint64_t balance, next_nonce;
+		if ((err = account(ctx, a->id, &balance, &next_nonce)) != IOLM_OK)
+			goto out;
+		account_trim(mp, a, balance, next_nonce);
+		a = next;
+	}
+out:
+	return err;
+}
+
+int ledger_mempool_remove(ledger_mempool *mp, const uint8_t id[static 32])
+{
+	struct mp_entry *e = find_entry(mp, id);
+	struct mp_account *a;
+
+	if (!e)
+		return IOLM_ENOTFOUND;
+	a = e->acct;
+	drop_from(mp, e);
+	if (a->n == 0)
+		account_retire(mp, a);
+	return IOLM_OK;
+}
