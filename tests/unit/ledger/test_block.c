@@ -1,0 +1,269 @@
+/* Many blocks: two ledgers built independently agree on every state root; the supply
+ * invariant and the stored tree hold after every block; the task and work rules. */
+#include "../test_util.h"
+
+#include "ledger_fixture.h"
+
+static uint8_t art[LEDGER_ARTIFACT_ID_LEN] = { 0x1e, 0x20, 7, 7, 7 };
+
+static void task_tx(struct fx *f, iolm_buf *out, int from, uint64_t nonce, uint64_t pool,
+		    uint32_t segment, uint64_t bond_min, uint64_t deadline)
+{
+	Iolm__TxBody b = IOLM__TX_BODY__INIT;
+	Iolm__ModelConfig mc = IOLM__MODEL_CONFIG__INIT;
+	Iolm__OptimConfig oc = IOLM__OPTIM_CONFIG__INIT;
+	Iolm__TaskCreate tc = IOLM__TASK_CREATE__INIT;
+	mc.n_layer = 2;
+	mc.n_embd = 32;
+	mc.n_head = 2;
+	mc.seq_len = 32;
+	mc.vocab = 256;
+	oc.lr = 1e-3f;
+	oc.beta1 = 0.9f;
+	oc.beta2 = 0.99f;
+	oc.eps = 1e-8f;
+	oc.total_steps = 100;
+	tc.model = &mc;
+	tc.optim = &oc;
+	tc.batch_size = 4;
+	tc.dataset_id.data = art;
+	tc.dataset_id.len = sizeof art;
+	tc.eval_id.data = art;
+	tc.eval_id.len = sizeof art;
+	tc.segment_len = segment;
+	tc.samples = 2;
+	tc.reward_pool = pool;
+	tc.breakthrough_bps = 100;
+	tc.margin_decay_blocks = 10;
+	tc.bond_min = bond_min;
+	tc.deadline_height = deadline;
+	b.nonce = nonce;
+	b.fee = FX_MIN_FEE;
+	b.kind_case = IOLM__TX_BODY__KIND_TASK_CREATE;
+	b.task_create = &tc;
+	assert_int_equal(ledger_tx_sign(out, &b, &f->acct[from], FX_CHAIN), IOLM_OK);
+}
+
+static void work_tx(struct fx *f, iolm_buf *out, int from, uint64_t nonce, const uint8_t *task,
+		    const uint8_t *parent, uint64_t start, uint64_t steps, uint64_t bond)
+{
+	Iolm__TxBody b = IOLM__TX_BODY__INIT;
+	Iolm__WorkCommit w = IOLM__WORK_COMMIT__INIT;
+	uint8_t h[32];
+	memset(h, 0x5c, sizeof h);
+	w.task_id.data = (uint8_t *)task;
+	w.task_id.len = 32;
+	if (parent) {
+		w.parent_work.data = (uint8_t *)parent;
+		w.parent_work.len = 32;
+	}
+	w.start_step = start;
+	w.steps = steps;
+	w.proof_root.data = h;
+	w.proof_root.len = 32;
+	w.final_state.data = h;
+	w.final_state.len = 32;
+	w.checkpoint_id.data = art;
+	w.checkpoint_id.len = sizeof art;
+	w.eval_loss = 4000000;
+	w.bond = bond;
+	b.nonce = nonce;
+	b.fee = FX_MIN_FEE;
+	b.kind_case = IOLM__TX_BODY__KIND_WORK_COMMIT;
+	b.work_commit = &w;
+	assert_int_equal(ledger_tx_sign(out, &b, &f->acct[from], FX_CHAIN), IOLM_OK);
+}
+
+static void pay_tx(struct fx *f, iolm_buf *out, int from, uint64_t nonce, const uint8_t *task,
+		   uint64_t amount)
+{
+	Iolm__TxBody b = IOLM__TX_BODY__INIT;
+	Iolm__ModelPay p = IOLM__MODEL_PAY__INIT;
+	p.task_id.data = (uint8_t *)task;
+	p.task_id.len = 32;
+	p.amount = amount;
+	b.nonce = nonce;
+	b.fee = FX_MIN_FEE;
+	b.kind_case = IOLM__TX_BODY__KIND_MODEL_PAY;
+	b.model_pay = &p;
+	assert_int_equal(ledger_tx_sign(out, &b, &f->acct[from], FX_CHAIN), IOLM_OK);
+}
+
+struct rejects {
+	int n;
+	int err[64];
+};
+
+static void on_reject(void *ctx, const uint8_t id[static 32], int err)
+{
+	struct rejects *r = ctx;
+	r->err[r->n++] = err;
+}
+
+static void id_of(uint8_t id[32], const iolm_buf *b)
+{
+	iolm_hash(id, IOLM_TAG_TX, b->data, b->len);
+}
+
+static void two_ledgers_agree_at_every_height(void **state)
+{
+	struct fx f;
+	ledger *twin;
+	char twin_dir[] = "/tmp/iolm-test-twin-XXXXXX";
+	uint64_t nonce[FX_ACCOUNTS] = { 0 };
+	uint64_t rng = 0x1234567;
+	iolm_buf c[40], blk;
+	uint8_t task[32] = { 0 }, last_work[32];
+	int have_task = 0, have_work = 0;
+	uint64_t work_end = 0;
+
+	fx_init(&f, NULL);
+	assert_non_null(mkdtemp(twin_dir));
+	fx_open_dir(&f, &twin, twin_dir);
+	iolm_buf_init(&blk, IOLM_MAX_BLOCK_BYTES);
+	for (int height = 1; height <= 30; height++) {
+		size_t n = 0;
+		fx_bufs_init(c, 40);
+		for (int k = 0; k < 30; k++) {
+			rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+			int from = (int)((rng >> 33) % FX_ACCOUNTS), to = (int)((rng >> 40) % FX_ACCOUNTS);
+			fx_transfer(&f, &c[n++], from, f.id[to], 1 + (rng >> 50) % 1000,
+				    FX_MIN_FEE + (rng >> 60), nonce[from]++);
+		}
+		if (!have_task) {
+			task_tx(&f, &c[n], 0, nonce[0]++, 50000, 5, 100, 0);
+			id_of(task, &c[n++]);
+			have_task = 1;
+		} else {
+			/* a chain of works, each continuing the last, and some revenue */
+			work_tx(&f, &c[n], 1, nonce[1]++, task, have_work ? last_work : NULL, work_end,
+				10, 200);
+			id_of(last_work, &c[n++]);
+			have_work = 1;
+			work_end += 10;
+			pay_tx(&f, &c[n++], 2, nonce[2]++, task, 77);
+		}
+		iolm_buf_reset(&blk);
+		struct rejects r = { 0 };
+		fx_build(&f, &blk, c, n, on_reject, &r);
+		if (r.n)
+			fail_msg("height %d: a candidate was left out: %s", height, iolm_errname(r.err[0]));
+		fx_commit(&f, f.l, &blk);
+		fx_commit(&f, twin, &blk);
+		ledger_head a, b;
+		assert_int_equal(ledger_get_head(f.l, &a), IOLM_OK);
+		assert_int_equal(ledger_get_head(twin, &b), IOLM_OK);
+		assert_int_equal(a.height, (uint64_t)height);
+		assert_memory_equal(a.state_root, b.state_root, 32);
+		assert_memory_equal(a.block_id, b.block_id, 32);
+		assert_int_equal(ledger_verify_state(f.l), IOLM_OK);
+		assert_int_equal(ledger_verify_state(twin), IOLM_OK);
+		fx_bufs_release(c, 40);
+	}
+	/* the escrow holds the pool, 29 bonds and 29 payments */
+	uint64_t gs, minted, burned, esc;
+	assert_int_equal(ledger_get_supply(f.l, &gs, &minted, &burned, &esc), IOLM_OK);
+	assert_int_equal(esc, 50000 + 29 * 200 + 29 * 77);
+	iolm_buf out;
+	iolm_buf_init(&out, 1 << 20);
+	assert_int_equal(ledger_get_task(f.l, task, &out), IOLM_OK);
+	Iolm__TaskState *t;
+	assert_int_equal(iolm_codec_decode((ProtobufCMessage **)&t, &iolm__task_state__descriptor,
+					   out.data, out.len, 1 << 20),
+			 IOLM_OK);
+	assert_int_equal(t->n_works, 29);
+	assert_int_equal(t->revenue, 29 * 77);
+	assert_int_equal(t->pool, 50000);
+	assert_int_equal(t->status, IOLM__TASK_STATUS__TASK_OPEN);
+	iolm_codec_free(&t->base);
+	iolm_buf_reset(&out);
+	assert_int_equal(ledger_get_work(f.l, last_work, &out), IOLM_OK);
+	Iolm__WorkState *w;
+	assert_int_equal(iolm_codec_decode((ProtobufCMessage **)&w, &iolm__work_state__descriptor,
+					   out.data, out.len, 1 << 20),
+			 IOLM_OK);
+	assert_int_equal(w->status, IOLM__WORK_STATUS__WORK_PENDING);
+	assert_int_equal(w->end_step, 290);
+	assert_memory_equal(w->miner.data, f.id[1], IOLM_ADDR_LEN);
+	iolm_codec_free(&w->base);
+	iolm_buf_release(&out, 0);
+
+	ledger_close(twin);
+	fx_rmdir(twin_dir);
+	iolm_buf_release(&blk, 0);
+	fx_free(&f);
+}
+
+static void task_and_work_rules(void **state)
+{
+	struct fx f;
+	iolm_buf c[12], blk;
+	uint8_t task[32], late_task[32], work[32], other_task_work[32], missing[32];
+	struct rejects r = { 0 };
+	memset(missing, 0xee, sizeof missing);
+
+	fx_init(&f, ", \"max_block_txs\": 100");
+	iolm_buf_init(&blk, IOLM_MAX_BLOCK_BYTES);
+	/* height 1: two tasks (one with a deadline at height 1) and a too-small pool */
+	fx_bufs_init(c, 12);
+	task_tx(&f, &c[0], 0, 0, 5000, 5, 100, 0);
+	id_of(task, &c[0]);
+	task_tx(&f, &c[1], 1, 0, 5000, 5, 100, 1);
+	id_of(late_task, &c[1]);
+	task_tx(&f, &c[2], 2, 0, 999, 5, 100, 0); /* genesis min_task_pool is 1000 */
+	fx_build(&f, &blk, c, 3, on_reject, &r);
+	assert_int_equal(r.n, 1);
+	assert_int_equal(r.err[0], IOLM_ELEDGER_POOL);
+	fx_commit(&f, f.l, &blk);
+	fx_bufs_release(c, 12);
+
+	/* height 2: works */
+	fx_bufs_init(c, 12);
+	iolm_buf_reset(&blk);
+	r.n = 0;
+	work_tx(&f, &c[0], 3, 0, task, NULL, 0, 10, 100);       /* ok */
+	id_of(work, &c[0]);
+	work_tx(&f, &c[1], 4, 0, missing, NULL, 0, 10, 100);    /* no task */
+	work_tx(&f, &c[2], 5, 0, task, NULL, 0, 7, 100);        /* not whole segments */
+	work_tx(&f, &c[3], 6, 0, task, NULL, 5, 10, 100);       /* must start at 0 */
+	work_tx(&f, &c[4], 7, 0, task, NULL, 0, 10, 99);        /* bond below minimum */
+	work_tx(&f, &c[5], 2, 0, late_task, NULL, 0, 10, 100);  /* past the deadline */
+	pay_tx(&f, &c[6], 0, 1, missing, 5);                     /* no task to pay */
+	fx_build(&f, &blk, c, 7, on_reject, &r);
+	static const int want[] = { IOLM_ELEDGER_NOTASK, IOLM_ELEDGER_STEPS, IOLM_ELEDGER_STEPS,
+				    IOLM_ELEDGER_BOND, IOLM_ELEDGER_TASKCLOSED, IOLM_ELEDGER_NOTASK };
+	assert_int_equal(r.n, 6);
+	for (int i = 0; i < 6; i++)
+		if (r.err[i] != want[i])
+			fail_msg("reject %d: got %s want %s", i, iolm_errname(r.err[i]),
+				 iolm_errname(want[i]));
+	fx_commit(&f, f.l, &blk);
+	fx_bufs_release(c, 12);
+
+	/* height 3: a work on the late task cannot exist; parents must match */
+	fx_bufs_init(c, 12);
+	iolm_buf_reset(&blk);
+	r.n = 0;
+	work_tx(&f, &c[0], 4, 0, task, work, 0, 10, 100);       /* parent ends at 10 */
+	work_tx(&f, &c[1], 5, 0, task, missing, 0, 10, 100);    /* no such parent */
+	work_tx(&f, &c[2], 6, 0, task, work, 10, 5, 100);       /* ok: continues */
+	fx_build(&f, &blk, c, 3, on_reject, &r);
+	assert_int_equal(r.n, 2);
+	assert_int_equal(r.err[0], IOLM_ELEDGER_STEPS);
+	assert_int_equal(r.err[1], IOLM_ELEDGER_PARENT);
+	fx_commit(&f, f.l, &blk);
+	fx_bufs_release(c, 12);
+	(void)other_task_work;
+	assert_int_equal(ledger_verify_state(f.l), IOLM_OK);
+	iolm_buf_release(&blk, 0);
+	fx_free(&f);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(two_ledgers_agree_at_every_height),
+		cmocka_unit_test(task_and_work_rules),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
