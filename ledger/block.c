@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/clock.h"
 #include "core/hash.h"
 #include "core/merkle.h"
 #include "ledger/internal.h"
@@ -148,7 +149,9 @@ static int execute(ledger *l, MDB_txn *txn, const Iolm__Block *b, const Iolm__Bl
 		goto out;
 	if ((err = apply_end_block(&x, h->proposer.data, b->last_commit)))
 		goto out;
+	uint64_t t0 = iolm_clock_mono_ns();
 	err = exec_finish(&x, root);
+	l->root_ns = iolm_clock_mono_ns() - t0;
 out:
 	free(leaves);
 	exec_release(&x);
@@ -219,6 +222,7 @@ int ledger_block_commit(ledger *l, const uint8_t *block, size_t len, const uint8
 	Iolm__CommitCert *c = NULL;
 	MDB_txn *txn = NULL;
 	uint8_t root[32], id[32];
+	uint64_t t_start = iolm_clock_mono_ns(), t_exec = 0;
 	int err = decode_block(block, len, l->g->params.max_block_bytes, &b, &h);
 	if (err)
 		return err;
@@ -233,6 +237,7 @@ int ledger_block_commit(ledger *l, const uint8_t *block, size_t len, const uint8
 		goto out;
 	if ((err = execute(l, txn, b, h, cache, root)))
 		goto out;
+	t_exec = iolm_clock_mono_ns();
 	err = IOLM_ELEDGER_STATEROOT;
 	if (memcmp(root, h->state_root.data, 32) != 0)
 		goto out;
@@ -262,8 +267,16 @@ int ledger_block_commit(ledger *l, const uint8_t *block, size_t len, const uint8
 		goto out;
 	err = ledger_lmdb_err(mdb_txn_commit(txn));
 	txn = NULL;
-	if (!err && id_out)
-		memcpy(id_out, id, 32);
+	if (!err) {
+		uint64_t t_end = iolm_clock_mono_ns();
+		l->stats.txs = b->n_txs;
+		l->stats.root_ns = l->root_ns;
+		l->stats.exec_ns = t_exec - t_start - l->root_ns;
+		l->stats.write_ns = t_end - t_exec;
+		l->stats.total_ns = t_end - t_start;
+		if (id_out)
+			memcpy(id_out, id, 32);
+	}
 out:
 	if (txn)
 		mdb_txn_abort(txn);

@@ -34,6 +34,8 @@ struct ledger {
 	MDB_dbi meta, state, smt, blocks, blockid, certs, txidx, receipts;
 	const ledger_genesis *g;
 	uint8_t valset_hash[32];
+	ledger_commit_stats stats;   /* of the last commit */
+	uint64_t root_ns;            /* time spent in exec_finish by the last execute() */
 };
 
 /* Raw state keys: a kind byte, then the object's id (docs/protocol.md, "State"). */

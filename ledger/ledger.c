@@ -156,6 +156,11 @@ void ledger_close(ledger *l)
 	free(l);
 }
 
+void ledger_get_commit_stats(const ledger *l, ledger_commit_stats *out)
+{
+	*out = l->stats;
+}
+
 const ledger_genesis *ledger_get_genesis(const ledger *l)
 {
 	return l->g;

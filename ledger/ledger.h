@@ -150,6 +150,19 @@ int ledger_block_check(ledger *l, const uint8_t *block, size_t len,
 int ledger_block_commit(ledger *l, const uint8_t *block, size_t len, const uint8_t *cert,
 			size_t cert_len, ledger_sigcache *cache, uint8_t id[32]) IOLM_WUR;
 
+/* Where the time of the last successful ledger_block_commit went (for /metrics and the
+ * benchmarks): executing the transactions, updating the state map, and writing and
+ * syncing the LMDB transaction. */
+typedef struct ledger_commit_stats {
+	uint64_t txs;
+	uint64_t exec_ns;   /* decoding, signature checks, applying transactions */
+	uint64_t root_ns;   /* the state map update and root */
+	uint64_t write_ns;  /* storing block, certificate, head; LMDB commit (with fsync) */
+	uint64_t total_ns;
+} ledger_commit_stats;
+
+void ledger_get_commit_stats(const ledger *l, ledger_commit_stats *out);
+
 /* Recompute the state root from every state record (not from the tree) and compare it
  * with the stored one, and check the supply invariant by summing every balance and
  * escrow. For tests and `iolmd check`: O(state). */
