@@ -26,7 +26,7 @@
  * protocol. Append only. */
 enum iolm_hash_tag {
 	IOLM_TAG_TX = 0,        /* transaction id: H(tx envelope bytes) */
-	IOLM_TAG_TXSIG,         /* signed digest of a tx: H(chain_id || body bytes) */
+	IOLM_TAG_TXSIG,         /* signed digest of a tx: H(len(chain_id) || chain_id || body) */
 	IOLM_TAG_BLOCK,         /* block id: H(header bytes) */
 	IOLM_TAG_VOTE,          /* signed digest of a vote body */
 	IOLM_TAG_PROPOSAL,      /* signed digest of a proposal body */

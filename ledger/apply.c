@@ -294,8 +294,16 @@ int apply_end_block(struct exec *x, const uint8_t proposer[static 32],
 	int err;
 
 	if (g->params.block_subsidy) {
-		if ((err = iolm_add_u64(&total, total, g->params.block_subsidy)) ||
-		    (err = iolm_add_u64(&x->supply.minted, x->supply.minted, g->params.block_subsidy)))
+		/* Mint only up to max_supply: the subsidy tapers to zero there instead of
+		 * overflowing, so the chain never halts on arithmetic. */
+		uint64_t supply, room, mint;
+		if ((err = iolm_add_u64(&supply, x->supply.genesis_supply, x->supply.minted)) ||
+		    (err = iolm_sub_u64(&supply, supply, x->supply.burned)))
+			return err;
+		room = g->params.max_supply > supply ? g->params.max_supply - supply : 0;
+		mint = g->params.block_subsidy < room ? g->params.block_subsidy : room;
+		if ((err = iolm_add_u64(&total, total, mint)) ||
+		    (err = iolm_add_u64(&x->supply.minted, x->supply.minted, mint)))
 			return err;
 	}
 	x->fees = 0;

@@ -11,7 +11,13 @@
 
 #define LEDGER_BLOCK_VERSION 1
 /* Room kept for the header and the certificate when a proposer fills a block. */
-#define BLOCK_OVERHEAD (64u * 1024)
+/* Room kept for the header and the certificate (80 bytes per validator) when a proposer
+ * fills a block. */
+#define BLOCK_OVERHEAD(nv) (16u * 1024 + 80u * (nv))
+/* A block's time may run at most this far past its predecessor's, so no single block can
+ * push the clock to where no later time exists. Nodes also refuse proposals from the
+ * future by their own clocks (node/node.c). */
+#define MAX_BLOCK_GAP_MS (24ull * 3600 * 1000)
 
 static void u64be(uint8_t out[static 8], uint64_t v)
 {
@@ -63,7 +69,7 @@ static void cert_hash(uint8_t out[static 32], const Iolm__CommitCert *c)
 
 /* The last_commit rules: absent at height 1; otherwise it certifies the head block. */
 static int check_last_commit(const Iolm__BlockHeader *h, const Iolm__CommitCert *c,
-			     const ledger_head *head)
+			     const ledger_head *head, size_t nv)
 {
 	uint8_t ch[32];
 	if (h->height == 1)
@@ -71,6 +77,13 @@ static int check_last_commit(const Iolm__BlockHeader *h, const Iolm__CommitCert 
 	if (!c || c->height != head->height || c->block_id.len != 32 ||
 	    memcmp(c->block_id.data, head->block_id, 32) != 0 || c->n_sigs == 0)
 		return IOLM_ELEDGER_LASTCOMMIT;
+	/* Signatures are checked by consensus (cons_cert_verify) before a block gets here;
+	 * the shape that the fee payout relies on is checked here too: ascending distinct
+	 * validator indices within the set. */
+	for (size_t i = 0; i < c->n_sigs; i++)
+		if (c->sigs[i]->validator >= nv ||
+		    (i && c->sigs[i]->validator <= c->sigs[i - 1]->validator))
+			return IOLM_ELEDGER_LASTCOMMIT;
 	cert_hash(ch, c);
 	if (h->last_commit_hash.len != 32 || memcmp(h->last_commit_hash.data, ch, 32) != 0)
 		return IOLM_ELEDGER_LASTCOMMIT;
@@ -89,7 +102,7 @@ static int check_header(ledger *l, const Iolm__BlockHeader *h, const ledger_head
 		return IOLM_ELEDGER_HEIGHT;
 	if (h->prev_id.len != 32 || memcmp(h->prev_id.data, head->block_id, 32) != 0)
 		return IOLM_ELEDGER_PREV;
-	if (h->time_ms <= head->time_ms)
+	if (h->time_ms <= head->time_ms || h->time_ms - head->time_ms > MAX_BLOCK_GAP_MS)
 		return IOLM_ELEDGER_TIME;
 	if (memcmp(h->validators_hash.data, l->valset_hash, 32) != 0)
 		return IOLM_ELEDGER_HEADER;
@@ -113,7 +126,7 @@ static int execute(ledger *l, MDB_txn *txn, const Iolm__Block *b, const Iolm__Bl
 		return err;
 	if ((err = check_header(l, h, &head)))
 		return err;
-	if ((err = check_last_commit(h, b->last_commit, &head)))
+	if ((err = check_last_commit(h, b->last_commit, &head, g->n_validators)))
 		return err;
 	if (b->n_txs > g->params.max_block_txs)
 		return IOLM_ELEDGER_BLOCKSIZE;
@@ -362,9 +375,8 @@ int ledger_block_build(ledger *l, iolm_buf *out, const uint8_t (*const *cands),
 	if (!bd.skip || !bd.leaves || !txs)
 		goto out;
 
-	size_t budget = g->params.max_block_bytes > BLOCK_OVERHEAD
-				? g->params.max_block_bytes - BLOCK_OVERHEAD
-				: g->params.max_block_bytes / 2;
+	/* genesis guarantees max_block_bytes >= 64 KiB > the overhead of 128 validators */
+	size_t budget = g->params.max_block_bytes - BLOCK_OVERHEAD(g->n_validators);
 	for (size_t i = 0; i < n_cands && bd.n_txs < g->params.max_block_txs; i++) {
 		ledger_tx tx;
 		if (bd.bytes + cand_lens[i] + 8 > budget)
@@ -412,6 +424,8 @@ int ledger_block_build(ledger *l, iolm_buf *out, const uint8_t (*const *cands),
 	h.chain_id = (char *)g->chain_id;
 	h.height = head.height + 1;
 	h.time_ms = time_ms > head.time_ms ? time_ms : head.time_ms + 1;
+	if (h.time_ms - head.time_ms > MAX_BLOCK_GAP_MS)
+		h.time_ms = head.time_ms + MAX_BLOCK_GAP_MS;
 	h.prev_id.data = head.block_id;
 	h.prev_id.len = 32;
 	if (cert) {

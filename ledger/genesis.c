@@ -97,11 +97,12 @@ struct param_rule {
 
 static const struct param_rule param_rules[] = {
 	{ "min_fee", offsetof(ledger_params, min_fee), 0, 1000000000000ull, 1 },
-	{ "max_block_bytes", offsetof(ledger_params, max_block_bytes), 1024, IOLM_MAX_BLOCK_BYTES,
+	{ "max_block_bytes", offsetof(ledger_params, max_block_bytes), 64 * 1024, IOLM_MAX_BLOCK_BYTES,
 	  4u * 1024 * 1024 },
 	{ "max_block_txs", offsetof(ledger_params, max_block_txs), 1, 100000, 20000 },
 	{ "min_task_pool", offsetof(ledger_params, min_task_pool), 1, UINT64_MAX, 1 },
 	{ "block_subsidy", offsetof(ledger_params, block_subsidy), 0, 1000000000000000ull, 0 },
+	{ "max_supply", offsetof(ledger_params, max_supply), 1, UINT64_MAX, 1ull << 62 },
 };
 
 static int parse_params(ledger_params *p, const json_t *obj, char *err, size_t errlen)
@@ -274,6 +275,11 @@ int ledger_genesis_parse(ledger_genesis **out, const char *json, size_t len, cha
 		goto fail;
 	if ((rc = parse_allocs(g, json_object_get(root, "allocations"), err, errlen)))
 		goto fail;
+	if (g->supply > g->params.max_supply) {
+		rc = gerr(err, errlen, "allocations: total %llu exceeds params.max_supply %llu",
+			  (unsigned long long)g->supply, (unsigned long long)g->params.max_supply);
+		goto fail;
+	}
 	iolm_hash(g->hash, IOLM_TAG_GENESIS, json, len);
 	json_decref(root);
 	*out = g;

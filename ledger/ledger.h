@@ -1,7 +1,7 @@
 /* The ledger: iolm's deterministic state, its blocks and its history, in LMDB.
  *
  * A data directory holds one LMDB environment with these databases (docs/protocol.md):
- *   meta      genesis hash and bytes, the chain head (ChainHead)
+ *   meta      the chain head (ChainHead, with the genesis hash), under "head"
  *   state     every state record (accounts, tasks, works, supply), by raw key
  *   smt       the authenticated map over `state` (ledger/smt.h); its root is in each header
  *   blocks    height (8 bytes BE) -> encoded Block
@@ -39,6 +39,7 @@ typedef struct ledger_params {
 	uint64_t max_block_txs;
 	uint64_t min_task_pool;    /* smallest reward pool of a task */
 	uint64_t block_subsidy;    /* minted per block for the signers (0: none) */
+	uint64_t max_supply;       /* minting stops where the supply would pass this */
 } ledger_params;
 
 typedef struct ledger_validator {

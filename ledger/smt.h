@@ -15,7 +15,7 @@
  * in one pass, visiting and hashing each touched node once: a block's writes cost one
  * root computation, not one per transaction.
  *
- * Proofs (inclusion and exclusion) are verified by smt_proof.c, which needs no LMDB. */
+ * Proofs (inclusion and exclusion) are verified by proof.c, which needs no LMDB. */
 #ifndef IOLM_LEDGER_SMT_H
 #define IOLM_LEDGER_SMT_H
 

@@ -52,8 +52,15 @@ static int check_model(const Iolm__ModelConfig *m)
 	if (!m)
 		return IOLM_ELEDGER_MODEL;
 	if (m->n_layer < 1 || m->n_layer > 64 || m->n_head < 1 || m->n_head > 64 ||
-	    m->n_embd < 8 || m->n_embd > 8192 || m->n_embd % m->n_head != 0 ||
-	    m->seq_len < 8 || m->seq_len > 8192 || m->vocab != 256)
+	    m->n_embd < 8 || m->n_embd > 4096 || m->n_embd % m->n_head != 0 ||
+	    m->seq_len < 8 || m->seq_len > 4096 || m->vocab != 256)
+		return IOLM_ELEDGER_MODEL;
+	/* Parameters (docs/compute.md): V*C + T*C + L*(12*C*C + 13*C) + 2*C, at most 2^31
+	 * so a task the chain accepts is one the compute module can train. Fits in 64 bits
+	 * with the bounds above. */
+	uint64_t c = m->n_embd;
+	uint64_t params = 256 * c + m->seq_len * c + m->n_layer * (12 * c * c + 13 * c) + 2 * c;
+	if (params > (1ull << 31))
 		return IOLM_ELEDGER_MODEL;
 	return IOLM_OK;
 }
@@ -88,7 +95,8 @@ static int check_task(const Iolm__TaskCreate *t, uint64_t *spend)
 	if (!is_artifact_id(&t->dataset_id) || !is_artifact_id(&t->eval_id))
 		return IOLM_ELEDGER_ARTIFACT;
 	if (t->batch_size < 1 || t->batch_size > 4096 || t->segment_len < 1 ||
-	    t->segment_len > 100000 || t->samples < 1 || t->samples > 256 ||
+	    t->segment_len > 100000 || t->samples < 1 || t->samples > 64 ||
+	    (uint64_t)t->batch_size * t->model->seq_len > (1u << 24) ||
 	    t->designer_share_bps > 10000 || t->breakthrough_bps < 1 ||
 	    t->breakthrough_bps > 10000 || t->margin_start_ppm > 1000000 ||
 	    t->margin_end_ppm > t->margin_start_ppm || t->margin_decay_blocks < 1 ||

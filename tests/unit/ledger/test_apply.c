@@ -157,6 +157,7 @@ static void mutate_header(iolm_buf *out, const iolm_buf *blk, void (*fn)(Iolm__B
 
 static void h_height(Iolm__BlockHeader *h) { h->height++; }
 static void h_time(Iolm__BlockHeader *h) { h->time_ms = 1; }
+static void h_time_far(Iolm__BlockHeader *h) { h->time_ms += 25ull * 3600 * 1000; }
 static void h_prev(Iolm__BlockHeader *h) { h->prev_id.data[0] ^= 1; }
 static void h_txroot(Iolm__BlockHeader *h) { h->tx_root.data[0] ^= 1; }
 static void h_stateroot(Iolm__BlockHeader *h) { h->state_root.data[5] ^= 1; }
@@ -173,6 +174,7 @@ static void header_rules_reject_with_their_codes(void **state)
 		int err;
 	} cases[] = {
 		{ h_height, IOLM_ELEDGER_HEIGHT },     { h_time, IOLM_ELEDGER_TIME },
+		{ h_time_far, IOLM_ELEDGER_TIME },
 		{ h_prev, IOLM_ELEDGER_PREV },         { h_txroot, IOLM_ELEDGER_TXROOT },
 		{ h_stateroot, IOLM_ELEDGER_STATEROOT }, { h_chain, IOLM_ELEDGER_CHAIN },
 		{ h_version, IOLM_ELEDGER_HEADER },    { h_valset, IOLM_ELEDGER_HEADER },

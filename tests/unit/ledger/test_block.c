@@ -259,11 +259,33 @@ static void task_and_work_rules(void **state)
 	fx_free(&f);
 }
 
+/* The subsidy is minted until max_supply and tapers to exactly zero there. */
+static void subsidy_stops_at_max_supply(void **state)
+{
+	struct fx f;
+	iolm_buf blk;
+	uint64_t gs, minted, burned, esc;
+	/* genesis supply is 8 * 10^9; room for two and a half subsidies */
+	fx_init(&f, ", \"block_subsidy\": 1000, \"max_supply\": 8000002500");
+	iolm_buf_init(&blk, IOLM_MAX_BLOCK_BYTES);
+	for (int h = 1; h <= 4; h++) {
+		iolm_buf_reset(&blk);
+		fx_build(&f, &blk, NULL, 0, NULL, NULL);
+		fx_commit(&f, f.l, &blk);
+		assert_int_equal(ledger_get_supply(f.l, &gs, &minted, &burned, &esc), IOLM_OK);
+		assert_int_equal(minted, h == 1 ? 1000 : h == 2 ? 2000 : 2500);
+		assert_int_equal(ledger_verify_state(f.l), IOLM_OK);
+	}
+	iolm_buf_release(&blk, 0);
+	fx_free(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(two_ledgers_agree_at_every_height),
 		cmocka_unit_test(task_and_work_rules),
+		cmocka_unit_test(subsidy_stops_at_max_supply),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

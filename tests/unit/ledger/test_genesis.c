@@ -22,7 +22,8 @@ static void valid_document(void **state)
 {
 	static const char doc[] =
 		"{\"chain_id\": \"iolm-devnet\", \"genesis_time_ms\": 1764000000000, "
-		"\"params\": {\"min_fee\": 5, \"max_block_txs\": 500, \"block_subsidy\": \"1000\"}, "
+		"\"params\": {\"min_fee\": 5, \"max_block_txs\": 500, \"block_subsidy\": \"1000\", "
+		"\"max_supply\": \"18446744073709551615\"}, "
 		"\"allocations\": [{\"address\": \"" ADDR "\", \"amount\": \"18446744073709551615\"}], "
 		VALS "}";
 	ledger_genesis *g;
@@ -93,6 +94,9 @@ static void invalid_documents_name_the_field(void **state)
 		{ "{\"chain_id\": \"c\", \"allocations\": [{\"address\": \"" ADDR "\", \"amount\": "
 		  "\"18446744073709551615\"}, {\"address\": \"" ADDR "\", \"amount\": 1}], " VAL "}",
 		  "exceeds" },
+		{ "{\"chain_id\": \"c\", \"params\": {\"max_supply\": 10}, \"allocations\": "
+		  "[{\"address\": \"" ADDR "\", \"amount\": 11}], " VAL "}",
+		  "exceeds params.max_supply" },
 		{ "{\"chain_id\": \"c\", \"allocations\": [{\"address\": \"" ADDR "\", \"amount\": 1}, "
 		  "{\"address\": \"" ADDR "\", \"amount\": 2}], " VAL "}",
 		  "duplicate address" },

@@ -233,7 +233,9 @@ static void task_create_bounds(void **state)
 	EXPECT(tc.dataset_id.len = 32, IOLM_ELEDGER_ARTIFACT);
 	EXPECT(tc.batch_size = 0, IOLM_ELEDGER_TASKPARAM);
 	EXPECT(tc.segment_len = 0, IOLM_ELEDGER_TASKPARAM);
-	EXPECT(tc.samples = 300, IOLM_ELEDGER_TASKPARAM);
+	EXPECT(tc.samples = 65, IOLM_ELEDGER_TASKPARAM);
+	EXPECT(mc.n_layer = 64; mc.n_embd = 4096, IOLM_ELEDGER_MODEL); /* > 2^31 parameters */
+	EXPECT(mc.n_embd = 8192, IOLM_ELEDGER_MODEL);
 	EXPECT(tc.designer_share_bps = 10001, IOLM_ELEDGER_TASKPARAM);
 	EXPECT(tc.breakthrough_bps = 0, IOLM_ELEDGER_TASKPARAM);
 	EXPECT(tc.margin_end_ppm = 6000, IOLM_ELEDGER_TASKPARAM);
