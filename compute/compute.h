@@ -184,4 +184,127 @@ int compute_proof_finish(compute_proof *p, uint8_t root[static IOLM_HASH_LEN],
 /* Number of leaves of the finished proof (segments + 1). */
 size_t compute_proof_leaf_count(const compute_proof *p);
 
+/* ---------------------------------------------------------------- work claims */
+
+/* Defaults of a task's segment length k and sample count s: a cheater faking a
+ * fraction f of the segments escapes with probability (1 - f)^s, 0.10 at f = 0.25 and
+ * 0.004 at f = 0.5 (docs/compute.md "Verification"). */
+#define COMPUTE_DEFAULT_SEG_LEN 100
+#define COMPUTE_DEFAULT_SAMPLES 8
+/* Caps on a decoded claim: encoded bytes, segments, steps (segments x k). */
+#define COMPUTE_CLAIM_MAX_BYTES (64u * 1024 * 1024)
+#define COMPUTE_CLAIM_MAX_SEGMENTS (1u << 20)
+#define COMPUTE_CLAIM_MAX_STEPS (1u << 24)
+
+/* A work claim in memory: the WorkClaim message of proto/iolm.proto (work_id aside)
+ * with the task's k. Segment j starts at start_step + j * seg_len with state hash
+ * states[j] and has the seg_len losses losses[j * seg_len ..]. */
+typedef struct compute_claim {
+	uint64_t start_step;
+	uint32_t seg_len;
+	size_t nseg;
+	uint8_t *states;    /* nseg * IOLM_HASH_LEN */
+	uint64_t *losses;   /* nseg * seg_len, micro-nats */
+	uint8_t final_state[IOLM_HASH_LEN];
+	uint64_t eval_loss; /* micro-nats */
+} compute_claim;
+
+/* Encode c as a WorkClaim (work_id empty: the node binds the claim to its commit).
+ * *out is malloc'ed, the caller frees it. */
+int compute_claim_encode(uint8_t **out, size_t *len, const compute_claim *c) IOLM_WUR;
+/* Decode a WorkClaim for a task with segment length seg_len into c (its arrays owned
+ * by c; free with compute_claim_release, also safe after a failure). The encoding must
+ * be canonical (core/codec.h) and at most COMPUTE_CLAIM_MAX_BYTES; segments must be
+ * 1..COMPUTE_CLAIM_MAX_SEGMENTS, contiguous (step_j = step_0 + j k), each with a
+ * 32-byte state and exactly k losses, the final state 32 bytes. IOLM_EVERIFY_CLAIM
+ * otherwise, IOLM_ENOMEM. */
+int compute_claim_decode(compute_claim *c, const uint8_t *data, size_t len,
+			 uint32_t seg_len) IOLM_WUR;
+void compute_claim_release(compute_claim *c);
+/* Merkle root of the claim's leaves (docs/compute.md "Proof"); equals the root the
+ * miner's compute_proof produced for the same run. */
+int compute_claim_root(uint8_t root[static IOLM_HASH_LEN], const compute_claim *c) IOLM_WUR;
+
+/* ---------------------------------------------------------------- verification */
+
+/* What a verifier needs to know of a task (the TaskCreate fields of the step). */
+typedef struct compute_task {
+	uint8_t id[IOLM_HASH_LEN];
+	compute_config cfg;
+	compute_optim opt;
+	uint32_t batch;        /* sequences per step */
+	uint32_t seg_len;      /* k */
+	uint32_t samples;      /* s */
+	uint32_t eval_windows; /* 0: every window of the eval set */
+} compute_task;
+
+/* The s = min(samples, nseg) distinct segment indices (< nseg) a challenge seed picks,
+ * in the order drawn: word w of H_challenge(seed || le64(c)) for c = 0, 1, ... and
+ * w = 0..3 (little-endian u64 each) is accepted when below 2^64 - (2^64 mod nseg),
+ * giving index word mod nseg, and skipped when already drawn. out holds s entries. */
+int compute_sample_segments(uint32_t *out, uint32_t samples, size_t nseg,
+			    const uint8_t seed[static IOLM_HASH_LEN]) IOLM_WUR;
+
+/* File name of the checkpoint at `step` in dir: "DIR/ckpt-%08llu.bin" (the miner
+ * writes, the verifier reads). IOLM_ETOOBIG when it does not fit cap bytes. */
+int compute_checkpoint_name(char *buf, size_t cap, const char *dir, uint64_t step) IOLM_WUR;
+
+/* Most segments one verification samples. */
+#define COMPUTE_MAX_SAMPLES 64
+
+/* Outcome of a verification. */
+typedef struct compute_verdict {
+	int reason;          /* IOLM_OK: valid; otherwise why the work is invalid */
+	uint32_t segment;    /* segment at fault (reasons about one segment) */
+	uint64_t step;       /* global step where the mismatch was seen */
+	uint32_t nsampled;   /* segments checked (the first nsampled of sampled[]) */
+	uint32_t sampled[COMPUTE_MAX_SAMPLES];
+	double cpu_s;        /* process CPU time of the whole verification */
+	double eval_cpu_s;   /* of which the eval loss */
+} compute_verdict;
+
+/* Verify an encoded WorkClaim against task: the claim must decode (and hash to root
+ * when root is not NULL); for each segment the seed samples, load its start checkpoint
+ * from ckpt_dir (compute_checkpoint_name), check its step and state against the
+ * claim, re-execute k steps on be with the training set, then compare the end state
+ * (the next segment's state, or the final state) and every step's loss; finally load
+ * the final checkpoint and recompute the eval loss on the eval set. The first failure
+ * sets v->reason (IOLM_EVERIFY_*, or the checkpoint reader's IOLM_ECKPT_* / IOLM_EIO
+ * (IOLM_ENOTFOUND when missing) for a corrupt or absent checkpoint). Returns IOLM_OK when a verdict was reached,
+ * an error (IOLM_ENOMEM, IOLM_EINVAL for samples > COMPUTE_MAX_SAMPLES or a data set
+ * too short, in which case no verdict) otherwise. */
+int compute_verify(compute_verdict *v, compute_backend *be, const compute_task *task,
+		   const uint8_t *claim, size_t claim_len, const uint8_t *root,
+		   const uint8_t seed[static IOLM_HASH_LEN], const char *ckpt_dir,
+		   const uint8_t *train, size_t train_len, const uint8_t *eval,
+		   size_t eval_len) IOLM_WUR;
+
+/* ---------------------------------------------------------------- task files */
+
+/* A task read from a local task file (until tasks come from the chain): the step's
+ * TaskCreate fields and the paths standing in for its dataset and eval artifacts.
+ * Format (docs/compute.md "Task file"): lines "key = value", '#' starts a comment;
+ * keys are the proto field names task_id (64 hex digits), n_layer, n_embd, n_head,
+ * seq_len, init_seed, lr, beta1, beta2, eps, weight_decay, warmup_steps,
+ * total_steps, grad_clip, batch_size, segment_len, samples, and eval_windows,
+ * dataset, eval (paths). */
+#define COMPUTE_TASK_FILE_MAX (64u * 1024)
+#define COMPUTE_TASK_PATH_MAX 1024
+
+typedef struct compute_task_file {
+	compute_task task;
+	char dataset[COMPUTE_TASK_PATH_MAX];
+	char eval[COMPUTE_TASK_PATH_MAX]; /* empty: the last tenth of the dataset */
+} compute_task_file;
+
+/* Parse len bytes of task-file text into tf (defaults for keys not given: those of
+ * iolm-miner's flags). IOLM_ETASKFILE for an unknown, repeated or malformed line
+ * (*bad_line: its 1-based number, 0 for a missing key), IOLM_ECONFIG for a config or
+ * optimizer out of range, IOLM_ETOOBIG past COMPUTE_TASK_FILE_MAX. */
+int compute_task_file_parse(compute_task_file *tf, unsigned *bad_line, const char *text,
+			    size_t len) IOLM_WUR;
+/* Read and parse the file at path (IOLM_EIO / IOLM_ENOTFOUND for file errors). */
+int compute_task_file_read(compute_task_file *tf, unsigned *bad_line,
+			   const char *path) IOLM_WUR;
+
 #endif
