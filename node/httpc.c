@@ -1,0 +1,104 @@
+#include "node/httpc.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+
+struct node_httpc {
+	struct event_base *base;
+	struct evhttp_connection *conn;
+	char host[256];
+	uint16_t port;
+};
+
+struct reply {
+	int done, status, err;
+	iolm_buf *out;
+};
+
+int node_httpc_create(node_httpc **out, const char *host, uint16_t port)
+{
+	node_httpc *c = calloc(1, sizeof *c);
+	*out = NULL;
+	if (!c)
+		return IOLM_ENOMEM;
+	snprintf(c->host, sizeof c->host, "%s", host);
+	c->port = port;
+	c->base = event_base_new();
+	if (!c->base) {
+		free(c);
+		return IOLM_ENOMEM;
+	}
+	c->conn = evhttp_connection_base_new(c->base, NULL, c->host, port);
+	if (!c->conn) {
+		event_base_free(c->base);
+		free(c);
+		return IOLM_ENOMEM;
+	}
+	*out = c;
+	return IOLM_OK;
+}
+
+void node_httpc_destroy(node_httpc *c)
+{
+	if (!c)
+		return;
+	evhttp_connection_free(c->conn);
+	event_base_free(c->base);
+	free(c);
+}
+
+static void on_done(struct evhttp_request *req, void *arg)
+{
+	struct reply *r = arg;
+	r->done = 1;
+	if (!req || evhttp_request_get_response_code(req) == 0) {
+		r->err = IOLM_EIO;
+		return;
+	}
+	r->status = evhttp_request_get_response_code(req);
+	struct evbuffer *in = evhttp_request_get_input_buffer(req);
+	size_t n = evbuffer_get_length(in);
+	if (iolm_buf_reserve(r->out, n)) {
+		r->err = IOLM_ETOOBIG;
+		return;
+	}
+	evbuffer_remove(in, r->out->data + r->out->len, n);
+	r->out->len += n;
+}
+
+int node_httpc_request(node_httpc *c, const char *method, const char *path, const char *token,
+		       const void *body, size_t len, int *status, iolm_buf *out, int timeout_ms)
+{
+	struct reply r = { .out = out };
+	struct evhttp_request *req = evhttp_request_new(on_done, &r);
+	char auth[128], hostport[300];
+	*status = 0;
+	if (!req)
+		return IOLM_ENOMEM;
+	evhttp_connection_set_timeout(c->conn, (timeout_ms + 999) / 1000);
+	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+	snprintf(hostport, sizeof hostport, "%s:%u", c->host, c->port);
+	evhttp_add_header(h, "Host", hostport);
+	if (token) {
+		snprintf(auth, sizeof auth, "Bearer %s", token);
+		evhttp_add_header(h, "Authorization", auth);
+	}
+	if (body) {
+		evhttp_add_header(h, "Content-Type", "text/plain");
+		evbuffer_add(evhttp_request_get_output_buffer(req), body, len);
+	}
+	enum evhttp_cmd_type cmd = strcmp(method, "POST") == 0 ? EVHTTP_REQ_POST : EVHTTP_REQ_GET;
+	if (evhttp_make_request(c->conn, req, cmd, path) != 0)
+		return IOLM_EIO; /* libevent freed req */
+	while (!r.done)
+		if (event_base_loop(c->base, EVLOOP_ONCE) < 0)
+			return IOLM_EIO;
+	if (r.err)
+		return r.err;
+	*status = r.status;
+	return IOLM_OK;
+}

@@ -1,0 +1,58 @@
+/* iolmd: one node. Owns the event loop and everything that does I/O around the pure
+ * parts: the ledger (LMDB), the consensus engine and its signing WAL, the mempool, the
+ * P2P transport and the RPC server (docs/operator.md).
+ *
+ * Data directory layout:
+ *   node.conf     configuration (node_config_load)
+ *   genesis.json  the chain's genesis document
+ *   node.key      this node's key: P2P identity and, if in the genesis set, validator key
+ *   ledger/       LMDB environment (ledger/ledger.h)
+ *   cons.wal      consensus signing WAL (consensus/wal.h)
+ *   rpc.cookie    token for RPC write calls, recreated at every start (mode 0600) */
+#ifndef IOLM_NODE_NODE_H
+#define IOLM_NODE_NODE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/err.h"
+#include "core/log.h"
+
+#define NODE_MAX_PEERS_CONF 64
+
+typedef struct node_config {
+	char dir[1024];
+	char p2p_host[64];
+	uint16_t p2p_port;
+	char rpc_host[64];
+	uint16_t rpc_port;
+	char *peers[NODE_MAX_PEERS_CONF];
+	size_t n_peers;
+	uint32_t heartbeat_ms;     /* an empty block at most this often when idle */
+	uint32_t propose_ms, propose_delta_ms;
+	uint32_t vote_ms, vote_delta_ms;
+	size_t mempool_max_txs;
+	size_t mempool_max_bytes;
+	size_t map_size_mb;        /* LMDB map size */
+	enum iolm_log_level log_level;
+	enum iolm_log_format log_format;
+} node_config;
+
+/* Defaults for a data directory (docs/operator.md lists them). */
+void node_config_default(node_config *c, const char *dir);
+/* Read <dir>/node.conf over the defaults: "key = value" lines, '#' comments. An unknown
+ * key or a bad value is IOLM_EINVAL with a sentence in err naming the line. */
+int node_config_load(node_config *c, const char *dir, char *err, size_t errlen) IOLM_WUR;
+/* The same from text already in memory (len bytes, at most 1 MiB); `source` names it in
+ * error messages. */
+int node_config_parse(node_config *c, const char *dir, const char *text, size_t len,
+		      const char *source, char *err, size_t errlen) IOLM_WUR;
+/* Write c as <dir>/node.conf. */
+int node_config_save(const node_config *c) IOLM_WUR;
+void node_config_release(node_config *c);
+
+/* Run the node in the foreground until SIGINT or SIGTERM. Returns IOLM_OK after a clean
+ * shutdown, or the error that stopped it. */
+int node_run(const node_config *c) IOLM_WUR;
+
+#endif

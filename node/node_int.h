@@ -1,0 +1,90 @@
+/* iolmd internals shared by node.c (the loop and consensus) and node_net.c (frames from
+ * peers, block sync). */
+#ifndef IOLM_NODE_NODE_INT_H
+#define IOLM_NODE_NODE_INT_H
+
+#include <event2/event.h>
+
+#include "consensus/cons.h"
+#include "consensus/wal.h"
+#include "ledger/ledger.h"
+#include "ledger/mempool.h"
+#include "node/node.h"
+#include "node/p2p.h"
+#include "node/rpc.h"
+#include "node/vpool.h"
+
+#define SYNC_BATCH 128       /* blocks asked for per request */
+#define STATUS_EVERY_MS 1000
+#define REBROADCAST_EVERY_MS 2000
+#define TICK_MS 25
+
+struct node_timeout {
+	struct node *n;
+	struct event *ev;
+	uint64_t height;
+	uint32_t round;
+	enum cons_step step;
+	struct node_timeout *next;
+};
+
+struct node {
+	const node_config *cfg;
+	struct event_base *base;
+	struct event *sigint, *sigterm, *tick;
+	iolm_key key;
+	ledger_genesis *g;
+	ledger *l;
+	ledger_sigcache *cache;
+	ledger_mempool *mp;
+	cons_valset *vs;
+	cons_engine *eng;
+	cons_wal *wal;
+	node_p2p *p2p;
+	node_rpc *rpc;
+	node_vpool *vpool;           /* verifies gossiped transactions off the loop */
+	int val_index;
+	char cookie[65];
+	struct node_timeout *timeouts;
+	int fatal;                   /* an invariant broke: stop */
+
+	/* proposing: the engine asked for a block at (want_h, want_r) */
+	int want_block;
+	uint64_t want_h;
+	uint32_t want_r;
+
+	/* sync */
+	uint64_t best_peer_height;
+	uint64_t sync_requested_to;  /* highest height asked for */
+	uint64_t sync_last_ms;
+
+	/* timing */
+	uint64_t started_ms;
+	uint64_t last_status_ms, last_rebroadcast_ms;
+	uint64_t last_block_ms;      /* wall time of our head block */
+
+	/* counters for /metrics */
+	uint64_t txs_committed, blocks_committed, blocks_synced, txs_rejected;
+	uint64_t last_commit_mono_ns, tx_rate_window_start_ns, tx_rate_window_txs;
+	double tx_per_s;
+};
+
+/* node.c */
+int node_drive(struct node *n);
+/* Balance and next nonce from the ledger: the mempool's account callback. */
+int node_account(void *ctx, const uint8_t id[static 20], uint64_t *bal, uint64_t *nonce);
+void node_block_id(void *ctx, uint8_t id[static CONS_ID_LEN], const uint8_t *block,
+		   size_t len);
+
+/* node_net.c */
+void node_on_connect(void *ctx, node_peer *peer);
+void node_on_disconnect(void *ctx, node_peer *peer);
+void node_on_frame(void *ctx, node_peer *peer, const Iolm__Frame *f, const uint8_t *raw,
+		   size_t len);
+int node_submit_tx(void *ctx, const uint8_t *raw, size_t len, uint8_t id[32]);
+void node_on_verified(void *ctx, const uint8_t *raw, size_t len, const uint8_t tag[32], int err);
+void node_send_status(struct node *n, node_peer *to);
+void node_sync_tick(struct node *n);
+int node_broadcast_msg(struct node *n, enum cons_msg_kind kind, const uint8_t *msg, size_t len);
+
+#endif

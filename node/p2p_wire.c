@@ -1,0 +1,372 @@
+/* The P2P wire: Hello exchange, session keys, Auth, and AEAD frames (docs/p2p.md).
+ *
+ * Every record on the wire is a 4-byte big-endian length followed by that many bytes.
+ * The length is checked against the cap of the current state before any of the body is
+ * read; the bufferevent's low watermark is then set to the whole record, so the read
+ * callback runs once per complete record, and its high watermark stops reading from the
+ * socket once one largest record is buffered. */
+#include <assert.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+
+#include "core/codec.h"
+#include "core/log.h"
+#include "node/p2p_int.h"
+
+static void put_be32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+static uint32_t get_be32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* 96-bit nonce: the 64-bit frame counter little-endian, then four zero bytes. */
+static void make_nonce(uint8_t n[crypto_aead_chacha20poly1305_IETF_NPUBBYTES], uint64_t ctr)
+{
+	memset(n, 0, crypto_aead_chacha20poly1305_IETF_NPUBBYTES);
+	for (int i = 0; i < 8; i++)
+		n[i] = (uint8_t)(ctr >> (8 * i));
+}
+
+void p2p_wire_wipe(node_peer *peer)
+{
+	sodium_memzero(peer->kx_sk, sizeof peer->kx_sk);
+	sodium_memzero(peer->rx_key, sizeof peer->rx_key);
+	sodium_memzero(peer->tx_key, sizeof peer->tx_key);
+}
+
+int p2p_wire_send_hello(node_peer *peer)
+{
+	node_p2p *p = peer->p2p;
+	Iolm__Hello h = IOLM__HELLO__INIT;
+	size_t n;
+	int err = IOLM_OK;
+
+	if (crypto_kx_keypair(peer->kx_pk, peer->kx_sk) != 0) {
+		err = IOLM_ECRYPTO;
+		goto out;
+	}
+	h.version = NODE_P2P_VERSION;
+	h.chain_id = p->chain_id;
+	h.node_key.data = (uint8_t *)iolm_key_pub(&p->key);
+	h.node_key.len = IOLM_PUBKEY_LEN;
+	h.kx_key.data = peer->kx_pk;
+	h.kx_key.len = sizeof peer->kx_pk;
+	h.listen_port = p->port;
+	h.agent = p->agent;
+	h.height = p->height;
+	n = iolm__hello__get_packed_size(&h);
+	if (n > IOLM_MAX_HANDSHAKE_BYTES) { /* a long chain id or agent string */
+		err = IOLM_ETOOBIG;
+		goto out;
+	}
+	put_be32(peer->hello_mine, (uint32_t)n);
+	iolm__hello__pack(&h, peer->hello_mine + 4);
+	peer->hello_mine_len = 4 + n;
+	if (bufferevent_write(peer->bev, peer->hello_mine, peer->hello_mine_len) != 0) {
+		err = IOLM_ENOMEM;
+		goto out;
+	}
+	p->stats.bytes_out += peer->hello_mine_len;
+out:
+	return err;
+}
+
+int p2p_wire_write(node_peer *peer, const uint8_t *pt, size_t len)
+{
+	node_p2p *p = peer->p2p;
+	struct evbuffer *out = bufferevent_get_output(peer->bev);
+	struct evbuffer_iovec v;
+	uint8_t nonce[crypto_aead_chacha20poly1305_IETF_NPUBBYTES];
+	unsigned long long clen = 0;
+	size_t total = 4 + len + P2P_TAG_LEN;
+	int err = IOLM_OK;
+
+	assert(peer->state == P2P_AUTH || peer->state == P2P_READY);
+	if (len > p->max_frame && peer->state == P2P_READY) {
+		err = IOLM_ETOOBIG;
+		goto out;
+	}
+	if (evbuffer_get_length(out) > P2P_MAX_OUTQ) {
+		err = IOLM_ENODE_SLOW;
+		p2p_peer_close(peer, err, "output queue over 64 MiB");
+		goto out;
+	}
+	if (peer->tx_ctr == UINT64_MAX) { /* never in practice: 2^64 frames */
+		err = IOLM_ESTATE;
+		p2p_peer_close(peer, err, "frame counter exhausted");
+		goto out;
+	}
+	if (evbuffer_reserve_space(out, (ev_ssize_t)total, &v, 1) != 1 || v.iov_len < total) {
+		err = IOLM_ENOMEM;
+		goto out;
+	}
+	put_be32(v.iov_base, (uint32_t)(len + P2P_TAG_LEN));
+	make_nonce(nonce, peer->tx_ctr);
+	crypto_aead_chacha20poly1305_ietf_encrypt((uint8_t *)v.iov_base + 4, &clen, pt, len,
+						  NULL, 0, NULL, nonce, peer->tx_key);
+	assert(clen == len + P2P_TAG_LEN);
+	v.iov_len = total;
+	if (evbuffer_commit_space(out, &v, 1) != 0) {
+		err = IOLM_ENOMEM;
+		goto out;
+	}
+	peer->tx_ctr++;
+	if (peer->state == P2P_READY) /* the Auth record is handshake, not a frame */
+		p->stats.frames_out++;
+	p->stats.bytes_out += total;
+out:
+	return err;
+}
+
+/* Decrypt the ciphertext in p->rxbuf in place. */
+static int wire_open(node_peer *peer, size_t clen, size_t *len)
+{
+	uint8_t nonce[crypto_aead_chacha20poly1305_IETF_NPUBBYTES];
+	unsigned long long mlen = 0;
+	uint8_t *b = peer->p2p->rxbuf;
+
+	*len = 0;
+	if (clen < P2P_TAG_LEN || peer->rx_ctr == UINT64_MAX)
+		return IOLM_ENODE_FRAME;
+	make_nonce(nonce, peer->rx_ctr);
+	if (crypto_aead_chacha20poly1305_ietf_decrypt(b, &mlen, NULL, b, clen, NULL, 0, nonce,
+						      peer->rx_key) != 0)
+		return IOLM_ENODE_FRAME;
+	peer->rx_ctr++;
+	*len = (size_t)mlen;
+	return IOLM_OK;
+}
+
+/* The Hello check that needs no keys: version, chain, key formats, self, bans. */
+static int hello_check(node_peer *peer, const Iolm__Hello *h, uint32_t *points)
+{
+	node_p2p *p = peer->p2p;
+
+	*points = 0;
+	if (h->version != NODE_P2P_VERSION)
+		return IOLM_ENODE_VERSION;
+	if (!h->chain_id || strcmp(h->chain_id, p->chain_id) != 0)
+		return IOLM_ENODE_CHAIN;
+	if (h->node_key.len != IOLM_PUBKEY_LEN || h->kx_key.len != crypto_kx_PUBLICKEYBYTES ||
+	    iolm_pubkey_check(h->node_key.data) != IOLM_OK) {
+		*points = P2P_PTS_HANDSHAKE;
+		return IOLM_ENODE_HANDSHAKE;
+	}
+	if (sodium_memcmp(h->node_key.data, iolm_key_pub(&p->key), IOLM_PUBKEY_LEN) == 0)
+		return IOLM_ENODE_SELF;
+	if (p2p_banned_key(p, h->node_key.data))
+		return IOLM_ENODE_BANNED;
+	return IOLM_OK;
+}
+
+/* Their Hello (len bytes in rxbuf): check it, derive the session keys, send our Auth. */
+static void on_hello(node_peer *peer, size_t len)
+{
+	node_p2p *p = peer->p2p;
+	Iolm__Hello *h = NULL;
+	Iolm__Auth a = IOLM__AUTH__INIT;
+	uint8_t theirs[4];
+	uint8_t sig[IOLM_SIG_LEN];
+	uint8_t abuf[P2P_MAX_AUTH_BYTES];
+	iolm_hash_ctx hc;
+	uint32_t points = 0;
+	int err, rc;
+
+	err = iolm_decode_hello(&h, p->rxbuf, len, IOLM_MAX_HANDSHAKE_BYTES);
+	if (err) {
+		points = P2P_PTS_HANDSHAKE;
+		goto fail;
+	}
+	err = hello_check(peer, h, &points);
+	if (err == IOLM_ENODE_SELF && peer->persist)
+		peer->persist->disabled = 1; /* do not keep dialling ourselves */
+	if (err)
+		goto fail;
+	memcpy(peer->key, h->node_key.data, IOLM_PUBKEY_LEN);
+	peer->have_key = 1;
+	peer->height = h->height;
+	if (peer->outbound)
+		rc = crypto_kx_client_session_keys(peer->rx_key, peer->tx_key, peer->kx_pk,
+						   peer->kx_sk, h->kx_key.data);
+	else
+		rc = crypto_kx_server_session_keys(peer->rx_key, peer->tx_key, peer->kx_pk,
+						   peer->kx_sk, h->kx_key.data);
+	sodium_memzero(peer->kx_sk, sizeof peer->kx_sk);
+	if (rc != 0) { /* their X25519 key is a low-order point */
+		err = IOLM_ENODE_HANDSHAKE;
+		points = P2P_PTS_HANDSHAKE;
+		goto fail;
+	}
+	/* Transcript: both Hellos as they crossed the wire, length prefixes included, the
+	 * dialer's first. It binds each side's ephemeral key to its node key. */
+	put_be32(theirs, (uint32_t)len);
+	iolm_hash_init(&hc, IOLM_TAG_HANDSHAKE, IOLM_HASH_LEN);
+	if (!peer->outbound) {
+		iolm_hash_update(&hc, theirs, 4);
+		iolm_hash_update(&hc, p->rxbuf, len);
+	}
+	iolm_hash_update(&hc, peer->hello_mine, peer->hello_mine_len);
+	if (peer->outbound) {
+		iolm_hash_update(&hc, theirs, 4);
+		iolm_hash_update(&hc, p->rxbuf, len);
+	}
+	iolm_hash_final(&hc, peer->transcript);
+	err = iolm_sign(&p->key, sig, peer->transcript);
+	if (err)
+		goto fail;
+	a.signature.data = sig;
+	a.signature.len = sizeof sig;
+	assert(iolm__auth__get_packed_size(&a) <= sizeof abuf);
+	len = iolm__auth__pack(&a, abuf);
+	peer->state = P2P_AUTH;
+	err = p2p_wire_write(peer, abuf, len);
+	if (err)
+		goto fail;
+	goto out;
+fail:
+	if (points)
+		p2p_peer_misbehave(peer, points, err, "bad hello");
+	else {
+		/* Not an attack (another chain, ourselves, a ban): say why once, plainly. */
+		IOLM_INFO(P2P_LOG, "refused %s: %s", peer->addr, iolm_strerror(err));
+		p2p_peer_close(peer, err, "hello refused");
+	}
+out:
+	iolm_codec_free((ProtobufCMessage *)h);
+}
+
+/* Their Auth, the first encrypted record: the transcript signed by their node key. */
+static void on_auth(node_peer *peer, size_t clen)
+{
+	node_p2p *p = peer->p2p;
+	ProtobufCMessage *m = NULL;
+	const Iolm__Auth *a;
+	size_t len;
+	int err;
+
+	err = wire_open(peer, clen, &len);
+	if (err) {
+		p2p_peer_misbehave(peer, P2P_PTS_AEAD, err, "auth frame fails authentication");
+		goto out;
+	}
+	err = iolm_codec_decode(&m, &iolm__auth__descriptor, p->rxbuf, len, P2P_MAX_AUTH_BYTES);
+	if (err) {
+		p2p_peer_misbehave(peer, P2P_PTS_HANDSHAKE, err, "malformed auth");
+		goto out;
+	}
+	a = (const Iolm__Auth *)m;
+	if (a->signature.len != IOLM_SIG_LEN ||
+	    iolm_verify(a->signature.data, peer->transcript, peer->key) != IOLM_OK) {
+		p2p_peer_misbehave(peer, P2P_PTS_BADSIG, IOLM_EBADSIG, "auth signature");
+		goto out;
+	}
+	p2p_peer_ready(peer);
+out:
+	iolm_codec_free(m);
+}
+
+/* An ordinary frame from a ready peer. */
+static void on_frame(node_peer *peer, size_t clen)
+{
+	node_p2p *p = peer->p2p;
+	Iolm__Frame *f = NULL;
+	size_t len;
+	int err;
+
+	err = wire_open(peer, clen, &len);
+	if (err) {
+		p->stats.bad_frames++;
+		p2p_peer_misbehave(peer, P2P_PTS_AEAD, err, "frame fails authentication");
+		goto out;
+	}
+	err = iolm_decode_frame(&f, p->rxbuf, len, p->max_frame);
+	if (!err && f->msg_case == IOLM__FRAME__MSG__NOT_SET)
+		err = IOLM_EUNKNOWN;
+	if (err) {
+		p->stats.bad_frames++;
+		p2p_peer_misbehave(peer, P2P_PTS_DECODE, err, "frame does not decode");
+		goto out;
+	}
+	p->stats.frames_in++;
+	if (p2p_frame_is_gossip(f) && p2p_seen_check_insert(&p->seen, p->rxbuf, len)) {
+		p->stats.dup_dropped++;
+		goto out;
+	}
+	if (f->msg_case == IOLM__FRAME__MSG_STATUS && f->status)
+		peer->height = f->status->height;
+	if (p->cb.on_frame)
+		p->cb.on_frame(p->cb.ctx, peer, f, p->rxbuf, len);
+out:
+	iolm_codec_free((ProtobufCMessage *)f);
+}
+
+/* Largest record body (after the length) allowed in the peer's current state. */
+static size_t record_cap(const node_peer *peer)
+{
+	switch (peer->state) {
+	case P2P_HELLO:
+		return IOLM_MAX_HANDSHAKE_BYTES;
+	case P2P_AUTH:
+		return P2P_MAX_AUTH_BYTES + P2P_TAG_LEN;
+	default:
+		return peer->p2p->max_frame + P2P_TAG_LEN;
+	}
+}
+
+void p2p_wire_read_cb(struct bufferevent *bev, void *ctx)
+{
+	node_peer *peer = ctx;
+	node_p2p *p = peer->p2p;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	size_t high = 4 + p->max_frame + P2P_TAG_LEN;
+
+	while (peer->state != P2P_CLOSED) {
+		uint8_t hdr[4];
+		size_t avail = evbuffer_get_length(in), n;
+
+		if (avail < 4) {
+			bufferevent_setwatermark(bev, EV_READ, 4, high);
+			return;
+		}
+		if (evbuffer_copyout(in, hdr, 4) != 4)
+			return;
+		n = get_be32(hdr);
+		if (n > record_cap(peer)) {
+			if (peer->state == P2P_READY)
+				p->stats.bad_frames++;
+			p2p_peer_misbehave(peer, P2P_PTS_OVERSIZE, IOLM_ETOOBIG,
+					   "length prefix over the cap");
+			return;
+		}
+		if (avail < 4 + n) {
+			bufferevent_setwatermark(bev, EV_READ, 4 + n, high);
+			return;
+		}
+		if (evbuffer_drain(in, 4) != 0 || evbuffer_remove(in, p->rxbuf, n) != (int)n) {
+			p2p_peer_close(peer, IOLM_EIO, "input buffer");
+			return;
+		}
+		p->stats.bytes_in += 4 + n;
+		switch (peer->state) {
+		case P2P_HELLO:
+			on_hello(peer, n);
+			break;
+		case P2P_AUTH:
+			on_auth(peer, n);
+			break;
+		case P2P_READY:
+			on_frame(peer, n);
+			break;
+		case P2P_CLOSED:
+			return;
+		}
+	}
+}

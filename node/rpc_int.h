@@ -1,0 +1,62 @@
+/* Internals of the RPC server shared by node/rpc.c (transport, routing, POST /tx,
+ * metrics, cookie) and node/rpc_query.c (the read endpoints). Not a public header. */
+#ifndef IOLM_NODE_RPC_INT_H
+#define IOLM_NODE_RPC_INT_H
+
+#include <stdint.h>
+
+#include <event2/http.h>
+#include <jansson.h>
+
+#include "node/rpc.h"
+
+#define RPC_MAX_COOKIE 128u        /* longest cookie token accepted in the config */
+#define RPC_MEMPOOL_MAX_IDS 100000u /* /mempool lists at most this many ids */
+
+/* Request counters for /metrics, one per route and one for requests matching none. */
+enum rpc_ep {
+	EP_STATUS,
+	EP_BLOCK,
+	EP_TX,
+	EP_SUBMIT,
+	EP_ACCOUNT,
+	EP_VALIDATORS,
+	EP_MEMPOOL,
+	EP_PEERS,
+	EP_METRICS,
+	EP_OTHER,
+	EP__COUNT
+};
+
+struct node_rpc {
+	struct event_base *base;
+	struct evhttp *http;
+	uint16_t port;
+	node_rpc_backend be;
+	char cookie[RPC_MAX_COOKIE + 1];
+	size_t cookie_len; /* 0: write calls are refused */
+	uint64_t requests[EP__COUNT];
+};
+
+/* A handler answers IOLM_OK with a new JSON value in *reply (which the caller sends and
+ * releases), or IOLM_OK with *reply NULL after sending a non-JSON answer itself, or an
+ * error code and no reply (the caller sends the error object). arg is the path's last
+ * segment for routes that take one (non-empty, no '/', at most RPC_MAX_ARG characters),
+ * "" otherwise. */
+typedef int (*rpc_handler)(node_rpc *r, struct evhttp_request *req, const char *arg,
+			   json_t **reply);
+
+/* node/rpc_query.c */
+int rpc_h_status(node_rpc *r, struct evhttp_request *req, const char *arg, json_t **reply);
+int rpc_h_block(node_rpc *r, struct evhttp_request *req, const char *arg, json_t **reply);
+int rpc_h_tx(node_rpc *r, struct evhttp_request *req, const char *arg, json_t **reply);
+int rpc_h_account(node_rpc *r, struct evhttp_request *req, const char *arg, json_t **reply);
+int rpc_h_validators(node_rpc *r, struct evhttp_request *req, const char *arg,
+		     json_t **reply);
+int rpc_h_mempool(node_rpc *r, struct evhttp_request *req, const char *arg, json_t **reply);
+int rpc_h_peers(node_rpc *r, struct evhttp_request *req, const char *arg, json_t **reply);
+
+/* A new empty object in *o; IOLM_ENOMEM when none could be made. */
+int rpc_new_object(json_t **o) IOLM_WUR;
+
+#endif
