@@ -162,7 +162,7 @@ out:
 }
 
 static int do_work_commit(struct exec *x, const ledger_tx *tx, Iolm__TaskState *t,
-			  uint64_t end_step, struct receipt *rc)
+			  uint64_t end_step, uint32_t index, struct receipt *rc)
 {
 	const Iolm__WorkCommit *w = tx->body->work_commit;
 	uint8_t commit[IOLM_MAX_TX_BYTES];
@@ -179,9 +179,18 @@ static int do_work_commit(struct exec *x, const ledger_tx *tx, Iolm__TaskState *
 	ws.bond = w->bond;
 	ws.commit_height = x->height;
 	ws.end_step = end_step;
+	ws.commit_index = index;
 	if ((err = iolm_add_u64(&x->supply.escrowed, x->supply.escrowed, w->bond)))
 		return err;
 	if ((err = state_put_work(x, tx->id, &ws)))
+		return err;
+	/* The pending index: the end-of-block rules walk it in commit order. */
+	uint8_t pkey[45], one = 1;
+	pending_key(pkey, x->height, index, tx->id);
+	MDB_val pv = { 1, &one }, pk = { sizeof pkey, pkey };
+	if ((err = ledger_lmdb_err(mdb_put(x->txn, x->l->state, &pk, &pv, 0))))
+		return err;
+	if ((err = state_touch_key(x, pkey, sizeof pkey)))
 		return err;
 	t->n_works++;
 	if ((err = state_put_task(x, w->task_id.data, t)))
@@ -203,9 +212,90 @@ static int do_model_pay(struct exec *x, const ledger_tx *tx, Iolm__TaskState *t,
 		return err;
 	if ((err = state_put_task(x, p->task_id.data, t)))
 		return err;
+	/* Distributed at the end of this block by the rules. */
+	uint8_t rkey[33], one = 1;
+	rkey[0] = SK_REVENUE;
+	memcpy(rkey + 1, p->task_id.data, 32);
+	MDB_val rv = { 1, &one }, rk = { sizeof rkey, rkey };
+	if ((err = ledger_lmdb_err(mdb_put(x->txn, x->l->state, &rk, &rv, 0))) ||
+	    (err = state_touch_key(x, rkey, sizeof rkey)))
+		return err;
 	Iolm__Event *e = receipt_event(rc, "model_paid", tx->sender);
 	e->object_id = p->task_id;
 	e->amount = p->amount;
+	return IOLM_OK;
+}
+
+static int validator_index(const ledger_genesis *g, const uint8_t pub[static 32])
+{
+	for (size_t i = 0; i < g->n_validators; i++)
+		if (memcmp(g->validators[i].pub, pub, 32) == 0)
+			return (int)i;
+	return -1;
+}
+
+static void attest_key(uint8_t key[static 37], const uint8_t work[static 32], uint32_t v)
+{
+	key[0] = SK_ATTEST;
+	memcpy(key + 1, work, 32);
+	for (int i = 0; i < 4; i++)
+		key[33 + i] = (uint8_t)(v >> (24 - 8 * i));
+}
+
+/* An attestation counts once per validator, only while the work is pending, and only
+ * after the block whose id seeds the challenge (commit height + 1) exists. */
+static int check_attest(struct exec *x, const ledger_tx *tx, Iolm__WorkState **work, int *vidx)
+{
+	const Iolm__Attest *a = tx->body->attest;
+	uint8_t key[37];
+	MDB_val v;
+	int err;
+	*work = NULL;
+	*vidx = validator_index(x->l->g, tx->sender_pub);
+	if (*vidx < 0)
+		return IOLM_ELEDGER_NOTVALIDATOR;
+	err = state_get_work(x, a->work_id.data, work);
+	if (err == IOLM_ENOTFOUND)
+		return IOLM_ELEDGER_NOWORK;
+	if (err)
+		return err;
+	if ((*work)->status != IOLM__WORK_STATUS__WORK_PENDING)
+		return IOLM_ELEDGER_WORKDECIDED;
+	if (x->height < (*work)->commit_height + 2)
+		return IOLM_ELEDGER_ATTEST_EARLY;
+	attest_key(key, a->work_id.data, (uint32_t)*vidx);
+	err = state_get_raw(x, key, sizeof key, &v);
+	if (err == IOLM_OK)
+		return IOLM_ELEDGER_DUPATTEST;
+	return err == IOLM_ENOTFOUND ? IOLM_OK : err;
+}
+
+static int do_attest(struct exec *x, const ledger_tx *tx, Iolm__WorkState *w, int vidx,
+		     struct receipt *rc)
+{
+	const Iolm__Attest *a = tx->body->attest;
+	uint64_t power = x->l->g->validators[vidx].power;
+	Iolm__AttestRecord r = IOLM__ATTEST_RECORD__INIT;
+	uint8_t key[37];
+	int err;
+	r.validator = (uint32_t)vidx;
+	r.valid = a->valid;
+	r.eval_loss = a->eval_loss;
+	r.height = x->height;
+	r.tx_id.data = (uint8_t *)tx->id;
+	r.tx_id.len = 32;
+	attest_key(key, a->work_id.data, (uint32_t)vidx);
+	if ((err = state_put_msg(x, key, sizeof key, &r.base)))
+		return err;
+	uint64_t *sum = a->valid ? &w->valid_power : &w->invalid_power;
+	if ((err = iolm_add_u64(sum, *sum, power)))
+		return err;
+	if ((err = state_put_work(x, a->work_id.data, w)))
+		return err;
+	Iolm__Event *e = receipt_event(rc, a->valid ? "attested_valid" : "attested_invalid",
+				       tx->sender);
+	e->object_id = a->work_id;
+	e->amount = power;
 	return IOLM_OK;
 }
 
@@ -213,6 +303,8 @@ int apply_tx(struct exec *x, const ledger_tx *tx, uint32_t index)
 {
 	const ledger_params *p = &x->l->g->params;
 	Iolm__TaskState *task = NULL;
+	Iolm__WorkState *work = NULL;
+	int vidx = -1;
 	struct receipt rc;
 	uint64_t bal, nonce, cost, end_step = 0;
 	int err;
@@ -242,6 +334,9 @@ int apply_tx(struct exec *x, const ledger_tx *tx, uint32_t index)
 		if (err == IOLM_ENOTFOUND)
 			err = IOLM_ELEDGER_NOTASK;
 		break;
+	case IOLM__TX_BODY__KIND_ATTEST:
+		err = check_attest(x, tx, &work, &vidx);
+		break;
 	default:
 		err = IOLM_OK;
 	}
@@ -268,10 +363,13 @@ int apply_tx(struct exec *x, const ledger_tx *tx, uint32_t index)
 		err = do_task_create(x, tx, &rc);
 		break;
 	case IOLM__TX_BODY__KIND_WORK_COMMIT:
-		err = do_work_commit(x, tx, task, end_step, &rc);
+		err = do_work_commit(x, tx, task, end_step, index, &rc);
 		break;
 	case IOLM__TX_BODY__KIND_MODEL_PAY:
 		err = do_model_pay(x, tx, task, &rc);
+		break;
+	case IOLM__TX_BODY__KIND_ATTEST:
+		err = do_attest(x, tx, work, vidx, &rc);
 		break;
 	default:
 		err = IOLM_ELEDGER_DISABLED; /* ledger_tx_decode lets no other kind through */
@@ -282,6 +380,8 @@ int apply_tx(struct exec *x, const ledger_tx *tx, uint32_t index)
 out:
 	if (task)
 		iolm_codec_free(&task->base);
+	if (work)
+		iolm_codec_free(&work->base);
 	return err;
 }
 

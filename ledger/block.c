@@ -160,6 +160,8 @@ static int execute(ledger *l, MDB_txn *txn, const Iolm__Block *b, const Iolm__Bl
 	err = IOLM_ELEDGER_TXROOT;
 	if (memcmp(txroot, h->tx_root.data, 32) != 0)
 		goto out;
+	if (l->rules.end_block && (err = l->rules.end_block(l->rules.ctx, &x)))
+		goto out;
 	if ((err = apply_end_block(&x, h->proposer.data, b->last_commit)))
 		goto out;
 	uint64_t t0 = iolm_clock_mono_ns();
@@ -416,6 +418,8 @@ int ledger_block_build(ledger *l, iolm_buf *out, const uint8_t (*const *cands),
 		bd.bytes += cand_lens[i] + 8;
 		ledger_tx_release(&tx);
 	}
+	if (l->rules.end_block && (err = l->rules.end_block(l->rules.ctx, &bd.x)))
+		goto out;
 	if ((err = apply_end_block(&bd.x, proposer, cert)) || (err = exec_finish(&bd.x, root)))
 		goto out;
 

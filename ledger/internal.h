@@ -10,6 +10,7 @@
 #include "core/buf.h"
 #include "core/codec.h"
 #include "ledger/ledger.h"
+#include "ledger/eob.h"
 #include "ledger/smt.h"
 
 struct ledger_alloc {
@@ -31,6 +32,7 @@ struct ledger_genesis {
 
 struct ledger {
 	MDB_env *env;
+	ledger_rules rules;          /* end-of-block rules (consensus), or none */
 	MDB_dbi meta, state, smt, blocks, blockid, certs, txidx, receipts;
 	const ledger_genesis *g;
 	uint8_t valset_hash[32];
@@ -44,8 +46,13 @@ enum state_kind {
 	SK_TASK = 0x02,    /* || task id (32)    -> TaskState */
 	SK_WORK = 0x03,    /* || work id (32)    -> WorkState */
 	SK_SUPPLY = 0x04,  /* (no id)            -> Supply */
+	SK_ATTEST = 0x05,  /* || work id || validator (4 BE) -> AttestRecord */
+	SK_PENDING = 0x06, /* || commit height (8 BE) || index (4 BE) || work id -> 0x01 */
+	SK_SHARE = 0x07,   /* || task id || account id -> ShareRecord */
+	SK_REVENUE = 0x08, /* || task id -> 0x01: revenue to distribute this block */
+	SK_REWARDS = 0x09, /* || account id -> Rewards */
 };
-#define STATE_KEY_MAX 33
+#define STATE_KEY_MAX 53
 
 /* A block (or genesis) being executed inside one LMDB write transaction. */
 struct exec {
@@ -87,6 +94,15 @@ int state_get_work(struct exec *x, const uint8_t id[static 32], Iolm__WorkState 
 int state_put_work(struct exec *x, const uint8_t id[static 32],
 		   const Iolm__WorkState *w) IOLM_WUR;
 int state_load_supply(struct exec *x) IOLM_WUR;
+int state_del(struct exec *x, const uint8_t *key, size_t klen) IOLM_WUR;
+/* Record that key was written directly (mdb_put), so the state map picks it up. */
+int state_touch_key(struct exec *x, const uint8_t *key, size_t klen) IOLM_WUR;
+/* Raw keys (and values) of the records whose key starts with prefix, in key order. The
+ * callback's pointers are valid during the call only. Collect first, then change. */
+int state_scan(struct exec *x, const uint8_t *prefix, size_t plen,
+	       int (*fn)(void *ctx, const uint8_t *key, size_t klen, const uint8_t *val,
+			 size_t vlen),
+	       void *ctx) IOLM_WUR;
 
 /* ---- apply.c: one transaction (signature already checked) against the state; writes its
  * receipt and its tx index entry (position index in the block). */
@@ -97,6 +113,10 @@ int apply_end_block(struct exec *x, const uint8_t proposer[static 32],
 /* Genesis allocations. */
 int apply_genesis(struct exec *x) IOLM_WUR;
 
+
+/* ---- eob.c */
+void pending_key(uint8_t key[static 45], uint64_t height, uint32_t index,
+		 const uint8_t id[static 32]);
 
 /* ---- ledger.c */
 int meta_get_head(ledger *l, MDB_txn *txn, Iolm__ChainHead **out) IOLM_WUR;

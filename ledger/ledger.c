@@ -99,6 +99,8 @@ int ledger_open(ledger **out, const char *dir, const ledger_genesis *g,
 	if (!l)
 		goto fail;
 	l->g = g;
+	if (opt && opt->rules)
+		l->rules = *opt->rules;
 	ledger_valset_hash(l->valset_hash, g);
 	err = IOLM_ELEDGER_LMDB;
 	if ((rc = mdb_env_create(&l->env)))

@@ -40,6 +40,7 @@ typedef struct ledger_params {
 	uint64_t min_task_pool;    /* smallest reward pool of a task */
 	uint64_t block_subsidy;    /* minted per block for the signers (0: none) */
 	uint64_t max_supply;       /* minting stops where the supply would pass this */
+	uint64_t attest_timeout;   /* blocks a work may stay pending before it is rejected */
 } ledger_params;
 
 typedef struct ledger_validator {
@@ -71,6 +72,7 @@ const ledger_validator *ledger_genesis_validator(const ledger_genesis *g, size_t
 typedef struct ledger_options {
 	size_t map_size;       /* LMDB map size in bytes; 0: 16 GiB (sparse, grows on disk as used) */
 	int no_sync;           /* 1: skip fsync at commit (tests only: loses durability, not atomicity) */
+	const struct ledger_rules *rules; /* end-of-block rules (ledger/eob.h); copied */
 } ledger_options;
 
 /* Open the ledger in dir (created if missing), initialising it from g when new. An

@@ -253,3 +253,40 @@ out:
 	free(ch);
 	return err;
 }
+
+int state_del(struct exec *x, const uint8_t *key, size_t klen)
+{
+	MDB_val k = { klen, (void *)key };
+	int rc = mdb_del(x->txn, x->l->state, &k, NULL);
+	if (rc && rc != MDB_NOTFOUND)
+		return ledger_lmdb_err(rc);
+	return touch(x, key, klen);
+}
+
+int state_scan(struct exec *x, const uint8_t *prefix, size_t plen,
+	       int (*fn)(void *ctx, const uint8_t *key, size_t klen, const uint8_t *val,
+			 size_t vlen),
+	       void *ctx)
+{
+	MDB_cursor *cur;
+	MDB_val k = { plen, (void *)prefix }, v;
+	int rc, err = IOLM_OK;
+	if ((rc = mdb_cursor_open(x->txn, x->l->state, &cur)))
+		return ledger_lmdb_err(rc);
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (k.mv_size < plen || memcmp(k.mv_data, prefix, plen) != 0)
+			break;
+		if ((err = fn(ctx, k.mv_data, k.mv_size, v.mv_data, v.mv_size)))
+			break;
+	}
+	mdb_cursor_close(cur);
+	if (!err && rc && rc != MDB_NOTFOUND)
+		err = ledger_lmdb_err(rc);
+	return err;
+}
+
+int state_touch_key(struct exec *x, const uint8_t *key, size_t klen)
+{
+	return touch(x, key, klen);
+}

@@ -146,10 +146,18 @@ static int check_kind(const Iolm__TxBody *b, uint64_t *spend)
 			return IOLM_ELEDGER_AMOUNT;
 		*spend = b->model_pay->amount;
 		return IOLM_OK;
+	case IOLM__TX_BODY__KIND_ATTEST: {
+		const Iolm__Attest *a = b->attest;
+		if (a->work_id.len != 32)
+			return IOLM_ELEDGER_NOWORK;
+		if (a->n_segments > 256 || (a->mismatch_state.len != 0 && a->mismatch_state.len != 32))
+			return IOLM_ELEDGER_WORKPARAM;
+		return IOLM_OK;
+	}
 	case IOLM__TX_BODY__KIND_WORK_REVEAL:
-	case IOLM__TX_BODY__KIND_ATTEST:
 	case IOLM__TX_BODY__KIND_CHALLENGE:
-		/* Verification of work on chain arrives with the joint-mining rules. */
+		/* Checkpoint availability and fraud proofs are covered by attestations (a
+		 * validator that cannot fetch or re-execute a segment attests invalid). */
 		return IOLM_ELEDGER_DISABLED;
 	default:
 		return IOLM_ELEDGER_NOKIND;

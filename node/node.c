@@ -486,7 +486,8 @@ static int open_ledger(struct node *n)
 		return rc;
 	}
 	snprintf(path, sizeof path, "%s/ledger", c->dir);
-	ledger_options opt = { .map_size = c->map_size_mb << 20 };
+	/* Every node runs consensus's end-of-block rules: they are part of the chain. */
+	ledger_options opt = { .map_size = c->map_size_mb << 20, .rules = &cons_mining_rules };
 	if ((rc = ledger_open(&n->l, path, n->g, &opt))) {
 		IOLM_ERROR(MOD, "%s: %s", path, iolm_strerror(rc));
 		return rc;

@@ -6,6 +6,7 @@
 #include <event2/event.h>
 
 #include "consensus/cons.h"
+#include "consensus/mining.h"
 #include "consensus/wal.h"
 #include "ledger/ledger.h"
 #include "ledger/mempool.h"

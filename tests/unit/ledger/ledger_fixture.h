@@ -71,9 +71,12 @@ static inline char *fx_genesis_json(struct fx *f, const char *extra_params)
 	return (char *)iolm_buf_detach(&b, &n);
 }
 
+/* End-of-block rules for the ledgers the fixture opens (NULL: none). */
+static const struct ledger_rules *fx_rules;
+
 static inline void fx_open_dir(struct fx *f, ledger **l, const char *dir)
 {
-	ledger_options opt = { .map_size = 1u << 30, .no_sync = 1 };
+	ledger_options opt = { .map_size = 1u << 30, .no_sync = 1, .rules = fx_rules };
 	assert_int_equal(ledger_open(l, dir, f->g, &opt), IOLM_OK);
 }
 

@@ -292,16 +292,26 @@ static void work_commit_bounds(void **state)
 	EXPECT(wc.bond = 0, IOLM_ELEDGER_BOND);
 }
 
-static void unfinished_kinds_are_refused(void **state)
+static void kinds_not_enabled_are_refused(void **state)
 {
 	Iolm__TxBody b = IOLM__TX_BODY__INIT;
+	Iolm__Challenge ch = IOLM__CHALLENGE__INIT;
+	ch.work_id.data = h32;
+	ch.work_id.len = 32;
+	b.fee = 10;
+	b.kind_case = IOLM__TX_BODY__KIND_CHALLENGE;
+	b.challenge = &ch;
+	assert_int_equal(sign_and_decode(&b, CHAIN), IOLM_ELEDGER_DISABLED);
+	/* attestations are enabled: a well-formed one decodes, a short work id does not */
 	Iolm__Attest at = IOLM__ATTEST__INIT;
 	at.work_id.data = h32;
 	at.work_id.len = 32;
-	b.fee = 10;
+	at.valid = 1;
 	b.kind_case = IOLM__TX_BODY__KIND_ATTEST;
 	b.attest = &at;
-	assert_int_equal(sign_and_decode(&b, CHAIN), IOLM_ELEDGER_DISABLED);
+	assert_int_equal(sign_and_decode(&b, CHAIN), IOLM_OK);
+	at.work_id.len = 31;
+	assert_int_equal(sign_and_decode(&b, CHAIN), IOLM_ELEDGER_NOWORK);
 	Iolm__ModelPay mp = IOLM__MODEL_PAY__INIT;
 	b.kind_case = IOLM__TX_BODY__KIND_MODEL_PAY;
 	b.model_pay = &mp;
@@ -343,7 +353,7 @@ int main(void)
 		cmocka_unit_test(envelope_rules),
 		cmocka_unit_test(task_create_bounds),
 		cmocka_unit_test(work_commit_bounds),
-		cmocka_unit_test(unfinished_kinds_are_refused),
+		cmocka_unit_test(kinds_not_enabled_are_refused),
 		cmocka_unit_test(signature_cache_remembers_recent_ids),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
