@@ -354,3 +354,97 @@ out:
 	iolm_buf_release(&pos, 0);
 	return err;
 }
+
+size_t ledger_raw_key_account(uint8_t *raw, const uint8_t id[static IOLM_ADDR_LEN])
+{
+	size_t n;
+	state_key_account(raw, &n, id);
+	return n;
+}
+
+static size_t raw_id(uint8_t *raw, uint8_t kind, const uint8_t *id, size_t len)
+{
+	raw[0] = kind;
+	memcpy(raw + 1, id, len);
+	return 1 + len;
+}
+
+size_t ledger_raw_key_task(uint8_t *raw, const uint8_t id[static 32])
+{
+	return raw_id(raw, SK_TASK, id, 32);
+}
+
+size_t ledger_raw_key_work(uint8_t *raw, const uint8_t id[static 32])
+{
+	return raw_id(raw, SK_WORK, id, 32);
+}
+
+size_t ledger_raw_key_attest(uint8_t *raw, const uint8_t work[static 32], uint32_t validator)
+{
+	size_t n = raw_id(raw, SK_ATTEST, work, 32);
+	for (int i = 0; i < 4; i++)
+		raw[n + (size_t)i] = (uint8_t)(validator >> (24 - 8 * i));
+	return n + 4;
+}
+
+size_t ledger_raw_key_share(uint8_t *raw, const uint8_t task[static 32],
+			    const uint8_t account[static IOLM_ADDR_LEN])
+{
+	size_t n = raw_id(raw, SK_SHARE, task, 32);
+	memcpy(raw + n, account, IOLM_ADDR_LEN);
+	return n + IOLM_ADDR_LEN;
+}
+
+size_t ledger_raw_key_rewards(uint8_t *raw, const uint8_t account[static IOLM_ADDR_LEN])
+{
+	return raw_id(raw, SK_REWARDS, account, IOLM_ADDR_LEN);
+}
+
+void ledger_map_key(uint8_t key[static 32], const uint8_t *raw, size_t len)
+{
+	state_map_key(key, raw, len);
+}
+
+int ledger_get_state_proved(ledger *l, const uint8_t *raw, size_t len, iolm_buf *out,
+			    ledger_proof *proof, uint8_t root[static 32], uint64_t *height)
+{
+	uint8_t key[32];
+	MDB_txn *txn;
+	MDB_val k = { len, (void *)raw }, v;
+	Iolm__ChainHead *h = NULL;
+	int err = rtxn(l, &txn);
+	if (err)
+		return err;
+	state_map_key(key, raw, len);
+	if ((err = meta_get_head(l, txn, &h)))
+		goto out;
+	*height = h->height;
+	if ((err = ledger_smt_root(txn, l->smt, root)) ||
+	    (err = ledger_smt_prove(txn, l->smt, key, proof)))
+		goto out;
+	err = ledger_lmdb_err(mdb_get(txn, l->state, &k, &v));
+	if (!err)
+		err = iolm_buf_append(out, v.mv_data, v.mv_size);
+out:
+	if (h)
+		iolm_codec_free(&h->base);
+	mdb_txn_abort(txn);
+	return err;
+}
+
+int ledger_scan_state(ledger *l, const uint8_t *prefix, size_t plen,
+		      int (*fn)(void *ctx, const uint8_t *key, size_t klen, const uint8_t *val,
+				size_t vlen),
+		      void *ctx)
+{
+	struct exec x;
+	MDB_txn *txn;
+	int err = rtxn(l, &txn);
+	if (err)
+		return err;
+	if (!(err = exec_begin(&x, l, txn, 0)))
+		err = state_scan(&x, prefix, plen, fn, ctx);
+	exec_release(&x);
+	mdb_txn_abort(txn);
+	return err;
+}

@@ -106,6 +106,34 @@ int ledger_get_account_proved(ledger *l, const uint8_t id[static IOLM_ADDR_LEN],
 /* The state map key of an account (what a proof is for). */
 void ledger_account_key(uint8_t key[static 32], const uint8_t id[static IOLM_ADDR_LEN]);
 
+/* Raw state keys (docs/protocol.md "Records"), for ledger_get_state_proved. Each writes
+ * the key into raw (at least LEDGER_RAW_KEY_MAX bytes) and returns its length. */
+#define LEDGER_RAW_KEY_MAX 53
+size_t ledger_raw_key_account(uint8_t *raw, const uint8_t id[static IOLM_ADDR_LEN]);
+size_t ledger_raw_key_task(uint8_t *raw, const uint8_t id[static 32]);
+size_t ledger_raw_key_work(uint8_t *raw, const uint8_t id[static 32]);
+size_t ledger_raw_key_attest(uint8_t *raw, const uint8_t work[static 32], uint32_t validator);
+size_t ledger_raw_key_share(uint8_t *raw, const uint8_t task[static 32],
+			    const uint8_t account[static IOLM_ADDR_LEN]);
+size_t ledger_raw_key_rewards(uint8_t *raw, const uint8_t account[static IOLM_ADDR_LEN]);
+/* The state map key of a raw key. */
+void ledger_map_key(uint8_t key[static 32], const uint8_t *raw, size_t len);
+
+/* Any state record by raw key, appended to out, with its proof against the current root
+ * (written to root) and the height that root belongs to, all from one read
+ * transaction. IOLM_ENOTFOUND (with an exclusion proof) when absent. */
+int ledger_get_state_proved(ledger *l, const uint8_t *raw, size_t len, iolm_buf *out,
+			    ledger_proof *proof, uint8_t root[static 32],
+			    uint64_t *height) IOLM_WUR;
+
+/* Records whose raw key starts with prefix (e.g. a work's attestations: 0x05 || work id;
+ * a task's shares: 0x07 || task id), in key order: fn gets each key and value (valid
+ * during the call); a non-zero return stops the scan and is returned. */
+int ledger_scan_state(ledger *l, const uint8_t *prefix, size_t plen,
+		      int (*fn)(void *ctx, const uint8_t *key, size_t klen, const uint8_t *val,
+				size_t vlen),
+		      void *ctx) IOLM_WUR;
+
 /* Encoded task or work record (TaskState / WorkState), appended to out. */
 int ledger_get_task(ledger *l, const uint8_t id[static 32], iolm_buf *out) IOLM_WUR;
 int ledger_get_work(ledger *l, const uint8_t id[static 32], iolm_buf *out) IOLM_WUR;
