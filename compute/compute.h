@@ -69,8 +69,19 @@ typedef struct compute_backend compute_backend;
 /* The CPU reference backend with a pool of threads (1..64) threads; the result of
  * every operation does not depend on threads. Destroy with compute_backend_destroy. */
 int compute_backend_cpu_create(compute_backend **out, unsigned threads) IOLM_WUR;
+/* The CUDA backend on device `device` (0-based): parameters, gradients and optimizer
+ * state live in that GPU's memory, and every operation gives the CPU's bits
+ * (docs/compute.md "CUDA backend"). Destroy with compute_backend_destroy.
+ * IOLM_ECUDA_NODEVICE when no CUDA device is present, device is out of range, or the
+ * build has no CUDA (then compute_backend_cuda_built() is 0); IOLM_ECUDA on another
+ * CUDA error; IOLM_ENOMEM. A CUDA error inside an operation aborts the process (the
+ * operations have no error result, and a miner must not commit to a state it did not
+ * compute). */
+int compute_backend_cuda_create(compute_backend **out, int device) IOLM_WUR;
+/* 1 when this build contains the CUDA backend, 0 otherwise. */
+int compute_backend_cuda_built(void);
 void compute_backend_destroy(compute_backend *be);
-/* Static name of the backend ("cpu"). */
+/* Static name of the backend ("cpu", "cuda"). */
 const char *compute_backend_name(const compute_backend *be);
 
 /* ---------------------------------------------------------------- model */

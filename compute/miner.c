@@ -3,7 +3,7 @@
  *   iolm-miner train [--task-file FILE] [--data FILE --steps N --layers L --channels C
  *                    --heads H --seq T --batch B --lr X --seed S --segment K
  *                    --threads N --out DIR --eval FILE --eval-windows W --warmup W
- *                    --clip X --task HEX --device cpu|cuda]
+ *                    --clip X --task HEX --device auto|cpu|cuda]
  *
  * Until tasks come from the chain (issue 9) the task is local: a task file
  * (docs/compute.md "Task file") and/or flags, flags overriding the file. The eval set
@@ -40,7 +40,7 @@ static void usage(FILE *f)
 		   "         [--layers L] [--channels C]\n"
 		   "         [--heads H] [--seq T] [--batch B] [--lr X] [--seed S] [--segment K]\n"
 		   "         [--threads N] [--out DIR] [--eval FILE] [--eval-windows W]\n"
-		   "         [--warmup W] [--clip X] [--task HEX] [--device cpu|cuda]\n");
+		   "         [--warmup W] [--clip X] [--task HEX] [--device auto|cpu|cuda]\n");
 }
 
 static int parse_u64(uint64_t *out, const char *s)
@@ -139,7 +139,7 @@ static int parse_opt(struct opts *o, const char *k, const char *v)
 static int parse_opts(struct opts *o, int argc, char **argv)
 {
 	int err;
-	*o = (struct opts){ .out = ".", .device = "cpu", .steps = 0, .seed = 1, .layers = 2,
+	*o = (struct opts){ .out = ".", .device = "auto", .steps = 0, .seed = 1, .layers = 2,
 			    .channels = 64, .heads = 4, .seq = 64, .batch = 8, .segment = 10,
 			    .threads = 1, .eval_windows = 64, .lr = 1e-3f };
 	compute_optim_default(&o->tf.task.opt);
@@ -304,6 +304,30 @@ static int run(const struct opts *o, compute_model *m, compute_proof *proof,
 	return commit_boundary(m, proof, o->out, c->final_state, 1);
 }
 
+/* --device cuda: the CUDA backend on GPU 0 or a clear error; auto: CUDA when the build
+ * has it and a device is present, else the CPU; cpu: the CPU. Results are the same
+ * bits on every backend (docs/compute.md). */
+static int make_backend(compute_backend **be, const struct opts *o)
+{
+	if (!strcmp(o->device, "cpu"))
+		return compute_backend_cpu_create(be, o->threads);
+	int err = compute_backend_cuda_create(be, 0);
+	if (err == IOLM_OK)
+		return IOLM_OK;
+	if (!strcmp(o->device, "auto")) {
+		if (err != IOLM_ECUDA_NODEVICE)
+			fprintf(stderr, "iolm-miner: CUDA unusable (%s); training on the CPU\n",
+				iolm_strerror(err));
+		return compute_backend_cpu_create(be, o->threads);
+	}
+	if (!compute_backend_cuda_built())
+		fprintf(stderr, "iolm-miner: --device cuda: this build has no CUDA backend "
+				"(configure with -DIOLM_CUDA=ON); use --device cpu\n");
+	else
+		fprintf(stderr, "iolm-miner: --device cuda: %s\n", iolm_strerror(err));
+	return err;
+}
+
 static int train(const struct opts *o)
 {
 	int err = IOLM_OK;
@@ -320,12 +344,8 @@ static int train(const struct opts *o)
 	opt.total_steps = opt.total_steps ? opt.total_steps : o->steps;
 	opt.grad_clip = o->clip;
 
-	if (strcmp(o->device, "cpu") != 0) {
-		if (!strcmp(o->device, "cuda"))
-			fprintf(stderr, "iolm-miner: --device cuda: this build has no CUDA backend "
-					"(it arrives with the GPU issue); use --device cpu\n");
-		else
-			fprintf(stderr, "iolm-miner: unknown device '%s' (cpu or cuda)\n", o->device);
+	if (strcmp(o->device, "cpu") && strcmp(o->device, "cuda") && strcmp(o->device, "auto")) {
+		fprintf(stderr, "iolm-miner: unknown device '%s' (auto, cpu or cuda)\n", o->device);
 		return IOLM_EINVAL;
 	}
 	if (o->steps / o->segment > COMPUTE_CLAIM_MAX_SEGMENTS || o->steps > COMPUTE_CLAIM_MAX_STEPS) {
@@ -354,13 +374,14 @@ static int train(const struct opts *o)
 		err = IOLM_EIO;
 		goto out;
 	}
-	if ((err = compute_backend_cpu_create(&be, o->threads)) ||
+	if ((err = make_backend(&be, o)) ||
 	    (err = compute_model_create(&m, &cfg, o->batch, &opt, be)) ||
 	    (err = compute_proof_create(&proof, 0, o->segment)))
 		goto out;
-	printf("model L=%u C=%u NH=%u T=%u: %zu parameters; batch %u, %u threads, "
+	printf("model L=%u C=%u NH=%u T=%u: %zu parameters; batch %u, %s backend, %u threads, "
 	       "%zu training bytes, %zu eval bytes\n", cfg.n_layer, cfg.n_embd, cfg.n_head,
-	       cfg.seq_len, compute_model_param_count(m), o->batch, o->threads, len, evlen);
+	       cfg.seq_len, compute_model_param_count(m), o->batch, compute_backend_name(be),
+	       o->threads, len, evlen);
 	float evloss;
 	if ((err = compute_model_eval(m, &evloss, ev, evlen, o->eval_windows)))
 		goto out;

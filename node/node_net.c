@@ -204,16 +204,23 @@ static void on_consensus(struct node *n, node_peer *peer, const uint8_t *raw, si
 
 /* ---- block sync */
 
+/* Ask peer for blocks from `from` on, as many as it has up to a batch: the batch is
+ * done when its last block arrives, so it must not ask past the peer's height. */
 static void request_blocks(struct node *n, node_peer *peer, uint64_t from)
 {
 	Iolm__Frame f = IOLM__FRAME__INIT;
 	Iolm__BlockRequest r = IOLM__BLOCK_REQUEST__INIT;
+	uint64_t to = from + SYNC_BATCH - 1;
+	if (to > node_peer_height(peer))
+		to = node_peer_height(peer);
+	if (to < from)
+		return;
 	r.from_height = from;
-	r.count = SYNC_BATCH;
+	r.count = (uint32_t)(to - from + 1);
 	f.msg_case = IOLM__FRAME__MSG_BLOCK_REQUEST;
 	f.block_request = &r;
 	if (node_p2p_send(n->p2p, peer, &f) == IOLM_OK) {
-		n->sync_requested_to = from + SYNC_BATCH - 1;
+		n->sync_requested_to = to;
 		n->sync_last_ms = iolm_clock_wall_ms();
 	}
 }

@@ -1,0 +1,163 @@
+/* Reassembling an artifact from the store: every chunk is hashed (on the store's pool)
+ * and compared with its id before its bytes are written, straight from LMDB's map. */
+#include "artifacts/art_int.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/log.h"
+
+#define GET_BATCH 128u
+
+typedef struct getter {
+	const uint8_t *data[GET_BATCH];
+	size_t len[GET_BATCH];
+	const uint8_t *want[GET_BATCH];
+	int bad[GET_BATCH];
+} getter;
+
+static void verify_one(void *ctx, size_t i)
+{
+	getter *g = ctx;
+	uint8_t id[ART_ID_LEN];
+	art_chunk_id(id, g->data[i], g->len[i]);
+	g->bad[i] = memcmp(id, g->want[i], ART_ID_LEN) != 0;
+}
+
+static int write_full(int fd, const uint8_t *p, size_t n)
+{
+	while (n) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return IOLM_EIO;
+		p += w;
+		n -= (size_t)w;
+	}
+	return IOLM_OK;
+}
+
+/* mkdir -p of every directory component of path below dest (path's last component is
+ * the file and is not created). path is a checked safe relative path. */
+static int make_parents(const char *dest, const char *path)
+{
+	char buf[2 * ART_MAX_PATH + 2];
+	int n = snprintf(buf, sizeof buf, "%s/%s", dest, path);
+	if (n < 0 || (size_t)n >= sizeof buf)
+		return IOLM_EART_PATH;
+	for (size_t i = strlen(dest) + 1; i < (size_t)n; i++) {
+		if (buf[i] != '/')
+			continue;
+		buf[i] = '\0';
+		if (mkdir(buf, 0755) && errno != EEXIST)
+			return IOLM_EIO;
+		buf[i] = '/';
+	}
+	return IOLM_OK;
+}
+
+/* Write one file's chunks [first, first + count) to fd. */
+static int write_chunks(art_store *s, getter *g, int fd, const Iolm__Manifest *m, size_t first,
+			size_t count)
+{
+	int rc = IOLM_OK;
+	for (size_t done = 0; done < count && !rc;) {
+		MDB_txn *txn;
+		size_t n = count - done < GET_BATCH ? count - done : GET_BATCH;
+		if ((rc = art_lmdb_err(mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn))))
+			break;
+		for (size_t i = 0; i < n; i++) {
+			const Iolm__ChunkRef *c = m->chunks[first + done + i];
+			MDB_val k = { ART_ID_LEN, c->id.data }, d;
+			int r = mdb_get(txn, s->chunk, &k, &d);
+			if (r) {
+				rc = r == MDB_NOTFOUND ? IOLM_EART_MISSING : art_lmdb_err(r);
+				break;
+			}
+			if (d.mv_size != c->size) {
+				rc = IOLM_EART_CORRUPT;
+				break;
+			}
+			g->data[i] = d.mv_data;
+			g->len[i] = d.mv_size;
+			g->want[i] = c->id.data;
+		}
+		if (!rc) {
+			art_pool_run(s->pool, verify_one, g, n);
+			for (size_t i = 0; i < n && !rc; i++)
+				if (g->bad[i])
+					rc = IOLM_EART_CORRUPT;
+			for (size_t i = 0; i < n && !rc; i++)
+				rc = write_full(fd, g->data[i], g->len[i]);
+		}
+		mdb_txn_abort(txn);
+		done += n;
+	}
+	return rc;
+}
+
+static int get_file(art_store *s, getter *g, const char *dest, const Iolm__Manifest *m,
+		    const Iolm__FileEntry *f)
+{
+	char path[2 * ART_MAX_PATH + 2], tmp[2 * ART_MAX_PATH + 8];
+	int rc, fd = -1;
+	if ((rc = make_parents(dest, f->path)))
+		return rc;
+	if ((size_t)snprintf(path, sizeof path, "%s/%s", dest, f->path) >= sizeof path ||
+	    (size_t)snprintf(tmp, sizeof tmp, "%s.tmp", path) >= sizeof tmp)
+		return IOLM_EART_PATH;
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644)) < 0)
+		return IOLM_EIO;
+	rc = write_chunks(s, g, fd, m, f->first_chunk, f->n_chunks);
+	if (close(fd) && !rc)
+		rc = IOLM_EIO;
+	if (!rc && rename(tmp, path))
+		rc = IOLM_EIO;
+	if (rc)
+		unlink(tmp);
+	return rc;
+}
+
+int art_store_get(art_store *s, const uint8_t id[static ART_ID_LEN], const char *dest)
+{
+	iolm_buf mb;
+	Iolm__Manifest *m = NULL;
+	getter *g = NULL;
+	uint8_t got[ART_ID_LEN];
+	int rc;
+	iolm_buf_init(&mb, IOLM_MAX_MANIFEST_BYTES);
+	if (!dest || !art_id_valid(id)) {
+		rc = IOLM_EINVAL;
+		goto out;
+	}
+	if ((rc = art_store_manifest(s, &mb, id)))
+		goto out;
+	/* Decoding checks the manifest again, and its id must be the one asked for. */
+	if ((rc = art_manifest_decode(&m, got, mb.data, mb.len)))
+		goto out;
+	if (memcmp(got, id, ART_ID_LEN)) {
+		rc = IOLM_ECORRUPT;
+		goto out;
+	}
+	if (mkdir(dest, 0755) && errno != EEXIST) {
+		rc = IOLM_EIO;
+		goto out;
+	}
+	if (!(g = malloc(sizeof *g))) {
+		rc = IOLM_ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < m->n_files && !rc; i++)
+		rc = get_file(s, g, dest, m, m->files[i]);
+out:
+	if (rc && rc != IOLM_ENOTFOUND)
+		IOLM_WARN(ART_MOD, "get failed: %s", iolm_strerror(rc));
+	free(g);
+	iolm_codec_free((ProtobufCMessage *)m);
+	iolm_buf_release(&mb, 0);
+	return rc;
+}
