@@ -290,6 +290,16 @@ int compute_verify(compute_verdict *v, compute_backend *be, const compute_task *
 		   const uint8_t *train, size_t train_len, const uint8_t *eval,
 		   size_t eval_len) IOLM_WUR;
 
+/* Eval windows of a task on chain: TaskCreate has no field for it, so miners and
+ * verifiers use this one number. */
+#define COMPUTE_CHAIN_EVAL_WINDOWS 64
+
+struct Iolm__TaskCreate;
+/* The compute task of an on-chain task: id is the task id (its task_create tx id), tc
+ * the decoded TaskCreate. IOLM_ECONFIG when the model or optimizer is out of range. */
+int compute_task_from_create(compute_task *t, const uint8_t id[static IOLM_HASH_LEN],
+			     const struct Iolm__TaskCreate *tc) IOLM_WUR;
+
 /* ---------------------------------------------------------------- task files */
 
 /* A task read from a local task file (until tasks come from the chain): the step's

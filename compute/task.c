@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "compute/compute.h"
+#include "proto/iolm.pb-c.h"
 #include "core/hex.h"
 
 #define TASK_LINE_MAX 2048
@@ -201,4 +202,34 @@ out:
 	free(buf);
 	fclose(f);
 	return err;
+}
+
+int compute_task_from_create(compute_task *t, const uint8_t id[static IOLM_HASH_LEN],
+			     const struct Iolm__TaskCreate *tc)
+{
+	memset(t, 0, sizeof *t);
+	if (!tc->model || !tc->optim)
+		return IOLM_ECONFIG;
+	memcpy(t->id, id, IOLM_HASH_LEN);
+	t->cfg.n_layer = tc->model->n_layer;
+	t->cfg.n_embd = tc->model->n_embd;
+	t->cfg.n_head = tc->model->n_head;
+	t->cfg.seq_len = tc->model->seq_len;
+	t->cfg.vocab = tc->model->vocab;
+	t->cfg.init_seed = tc->model->init_seed;
+	t->opt.lr = tc->optim->lr;
+	t->opt.beta1 = tc->optim->beta1;
+	t->opt.beta2 = tc->optim->beta2;
+	t->opt.eps = tc->optim->eps;
+	t->opt.weight_decay = tc->optim->weight_decay;
+	t->opt.warmup_steps = tc->optim->warmup_steps;
+	t->opt.total_steps = tc->optim->total_steps;
+	t->opt.grad_clip = tc->optim->grad_clip;
+	t->batch = tc->batch_size;
+	t->seg_len = tc->segment_len;
+	t->samples = tc->samples;
+	t->eval_windows = COMPUTE_CHAIN_EVAL_WINDOWS;
+	if (compute_config_check(&t->cfg) || compute_optim_check(&t->opt))
+		return IOLM_ECONFIG;
+	return IOLM_OK;
 }

@@ -218,7 +218,7 @@ enum verdict { V_WAIT, V_ACCEPT, V_SLASH, V_REJECT };
 
 /* Quorum of attestations, the parent's fate, and the timeout decide a pending work. */
 static int judge(ledger_eob *e, const Iolm__WorkState *w, const Iolm__WorkCommit *wc,
-		 uint64_t total_power, uint64_t timeout, enum verdict *v)
+		 uint64_t total_power, uint64_t timeout_ms, enum verdict *v)
 {
 	*v = V_WAIT;
 	if (wc->parent_work.len == 32) {
@@ -234,7 +234,7 @@ static int judge(ledger_eob *e, const Iolm__WorkState *w, const Iolm__WorkCommit
 			return IOLM_OK;
 		}
 		if (status == IOLM__WORK_STATUS__WORK_PENDING) {
-			if (ledger_eob_height(e) >= w->commit_height + timeout)
+			if (ledger_eob_time_ms(e) >= w->commit_time_ms + timeout_ms)
 				*v = V_REJECT;
 			return IOLM_OK; /* accepted only after its parent is */
 		}
@@ -244,12 +244,12 @@ static int judge(ledger_eob *e, const Iolm__WorkState *w, const Iolm__WorkCommit
 		*v = V_ACCEPT;
 	else if (3 * w->invalid_power > 2 * total_power)
 		*v = V_SLASH;
-	else if (ledger_eob_height(e) >= w->commit_height + timeout)
+	else if (ledger_eob_time_ms(e) >= w->commit_time_ms + timeout_ms)
 		*v = V_REJECT;
 	return IOLM_OK;
 }
 
-static int decide(ledger_eob *e, const uint8_t id[32], uint64_t total_power, uint64_t timeout)
+static int decide(ledger_eob *e, const uint8_t id[32], uint64_t total_power, uint64_t timeout_ms)
 {
 	Iolm__WorkState *w = NULL;
 	Iolm__WorkCommit *wc = NULL;
@@ -261,7 +261,7 @@ static int decide(ledger_eob *e, const uint8_t id[32], uint64_t total_power, uin
 	if ((err = ledger_eob_get_work(e, id, &w)))
 		return err == IOLM_ENOTFOUND ? IOLM_ECORRUPT : err;
 	if ((err = decode_commit(w, &wc)) ||
-	    (err = judge(e, w, wc, total_power, timeout, &v)) || v == V_WAIT)
+	    (err = judge(e, w, wc, total_power, timeout_ms, &v)) || v == V_WAIT)
 		goto out;
 	if ((err = ledger_eob_unpend(e, w, id)))
 		goto out;
@@ -363,7 +363,7 @@ int cons_mining_end_block(void *ctx, ledger_eob *e)
 	if ((err = ledger_eob_pending(e, &ids, &n)))
 		goto out;
 	for (size_t i = 0; i < n && !err; i++)
-		err = decide(e, ids[i], total_power, params->attest_timeout);
+		err = decide(e, ids[i], total_power, params->attest_timeout_ms);
 	if (err)
 		goto out;
 	/* then this block's revenue, by the shares as they stand after the decisions */

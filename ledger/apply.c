@@ -180,6 +180,7 @@ static int do_work_commit(struct exec *x, const ledger_tx *tx, Iolm__TaskState *
 	ws.commit_height = x->height;
 	ws.end_step = end_step;
 	ws.commit_index = index;
+	ws.commit_time_ms = x->time_ms;
 	if ((err = iolm_add_u64(&x->supply.escrowed, x->supply.escrowed, w->bond)))
 		return err;
 	if ((err = state_put_work(x, tx->id, &ws)))

@@ -133,6 +133,7 @@ static int execute(ledger *l, MDB_txn *txn, const Iolm__Block *b, const Iolm__Bl
 
 	if ((err = exec_begin(&x, l, txn, h->height)))
 		return err;
+	x.time_ms = h->time_ms;
 	if ((err = state_load_supply(&x)))
 		goto out;
 	err = IOLM_ENOMEM;
@@ -370,6 +371,11 @@ int ledger_block_build(ledger *l, iolm_buf *out, const uint8_t (*const *cands),
 	if ((err = head_in(l, txn, &head)) || (err = exec_begin(&bd.x, l, txn, head.height + 1)) ||
 	    (err = state_load_supply(&bd.x)))
 		goto out;
+	/* the header time, fixed before any transaction runs (they may read it) */
+	uint64_t btime = time_ms > head.time_ms ? time_ms : head.time_ms + 1;
+	if (btime - head.time_ms > MAX_BLOCK_GAP_MS)
+		btime = head.time_ms + MAX_BLOCK_GAP_MS;
+	bd.x.time_ms = btime;
 	err = IOLM_ENOMEM;
 	bd.skip = malloc((n_cands ? n_cands : 1) * sizeof *bd.skip);
 	bd.leaves = malloc((n_cands ? n_cands : 1) * 32);
@@ -427,9 +433,7 @@ int ledger_block_build(ledger *l, iolm_buf *out, const uint8_t (*const *cands),
 	Iolm__BlockHeader h = IOLM__BLOCK_HEADER__INIT;
 	h.chain_id = (char *)g->chain_id;
 	h.height = head.height + 1;
-	h.time_ms = time_ms > head.time_ms ? time_ms : head.time_ms + 1;
-	if (h.time_ms - head.time_ms > MAX_BLOCK_GAP_MS)
-		h.time_ms = head.time_ms + MAX_BLOCK_GAP_MS;
+	h.time_ms = btime;
 	h.prev_id.data = head.block_id;
 	h.prev_id.len = 32;
 	if (cert) {

@@ -10,6 +10,11 @@ uint64_t ledger_eob_height(const ledger_eob *e)
 	return e->height;
 }
 
+uint64_t ledger_eob_time_ms(const ledger_eob *e)
+{
+	return e->time_ms;
+}
+
 const struct ledger_genesis *ledger_eob_genesis(const ledger_eob *e)
 {
 	return e->l->g;

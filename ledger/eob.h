@@ -28,8 +28,9 @@ typedef struct ledger_rules {
 	void *ctx;
 } ledger_rules;
 
-/* Height of the block being executed, and the genesis it runs under. */
+/* Height and header time of the block being executed, and the genesis it runs under. */
 uint64_t ledger_eob_height(const ledger_eob *e);
+uint64_t ledger_eob_time_ms(const ledger_eob *e);
 const struct ledger_genesis *ledger_eob_genesis(const ledger_eob *e);
 uint64_t ledger_eob_total_power(const ledger_eob *e);
 

@@ -103,7 +103,7 @@ static const struct param_rule param_rules[] = {
 	{ "min_task_pool", offsetof(ledger_params, min_task_pool), 1, UINT64_MAX, 1 },
 	{ "block_subsidy", offsetof(ledger_params, block_subsidy), 0, 1000000000000000ull, 0 },
 	{ "max_supply", offsetof(ledger_params, max_supply), 1, UINT64_MAX, 1ull << 62 },
-	{ "attest_timeout_blocks", offsetof(ledger_params, attest_timeout), 3, 1000000, 20 },
+	{ "attest_timeout_ms", offsetof(ledger_params, attest_timeout_ms), 1000, 86400000, 120000 },
 };
 
 static int parse_params(ledger_params *p, const json_t *obj, char *err, size_t errlen)

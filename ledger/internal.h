@@ -59,6 +59,7 @@ struct exec {
 	ledger *l;
 	MDB_txn *txn;
 	uint64_t height;
+	uint64_t time_ms;            /* the block's header time */
 	/* raw keys written, to update the state map once at the end */
 	uint8_t (*touched)[STATE_KEY_MAX + 1]; /* [0] = length */
 	size_t n_touched, cap_touched;

@@ -40,7 +40,7 @@ typedef struct ledger_params {
 	uint64_t min_task_pool;    /* smallest reward pool of a task */
 	uint64_t block_subsidy;    /* minted per block for the signers (0: none) */
 	uint64_t max_supply;       /* minting stops where the supply would pass this */
-	uint64_t attest_timeout;   /* blocks a work may stay pending before it is rejected */
+	uint64_t attest_timeout_ms; /* block time a work may stay pending before it is rejected */
 } ledger_params;
 
 typedef struct ledger_validator {

@@ -70,8 +70,29 @@ static void on_done(struct evhttp_request *req, void *arg)
 	r->out->len += n;
 }
 
+static int request_once(node_httpc *c, const char *method, const char *path, const char *token,
+			const void *body, size_t len, int *status, iolm_buf *out, int timeout_ms);
+
+/* A server may close a kept-alive connection between two requests (an HTTP/1.0 server
+ * always does); the first request on the stale connection then fails without a
+ * response. Retry once on a fresh connection in that case. */
 int node_httpc_request(node_httpc *c, const char *method, const char *path, const char *token,
 		       const void *body, size_t len, int *status, iolm_buf *out, int timeout_ms)
+{
+	size_t keep = out->len;
+	int err = request_once(c, method, path, token, body, len, status, out, timeout_ms);
+	if (err != IOLM_EIO)
+		return err;
+	out->len = keep;
+	evhttp_connection_free(c->conn);
+	c->conn = evhttp_connection_base_new(c->base, NULL, c->host, c->port);
+	if (!c->conn)
+		return IOLM_ENOMEM;
+	return request_once(c, method, path, token, body, len, status, out, timeout_ms);
+}
+
+static int request_once(node_httpc *c, const char *method, const char *path, const char *token,
+			const void *body, size_t len, int *status, iolm_buf *out, int timeout_ms)
 {
 	struct reply r = { .out = out };
 	struct evhttp_request *req = evhttp_request_new(on_done, &r);

@@ -18,6 +18,7 @@
 #include "core/clock.h"
 #include "core/hex.h"
 #include "core/key.h"
+#include "node/cli.h"
 #include "node/httpc.h"
 #include "node/node.h"
 
@@ -34,17 +35,21 @@ static int usage(void)
 		"  start   -d DIR [--log-level error|warn|info|debug] [--log-format text|json]\n"
 		"          run the node until SIGINT or SIGTERM\n"
 		"  status  (-d DIR | --rpc HOST:PORT)   print the node's status\n"
+		"  art     add|get|list -d DIR ...      the node's artifact store\n"
+		"  tx      transfer|task-create|model-pay ...   sign and submit a transaction\n"
 		"  version\n");
 	return 2;
 }
 
-static const char *opt(int argc, char **argv, const char *name)
+const char *cli_opt(int argc, char **argv, const char *name)
 {
 	for (int i = 2; i < argc - 1; i++)
 		if (strcmp(argv[i], name) == 0)
 			return argv[i + 1];
 	return NULL;
 }
+
+#define opt cli_opt
 
 static int copy_file(const char *from, const char *to)
 {
@@ -199,6 +204,17 @@ static int cmd_testnet(int argc, char **argv)
 	json_object_set_new(a, "amount", json_string("1000000000000000"));
 	json_array_append_new(allocs, a);
 	json_object_set_new(g, "allocations", allocs);
+	/* validators pay fees for their attestations */
+	for (long i = 0; i < nv; i++) {
+		json_t *va = json_object();
+		iolm_addr_from_pub(id, iolm_key_pub(&keys[i]));
+		iolm_addr_encode(addr, id);
+		json_object_set_new(va, "address", json_string(addr));
+		json_object_set_new(va, "amount", json_integer(1000000000));
+		json_array_append_new(allocs, va);
+	}
+	iolm_addr_from_pub(id, iolm_key_pub(&faucet));
+	iolm_addr_encode(addr, id);
 	for (long i = 0; i < nv; i++) {
 		json_t *v = json_object();
 		char name[32];
@@ -331,6 +347,10 @@ int main(int argc, char **argv)
 		return cmd_start(argc, argv);
 	if (strcmp(argv[1], "status") == 0)
 		return cmd_status(argc, argv);
+	if (strcmp(argv[1], "art") == 0)
+		return cli_art(argc, argv);
+	if (strcmp(argv[1], "tx") == 0)
+		return cli_tx(argc, argv);
 	if (strcmp(argv[1], "version") == 0) {
 		printf("iolmd %s\n", VERSION);
 		return 0;

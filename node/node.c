@@ -13,6 +13,7 @@
 
 #include "core/clock.h"
 #include "core/hash.h"
+#include "core/hex.h"
 #include "core/log.h"
 #include "node/node_int.h"
 
@@ -182,6 +183,8 @@ static int commit_block(struct node *n, const cons_action *a)
 	int err;
 
 	err = ledger_block_commit(n->l, a->block, a->block_len, a->cert, a->cert_len, n->cache, id);
+	if (!err && n->verifier)
+		node_verifier_on_commit(n->verifier, a->height, id, a->block, a->block_len);
 	if (err) {
 		/* Consensus decided a block this ledger refuses: the node cannot go on. */
 		IOLM_ERROR(MOD, "cannot commit decided block %llu: %s", (unsigned long long)a->height,
@@ -381,6 +384,34 @@ static void get_status(void *ctx, node_status *s)
 static void write_metrics(void *ctx, iolm_buf *out)
 {
 	struct node *n = ctx;
+	node_verifier_stats vs = { 0 };
+	art_store_stats as = { 0 };
+	if (n->verifier)
+		node_verifier_get_stats(n->verifier, &vs);
+	if (n->art && art_store_get_stats(n->art, &as))
+		memset(&as, 0, sizeof as);
+	int e2 = iolm_buf_printf(
+		out,
+		"# HELP iolm_verify_waiting Work commits waiting for their challenge block.\n"
+		"# TYPE iolm_verify_waiting gauge\niolm_verify_waiting %zu\n"
+		"# HELP iolm_verify_queue Works seeded and waiting for re-execution.\n"
+		"# TYPE iolm_verify_queue_works gauge\niolm_verify_queue_works %zu\n"
+		"# HELP iolm_verified_works_total Works this validator re-executed, by verdict.\n"
+		"# TYPE iolm_verified_works_total counter\n"
+		"iolm_verified_works_total{verdict=\"valid\"} %llu\n"
+		"iolm_verified_works_total{verdict=\"invalid\"} %llu\n"
+		"# HELP iolm_verify_unavailable_total Works whose miner did not serve its checkpoints.\n"
+		"# TYPE iolm_verify_unavailable_total counter\niolm_verify_unavailable_total %llu\n"
+		"# HELP iolm_verify_cpu_seconds_total CPU time spent re-executing work.\n"
+		"# TYPE iolm_verify_cpu_seconds_total counter\niolm_verify_cpu_seconds_total %.3f\n"
+		"# HELP iolm_artifact_bytes Bytes of artifact chunks stored.\n"
+		"# TYPE iolm_artifact_bytes gauge\niolm_artifact_bytes %llu\n"
+		"# HELP iolm_artifacts Artifacts stored.\n"
+		"# TYPE iolm_artifacts gauge\niolm_artifacts %llu\n",
+		vs.waiting, vs.queued, (unsigned long long)vs.valid, (unsigned long long)vs.invalid,
+		(unsigned long long)vs.unavailable, vs.cpu_s, (unsigned long long)as.bytes,
+		(unsigned long long)as.artifacts);
+	(void)e2;
 	int err = iolm_buf_printf(
 		out,
 		"# HELP iolm_committed_txs_total Transactions committed since start.\n"
@@ -404,6 +435,51 @@ static void write_metrics(void *ctx, iolm_buf *out)
 		(unsigned long long)n->txs_rejected, n->val_index >= 0,
 		node_vpool_pending(n->vpool), cons_engine_evidence_count(n->eng));
 	(void)err; /* a truncated metrics page is still a valid page */
+}
+
+/* ---- attestations */
+
+/* A verdict from the verifier: sign it as an attest transaction and submit it like
+ * any other (mempool, then gossip). */
+static void on_verdict(void *ctx, const uint8_t work[static 32], int valid, uint64_t eval_loss,
+		       const uint32_t *segments, size_t nseg, double cpu_s, int reason)
+{
+	struct node *n = ctx;
+	Iolm__TxBody b = IOLM__TX_BODY__INIT;
+	Iolm__Attest at = IOLM__ATTEST__INIT;
+	uint8_t me[IOLM_ADDR_LEN], id[32];
+	uint64_t bal, nonce;
+	iolm_buf tx;
+	char whex[65];
+
+	iolm_hex_encode(whex, sizeof whex, work, 32);
+	IOLM_INFO(MOD, "verified work %.16s: %s (%zu segments, %.2f s CPU)%s%s", whex,
+		  valid ? "valid" : "INVALID", nseg, cpu_s, valid ? "" : ": ",
+		  valid ? "" : iolm_strerror(reason));
+	iolm_addr_from_pub(me, iolm_key_pub(&n->key));
+	if (ledger_get_account(n->l, me, &bal, &nonce))
+		return;
+	if (n->attest_nonce < nonce)
+		n->attest_nonce = nonce;
+	at.work_id.data = (uint8_t *)work;
+	at.work_id.len = 32;
+	at.valid = valid;
+	at.eval_loss = valid ? eval_loss : 0;
+	at.n_segments = nseg;
+	at.segments = (uint32_t *)segments;
+	b.nonce = n->attest_nonce;
+	b.fee = ledger_genesis_params(n->g)->min_fee;
+	b.kind_case = IOLM__TX_BODY__KIND_ATTEST;
+	b.attest = &at;
+	iolm_buf_init(&tx, IOLM_MAX_TX_BYTES);
+	int err = ledger_tx_sign(&tx, &b, &n->key, ledger_genesis_chain_id(n->g));
+	if (!err)
+		err = node_submit_tx(n, tx.data, tx.len, id);
+	if (err)
+		IOLM_WARN(MOD, "attestation for work %.16s not submitted: %s", whex, iolm_strerror(err));
+	else
+		n->attest_nonce++;
+	iolm_buf_release(&tx, 0);
 }
 
 /* ---- start-up and shutdown */
@@ -452,6 +528,15 @@ static int open_consensus(struct node *n)
 	if ((err = cons_engine_create(&n->eng, &cc, n->vs, n->val_index >= 0 ? &n->key : NULL,
 				      head.height + 1)))
 		goto out;
+	if (n->val_index >= 0) {
+		/* Validators re-execute sampled work on a thread of their own. */
+		node_verifier_config vc = { .ledger = n->l, .art = n->art, .threads = 1,
+					    .done = on_verdict, .ctx = n };
+		snprintf(path, sizeof path, "%s/verify", n->cfg->dir);
+		vc.work_dir = path;
+		if ((err = node_verifier_create(&n->verifier, n->base, &vc)))
+			goto out;
+	}
 	snprintf(path, sizeof path, "%s/cons.wal", n->cfg->dir);
 	if ((err = cons_wal_open(&n->wal, path))) {
 		IOLM_ERROR(MOD, "%s: %s", path, iolm_strerror(err));
@@ -505,8 +590,15 @@ static int open_ledger(struct node *n)
 		return rc;
 	long cores = sysconf(_SC_NPROCESSORS_ONLN);
 	size_t workers = cores > 2 ? (size_t)cores - 1 : 1;
-	return node_vpool_create(&n->vpool, n->base, workers, ledger_genesis_chain_id(n->g),
-				 n->cache, node_on_verified, n);
+	if ((rc = node_vpool_create(&n->vpool, n->base, workers, ledger_genesis_chain_id(n->g),
+				    n->cache, node_on_verified, n)))
+		return rc;
+	snprintf(path, sizeof path, "%s/artifacts", c->dir);
+	if ((rc = art_store_open(&n->art, path, NULL))) {
+		IOLM_ERROR(MOD, "%s: %s", path, iolm_strerror(rc));
+		return rc;
+	}
+	return IOLM_OK;
 }
 
 static int open_net(struct node *n)
@@ -546,6 +638,7 @@ static void node_close(struct node *n)
 	node_rpc_destroy(n->rpc);
 	node_p2p_destroy(n->p2p);
 	node_vpool_destroy(n->vpool);
+	node_verifier_destroy(n->verifier);
 	if (n->tick)
 		event_free(n->tick);
 	if (n->sigint)
@@ -558,6 +651,7 @@ static void node_close(struct node *n)
 	ledger_mempool_destroy(n->mp);
 	ledger_sigcache_destroy(n->cache);
 	ledger_close(n->l);
+	art_store_close(n->art);
 	ledger_genesis_destroy(n->g);
 	if (n->base)
 		event_base_free(n->base);

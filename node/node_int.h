@@ -13,6 +13,7 @@
 #include "node/node.h"
 #include "node/p2p.h"
 #include "node/rpc.h"
+#include "node/verifier.h"
 #include "node/vpool.h"
 
 #define SYNC_BATCH 128       /* blocks asked for per request */
@@ -44,6 +45,9 @@ struct node {
 	node_p2p *p2p;
 	node_rpc *rpc;
 	node_vpool *vpool;           /* verifies gossiped transactions off the loop */
+	art_store *art;              /* content-addressed artifacts (data sets, checkpoints) */
+	node_verifier *verifier;     /* validators: re-executes sampled work */
+	uint64_t attest_nonce;       /* next nonce for our own attestations */
 	int val_index;
 	char cookie[65];
 	struct node_timeout *timeouts;

@@ -48,7 +48,7 @@
 
 static const char *const ep_names[EP__COUNT] = {
 	"status", "block", "tx", "submit_tx", "account", "validators", "mempool", "peers",
-	"metrics", "other",
+	"metrics", "task", "work", "rewards", "shares", "other",
 };
 
 /* ---------------------------------------------------------------- replies */
@@ -346,34 +346,53 @@ static int h_metrics(node_rpc *r, struct evhttp_request *req, const char *arg, j
 
 /* ---------------------------------------------------------------- routing */
 
+enum rpc_arg {
+	ARG_NONE,    /* the exact path */
+	ARG_ONE,     /* prefix, then one segment */
+	ARG_REST,    /* prefix, then one or more segments (the handler splits them) */
+};
+
 static const struct rpc_route {
-	const char *path; /* exact path, or with takes_arg the prefix before the argument */
-	int takes_arg;
+	const char *path; /* exact path, or with an argument the prefix before it */
+	enum rpc_arg takes_arg;
 	enum evhttp_cmd_type method;
 	enum rpc_ep ep;
 	rpc_handler fn;
 } routes[] = {
-	{ "/status", 0, EVHTTP_REQ_GET, EP_STATUS, rpc_h_status },
-	{ "/block/", 1, EVHTTP_REQ_GET, EP_BLOCK, rpc_h_block },
-	{ "/tx/", 1, EVHTTP_REQ_GET, EP_TX, rpc_h_tx },
-	{ "/tx", 0, EVHTTP_REQ_POST, EP_SUBMIT, h_submit },
-	{ "/account/", 1, EVHTTP_REQ_GET, EP_ACCOUNT, rpc_h_account },
-	{ "/validators", 0, EVHTTP_REQ_GET, EP_VALIDATORS, rpc_h_validators },
-	{ "/mempool", 0, EVHTTP_REQ_GET, EP_MEMPOOL, rpc_h_mempool },
-	{ "/peers", 0, EVHTTP_REQ_GET, EP_PEERS, rpc_h_peers },
-	{ "/metrics", 0, EVHTTP_REQ_GET, EP_METRICS, h_metrics },
+	{ "/status", ARG_NONE, EVHTTP_REQ_GET, EP_STATUS, rpc_h_status },
+	{ "/block/", ARG_ONE, EVHTTP_REQ_GET, EP_BLOCK, rpc_h_block },
+	{ "/tx/", ARG_ONE, EVHTTP_REQ_GET, EP_TX, rpc_h_tx },
+	{ "/tx", ARG_NONE, EVHTTP_REQ_POST, EP_SUBMIT, h_submit },
+	{ "/account/", ARG_ONE, EVHTTP_REQ_GET, EP_ACCOUNT, rpc_h_account },
+	{ "/validators", ARG_NONE, EVHTTP_REQ_GET, EP_VALIDATORS, rpc_h_validators },
+	{ "/mempool", ARG_NONE, EVHTTP_REQ_GET, EP_MEMPOOL, rpc_h_mempool },
+	{ "/peers", ARG_NONE, EVHTTP_REQ_GET, EP_PEERS, rpc_h_peers },
+	{ "/metrics", ARG_NONE, EVHTTP_REQ_GET, EP_METRICS, h_metrics },
+	{ "/task/", ARG_REST, EVHTTP_REQ_GET, EP_TASK, rpc_h_task },
+	{ "/work/", ARG_ONE, EVHTTP_REQ_GET, EP_WORK, rpc_h_work },
+	{ "/rewards/", ARG_ONE, EVHTTP_REQ_GET, EP_REWARDS, rpc_h_rewards },
+	{ "/shares/", ARG_REST, EVHTTP_REQ_GET, EP_SHARES, rpc_h_shares },
 };
 
 /* Whether path names route t; *arg receives the argument of a route that takes one. */
 static int route_matches(const struct rpc_route *t, const char *path, const char **arg)
 {
 	size_t n = strlen(t->path);
-	if (!t->takes_arg)
+	if (t->takes_arg == ARG_NONE)
 		return strcmp(path, t->path) == 0;
-	if (strncmp(path, t->path, n) != 0 || path[n] == '\0' || strchr(path + n, '/'))
+	if (strncmp(path, t->path, n) != 0 || path[n] == '\0' ||
+	    (t->takes_arg == ARG_ONE && strchr(path + n, '/')))
 		return 0;
 	*arg = path + n;
 	return 1;
+}
+
+/* A read naming a task or work that does not exist is answered 404; the same codes from
+ * POST /tx name a rule the transaction broke (400). */
+static int missing_object(enum evhttp_cmd_type method, int err)
+{
+	return method == EVHTTP_REQ_GET &&
+	       (err == IOLM_ELEDGER_NOTASK || err == IOLM_ELEDGER_NOWORK);
 }
 
 static void rpc_handle(struct evhttp_request *req, void *ctx)
@@ -414,16 +433,17 @@ static void rpc_handle(struct evhttp_request *req, void *ctx)
 	}
 	r->requests[found->ep]++;
 	if (strlen(arg) > RPC_MAX_ARG) {
-		send_error(req, 0, found->ep == EP_ACCOUNT ? IOLM_ELENGTH
-				   : found->ep == EP_BLOCK  ? IOLM_ERPC_BADREF
-							    : IOLM_ERPC_BADID);
+		send_error(req, 0, found->ep == EP_ACCOUNT || found->ep == EP_REWARDS
+					   ? IOLM_ELENGTH
+				   : found->ep == EP_BLOCK ? IOLM_ERPC_BADREF
+							   : IOLM_ERPC_BADID);
 		return;
 	}
 	err = found->fn(r, req, arg, &reply);
 	if (err) {
 		IOLM_DEBUG("rpc", "%s %s: %s", method == EVHTTP_REQ_POST ? "POST" : "GET", path,
 			   iolm_errname(err));
-		send_error(req, 0, err);
+		send_error(req, missing_object(method, err) ? HTTP_NOTFOUND : 0, err);
 	} else if (reply) {
 		send_json(req, HTTP_OK, reply);
 	}

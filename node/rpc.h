@@ -10,6 +10,12 @@
  *   GET  /validators              the validator set
  *   GET  /mempool                 pending count, bytes, and ids in block order
  *   GET  /peers                   connected peers
+ *   GET  /task/{id}               a task: state, parameters (and their bytes), proof
+ *   GET  /task/{id}/best          its best model (work) so far
+ *   GET  /task/{id}/shares        its profit shares along the best lineage, with proofs
+ *   GET  /work/{id}               a work: state, commitment, attestations, lineage, proof
+ *   GET  /rewards/{address}       an account's reward totals, with proof
+ *   GET  /shares/{task}/{address} one account's share of a task, with proof
  *   POST /tx                      body: the hex of an encoded Tx (or raw bytes with
  *                                 Content-Type: application/octet-stream); answers the id
  *                                 or an error naming the rule that failed

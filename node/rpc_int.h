@@ -1,5 +1,6 @@
 /* Internals of the RPC server shared by node/rpc.c (transport, routing, POST /tx,
- * metrics, cookie) and node/rpc_query.c (the read endpoints). Not a public header. */
+ * metrics, cookie), node/rpc_query.c (the read endpoints) and node/rpc_mining.c (tasks,
+ * works, rewards, shares). Not a public header. */
 #ifndef IOLM_NODE_RPC_INT_H
 #define IOLM_NODE_RPC_INT_H
 
@@ -24,6 +25,10 @@ enum rpc_ep {
 	EP_MEMPOOL,
 	EP_PEERS,
 	EP_METRICS,
+	EP_TASK,
+	EP_WORK,
+	EP_REWARDS,
+	EP_SHARES,
 	EP_OTHER,
 	EP__COUNT
 };
@@ -42,7 +47,9 @@ struct node_rpc {
  * releases), or IOLM_OK with *reply NULL after sending a non-JSON answer itself, or an
  * error code and no reply (the caller sends the error object). arg is the path's last
  * segment for routes that take one (non-empty, no '/', at most RPC_MAX_ARG characters),
- * "" otherwise. */
+ * the rest of the path for routes that take several segments (non-empty, may hold '/',
+ * at most RPC_MAX_ARG characters; the handler splits it and answers IOLM_ERPC_ROUTE for
+ * a shape it does not serve), "" otherwise. */
 typedef int (*rpc_handler)(node_rpc *r, struct evhttp_request *req, const char *arg,
 			   json_t **reply);
 
@@ -55,6 +62,13 @@ int rpc_h_validators(node_rpc *r, struct evhttp_request *req, const char *arg,
 		     json_t **reply);
 int rpc_h_mempool(node_rpc *r, struct evhttp_request *req, const char *arg, json_t **reply);
 int rpc_h_peers(node_rpc *r, struct evhttp_request *req, const char *arg, json_t **reply);
+
+/* node/rpc_mining.c: arg is "{id}", "{id}/best" or "{id}/shares" for rpc_h_task, and
+ * "{task-id}/{address}" for rpc_h_shares. */
+int rpc_h_task(node_rpc *r, struct evhttp_request *req, const char *arg, json_t **reply);
+int rpc_h_work(node_rpc *r, struct evhttp_request *req, const char *arg, json_t **reply);
+int rpc_h_rewards(node_rpc *r, struct evhttp_request *req, const char *arg, json_t **reply);
+int rpc_h_shares(node_rpc *r, struct evhttp_request *req, const char *arg, json_t **reply);
 
 /* A new empty object in *o; IOLM_ENOMEM when none could be made. */
 int rpc_new_object(json_t **o) IOLM_WUR;

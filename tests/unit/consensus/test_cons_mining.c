@@ -226,7 +226,8 @@ static uint64_t balance(int acct)
 static int setup(void **state)
 {
 	fx_rules = &cons_mining_rules;
-	fx_init(&F, ", \"attest_timeout_blocks\": 5");
+	/* the fixture's blocks are 1000 ms apart: a 5-block timeout */
+	fx_init(&F, ", \"attest_timeout_ms\": 5000");
 	memset(nonce, 0, sizeof nonce);
 	memset(vnonce, 0, sizeof vnonce);
 	/* validators need balances for their attestations' fees */

@@ -1,0 +1,99 @@
+/* iolmd art: the node's artifact store from the command line (docs/artifacts.md).
+ *
+ *   iolmd art add  -d DIR PATH [--kind dataset|checkpoint|model]   prints the id
+ *   iolmd art get  -d DIR ID DEST
+ *   iolmd art list -d DIR
+ * LMDB allows this while the node runs. Added artifacts are pinned (kept by GC). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "artifacts/art.h"
+#include "core/hex.h"
+#include "node/cli.h"
+
+static int usage(void)
+{
+	fprintf(stderr, "usage: iolmd art add -d DIR PATH [--kind dataset|checkpoint|model]\n"
+			"       iolmd art get -d DIR ID DEST\n"
+			"       iolmd art list -d DIR\n");
+	return 2;
+}
+
+/* The i-th argument after "art VERB" that is not an option or an option's value. */
+static const char *positional(int argc, char **argv, int i)
+{
+	for (int k = 3; k < argc; k++) {
+		if (argv[k][0] == '-' && argv[k][1]) {
+			k++;
+			continue;
+		}
+		if (i-- == 0)
+			return argv[k];
+	}
+	return NULL;
+}
+
+int cli_art(int argc, char **argv)
+{
+	const char *dir = cli_opt(argc, argv, "-d"), *verb = argc > 2 ? argv[2] : NULL;
+	char path[1200];
+	art_store *s;
+	int err;
+
+	if (!dir || !verb)
+		return usage();
+	snprintf(path, sizeof path, "%s/artifacts", dir);
+	if ((err = art_store_open(&s, path, NULL))) {
+		fprintf(stderr, "iolmd: %s: %s\n", path, iolm_strerror(err));
+		return 1;
+	}
+	if (!strcmp(verb, "add") && positional(argc, argv, 0)) {
+		const char *kind = cli_opt(argc, argv, "--kind");
+		art_add_options o = { .kind = ART_KIND_DATASET, .pin = 1 };
+		uint8_t id[ART_ID_LEN];
+		char hex[2 * ART_ID_LEN + 1];
+		art_add_stats st;
+		if (kind && !strcmp(kind, "checkpoint"))
+			o.kind = ART_KIND_CHECKPOINT;
+		else if (kind && !strcmp(kind, "model"))
+			o.kind = ART_KIND_MODEL;
+		else if (kind && strcmp(kind, "dataset")) {
+			art_store_close(s);
+			return usage();
+		}
+		err = art_store_add(s, id, &st, positional(argc, argv, 0), &o);
+		if (!err) {
+			iolm_hex_encode(hex, sizeof hex, id, ART_ID_LEN);
+			printf("%s\n", hex);
+			fprintf(stderr, "added %llu bytes in %llu chunks (%llu new)\n",
+				(unsigned long long)st.bytes, (unsigned long long)st.chunks,
+				(unsigned long long)st.new_chunks);
+		}
+	} else if (!strcmp(verb, "get") && positional(argc, argv, 1)) {
+		uint8_t id[ART_ID_LEN];
+		err = iolm_hex_decode_exact(id, ART_ID_LEN, positional(argc, argv, 0));
+		if (!err)
+			err = art_store_get(s, id, positional(argc, argv, 1));
+	} else if (!strcmp(verb, "list")) {
+		art_info info[256];
+		size_t n, total;
+		err = art_store_list(s, info, 256, &n, &total);
+		for (size_t i = 0; !err && i < n; i++) {
+			char hex[2 * ART_ID_LEN + 1];
+			iolm_hex_encode(hex, sizeof hex, info[i].id, ART_ID_LEN);
+			printf("%s  kind %d  %llu bytes  %u files  %u chunks%s\n", hex, info[i].kind,
+			       (unsigned long long)info[i].total_size, info[i].n_files,
+			       info[i].n_chunks, info[i].pinned ? "  pinned" : "");
+		}
+	} else {
+		art_store_close(s);
+		return usage();
+	}
+	art_store_close(s);
+	if (err) {
+		fprintf(stderr, "iolmd: art %s: %s\n", verb, iolm_strerror(err));
+		return 1;
+	}
+	return 0;
+}

@@ -1,0 +1,145 @@
+/* iolm-miner's parts (docs/compute.md §8 and "Mining on chain"):
+ *   miner_main.c   main, `iolm-miner train` (local), shared helpers
+ *   miner_mine.c   `iolm-miner mine`: the on-chain loop
+ *   miner_chain.c  the node's RPC seen from the miner: tasks, works, rewards, work_commit
+ *   miner_serve.c  the miner's own HTTP server for its claims and checkpoints
+ * The training itself is compute_miner_run (compute/miner.h). */
+#ifndef IOLM_NODE_MINER_INT_H
+#define IOLM_NODE_MINER_INT_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "compute/miner.h"
+#include "core/addr.h"
+#include "core/err.h"
+#include "core/key.h"
+#include "ledger/tx.h"
+#include "node/httpc.h"
+
+#define MINER_MAX_DATA ((size_t)1 << 31) /* a training or eval file */
+#define MINER_PATH_MAX 4096
+
+/* Set by SIGINT/SIGTERM (miner_main.c installs the handler for `mine`). */
+extern volatile sig_atomic_t miner_stop;
+
+/* ---------------------------------------------------------------- miner_main.c */
+
+/* Read at most cap bytes of the regular file at path; *out is malloc'ed, the caller
+ * frees it. IOLM_ENOTFOUND, IOLM_EIO, IOLM_ETOOBIG past cap. */
+int miner_read_file(uint8_t **out, size_t *len, const char *path, size_t cap) IOLM_WUR;
+
+/* The backend --device names ("auto", "cpu", "cuda"), printing why on failure. */
+int miner_make_backend(compute_backend **be, const char *device, unsigned threads) IOLM_WUR;
+
+/* A compute_miner_progress_fn printing "step N/M loss L tok/s ETA" lines; ctx unused.
+ * Returns IOLM_ETIMEOUT once miner_stop is set, which stops the run. */
+int miner_print_progress(void *ctx, const compute_miner_progress *p);
+
+/* Parse a decimal u64 / u32 (no sign, no trailing characters). */
+int miner_parse_u64(uint64_t *out, const char *s) IOLM_WUR;
+
+/* ---------------------------------------------------------------- miner_mine.c */
+
+int miner_mine_main(int argc, char **argv);
+
+/* ---------------------------------------------------------------- miner_chain.c */
+
+/* A connection to a node's RPC, with the cookie for POST /tx and the chain id. */
+typedef struct miner_rpc {
+	node_httpc *c;
+	char token[65];
+	char chain_id[LEDGER_MAX_CHAIN_ID + 1];
+} miner_rpc;
+
+/* Connect to host:port (parsed from "HOST:PORT"), read the cookie file and the chain id
+ * (GET /status). On failure r is released. */
+int miner_rpc_open(miner_rpc *r, const char *hostport, const char *cookie_file) IOLM_WUR;
+void miner_rpc_close(miner_rpc *r);
+
+/* A task as the miner needs it: the compute task, the artifact ids, the bond minimum
+ * and the current best work (has_best 0: none accepted yet). */
+typedef struct miner_task {
+	compute_task task;
+	uint8_t dataset_id[LEDGER_ARTIFACT_ID_LEN];
+	uint8_t eval_id[LEDGER_ARTIFACT_ID_LEN];
+	uint64_t bond_min;
+	uint64_t total_steps;
+	int has_best;
+	uint8_t best_work[32];
+	char name[LEDGER_MAX_TASK_NAME + 1];
+} miner_task;
+
+/* GET /task/{id}: decodes the TaskCreate from its exact bytes (params_bytes). */
+int miner_rpc_task(miner_rpc *r, miner_task *t, const uint8_t id[static 32]) IOLM_WUR;
+
+enum miner_work_status {
+	MINER_WORK_UNSEEN = 0, /* not in the state (yet): still in the mempool, or dropped */
+	MINER_WORK_PENDING = 1,
+	MINER_WORK_ACCEPTED = 2,
+	MINER_WORK_REJECTED = 3,
+	MINER_WORK_SLASHED = 4,
+};
+
+/* A work as the chain holds it (GET /work/{id}): status, powers, and its commit. */
+typedef struct miner_work {
+	enum miner_work_status status;
+	uint64_t valid_power, invalid_power;
+	uint64_t commit_height, decided_height;
+	uint64_t end_step;
+	int was_best;
+	uint8_t task_id[32];
+	uint8_t final_state[32];
+	uint64_t eval_loss;
+	char endpoint[LEDGER_MAX_ENDPOINT + 1];
+} miner_work;
+
+/* GET /work/{id}. A work the node does not know is IOLM_OK with status
+ * MINER_WORK_UNSEEN. */
+int miner_rpc_work(miner_rpc *r, miner_work *w, const uint8_t id[static 32]) IOLM_WUR;
+
+typedef struct miner_rewards {
+	uint64_t breakthrough, revenue, bonds_returned, slashed;
+	uint64_t balance;
+} miner_rewards;
+
+/* GET /rewards/{addr} and GET /account/{addr} (balance). */
+int miner_rpc_rewards(miner_rpc *r, miner_rewards *out,
+		      const uint8_t acct[static IOLM_ADDR_LEN]) IOLM_WUR;
+
+/* Sign body (kind and fields set) with key at the account's next nonce (GET
+ * /account/{addr}) and POST /tx with the cookie. id receives H_tx of the signed bytes,
+ * the transaction id. A refusal is the node's error code (e.g. IOLM_ELEDGER_BOND);
+ * the node's message is printed. */
+int miner_rpc_send(miner_rpc *r, uint8_t id[static 32], Iolm__TxBody *body, const iolm_key *key,
+		   uint64_t fee) IOLM_WUR;
+
+/* Where transaction id is (GET /tx/{id}): 2 committed, 1 in the mempool, 0 unknown
+ * to the node; a negative error code when the node cannot be asked. */
+int miner_rpc_tx_status(miner_rpc *r, const uint8_t id[static 32]) IOLM_WUR;
+
+/* Fetch url (an "http://HOST:PORT" endpoint) + path into the file at dest (atomically,
+ * through dest.tmp), at most cap bytes. IOLM_ENOTFOUND for a 404, IOLM_EIO otherwise. */
+int miner_http_fetch(const char *endpoint, const char *path, const char *dest,
+		     size_t cap) IOLM_WUR;
+
+/* Split "HOST:PORT" (the host may be "[v6]") into host (cap bytes) and port. */
+int miner_split_hostport(char *host, size_t cap, uint16_t *port, const char *s) IOLM_WUR;
+
+/* ---------------------------------------------------------------- miner_serve.c */
+
+/* The miner's HTTP server: on its own thread and event base, bound to host:port, it
+ * answers GET /claim/{work-hex} with DIR/claim.bin and GET /ckpt/{work-hex}/{step} with
+ * DIR/ckpt-%08llu.bin of the run that produced that work; 404 for anything else. */
+typedef struct miner_server miner_server;
+
+int miner_server_start(miner_server **out, const char *host, uint16_t port) IOLM_WUR;
+/* Make work id's files, in dir (copied), servable. Thread-safe. */
+int miner_server_add(miner_server *s, const uint8_t work[static 32], const char *dir) IOLM_WUR;
+/* Requests answered so far (200s) and refused (4xx). Thread-safe. */
+void miner_server_counts(miner_server *s, uint64_t *served, uint64_t *refused);
+/* Stop the thread and free everything. */
+void miner_server_stop(miner_server *s);
+
+#endif

@@ -1,0 +1,521 @@
+#include "node/verifier.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "compute/compute.h"
+#include "core/clock.h"
+#include "core/hash.h"
+#include "core/hex.h"
+#include "core/log.h"
+#include "node/httpc.h"
+
+#define MOD "verify"
+#define RETRY_MS 2000
+#define CKPT_MAX_BYTES (2ull << 30)
+#define DATA_MAX_BYTES (1ull << 31)
+
+struct vjob {
+	struct vjob *next;
+	uint8_t work[32], task[32], seed[32], proof_root[32], final_state[32];
+	uint64_t commit_height, deadline_ms, start_step, steps, eval_loss;
+	char endpoint[LEDGER_MAX_ENDPOINT + 1];
+	uint64_t next_try_ms;
+	/* verdict */
+	int valid, reason;
+	uint32_t segments[COMPUTE_MAX_SAMPLES];
+	size_t nseg;
+	double cpu_s;
+};
+
+struct node_verifier {
+	node_verifier_config cfg;
+	char work_dir[1024];
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	pthread_t thread;
+	int started, stopping;
+	struct vjob *waiting;  /* committed, no seed yet (loop thread only) */
+	struct vjob *ready;    /* seeded, for the worker */
+	struct vjob *done;     /* verdicts, for the loop */
+	int pipe_r, pipe_w;
+	struct event *ev;
+	uint64_t height;       /* latest committed height the loop saw */
+	node_verifier_stats st;
+};
+
+static void free_list(struct vjob *j)
+{
+	while (j) {
+		struct vjob *n = j->next;
+		free(j);
+		j = n;
+	}
+}
+
+/* ---- the worker */
+
+static int read_whole(const char *path, uint8_t **out, size_t *len, uint64_t cap)
+{
+	FILE *f = fopen(path, "rb");
+	struct stat st;
+	*out = NULL;
+	*len = 0;
+	if (!f)
+		return errno == ENOENT ? IOLM_ENOTFOUND : IOLM_EIO;
+	if (fstat(fileno(f), &st) || (uint64_t)st.st_size > cap) {
+		fclose(f);
+		return IOLM_ETOOBIG;
+	}
+	*out = malloc((size_t)st.st_size ? (size_t)st.st_size : 1);
+	if (!*out) {
+		fclose(f);
+		return IOLM_ENOMEM;
+	}
+	*len = fread(*out, 1, (size_t)st.st_size, f);
+	int bad = ferror(f) || *len != (size_t)st.st_size;
+	fclose(f);
+	if (bad) {
+		free(*out);
+		*out = NULL;
+		return IOLM_EIO;
+	}
+	return IOLM_OK;
+}
+
+/* The single file of a one-file artifact, extracted once into work_dir/data/<id>/. */
+static int load_dataset(node_verifier *v, const uint8_t id[LEDGER_ARTIFACT_ID_LEN],
+			uint8_t **out, size_t *len)
+{
+	char hex[2 * LEDGER_ARTIFACT_ID_LEN + 1], dir[1400], path[1700];
+	struct dirent *e;
+	int err;
+	iolm_hex_encode(hex, sizeof hex, id, LEDGER_ARTIFACT_ID_LEN);
+	snprintf(dir, sizeof dir, "%s/data", v->work_dir);
+	mkdir(dir, 0700);
+	snprintf(dir, sizeof dir, "%s/data/%s", v->work_dir, hex);
+	DIR *d = opendir(dir);
+	if (!d) {
+		if (!v->cfg.art)
+			return IOLM_ENOTFOUND;
+		if ((err = art_store_get(v->cfg.art, id, dir)))
+			return err;
+		if (!(d = opendir(dir)))
+			return IOLM_EIO;
+	}
+	err = IOLM_ENOTFOUND;
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+		err = read_whole(path, out, len, DATA_MAX_BYTES);
+		break;
+	}
+	closedir(d);
+	return err;
+}
+
+static int parse_endpoint(const char *ep, char *host, size_t hostlen, uint16_t *port)
+{
+	const char *p = strncmp(ep, "http://", 7) == 0 ? ep + 7 : NULL;
+	const char *colon = p ? strrchr(p, ':') : NULL;
+	long n;
+	if (!colon || colon == p || (size_t)(colon - p) >= hostlen)
+		return IOLM_EINVAL;
+	n = strtol(colon + 1, NULL, 10);
+	if (n < 1 || n > 65535)
+		return IOLM_EINVAL;
+	memcpy(host, p, (size_t)(colon - p));
+	host[colon - p] = '\0';
+	*port = (uint16_t)n;
+	return IOLM_OK;
+}
+
+static int fetch(node_httpc *c, const char *path, iolm_buf *out)
+{
+	int status, err = node_httpc_request(c, "GET", path, NULL, NULL, 0, &status, out, 30000);
+	if (err)
+		return err;
+	return status == 200 ? IOLM_OK : IOLM_ENOTFOUND;
+}
+
+/* Fetch the claim and the checkpoints the seed samples into dir. A failure here is the
+ * miner's: unavailable. */
+static int fetch_work(node_verifier *v, struct vjob *j, const compute_task *task,
+		      const char *dir, iolm_buf *claim)
+{
+	char host[256], whex[65], path[256], file[1400];
+	uint16_t port;
+	node_httpc *c = NULL;
+	compute_claim cl = { 0 };
+	uint32_t idx[COMPUTE_MAX_SAMPLES];
+	iolm_buf ck;
+	int err;
+
+	iolm_buf_init(&ck, CKPT_MAX_BYTES);
+	iolm_hex_encode(whex, sizeof whex, j->work, 32);
+	if ((err = parse_endpoint(j->endpoint, host, sizeof host, &port)) ||
+	    (err = node_httpc_create(&c, host, port)))
+		goto out;
+	snprintf(path, sizeof path, "/claim/%s", whex);
+	if ((err = fetch(c, path, claim)) ||
+	    (err = compute_claim_decode(&cl, claim->data, claim->len, task->seg_len)))
+		goto out;
+	uint32_t s = task->samples < cl.nseg ? task->samples : (uint32_t)cl.nseg;
+	if ((err = compute_sample_segments(idx, task->samples, cl.nseg, j->seed)))
+		goto out;
+	for (uint32_t i = 0; i <= s; i++) {
+		/* the sampled segments' starts, then the final checkpoint (eval) */
+		uint64_t step = i < s ? cl.start_step + (uint64_t)idx[i] * task->seg_len
+				      : cl.start_step + (uint64_t)cl.nseg * task->seg_len;
+		snprintf(path, sizeof path, "/ckpt/%s/%llu", whex, (unsigned long long)step);
+		iolm_buf_reset(&ck);
+		if ((err = fetch(c, path, &ck)) ||
+		    (err = compute_checkpoint_name(file, sizeof file, dir, step)))
+			goto out;
+		FILE *f = fopen(file, "wb");
+		if (!f || fwrite(ck.data, 1, ck.len, f) != ck.len) {
+			if (f)
+				fclose(f);
+			err = IOLM_EIO;
+			goto out;
+		}
+		if (fclose(f)) {
+			err = IOLM_EIO;
+			goto out;
+		}
+	}
+out:
+	compute_claim_release(&cl);
+	node_httpc_destroy(c);
+	iolm_buf_release(&ck, 0);
+	return err;
+}
+
+static void rm_tree(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	char path[1700];
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+		unlink(path);
+	}
+	closedir(d);
+	rmdir(dir);
+}
+
+/* Verify one work. Returns 1 when a verdict was reached (j->valid, j->reason set), 0 to
+ * try again later, -1 to give up without attesting. */
+static int verify_job(node_verifier *v, struct vjob *j)
+{
+	iolm_buf tb, claim;
+	Iolm__TaskState *ts = NULL;
+	Iolm__TaskCreate *tc = NULL;
+	compute_task task;
+	compute_backend *be = NULL;
+	compute_verdict verdict;
+	uint8_t *train = NULL, *eval = NULL;
+	size_t tlen = 0, elen = 0;
+	char whex[65], dir[1400];
+	int ret = -1, err;
+
+	iolm_buf_init(&tb, IOLM_MAX_TX_BYTES * 2);
+	iolm_buf_init(&claim, COMPUTE_CLAIM_MAX_BYTES);
+	iolm_hex_encode(whex, sizeof whex, j->work, 32);
+	snprintf(dir, sizeof dir, "%s/%s", v->work_dir, whex);
+	if (ledger_get_task(v->cfg.ledger, j->task, &tb) ||
+	    iolm_codec_decode((ProtobufCMessage **)&ts, &iolm__task_state__descriptor, tb.data,
+			      tb.len, tb.limit) ||
+	    iolm_codec_decode((ProtobufCMessage **)&tc, &iolm__task_create__descriptor,
+			      ts->params.data, ts->params.len, IOLM_MAX_TX_BYTES) ||
+	    compute_task_from_create(&task, j->task, tc)) {
+		IOLM_WARN(MOD, "work %.16s: task unreadable; not attesting", whex);
+		goto out;
+	}
+	if ((err = load_dataset(v, tc->dataset_id.data, &train, &tlen)) ||
+	    (err = load_dataset(v, tc->eval_id.data, &eval, &elen))) {
+		IOLM_WARN(MOD, "work %.16s: task data sets not available here (%s); not attesting",
+			  whex, iolm_strerror(err));
+		__atomic_add_fetch(&v->st.skipped, 1, __ATOMIC_RELAXED);
+		goto out;
+	}
+	mkdir(dir, 0700);
+	err = fetch_work(v, j, &task, dir, &claim);
+	if (err) {
+		/* keep trying until shortly before the chain's timeout would reject it anyway */
+		if (iolm_clock_wall_ms() + 2 * RETRY_MS < j->deadline_ms) {
+			IOLM_INFO(MOD, "work %.16s: miner not answering (%s); retrying", whex,
+				  iolm_strerror(err));
+			j->next_try_ms = iolm_clock_wall_ms() + RETRY_MS;
+			ret = 0;
+			goto out;
+		}
+		/* Out of time: the miner could not show its work. */
+		j->valid = 0;
+		j->reason = err;
+		ret = 1;
+		__atomic_add_fetch(&v->st.unavailable, 1, __ATOMIC_RELAXED);
+		goto out;
+	}
+	/* The claim must be the one committed to: same final state and eval loss as the
+	 * work_commit (its root is checked by compute_verify). */
+	compute_claim cl = { 0 };
+	if (compute_claim_decode(&cl, claim.data, claim.len, task.seg_len) == IOLM_OK) {
+		int same = memcmp(cl.final_state, j->final_state, 32) == 0 &&
+			   cl.eval_loss == j->eval_loss;
+		compute_claim_release(&cl);
+		if (!same) {
+			j->valid = 0;
+			j->reason = IOLM_EVERIFY_CLAIM;
+			ret = 1;
+			goto out;
+		}
+	}
+	if ((err = compute_backend_cpu_create(&be, v->cfg.threads)) ||
+	    (err = compute_verify(&verdict, be, &task, claim.data, claim.len, j->proof_root,
+				  j->seed, dir, train, tlen, eval, elen))) {
+		IOLM_WARN(MOD, "work %.16s: cannot verify here: %s", whex, iolm_strerror(err));
+		goto out;
+	}
+	j->valid = verdict.reason == IOLM_OK;
+	j->reason = verdict.reason;
+	j->nseg = verdict.nsampled;
+	memcpy(j->segments, verdict.sampled, verdict.nsampled * sizeof verdict.sampled[0]);
+	j->cpu_s = verdict.cpu_s;
+	ret = 1;
+out:
+	rm_tree(dir);
+	compute_backend_destroy(be);
+	free(train);
+	free(eval);
+	if (tc)
+		iolm_codec_free(&tc->base);
+	if (ts)
+		iolm_codec_free(&ts->base);
+	iolm_buf_release(&tb, 0);
+	iolm_buf_release(&claim, 0);
+	return ret;
+}
+
+/* The next ready job whose retry time has come, removed from the list. */
+static struct vjob *take_ready(node_verifier *v, uint64_t now)
+{
+	for (struct vjob **pp = &v->ready; *pp; pp = &(*pp)->next) {
+		if ((*pp)->next_try_ms <= now) {
+			struct vjob *j = *pp;
+			*pp = j->next;
+			j->next = NULL;
+			return j;
+		}
+	}
+	return NULL;
+}
+
+static void *worker(void *arg)
+{
+	node_verifier *v = arg;
+	pthread_mutex_lock(&v->mu);
+	while (!v->stopping) {
+		struct vjob *j = take_ready(v, iolm_clock_wall_ms());
+		if (!j) {
+			struct timespec ts;
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_nsec += 200 * 1000000L;
+			if (ts.tv_nsec >= 1000000000L) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000L;
+			}
+			pthread_cond_timedwait(&v->cv, &v->mu, &ts);
+			continue;
+		}
+		pthread_mutex_unlock(&v->mu);
+		int r = verify_job(v, j);
+		pthread_mutex_lock(&v->mu);
+		if (r == 0) { /* try again later */
+			j->next = v->ready;
+			v->ready = j;
+		} else if (r < 0) {
+			free(j);
+		} else {
+			j->next = v->done;
+			v->done = j;
+			char c = 1;
+			ssize_t w = write(v->pipe_w, &c, 1);
+			(void)w;
+		}
+	}
+	pthread_mutex_unlock(&v->mu);
+	return NULL;
+}
+
+/* ---- the loop side */
+
+static void on_wake(evutil_socket_t fd, short what, void *arg)
+{
+	node_verifier *v = arg;
+	char buf[64];
+	(void)what;
+	while (read(fd, buf, sizeof buf) > 0)
+		;
+	pthread_mutex_lock(&v->mu);
+	struct vjob *list = v->done;
+	v->done = NULL;
+	pthread_mutex_unlock(&v->mu);
+	while (list) {
+		struct vjob *n = list->next;
+		v->st.verified++;
+		if (list->valid)
+			v->st.valid++;
+		else
+			v->st.invalid++;
+		v->st.cpu_s += list->cpu_s;
+		v->cfg.done(v->cfg.ctx, list->work, list->valid, list->eval_loss, list->segments,
+			    list->nseg, list->cpu_s, list->reason);
+		free(list);
+		list = n;
+	}
+}
+
+int node_verifier_create(node_verifier **out, struct event_base *base,
+			 const node_verifier_config *cfg)
+{
+	node_verifier *v = calloc(1, sizeof *v);
+	int fds[2];
+	*out = NULL;
+	if (!v)
+		return IOLM_ENOMEM;
+	v->cfg = *cfg;
+	v->pipe_r = v->pipe_w = -1;
+	snprintf(v->work_dir, sizeof v->work_dir, "%s", cfg->work_dir);
+	if (mkdir(v->work_dir, 0700) != 0 && errno != EEXIST) {
+		free(v);
+		return IOLM_EIO;
+	}
+	pthread_mutex_init(&v->mu, NULL);
+	pthread_cond_init(&v->cv, NULL);
+	if (pipe(fds) != 0)
+		goto fail;
+	v->pipe_r = fds[0];
+	v->pipe_w = fds[1];
+	fcntl(v->pipe_r, F_SETFL, O_NONBLOCK);
+	fcntl(v->pipe_w, F_SETFL, O_NONBLOCK);
+	v->ev = event_new(base, v->pipe_r, EV_READ | EV_PERSIST, on_wake, v);
+	if (!v->ev || event_add(v->ev, NULL))
+		goto fail;
+	if (pthread_create(&v->thread, NULL, worker, v) != 0)
+		goto fail;
+	v->started = 1;
+	*out = v;
+	return IOLM_OK;
+fail:
+	node_verifier_destroy(v);
+	return IOLM_ENOMEM;
+}
+
+void node_verifier_destroy(node_verifier *v)
+{
+	if (!v)
+		return;
+	pthread_mutex_lock(&v->mu);
+	v->stopping = 1;
+	pthread_cond_broadcast(&v->cv);
+	pthread_mutex_unlock(&v->mu);
+	if (v->started)
+		pthread_join(v->thread, NULL);
+	free_list(v->waiting);
+	free_list(v->ready);
+	free_list(v->done);
+	if (v->ev)
+		event_free(v->ev);
+	if (v->pipe_r >= 0)
+		close(v->pipe_r);
+	if (v->pipe_w >= 0)
+		close(v->pipe_w);
+	pthread_mutex_destroy(&v->mu);
+	pthread_cond_destroy(&v->cv);
+	free(v);
+}
+
+void node_verifier_on_commit(node_verifier *v, uint64_t height, const uint8_t block_id[static 32],
+			     const uint8_t *block, size_t len)
+{
+	const ledger_genesis *g = ledger_get_genesis(v->cfg.ledger);
+	Iolm__Block *b;
+	__atomic_store_n(&v->height, height, __ATOMIC_RELAXED);
+
+	/* the block after a commit seeds its challenge */
+	pthread_mutex_lock(&v->mu);
+	for (struct vjob **pp = &v->waiting; *pp;) {
+		struct vjob *j = *pp;
+		if (j->commit_height + 1 != height) {
+			pp = &j->next;
+			continue;
+		}
+		*pp = j->next;
+		iolm_hash2(j->seed, IOLM_TAG_CHALLENGE, block_id, 32, j->work, 32);
+		j->next = v->ready;
+		v->ready = j;
+	}
+	pthread_cond_signal(&v->cv);
+	pthread_mutex_unlock(&v->mu);
+
+	/* this block's work commits wait for the next one */
+	Iolm__BlockHeader *hdr = NULL;
+	if (iolm_decode_block(&b, block, len, IOLM_MAX_BLOCK_BYTES))
+		return;
+	if (iolm_decode_block_header(&hdr, b->header.data, b->header.len, 4096)) {
+		iolm_codec_free(&b->base);
+		return;
+	}
+	uint64_t btime = hdr->time_ms;
+	iolm_codec_free(&hdr->base);
+	for (size_t i = 0; i < b->n_txs; i++) {
+		ledger_tx tx;
+		if (ledger_tx_decode(&tx, ledger_genesis_chain_id(g), b->txs[i].data, b->txs[i].len))
+			continue;
+		if (tx.body->kind_case == IOLM__TX_BODY__KIND_WORK_COMMIT) {
+			const Iolm__WorkCommit *w = tx.body->work_commit;
+			struct vjob *j = calloc(1, sizeof *j);
+			if (j) {
+				memcpy(j->work, tx.id, 32);
+				memcpy(j->task, w->task_id.data, 32);
+				memcpy(j->proof_root, w->proof_root.data, 32);
+				memcpy(j->final_state, w->final_state.data, 32);
+				j->commit_height = height;
+				j->deadline_ms = btime + ledger_genesis_params(g)->attest_timeout_ms;
+				j->start_step = w->start_step;
+				j->steps = w->steps;
+				j->eval_loss = w->eval_loss;
+				snprintf(j->endpoint, sizeof j->endpoint, "%s", w->endpoint);
+				j->next = v->waiting;
+				v->waiting = j;
+			}
+		}
+		ledger_tx_release(&tx);
+	}
+	iolm_codec_free(&b->base);
+}
+
+void node_verifier_get_stats(node_verifier *v, node_verifier_stats *out)
+{
+	pthread_mutex_lock(&v->mu);
+	*out = v->st;
+	out->waiting = out->queued = 0;
+	for (struct vjob *j = v->waiting; j; j = j->next)
+		out->waiting++;
+	for (struct vjob *j = v->ready; j; j = j->next)
+		out->queued++;
+	pthread_mutex_unlock(&v->mu);
+}

@@ -1,0 +1,60 @@
+/* The verifier worker: what a validator does with committed work claims
+ * (docs/economics.md §2).
+ *
+ * For every work_commit in a committed block at height h, once block h + 1 is committed
+ * its id seeds the challenge: seed = H_challenge(block id at h + 1 || work id). A worker
+ * thread (off the consensus loop) then fetches the claim and the sampled checkpoints from
+ * the miner's endpoint (GET {endpoint}/claim/{work} and /ckpt/{work}/{step}), reads the
+ * task's training and eval sets from the node's artifact store, re-executes the sampled
+ * segments on the CPU (compute_verify) and hands the verdict back to the loop, which
+ * signs an attest transaction with the validator key and gossips it. A miner that does
+ * not serve its checkpoints before the attestation deadline is attested invalid. A
+ * validator missing the task's data sets cannot judge and does not attest. */
+#ifndef IOLM_NODE_VERIFIER_H
+#define IOLM_NODE_VERIFIER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <event2/event.h>
+
+#include "artifacts/art.h"
+#include "core/err.h"
+#include "core/key.h"
+#include "ledger/ledger.h"
+
+typedef struct node_verifier node_verifier;
+
+/* A verdict, delivered on the loop thread. */
+typedef void (*node_verifier_done_fn)(void *ctx, const uint8_t work[static 32], int valid,
+				      uint64_t eval_loss, const uint32_t *segments,
+				      size_t nseg, double cpu_s, int reason);
+
+typedef struct node_verifier_config {
+	const char *work_dir;        /* scratch space for fetched checkpoints */
+	ledger *ledger;              /* read-only use from the worker thread */
+	art_store *art;              /* the task data sets */
+	unsigned threads;            /* CPU threads for re-execution (>= 1) */
+	node_verifier_done_fn done;
+	void *ctx;
+} node_verifier_config;
+
+int node_verifier_create(node_verifier **out, struct event_base *base,
+			 const node_verifier_config *cfg) IOLM_WUR;
+/* Stop the worker (an ongoing verification is abandoned) and free everything. */
+void node_verifier_destroy(node_verifier *v);
+
+/* A block was committed (loop thread): schedule its work commits, seed the works
+ * committed in the block before. */
+void node_verifier_on_commit(node_verifier *v, uint64_t height,
+			     const uint8_t block_id[static 32], const uint8_t *block,
+			     size_t len);
+
+typedef struct node_verifier_stats {
+	size_t waiting, queued;      /* for a seed / for the worker */
+	uint64_t verified, valid, invalid, unavailable, skipped;
+	double cpu_s;                /* total re-execution CPU time */
+} node_verifier_stats;
+void node_verifier_get_stats(node_verifier *v, node_verifier_stats *out);
+
+#endif

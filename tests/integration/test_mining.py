@@ -1,0 +1,297 @@
+#!/usr/bin/env python3
+"""Joint mining on a real network (docs/economics.md): an honest miner's work is verified
+by the validators, accepted and rewarded; a second miner extending it shares the profit
+along the lineage; a model payment is split exactly as the economics say; a cheater —
+one faked segment, or a better eval loss than it has — is rejected and slashed."""
+import hashlib
+import http.server
+import json
+import os
+import random
+import re
+import shutil
+import subprocess
+import sys
+import threading
+import time
+
+from framework import TestFailure, free_base_port, run
+
+
+def check(cond, what):
+    if not cond:
+        raise TestFailure(what)
+
+
+def corpus(path_train, path_eval):
+    """A deterministic text corpus (no data set download): sentences from a fixed
+    vocabulary, so a tiny model learns something in a few dozen steps."""
+    rnd = random.Random(7)
+    words = ("the model learns to predict the next byte of text while miners train and "
+             "validators verify each sampled segment of work on the chain").split()
+    lines = []
+    for _ in range(1500):
+        lines.append(" ".join(rnd.choice(words) for _ in range(rnd.randint(4, 12))) + ".\n")
+    text = "".join(lines).encode()
+    cut = len(text) * 9 // 10
+    with open(path_train, "wb") as f:
+        f.write(text[:cut])
+    with open(path_eval, "wb") as f:
+        f.write(text[cut:])
+
+
+class Env:
+    def __init__(self, net):
+        self.net = net
+        self.n0 = net.nodes[0]
+        self.rpc = "127.0.0.1:%d" % self.n0.rpc_port
+        self.cookie = os.path.join(self.n0.dir, "rpc.cookie")
+        self.faucet = os.path.join(net.dir, "faucet.key")
+        self.miner = os.path.join(os.path.dirname(net.iolmd), "iolm-miner")
+
+    def iolmd(self, *args, timeout=120):
+        out = subprocess.run([self.net.iolmd] + list(args), capture_output=True, text=True,
+                             timeout=timeout)
+        if out.returncode != 0:
+            raise TestFailure("iolmd %s failed: %s" % (" ".join(args[:2]), out.stderr[-500:]))
+        return out.stdout.strip()
+
+    def tx(self, key, *args):
+        return self.iolmd("tx", *args, "--rpc", self.rpc, "--cookie", self.cookie, "--key", key,
+                          "--wait").splitlines()[-1]
+
+    def new_key(self, name):
+        d = os.path.join(self.net.dir, name)
+        genesis = os.path.join(self.n0.dir, "genesis.json")
+        out = self.iolmd("init", "-d", d, "--genesis", genesis)
+        pub = re.search(r"pubkey\): ([0-9a-f]{64})", out).group(1)
+        addr = address_of(bytes.fromhex(pub))
+        self.tx(self.faucet, "transfer", "--to", addr, "--amount", "10000000")
+        return os.path.join(d, "node.key"), addr
+
+
+BECH32 = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
+
+
+def address_of(pub):
+    """iolm address of an x-only key: bech32m("iolm", BLAKE2b-160 personalized
+    "iolm.addr") -- written out here so the test checks the rule independently."""
+    h = hashlib.blake2b(pub, digest_size=20, person=b"iolm.addr").digest()
+    acc, bits, data = 0, 0, []
+    for b in h:
+        acc, bits = acc << 8 | b, bits + 8
+        while bits >= 5:
+            bits -= 5
+            data.append(acc >> bits & 31)
+    gen = [0x3b6a57b2, 0x26508e6d, 0x1ea119fa, 0x3d4233dd, 0x2a1462b3]
+    chk = 1
+    for v in [ord(c) >> 5 for c in "iolm"] + [0] + [ord(c) & 31 for c in "iolm"] + data + [0] * 6:
+        top = chk >> 25
+        chk = (chk & 0x1ffffff) << 5 ^ v
+        for i in range(5):
+            chk ^= gen[i] if top >> i & 1 else 0
+    chk ^= 0x2bc830a3
+    return "iolm1" + "".join(BECH32[d] for d in data + [(chk >> 5 * (5 - i)) & 31 for i in range(6)])
+
+
+def wait_work(net, node, wid, statuses, timeout=180):
+    got = {}
+
+    def done():
+        try:
+            w = node.get("/work/" + wid)
+        except Exception:  # noqa: BLE001 - not committed yet
+            return False
+        got.update(w)
+        return w["status_name"] in statuses
+    net.wait("work %s in %s" % (wid[:12], statuses), done, timeout)
+    return got
+
+
+def mine(env, key, task, out, listen_port, parent, steps=20, extra=()):
+    log = open(out + ".log", "w")
+    p = subprocess.Popen([env.miner, "mine", "--node", env.rpc, "--cookie", env.cookie,
+                          "--key", key, "--task", task, "--data", env.train, "--eval", env.eval,
+                          "--steps", str(steps), "--listen", "127.0.0.1:%d" % listen_port,
+                          "--out", out, "--parent", parent, "--bond", "500", "--device", "cpu",
+                          "--threads", "1"] + list(extra), stdout=log, stderr=subprocess.STDOUT)
+    return p
+
+
+def work_id_from_log(net, path, timeout=180):
+    box = {}
+
+    def found():
+        try:
+            with open(path) as f:
+                m = re.search(r"work ([0-9a-f]{64})", f.read())
+        except OSError:
+            return False
+        if m:
+            box["id"] = m.group(1)
+        return bool(m)
+    net.wait("the miner's work id in %s" % path, found, timeout)
+    return box["id"]
+
+
+def rewards(node, addr):
+    return node.get("/rewards/" + addr)
+
+
+class Replay(http.server.BaseHTTPRequestHandler):
+    """Serves an honest run's claim and checkpoints for any work id, optionally with one
+    checkpoint corrupted: a cheater's endpoint."""
+    run_dir = None
+    corrupt_step = None
+
+    def do_GET(self):  # noqa: N802 - http.server's name
+        m = re.fullmatch(r"/claim/[0-9a-f]{64}", self.path)
+        n = re.fullmatch(r"/ckpt/[0-9a-f]{64}/(\d+)", self.path)
+        if m:
+            path = os.path.join(self.run_dir, "claim.bin")
+        elif n:
+            path = os.path.join(self.run_dir, "ckpt-%08d.bin" % int(n.group(1)))
+        else:
+            self.send_error(404)
+            return
+        try:
+            data = bytearray(open(path, "rb").read())
+        except OSError:
+            self.send_error(404)
+            return
+        if n and self.corrupt_step is not None and int(n.group(1)) == self.corrupt_step:
+            data[len(data) // 2] ^= 0x40
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(bytes(data))
+
+    def log_message(self, *args):
+        pass
+
+
+T0 = time.monotonic()
+
+
+def phase(what):
+    print("[%6.1fs] %s" % (time.monotonic() - T0, what), flush=True)
+
+
+def test_mining(net):
+    env = Env(net)
+    env.train = os.path.join(net.dir, "train.txt")
+    env.eval = os.path.join(net.dir, "eval.txt")
+    corpus(env.train, env.eval)
+    net.start_all()
+    net.wait("all nodes at height 2", lambda: all(n.height() >= 2 for n in net.nodes), 60)
+
+    phase("network up")
+    # the data sets, in every validator's artifact store
+    ds = ev = None
+    for n in net.nodes:
+        ds = env.iolmd("art", "add", "-d", n.dir, env.train)
+        ev = env.iolmd("art", "add", "-d", n.dir, env.eval)
+    taskfile = os.path.join(net.dir, "task.conf")
+    with open(taskfile, "w") as f:
+        f.write("n_layer = 1\nn_embd = 16\nn_head = 2\nseq_len = 16\ninit_seed = 3\n"
+                "lr = 0.01\nwarmup_steps = 2\ntotal_steps = 1000\nbatch_size = 2\n"
+                "segment_len = 10\nsamples = 2\n")
+    designer_key, designer = env.new_key("designer")
+    task = env.tx(designer_key, "task-create", "--task-file", taskfile, "--dataset", ds,
+                  "--eval", ev, "--pool", "1000000", "--designer-share-bps", "2000",
+                  "--breakthrough-bps", "1000", "--bond-min", "100", "--name", "it",
+                  "--margin-start-ppm", "0", "--margin-end-ppm", "0")
+    d0 = rewards(env.n0, designer)
+
+    phase("task created")
+    # 1. an honest miner: verified, accepted, the first best; paid
+    k1, a1 = env.new_key("miner1")
+    base = free_base_port(3)
+    out1 = os.path.join(net.dir, "run1")
+    m1 = mine(env, k1, task, out1, base, "none")
+    try:
+        w1 = work_id_from_log(net, out1 + ".log")
+        w = wait_work(net, env.n0, w1, ("accepted", "rejected", "slashed"))
+        check(w["status_name"] == "accepted", "honest work %s" % w["status_name"])
+        check(w["was_best"], "first accepted work is not the best")
+        r1 = rewards(env.n0, a1)
+        check(r1["breakthrough"] == 80000 and r1["bonds_returned"] == 500,
+              "miner 1 rewards %s" % r1)
+        check(rewards(env.n0, designer)["breakthrough"] - d0["breakthrough"] == 20000,
+              "designer share of the first breakthrough")
+
+        phase("first work accepted")
+        # 2. a second miner extends it: a breakthrough along the lineage, shared
+        k2, a2 = env.new_key("miner2")
+        out2 = os.path.join(net.dir, "run2")
+        m2 = mine(env, k2, task, out2, base + 1, w1, steps=60)
+        try:
+            w2 = work_id_from_log(net, out2 + ".log")
+            w = wait_work(net, env.n0, w2, ("accepted", "rejected", "slashed"))
+            check(w["status_name"] == "accepted", "extending work %s" % w["status_name"])
+            first = env.n0.get("/work/" + w1)["commit"]["eval_loss"]
+            check(w["was_best"], "the extending work (eval loss %s) did not beat the first (%s)"
+                  % (w["commit"]["eval_loss"], first))
+            shares = env.n0.get("/task/%s/shares" % task)
+            credit = {s["address"]: s["credit"] for s in shares["shares"]}
+            check(credit.get(a1) == 20 and credit.get(a2) == 60,
+                  "shares along the lineage: %s" % credit)
+
+            phase("second work accepted")
+            # 3. a model payment, split exactly: 20% designer, the rest by shares
+            before = {a: rewards(env.n0, a)["revenue"] for a in (designer, a1, a2)}
+            payer_key, _ = env.new_key("payer")
+            env.tx(payer_key, "model-pay", "--task", task, "--amount", "10001")
+            net.wait("revenue distributed",
+                     lambda: rewards(env.n0, designer)["revenue"] > before[designer], 30)
+            got = {a: rewards(env.n0, a)["revenue"] - before[a] for a in (designer, a1, a2)}
+            dshare = 10001 * 2000 // 10000
+            s1 = (10001 - dshare) * 20 // 80
+            s2 = (10001 - dshare) * 60 // 80
+            rem = 10001 - dshare - s1 - s2
+            check(got == {designer: dshare + rem, a1: s1, a2: s2}, "revenue split %s" % got)
+        finally:
+            m2.terminate()
+            m2.wait()
+
+        phase("revenue split")
+        # 4. cheaters, replaying miner 1's honest run from their own endpoint
+        commit = env.n0.get("/work/" + w1)["commit"]
+        srv = http.server.ThreadingHTTPServer(("127.0.0.1", base + 2), Replay)
+        Replay.run_dir = out1 if os.path.isdir(out1) and os.path.exists(
+            os.path.join(out1, "claim.bin")) else next(
+            os.path.join(out1, d) for d in os.listdir(out1)
+            if os.path.exists(os.path.join(out1, d, "claim.bin")))
+        threading.Thread(target=srv.serve_forever, daemon=True).start()
+        try:
+            kc, ac = env.new_key("cheater")
+            common = ["--task", task, "--start", "0", "--steps", str(commit["steps"]),
+                      "--proof-root", commit["proof_root"], "--final-state", commit["final_state"],
+                      "--checkpoint", commit["checkpoint_id"], "--bond", "700",
+                      "--endpoint", "http://127.0.0.1:%d" % (base + 2)]
+            # a better eval loss than it has
+            cheat1 = env.tx(kc, "work-commit", *common, "--eval-loss",
+                            str(commit["eval_loss"] // 2))
+            w = wait_work(net, env.n0, cheat1, ("accepted", "rejected", "slashed"))
+            check(w["status_name"] == "slashed", "lying eval loss %s" % w["status_name"])
+            phase("lying eval loss slashed")
+            # one faked segment: the second segment's start checkpoint is corrupted
+            Replay.corrupt_step = 10
+            cheat2 = env.tx(kc, "work-commit", *common, "--eval-loss", str(commit["eval_loss"]))
+            w = wait_work(net, env.n0, cheat2, ("accepted", "rejected", "slashed"))
+            check(w["status_name"] == "slashed", "faked segment %s" % w["status_name"])
+            check(rewards(env.n0, ac)["slashed"] == 1400, "bonds burned")
+            phase("faked segment slashed")
+        finally:
+            srv.shutdown()
+    finally:
+        m1.terminate()
+        m1.wait()
+    for n in net.nodes:
+        for line in n.get_text("/metrics").splitlines():
+            if line.startswith("iolm_evidence_total "):
+                check(float(line.split()[1]) == 0, "equivocation on node%d" % n.index)
+
+
+if __name__ == "__main__":
+    sys.exit(run(test_mining))
