@@ -3,6 +3,9 @@
  *   iolmd art add  -d DIR PATH [--kind dataset|checkpoint|model]   prints the id
  *   iolmd art get  -d DIR ID DEST
  *   iolmd art list -d DIR
+ *   iolmd art pin|unpin -d DIR ID
+ *   iolmd art manifest -d DIR ID          the encoded manifest, in hex
+ *   iolmd art gc -d DIR [--keep-mb N]     drop unpinned artifacts, free chunks above N MiB
  * LMDB allows this while the node runs. Added artifacts are pinned (kept by GC). */
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,7 +19,10 @@ static int usage(void)
 {
 	fprintf(stderr, "usage: iolmd art add -d DIR PATH [--kind dataset|checkpoint|model]\n"
 			"       iolmd art get -d DIR ID DEST\n"
-			"       iolmd art list -d DIR\n");
+			"       iolmd art list -d DIR\n"
+			"       iolmd art pin|unpin -d DIR ID\n"
+			"       iolmd art manifest -d DIR ID\n"
+			"       iolmd art gc -d DIR [--keep-mb N]\n");
 	return 2;
 }
 
@@ -86,6 +92,37 @@ int cli_art(int argc, char **argv)
 			       (unsigned long long)info[i].total_size, info[i].n_files,
 			       info[i].n_chunks, info[i].pinned ? "  pinned" : "");
 		}
+	} else if ((!strcmp(verb, "pin") || !strcmp(verb, "unpin") || !strcmp(verb, "manifest")) &&
+		   positional(argc, argv, 0)) {
+		uint8_t id[ART_ID_LEN];
+		err = iolm_hex_decode_exact(id, ART_ID_LEN, positional(argc, argv, 0));
+		if (!err && !strcmp(verb, "pin"))
+			err = art_store_pin(s, id);
+		else if (!err && !strcmp(verb, "unpin"))
+			err = art_store_unpin(s, id);
+		else if (!err) {
+			iolm_buf m;
+			iolm_buf_init(&m, 64u << 20);
+			if (!(err = art_store_manifest(s, &m, id))) {
+				char *hex = malloc(2 * m.len + 1);
+				if (hex) {
+					iolm_hex_encode(hex, 2 * m.len + 1, m.data, m.len);
+					printf("%s\n", hex);
+					free(hex);
+				} else {
+					err = IOLM_ENOMEM;
+				}
+			}
+			iolm_buf_release(&m, 0);
+		}
+	} else if (!strcmp(verb, "gc")) {
+		const char *keep = cli_opt(argc, argv, "--keep-mb");
+		art_gc_stats st;
+		err = art_store_gc(s, &st, keep ? strtoull(keep, NULL, 10) << 20 : 0, 0);
+		if (!err)
+			printf("removed %llu artifacts, freed %llu chunks (%llu bytes)\n",
+			       (unsigned long long)st.artifacts_removed,
+			       (unsigned long long)st.chunks_freed, (unsigned long long)st.bytes_freed);
 	} else {
 		art_store_close(s);
 		return usage();
