@@ -157,7 +157,7 @@ static json_t *optim_json(const Iolm__OptimConfig *c, int *err)
 	return o;
 }
 
-static void task_create_json(int *err, json_t *o, const Iolm__TaskCreate *t)
+void rpc_json_task_create(int *err, json_t *o, const Iolm__TaskCreate *t)
 {
 	rpc_json_put(err, o, "name", text(t->name));
 	rpc_json_put(err, o, "model", model_json(t->model, err));
@@ -177,10 +177,11 @@ static void task_create_json(int *err, json_t *o, const Iolm__TaskCreate *t)
 	rpc_json_put(err, o, "deadline_height", rpc_json_u64(t->deadline_height));
 }
 
-static void work_commit_json(int *err, json_t *o, const Iolm__WorkCommit *w)
+void rpc_json_work_commit(int *err, json_t *o, const Iolm__WorkCommit *w)
 {
 	rpc_json_put(err, o, "task_id", bin(w->task_id));
-	rpc_json_put(err, o, "parent_work", bin(w->parent_work));
+	rpc_json_put(err, o, "parent_work",
+		     w->parent_work.len ? bin(w->parent_work) : json_null()); /* none: from init */
 	rpc_json_put(err, o, "start_step", rpc_json_u64(w->start_step));
 	rpc_json_put(err, o, "steps", rpc_json_u64(w->steps));
 	rpc_json_put(err, o, "proof_root", bin(w->proof_root));
@@ -221,11 +222,11 @@ static void kind_json(int *err, json_t *tx, const Iolm__TxBody *b)
 		break;
 	case IOLM__TX_BODY__KIND_TASK_CREATE:
 		name = "task_create";
-		task_create_json(err, o, b->task_create);
+		rpc_json_task_create(err, o, b->task_create);
 		break;
 	case IOLM__TX_BODY__KIND_WORK_COMMIT:
 		name = "work_commit";
-		work_commit_json(err, o, b->work_commit);
+		rpc_json_work_commit(err, o, b->work_commit);
 		break;
 	case IOLM__TX_BODY__KIND_WORK_REVEAL:
 		name = "work_reveal";

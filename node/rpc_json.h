@@ -55,4 +55,9 @@ int rpc_json_receipt(json_t **out, const uint8_t *raw, size_t len) IOLM_WUR;
 /* A state proof: fields, and its StateProof encoding as "bytes". */
 int rpc_json_proof(json_t **out, const ledger_proof *proof) IOLM_WUR;
 
+/* The fields of a TaskCreate / WorkCommit into object o (shared by /tx, /block and the
+ * mining endpoints). A work without a parent has "parent_work": null. */
+void rpc_json_task_create(int *err, json_t *o, const Iolm__TaskCreate *t);
+void rpc_json_work_commit(int *err, json_t *o, const Iolm__WorkCommit *w);
+
 #endif

@@ -188,18 +188,6 @@ static int parse_addr(uint8_t id[static IOLM_ADDR_LEN], const char *s, size_t n)
 
 /* ---------------------------------------------------------------- renderings */
 
-/* Text from the chain: null when it is not valid UTF-8 (the record's bytes have it). */
-static json_t *text(const char *s)
-{
-	json_t *j = json_string(s ? s : "");
-	return j ? j : json_null();
-}
-
-static json_t *real32(float f)
-{
-	return isfinite(f) ? json_real((double)f) : json_null();
-}
-
 static json_t *bin(ProtobufCBinaryData b)
 {
 	return rpc_json_hex(b.data, b.len);
@@ -231,79 +219,19 @@ static const char *work_status_name(int s)
 	}
 }
 
-static json_t *model_json(int *err, const Iolm__ModelConfig *m)
-{
-	json_t *o;
-	if (!m)
-		return json_null();
-	if (!(o = json_object()))
-		return NULL;
-	rpc_json_put(err, o, "n_layer", json_integer(m->n_layer));
-	rpc_json_put(err, o, "n_embd", json_integer(m->n_embd));
-	rpc_json_put(err, o, "n_head", json_integer(m->n_head));
-	rpc_json_put(err, o, "seq_len", json_integer(m->seq_len));
-	rpc_json_put(err, o, "vocab", json_integer(m->vocab));
-	rpc_json_put(err, o, "init_seed", rpc_json_u64(m->init_seed));
-	return o;
-}
-
-static json_t *optim_json(int *err, const Iolm__OptimConfig *c)
-{
-	json_t *o;
-	if (!c)
-		return json_null();
-	if (!(o = json_object()))
-		return NULL;
-	rpc_json_put(err, o, "lr", real32(c->lr));
-	rpc_json_put(err, o, "beta1", real32(c->beta1));
-	rpc_json_put(err, o, "beta2", real32(c->beta2));
-	rpc_json_put(err, o, "eps", real32(c->eps));
-	rpc_json_put(err, o, "weight_decay", real32(c->weight_decay));
-	rpc_json_put(err, o, "warmup_steps", json_integer(c->warmup_steps));
-	rpc_json_put(err, o, "total_steps", rpc_json_u64(c->total_steps));
-	rpc_json_put(err, o, "grad_clip", real32(c->grad_clip));
-	return o;
-}
-
 static json_t *params_json(int *err, const Iolm__TaskCreate *t)
 {
 	json_t *o = json_object();
-	if (!o)
-		return NULL;
-	rpc_json_put(err, o, "name", text(t->name));
-	rpc_json_put(err, o, "model", model_json(err, t->model));
-	rpc_json_put(err, o, "optim", optim_json(err, t->optim));
-	rpc_json_put(err, o, "batch_size", json_integer(t->batch_size));
-	rpc_json_put(err, o, "dataset_id", bin(t->dataset_id));
-	rpc_json_put(err, o, "eval_id", bin(t->eval_id));
-	rpc_json_put(err, o, "segment_len", json_integer(t->segment_len));
-	rpc_json_put(err, o, "samples", json_integer(t->samples));
-	rpc_json_put(err, o, "reward_pool", rpc_json_u64(t->reward_pool));
-	rpc_json_put(err, o, "designer_share_bps", json_integer(t->designer_share_bps));
-	rpc_json_put(err, o, "breakthrough_bps", json_integer(t->breakthrough_bps));
-	rpc_json_put(err, o, "margin_start_ppm", json_integer(t->margin_start_ppm));
-	rpc_json_put(err, o, "margin_end_ppm", json_integer(t->margin_end_ppm));
-	rpc_json_put(err, o, "margin_decay_blocks", rpc_json_u64(t->margin_decay_blocks));
-	rpc_json_put(err, o, "bond_min", rpc_json_u64(t->bond_min));
-	rpc_json_put(err, o, "deadline_height", rpc_json_u64(t->deadline_height));
+	if (o)
+		rpc_json_task_create(err, o, t);
 	return o;
 }
 
 static json_t *commit_json(int *err, const Iolm__WorkCommit *w)
 {
 	json_t *o = json_object();
-	if (!o)
-		return NULL;
-	rpc_json_put(err, o, "task_id", bin(w->task_id));
-	rpc_json_put(err, o, "parent_work", opt_id(w->parent_work));
-	rpc_json_put(err, o, "start_step", rpc_json_u64(w->start_step));
-	rpc_json_put(err, o, "steps", rpc_json_u64(w->steps));
-	rpc_json_put(err, o, "proof_root", bin(w->proof_root));
-	rpc_json_put(err, o, "final_state", bin(w->final_state));
-	rpc_json_put(err, o, "checkpoint_id", bin(w->checkpoint_id));
-	rpc_json_put(err, o, "eval_loss", rpc_json_u64(w->eval_loss));
-	rpc_json_put(err, o, "bond", rpc_json_u64(w->bond));
-	rpc_json_put(err, o, "endpoint", text(w->endpoint));
+	if (o)
+		rpc_json_work_commit(err, o, w);
 	return o;
 }
 
