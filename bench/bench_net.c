@@ -19,12 +19,12 @@
  *                          per second from its first RPC answer until its height reaches
  *                          node0's; limit: the goal, as a constant (goal_blocks_per_s 500)
  *
- * The testnet lives in a fresh folder under DIR (bench-net-XXXXXX, removed at the end):
- * node0..node3 with keys, configuration and a genesis that funds the load's accounts
- * directly, on free loopback ports. The nodes run as child processes (`iolmd start`),
- * logging to DIR/bench-net-XXXXXX/nodeI.log; they are killed whenever this program ends,
- * also on an error or a signal, and die with it even after a SIGKILL (PR_SET_PDEATHSIG).
- * On a failure the tail of each node's log goes to stderr.
+ * The testnet (bench/devnet_util.h) lives in a fresh folder under DIR (bench_net-XXXXXX,
+ * removed at the end): node0..node3 with keys, configuration and a genesis that funds the
+ * load's accounts directly, on free loopback ports. The nodes run as child processes
+ * (`iolmd start`), logging to DIR/bench_net-XXXXXX/nodeI.log; they are killed whenever this
+ * program ends, also on an error or a signal, and die with it even after a SIGKILL
+ * (PR_SET_PDEATHSIG). On a failure the tail of each node's log goes to stderr.
  *
  * The nodes run with the default configuration (`iolmd testnet`'s) for the throughput and
  * latency phases. For the sync phase all four are stopped with SIGTERM and node0..node2
@@ -36,20 +36,10 @@
  * Usage: bench_net [--quick] [--dir DIR] [--iolmd PATH] [--keep]
  * Progress goes to stderr, the figures (bench_util.h) to stdout. */
 #include <assert.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <ftw.h>
-#include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
-#include <netinet/in.h>
-#include <arpa/inet.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -59,18 +49,18 @@
 #include <jansson.h>
 
 #include "bench_util.h"
+#include "devnet_util.h"
 #include "core/addr.h"
 #include "core/hash.h"
 #include "core/hex.h"
 #include "core/key.h"
 #include "ledger/ledger.h"
-#include "node/node.h"
 
 #ifndef IOLM_IOLMD_PATH
 #define IOLM_IOLMD_PATH "iolmd"
 #endif
 
-#define NV 4                  /* validators */
+#define NV DEVNET_NV           /* validators */
 #define SLOTS 16              /* load requests in flight per node */
 #define CHAIN "iolm-bench-net"
 #define NONCES_PER_ACCOUNT 10 /* in the throughput phase */
@@ -104,18 +94,13 @@ struct slot {
 };
 
 struct bnode {
-	int index;
-	char dir[4200];
-	uint16_t p2p_port, rpc_port;
-	pid_t pid;                  /* 0: not running */
-	char token[65];
+	devnet_node *d;             /* the process, its ports and cookie */
 	struct slot load[SLOTS];
 	struct slot ctl;            /* control calls: status, metrics, blocking helpers */
 };
 
 static struct {
-	char dir[4096];             /* the testnet folder; "" until created */
-	const char *iolmd;
+	devnet net;                 /* the testnet: folder, processes */
 	struct bnode nodes[NV];
 	struct event_base *base;
 	struct event *tick;         /* keeps EVLOOP_ONCE returning at least every 5 ms */
@@ -123,91 +108,12 @@ static struct {
 	iolm_key *keys;
 	uint8_t (*ids)[IOLM_ADDR_LEN];
 	uint64_t *nonces;           /* next nonce per account */
-	int failed;
-	int keep;                   /* --keep: leave the testnet folder for a look */
 } B;
 
-static volatile sig_atomic_t interrupted;
-
-/* ---------------------------------------------------------------- lifecycle */
-
-static void print_log_tails(void)
-{
-	for (int i = 0; i < NV && B.dir[0]; i++) {
-		char path[4300], line[1024], ring[15][1024];
-		int n = 0;
-		snprintf(path, sizeof path, "%s/node%d.log", B.dir, i);
-		FILE *fp = fopen(path, "r");
-		if (!fp)
-			continue;
-		while (fgets(line, sizeof line, fp))
-			snprintf(ring[n++ % 15], sizeof ring[0], "%s", line);
-		fclose(fp);
-		fprintf(stderr, "----- node%d log (last lines) -----\n", i);
-		for (int k = n > 15 ? n - 15 : 0; k < n; k++)
-			fputs(ring[k % 15], stderr);
-	}
-}
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)ftw;
-	return flag == FTW_DP ? rmdir(path) : unlink(path);
-}
-
-/* atexit: every child killed and reaped, the testnet folder removed. */
-static void cleanup(void)
-{
-	for (int i = 0; i < NV; i++) {
-		if (B.nodes[i].pid > 0) {
-			kill(B.nodes[i].pid, SIGKILL);
-			waitpid(B.nodes[i].pid, NULL, 0);
-			B.nodes[i].pid = 0;
-		}
-	}
-	if (B.failed)
-		print_log_tails();
-	if (B.dir[0] && B.keep) {
-		fprintf(stderr, "bench_net: kept %s\n", B.dir);
-	} else if (B.dir[0]) {
-		if (nftw(B.dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
-			fprintf(stderr, "bench_net: could not remove %s\n", B.dir);
-		B.dir[0] = '\0';
-	}
-}
-
-static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-
-static void die(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	fprintf(stderr, "bench_net: ");
-	vfprintf(stderr, fmt, ap);
-	fprintf(stderr, "\n");
-	va_end(ap);
-	B.failed = 1;
-	exit(1);
-}
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	interrupted = 1;
-}
-
-static void progress(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static void progress(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	fprintf(stderr, "bench_net: ");
-	vfprintf(stderr, fmt, ap);
-	fprintf(stderr, "\n");
-	va_end(ap);
-}
+/* Messages and fatal errors (devnet_util.h): "bench_net: ..." on stderr; die() exits
+ * through the clean-up that kills the nodes. */
+#define die devnet_die
+#define progress devnet_progress
 
 /* ---------------------------------------------------------------- HTTP client */
 
@@ -237,10 +143,10 @@ static int slot_send(struct slot *s, enum evhttp_cmd_type cmd, const char *path,
 	if (!req)
 		return IOLM_ENOMEM;
 	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
-	snprintf(host, sizeof host, "127.0.0.1:%u", s->node->rpc_port);
+	snprintf(host, sizeof host, "127.0.0.1:%u", s->node->d->rpc_port);
 	evhttp_add_header(h, "Host", host);
 	if (body) {
-		snprintf(auth, sizeof auth, "Bearer %s", s->node->token);
+		snprintf(auth, sizeof auth, "Bearer %s", s->node->d->token);
 		evhttp_add_header(h, "Authorization", auth);
 		evhttp_add_header(h, "Content-Type", "text/plain");
 		evbuffer_add(evhttp_request_get_output_buffer(req), body, len);
@@ -265,10 +171,7 @@ static struct slot *free_slot(struct bnode *n)
 
 static void loop_once(void)
 {
-	if (interrupted) {
-		progress("interrupted");
-		exit(130); /* cleanup() runs */
-	}
+	devnet_check_interrupt();
 	if (event_base_loop(B.base, EVLOOP_ONCE) < 0)
 		die("event loop failed");
 }
@@ -351,13 +254,7 @@ static void drive(int (*step)(void *ctx), void *ctx, double deadline, const char
 	while (!step(ctx)) {
 		if (bench_now() > deadline)
 			die("timed out waiting for %s", what);
-		for (int i = 0; i < NV; i++) {
-			int st;
-			if (B.nodes[i].pid > 0 && waitpid(B.nodes[i].pid, &st, WNOHANG) == B.nodes[i].pid) {
-				B.nodes[i].pid = 0;
-				die("node%d exited (status %d) while waiting for %s", i, st, what);
-			}
-		}
+		devnet_check_nodes(&B.net, what);
 		loop_once();
 	}
 }
@@ -377,171 +274,6 @@ static void make_account_key(iolm_key *k, uint32_t i)
 	iolm_hash(sec, IOLM_TAG_GENESIS, &i, sizeof i);
 	if (iolm_key_from_secret(k, sec))
 		die("cannot derive account key %u", i);
-}
-
-/* Free loopback ports: bound together (so they differ), then released for the nodes. */
-static void pick_ports(uint16_t *ports, int n)
-{
-	int fds[2 * NV];
-	for (int i = 0; i < n; i++) {
-		struct sockaddr_in a;
-		socklen_t alen = sizeof a;
-		memset(&a, 0, sizeof a);
-		a.sin_family = AF_INET;
-		a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		fds[i] = socket(AF_INET, SOCK_STREAM, 0);
-		if (fds[i] < 0 || bind(fds[i], (struct sockaddr *)&a, sizeof a) != 0 ||
-		    getsockname(fds[i], (struct sockaddr *)&a, &alen) != 0)
-			die("no free loopback port: %s", strerror(errno));
-		ports[i] = ntohs(a.sin_port);
-	}
-	for (int i = 0; i < n; i++)
-		close(fds[i]);
-}
-
-static void write_file(const char *path, const void *data, size_t len)
-{
-	FILE *fp = fopen(path, "wb");
-	if (!fp || fwrite(data, 1, len, fp) != len) {
-		if (fp)
-			fclose(fp);
-		die("cannot write %s", path);
-	}
-	if (fclose(fp))
-		die("cannot write %s", path);
-}
-
-/* The genesis: the four validators (equal power) and every load account funded. */
-static void write_genesis(const iolm_key *vals)
-{
-	iolm_buf j;
-	char hex[65], path[4400];
-	int bad;
-	iolm_buf_init(&j, 64u << 20);
-	bad = iolm_buf_printf(&j, "{\"chain_id\": \"%s\", \"genesis_time_ms\": %llu, "
-				  "\"params\": {\"min_fee\": 1}, \"allocations\": [", CHAIN,
-			      (unsigned long long)iolm_clock_wall_ms());
-	for (size_t i = 0; !bad && i < B.n_acc; i++) {
-		char a[IOLM_ADDR_STRLEN + 1];
-		iolm_addr_encode(a, B.ids[i]);
-		bad = iolm_buf_printf(&j, "%s{\"address\": \"%s\", \"amount\": 1000000000000}",
-				      i ? "," : "", a);
-	}
-	bad = bad || iolm_buf_append_str(&j, "], \"validators\": [");
-	for (int i = 0; !bad && i < NV; i++) {
-		iolm_hex_encode(hex, sizeof hex, iolm_key_pub(&vals[i]), 32);
-		bad = iolm_buf_printf(&j, "%s{\"pubkey\": \"%s\", \"power\": 10, \"name\": \"node%d\"}",
-				      i ? "," : "", hex, i);
-	}
-	bad = bad || iolm_buf_append_str(&j, "]}\n");
-	if (bad)
-		die("genesis: %s", iolm_strerror(IOLM_ENOMEM));
-	for (int i = 0; i < NV; i++) {
-		snprintf(path, sizeof path, "%s/genesis.json", B.nodes[i].dir);
-		write_file(path, j.data, j.len);
-	}
-	iolm_buf_release(&j, 0);
-}
-
-/* n's node.conf: the defaults, or with fast the short timeouts of the sync phase. */
-static void write_node(struct bnode *n, int fast)
-{
-	node_config c;
-	int rc;
-	node_config_default(&c, n->dir);
-	c.p2p_port = n->p2p_port;
-	c.rpc_port = n->rpc_port;
-	if (fast) {
-		c.heartbeat_ms = FAST_HEARTBEAT_MS;
-		c.propose_ms = FAST_PROPOSE_MS;
-		c.propose_delta_ms = FAST_PROPOSE_DELTA_MS;
-		c.vote_ms = FAST_VOTE_MS;
-		c.vote_delta_ms = FAST_VOTE_DELTA_MS;
-	}
-	for (int j = 0; j < NV; j++) {
-		char peer[64];
-		if (j == n->index)
-			continue;
-		snprintf(peer, sizeof peer, "127.0.0.1:%u", B.nodes[j].p2p_port);
-		if (!(c.peers[c.n_peers++] = strdup(peer)))
-			die("config: %s", iolm_strerror(IOLM_ENOMEM));
-	}
-	rc = node_config_save(&c);
-	node_config_release(&c);
-	if (rc)
-		die("%s/node.conf: %s", n->dir, iolm_strerror(rc));
-}
-
-static void create_testnet(const char *base)
-{
-	uint16_t ports[2 * NV];
-	iolm_key vals[NV];
-	char path[4400];
-	int rc;
-
-	snprintf(B.dir, sizeof B.dir, "%s/bench-net-XXXXXX", base);
-	if (!mkdtemp(B.dir)) {
-		B.dir[0] = '\0';
-		die("cannot create a folder under %s: %s", base, strerror(errno));
-	}
-	pick_ports(ports, 2 * NV);
-	for (int i = 0; i < NV; i++) {
-		struct bnode *n = &B.nodes[i];
-		n->index = i;
-		n->p2p_port = ports[2 * i];
-		n->rpc_port = ports[2 * i + 1];
-		snprintf(n->dir, sizeof n->dir, "%s/node%d", B.dir, i);
-		if (mkdir(n->dir, 0700) != 0)
-			die("%s: %s", n->dir, strerror(errno));
-		snprintf(path, sizeof path, "%s/node.key", n->dir);
-		if ((rc = iolm_key_generate(&vals[i])) || (rc = iolm_key_save(&vals[i], path, 0)))
-			die("%s: %s", path, iolm_strerror(rc));
-	}
-	for (int i = 0; i < NV; i++)
-		write_node(&B.nodes[i], 0);
-	write_genesis(vals);
-	for (int i = 0; i < NV; i++)
-		iolm_key_wipe(&vals[i]);
-}
-
-static void start_node(struct bnode *n)
-{
-	char logpath[4400];
-	pid_t parent = getpid();
-	snprintf(logpath, sizeof logpath, "%s/node%d.log", B.dir, n->index);
-	fflush(NULL);
-	pid_t pid = fork();
-	if (pid < 0)
-		die("fork: %s", strerror(errno));
-	if (pid == 0) {
-		/* The node must not outlive the benchmark, even one killed with SIGKILL. */
-		if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
-			_exit(127);
-		int fd = open(logpath, O_WRONLY | O_CREAT | O_APPEND, 0600);
-		if (fd < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0)
-			_exit(127);
-		for (int k = 3; k < 4096; k++)
-			close(k); /* our RPC sockets must not stay open in the child */
-		signal(SIGINT, SIG_DFL);
-		signal(SIGTERM, SIG_DFL);
-		execl(B.iolmd, "iolmd", "start", "-d", n->dir, (char *)NULL);
-		_exit(127);
-	}
-	n->pid = pid;
-	n->token[0] = '\0';
-}
-
-static void read_token(struct bnode *n)
-{
-	char path[4400];
-	snprintf(path, sizeof path, "%s/rpc.cookie", n->dir);
-	FILE *fp = fopen(path, "r");
-	if (!fp)
-		die("%s: %s", path, strerror(errno));
-	int ok = fscanf(fp, "%64s", n->token) == 1;
-	fclose(fp);
-	if (!ok)
-		die("%s: no token", path);
 }
 
 struct wait_height {
@@ -565,7 +297,7 @@ static int64_t wait_height(struct bnode *n, int64_t target, double timeout_s)
 {
 	struct wait_height w = { n, target, -1, 0 };
 	char what[96];
-	snprintf(what, sizeof what, "node%d's RPC to answer height >= %lld", n->index,
+	snprintf(what, sizeof what, "node%d's RPC to answer height >= %lld", n->d->index,
 		 (long long)target);
 	drive(step_wait_height, &w, bench_now() + timeout_s, what);
 	return w.height;
@@ -575,31 +307,18 @@ static int64_t wait_height(struct bnode *n, int64_t target, double timeout_s)
 static int64_t wait_rpc(struct bnode *n, double timeout_s)
 {
 	int64_t h = wait_height(n, 0, timeout_s);
-	read_token(n);
+	devnet_read_token(n->d);
 	return h;
 }
 
-/* SIGTERM, then up to timeout_s for a clean exit; SIGKILL (and a complaint) past it. */
+static void start_node(struct bnode *n)
+{
+	devnet_start(&B.net, n->d);
+}
+
 static void stop_node(struct bnode *n, double timeout_s)
 {
-	int st = 0;
-	if (n->pid <= 0)
-		return;
-	kill(n->pid, SIGTERM);
-	double end = bench_now() + timeout_s;
-	while (waitpid(n->pid, &st, WNOHANG) == 0) {
-		if (bench_now() > end) {
-			progress("node%d did not stop within %.0f s of SIGTERM; killing it", n->index,
-				 timeout_s);
-			kill(n->pid, SIGKILL);
-			waitpid(n->pid, &st, 0);
-			break;
-		}
-		sleep_loop(0.01);
-	}
-	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
-		progress("node%d stopped with status %d", n->index, st);
-	n->pid = 0;
+	devnet_stop(&B.net, n->d, timeout_s);
 }
 
 static void open_connections(void)
@@ -609,7 +328,7 @@ static void open_connections(void)
 		for (int s = 0; s <= SLOTS; s++) {
 			struct slot *sl = s < SLOTS ? &n->load[s] : &n->ctl;
 			sl->node = n;
-			sl->conn = evhttp_connection_base_new(B.base, NULL, "127.0.0.1", n->rpc_port);
+			sl->conn = evhttp_connection_base_new(B.base, NULL, "127.0.0.1", n->d->rpc_port);
 			if (!sl->conn)
 				die("evhttp connection: %s", iolm_strerror(IOLM_ENOMEM));
 			evhttp_connection_set_timeout(sl->conn, HTTP_TIMEOUT_S);
@@ -1032,6 +751,9 @@ static int step_catch_up(void *ctx)
 
 static void bench_sync(int64_t blocks)
 {
+	static const devnet_timeouts fast = { FAST_HEARTBEAT_MS, FAST_PROPOSE_MS,
+					      FAST_PROPOSE_DELTA_MS, FAST_VOTE_MS,
+					      FAST_VOTE_DELTA_MS };
 	struct load_until u;
 	struct catch_up c = { 0, 0, 0, 0, 0 };
 
@@ -1039,7 +761,7 @@ static void bench_sync(int64_t blocks)
 	for (int i = 0; i < NV; i++)
 		stop_node(&B.nodes[i], 15.0);
 	for (int i = 0; i < NV; i++)
-		write_node(&B.nodes[i], 1);
+		devnet_write_config(&B.net, B.nodes[i].d, &fast);
 	for (int i = 0; i < NV - 1; i++)
 		start_node(&B.nodes[i]);
 	for (int i = 0; i < NV - 1; i++)
@@ -1103,9 +825,9 @@ static void bench_rss(void)
 {
 	double max = 0, sum = 0;
 	for (int i = 0; i < NV; i++) {
-		double mb = rss_mb(B.nodes[i].pid);
+		double mb = rss_mb(B.net.nodes[i].pid);
 		if (mb < 0)
-			die("no VmRSS for node%d (pid %d)", i, (int)B.nodes[i].pid);
+			die("no VmRSS for node%d (pid %d)", i, (int)B.net.nodes[i].pid);
 		progress("rss: node%d %.1f MB", i, mb);
 		max = mb > max ? mb : max;
 		sum += mb;
@@ -1142,30 +864,24 @@ static void release_accounts(void)
 int main(int argc, char **argv)
 {
 	int quick = bench_quick(argc, argv);
-	const char *dir = "/tmp";
-	B.iolmd = IOLM_IOLMD_PATH;
+	const char *dir = "/tmp", *iolmd = IOLM_IOLMD_PATH;
+	int keep = 0;
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--dir") == 0 && i + 1 < argc)
 			dir = argv[++i];
 		else if (strcmp(argv[i], "--iolmd") == 0 && i + 1 < argc)
-			B.iolmd = argv[++i];
+			iolmd = argv[++i];
 		else if (strcmp(argv[i], "--keep") == 0)
-			B.keep = 1;
+			keep = 1;
 	}
 	size_t m = quick ? 2000 : 20000;
 	double t_start = bench_now();
 
 	if (iolm_crypto_init())
 		return 1;
-	if (access(B.iolmd, X_OK) != 0)
-		die("no iolmd at %s (--iolmd PATH)", B.iolmd);
-	atexit(cleanup);
-	struct sigaction sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_signal;
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	devnet_init(&B.net, "bench_net", iolmd, keep);
+	for (int i = 0; i < NV; i++)
+		B.nodes[i].d = &B.net.nodes[i];
 
 	/* The limit first, while the machine is quiet. */
 	double verify = schnorr_verify_rate(quick ? 0.2 : 1.0);
@@ -1173,8 +889,9 @@ int main(int argc, char **argv)
 		 sysconf(_SC_NPROCESSORS_ONLN));
 
 	setup_accounts(m / NONCES_PER_ACCOUNT);
-	create_testnet(dir);
-	progress("testnet of %d validators in %s, %zu funded accounts", NV, B.dir, B.n_acc);
+	devnet_create(&B.net, dir, CHAIN, "{\"min_fee\": 1}", (const uint8_t(*)[IOLM_ADDR_LEN])B.ids,
+		      B.n_acc, 1000000000000ull, 0);
+	progress("testnet of %d validators in %s, %zu funded accounts", NV, B.net.dir, B.n_acc);
 	if (!(B.base = event_base_new()) ||
 	    !(B.tick = event_new(B.base, -1, EV_PERSIST, on_tick, NULL)))
 		die("libevent: %s", iolm_strerror(IOLM_ENOMEM));

@@ -394,7 +394,7 @@ static void write_metrics(void *ctx, iolm_buf *out)
 		out,
 		"# HELP iolm_verify_waiting Work commits waiting for their challenge block.\n"
 		"# TYPE iolm_verify_waiting gauge\niolm_verify_waiting %zu\n"
-		"# HELP iolm_verify_queue Works seeded and waiting for re-execution.\n"
+		"# HELP iolm_verify_queue_works Works seeded and waiting for re-execution.\n"
 		"# TYPE iolm_verify_queue_works gauge\niolm_verify_queue_works %zu\n"
 		"# HELP iolm_verified_works_total Works this validator re-executed, by verdict.\n"
 		"# TYPE iolm_verified_works_total counter\n"
@@ -699,6 +699,14 @@ int node_run(const node_config *c)
 		  ledger_genesis_chain_id(n.g), (unsigned long long)h.height,
 		  n.val_index >= 0 ? "validator" : "observer", addr, c->p2p_host,
 		  node_p2p_port(n.p2p), c->rpc_host, node_rpc_port(n.rpc));
+	if (n.val_index >= 0) {
+		uint64_t bal, nonce;
+		if (ledger_get_account(n.l, id, &bal, &nonce) == IOLM_OK &&
+		    bal < 100 * ledger_genesis_params(n.g)->min_fee)
+			IOLM_WARN(MOD, "validator account %s holds %llu: too little to pay the fees of "
+				       "its attestations; fund it or its verification votes are lost",
+				  addr, (unsigned long long)bal);
+	}
 	if ((err = node_drive(&n)))
 		goto out;
 	event_base_dispatch(n.base);
