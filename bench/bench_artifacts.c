@@ -12,20 +12,34 @@
  *                          blake2b_gib_per_s x threads, the hashing bound
  *   get_gib_per_s          art_store_get of it back, verifying every chunk; same limit
  *
- * The transfer figure (transfer_gib_per_s against raw TCP loopback) waits for the
- * transfer engine (docs/artifacts.md "Transfer").
+ *   transfer_gib_per_s     one artifact fetched between two art_xfer engines, each with
+ *                          its own store and thread, over a TCP loopback connection with
+ *                          a minimal framing of the bench's own (type, length, payload;
+ *                          no encryption), from the first want to the last verified
+ *                          chunk stored; limit: raw_tcp_gib_per_s, the same bytes
+ *                          written through a loopback socket in 1 MiB writes and
+ *                          discarded; goal ratio >= 0.5. Size: 1 GiB, 256 MiB with
+ *                          --quick, or --xfer-mib N.
  *
- * Usage: bench_artifacts [--quick] [--dir DIR] [--mib N]   (DIR: scratch space for the
- * file and the store, default "."; N: file size for add/get, default 1024). */
+ * Usage: bench_artifacts [--quick] [--dir DIR] [--mib N] [--xfer-mib N]   (DIR: scratch
+ * space for the files and the stores, default "."; N: file size for add/get, default
+ * 1024). */
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "artifacts/art.h"
+#include "artifacts/xfer.h"
 #include "bench_util.h"
+#include "core/codec.h"
 
 static volatile uint8_t sink;
 
@@ -157,16 +171,328 @@ static void bench_store(const char *dir, uint64_t mib, double blake, unsigned th
 		exit(1);
 }
 
+/* ---------------------------------------------------------------- transfer */
+
+/* The bench's framing: type (1 byte), payload length (4 bytes, big-endian), payload.
+ * want/cancel: ids back to back; have: an id; block: the id, then the data. */
+enum { BX_WANT = 1, BX_CANCEL, BX_HAVE, BX_BLOCK };
+#define BX_IN_CAP ((size_t)(IOLM_MAX_MANIFEST_BYTES) + 64)
+#define BX_WINDOW 64u            /* requests in flight (4 MiB): loopback needs no more */
+
+struct bx_side {
+	int fd;
+	art_store *s;
+	art_xfer *x;
+	int peer;                    /* the other side, as the engine's opaque peer */
+	uint8_t *in;
+	size_t in_len;
+	uint8_t *out;
+	size_t out_len, out_cap;
+	int done, err, closed;
+};
+
+static void bx_frame(struct bx_side *b, int type, const uint8_t *p1, size_t n1,
+		     const uint8_t *p2, size_t n2)
+{
+	size_t need = b->out_len + 5 + n1 + n2;
+	if (need > b->out_cap) {
+		size_t cap = b->out_cap ? b->out_cap : 1u << 20;
+		while (cap < need)
+			cap *= 2;
+		if (!(b->out = realloc(b->out, cap)))
+			exit(1);
+		b->out_cap = cap;
+	}
+	uint8_t *o = b->out + b->out_len;
+	uint32_t len = (uint32_t)(n1 + n2);
+	o[0] = (uint8_t)type;
+	o[1] = (uint8_t)(len >> 24);
+	o[2] = (uint8_t)(len >> 16);
+	o[3] = (uint8_t)(len >> 8);
+	o[4] = (uint8_t)len;
+	if (n1)
+		memcpy(o + 5, p1, n1);
+	if (n2)
+		memcpy(o + 5 + n1, p2, n2);
+	b->out_len = need;
+}
+
+static int bx_want(void *ctx, void *peer, const uint8_t *ids, size_t n)
+{
+	(void)peer;
+	bx_frame(ctx, BX_WANT, ids, n * ART_ID_LEN, NULL, 0);
+	return IOLM_OK;
+}
+
+static int bx_cancel(void *ctx, void *peer, const uint8_t *ids, size_t n)
+{
+	(void)peer;
+	bx_frame(ctx, BX_CANCEL, ids, n * ART_ID_LEN, NULL, 0);
+	return IOLM_OK;
+}
+
+static int bx_block(void *ctx, void *peer, const uint8_t id[ART_ID_LEN], const uint8_t *data,
+		    size_t len)
+{
+	(void)peer;
+	bx_frame(ctx, BX_BLOCK, id, ART_ID_LEN, data, len);
+	return IOLM_OK;
+}
+
+static int bx_have(void *ctx, void *peer, const uint8_t id[ART_ID_LEN])
+{
+	(void)peer;
+	bx_frame(ctx, BX_HAVE, id, ART_ID_LEN, NULL, 0);
+	return IOLM_OK;
+}
+
+static void bx_penalize(void *ctx, void *peer, uint32_t points, const char *reason)
+{
+	(void)ctx, (void)peer, (void)points;
+	fprintf(stderr, "bench_artifacts: transfer peer penalized: %s\n", reason);
+	exit(1);
+}
+
+static void bx_done(void *ctx, const uint8_t id[ART_ID_LEN], int err)
+{
+	struct bx_side *b = ctx;
+	(void)id;
+	b->done = 1;
+	b->err = err;
+}
+
+static void bx_flush(struct bx_side *b)
+{
+	size_t off = 0;
+	while (off < b->out_len) {
+		ssize_t w = send(b->fd, b->out + off, b->out_len - off, MSG_NOSIGNAL);
+		if (w <= 0)
+			exit(1);
+		off += (size_t)w;
+	}
+	b->out_len = 0;
+}
+
+/* Hand every complete frame in the input buffer to the engine. */
+static void bx_dispatch(struct bx_side *b)
+{
+	size_t pos = 0;
+	while (b->in_len - pos >= 5) {
+		const uint8_t *h = b->in + pos;
+		size_t len = (size_t)h[1] << 24 | (size_t)h[2] << 16 | (size_t)h[3] << 8 | h[4];
+		if (len > BX_IN_CAP - 5)
+			exit(1);
+		if (b->in_len - pos < 5 + len)
+			break;
+		const uint8_t *p = h + 5;
+		switch (h[0]) {
+		case BX_WANT:
+			art_xfer_on_want(b->x, &b->peer, p, len / ART_ID_LEN);
+			break;
+		case BX_CANCEL:
+			art_xfer_on_cancel(b->x, &b->peer, p, len / ART_ID_LEN);
+			break;
+		case BX_HAVE:
+			art_xfer_on_have(b->x, &b->peer, p, NULL, 0);
+			break;
+		case BX_BLOCK:
+			art_xfer_on_block(b->x, &b->peer, p, p + ART_ID_LEN, len - ART_ID_LEN);
+			break;
+		default:
+			exit(1);
+		}
+		pos += 5 + len;
+	}
+	memmove(b->in, b->in + pos, b->in_len - pos);
+	b->in_len -= pos;
+}
+
+/* One side's loop: read, dispatch, tick every few ms, write; until the fetch is done
+ * (the fetching side) or the other side closed (the serving side). */
+static void bx_loop(struct bx_side *b, int fetching)
+{
+	uint64_t last = 0;
+	while (!(fetching ? b->done : b->closed)) {
+		struct pollfd pfd = { b->fd, POLLIN, 0 };
+		if (poll(&pfd, 1, 1) > 0) {
+			ssize_t r = recv(b->fd, b->in + b->in_len, BX_IN_CAP - b->in_len, 0);
+			if (r <= 0) {
+				b->closed = 1;
+			} else {
+				b->in_len += (size_t)r;
+				bx_dispatch(b);
+			}
+		}
+		uint64_t now = iolm_clock_mono_ns() / 1000000u;
+		if (now >= last + 5) {
+			art_xfer_tick(b->x, now);
+			last = now;
+		}
+		bx_flush(b);
+	}
+}
+
+static void *bx_server(void *arg)
+{
+	struct bx_side *b = arg;
+	bx_loop(b, 0);
+	return NULL;
+}
+
+/* A connected pair of loopback TCP sockets. */
+static void bx_socketpair(int fds[2])
+{
+	struct sockaddr_in a;
+	socklen_t al = sizeof a;
+	int one = 1, l = socket(AF_INET, SOCK_STREAM, 0);
+	memset(&a, 0, sizeof a);
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (l < 0 || bind(l, (struct sockaddr *)&a, sizeof a) || listen(l, 1) ||
+	    getsockname(l, (struct sockaddr *)&a, &al))
+		exit(1);
+	fds[0] = socket(AF_INET, SOCK_STREAM, 0);
+	if (fds[0] < 0 || connect(fds[0], (struct sockaddr *)&a, sizeof a))
+		exit(1);
+	if ((fds[1] = accept(l, NULL, NULL)) < 0)
+		exit(1);
+	close(l);
+	for (int i = 0; i < 2; i++)
+		if (setsockopt(fds[i], IPPROTO_TCP, TCP_NODELAY, &one, sizeof one))
+			exit(1);
+}
+
+struct raw_arg {
+	int fd;
+	uint64_t bytes;
+};
+
+static void *raw_writer(void *arg)
+{
+	struct raw_arg *r = arg;
+	uint8_t *buf = random_bytes(1u << 20, 7);
+	for (uint64_t left = r->bytes; left;) {
+		size_t n = left < (1u << 20) ? (size_t)left : (1u << 20);
+		ssize_t w = send(r->fd, buf, n, MSG_NOSIGNAL);
+		if (w <= 0)
+			exit(1);
+		left -= (uint64_t)w;
+	}
+	free(buf);
+	return NULL;
+}
+
+/* Raw loopback throughput: bytes through one socket in 1 MiB writes, read and dropped. */
+static double bench_raw_tcp(uint64_t bytes)
+{
+	int fds[2];
+	pthread_t t;
+	struct raw_arg ra;
+	uint8_t *buf = malloc(1u << 20);
+	if (!buf)
+		exit(1);
+	bx_socketpair(fds);
+	ra.fd = fds[1];
+	ra.bytes = bytes;
+	double t0 = bench_now();
+	if (pthread_create(&t, NULL, raw_writer, &ra))
+		exit(1);
+	for (uint64_t got = 0; got < bytes;) {
+		ssize_t r = recv(fds[0], buf, 1u << 20, 0);
+		if (r <= 0)
+			exit(1);
+		got += (uint64_t)r;
+	}
+	double secs = bench_now() - t0;
+	pthread_join(t, NULL);
+	close(fds[0]);
+	close(fds[1]);
+	free(buf);
+	return (double)bytes / secs / (1u << 30);
+}
+
+static void bx_side_open(struct bx_side *b, const char *dir, uint64_t bytes, int fd)
+{
+	art_store_options o = { .map_size = bytes * 2 + (64u << 20), .no_sync = 1 };
+	art_xfer_callbacks cb = { bx_want, bx_cancel, bx_block, bx_have, bx_penalize, bx_done, b };
+	memset(b, 0, sizeof *b);
+	b->fd = fd;
+	art_xfer_config xc = { .window = BX_WINDOW };
+	if (art_store_open(&b->s, dir, &o) || art_xfer_create(&b->x, b->s, &xc, &cb) ||
+	    !(b->in = malloc(BX_IN_CAP)))
+		exit(1);
+}
+
+static void bx_side_close(struct bx_side *b)
+{
+	art_xfer_destroy(b->x);
+	art_store_close(b->s);
+	free(b->in);
+	free(b->out);
+	close(b->fd);
+}
+
+static void bench_transfer(const char *dir, uint64_t mib)
+{
+	char base[1024], file[1100], src[1100], dst[1100], cmd[3400];
+	uint64_t bytes = mib << 20;
+	uint8_t id[ART_ID_LEN];
+	struct bx_side sv, cl;
+	art_xfer_stats st;
+	pthread_t t;
+	int fds[2];
+
+	double raw = bench_raw_tcp(bytes);
+	snprintf(base, sizeof base, "%s/bench-xfer-%d", dir, (int)getpid());
+	snprintf(file, sizeof file, "%s/data.bin", base);
+	snprintf(src, sizeof src, "%s/src", base);
+	snprintf(dst, sizeof dst, "%s/dst", base);
+	if (mkdir(base, 0700))
+		exit(1);
+	write_file(file, bytes);
+	bx_socketpair(fds);
+	bx_side_open(&sv, src, bytes, fds[1]);
+	bx_side_open(&cl, dst, bytes, fds[0]);
+	if (art_store_add(sv.s, id, NULL, file, NULL) || unlink(file))
+		exit(1);
+
+	/* Connected: each side announces what it holds; then the fetch starts. */
+	if (art_xfer_peer_add(sv.x, &sv.peer) || art_xfer_peer_add(cl.x, &cl.peer))
+		exit(1);
+	bx_flush(&sv);
+	double t0 = bench_now();
+	if (pthread_create(&t, NULL, bx_server, &sv) || art_xfer_fetch(cl.x, id, 1))
+		exit(1);
+	bx_loop(&cl, 1);
+	double secs = bench_now() - t0;
+	shutdown(cl.fd, SHUT_RDWR);
+	pthread_join(t, NULL);
+	art_xfer_get_stats(cl.x, &st);
+	if (cl.err || st.bytes_received != bytes || st.corrupt) {
+		fprintf(stderr, "bench_artifacts: transfer incomplete: %s\n", iolm_strerror(cl.err));
+		exit(1);
+	}
+	bench_figure("transfer_gib_per_s", (double)bytes / secs / (1u << 30), "GiB/s",
+		     "raw_tcp_gib_per_s", raw);
+	bx_side_close(&sv);
+	bx_side_close(&cl);
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", base);
+	if (system(cmd))
+		exit(1);
+}
+
 int main(int argc, char **argv)
 {
 	int quick = bench_quick(argc, argv);
 	const char *dir = ".";
-	uint64_t mib = 1024;
+	uint64_t mib = 1024, xfer_mib = 0;
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--dir") == 0 && i + 1 < argc)
 			dir = argv[++i];
 		else if (strcmp(argv[i], "--mib") == 0 && i + 1 < argc)
 			mib = strtoull(argv[++i], NULL, 10);
+		else if (strcmp(argv[i], "--xfer-mib") == 0 && i + 1 < argc)
+			xfer_mib = strtoull(argv[++i], NULL, 10);
 	}
 	if (mib == 0 || mib > 65536)
 		mib = 1024;
@@ -180,5 +506,8 @@ int main(int argc, char **argv)
 	double blake = bench_blake2b(secs);
 	bench_chunking(secs, blake);
 	bench_store(dir, mib, blake, threads);
+	if (xfer_mib == 0 || xfer_mib > 65536)
+		xfer_mib = quick ? 256 : 1024;
+	bench_transfer(dir, xfer_mib);
 	return 0;
 }

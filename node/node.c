@@ -338,6 +338,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 		n->last_status_ms = now;
 	}
 	node_sync_tick(n);
+	node_art_net_tick(n->artnet, now);
 	if (now >= n->last_rebroadcast_ms + REBROADCAST_EVERY_MS) {
 		if (cons_engine_rebroadcast(n->eng) == IOLM_OK)
 			n->last_rebroadcast_ms = now;
@@ -629,13 +630,14 @@ static int open_net(struct node *n)
 		IOLM_ERROR(MOD, "rpc on %s:%u: %s", c->rpc_host, c->rpc_port, iolm_strerror(rc));
 		return rc;
 	}
-	return IOLM_OK;
+	return node_art_net_create(&n->artnet, n->p2p, n->art, NULL, n->rpc);
 }
 
 static void node_close(struct node *n)
 {
 	prune_timeouts(n, UINT64_MAX);
 	node_rpc_destroy(n->rpc);
+	node_art_net_destroy(n->artnet);
 	node_p2p_destroy(n->p2p);
 	node_vpool_destroy(n->vpool);
 	node_verifier_destroy(n->verifier);

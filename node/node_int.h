@@ -13,6 +13,7 @@
 #include "node/node.h"
 #include "node/p2p.h"
 #include "node/rpc.h"
+#include "node/art_net.h"
 #include "node/verifier.h"
 #include "node/vpool.h"
 
@@ -47,6 +48,7 @@ struct node {
 	node_vpool *vpool;           /* verifies gossiped transactions off the loop */
 	art_store *art;              /* content-addressed artifacts (data sets, checkpoints) */
 	node_verifier *verifier;     /* validators: re-executes sampled work */
+	node_art_net *artnet;        /* artifact transfer over p2p (node/art_net.c) */
 	uint64_t attest_nonce;       /* next nonce for our own attestations */
 	int val_index;
 	char cookie[65];

@@ -326,19 +326,22 @@ void node_on_connect(void *ctx, node_peer *peer)
 	IOLM_INFO(MOD, "peer %s connected (%zu peers)", node_peer_addr(peer),
 		  node_p2p_peer_count(n->p2p));
 	node_send_status(n, peer);
+	node_art_net_on_connect(n->artnet, peer);
 }
 
 void node_on_disconnect(void *ctx, node_peer *peer)
 {
 	struct node *n = ctx;
 	IOLM_INFO(MOD, "peer %s disconnected", node_peer_addr(peer));
-	(void)n;
+	node_art_net_on_disconnect(n->artnet, peer);
 }
 
 void node_on_frame(void *ctx, node_peer *peer, const Iolm__Frame *f, const uint8_t *raw,
 		   size_t len)
 {
 	struct node *n = ctx;
+	if (node_art_net_on_frame(n->artnet, peer, f))
+		return; /* an artifact frame: the transfer engine's */
 	switch (f->msg_case) {
 	case IOLM__FRAME__MSG_TX:
 		on_tx(n, peer, raw, len, f->tx);
@@ -378,8 +381,7 @@ void node_on_frame(void *ctx, node_peer *peer, const Iolm__Frame *f, const uint8
 	case IOLM__FRAME__MSG_PONG:
 		break;
 	default:
-		/* Artifact frames are for the artifact store, which this node does not run
-		 * yet; an empty frame is malformed. */
+		/* an empty frame is malformed (artifact frames were taken above) */
 		if (f->msg_case == IOLM__FRAME__MSG__NOT_SET)
 			node_p2p_penalize(n->p2p, peer, PTS_BAD_MESSAGE, "empty frame");
 		break;

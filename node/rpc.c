@@ -48,7 +48,7 @@
 
 static const char *const ep_names[EP__COUNT] = {
 	"status", "block", "tx", "submit_tx", "account", "validators", "mempool", "peers",
-	"metrics", "task", "work", "rewards", "shares", "other",
+	"metrics", "task", "work", "rewards", "shares", "artifact_fetch", "artifact", "other",
 };
 
 /* ---------------------------------------------------------------- replies */
@@ -58,6 +58,7 @@ static int http_status(int err)
 	switch (err) {
 	case IOLM_ENOTFOUND:
 	case IOLM_ERPC_ROUTE:
+	case IOLM_EART_NOFETCH:
 		return HTTP_NOTFOUND;
 	case IOLM_ERPC_METHOD:
 		return 405;
@@ -68,6 +69,7 @@ static int http_status(int err)
 		return 413;
 	case IOLM_EMEMPOOL_FULL:
 	case IOLM_ESTATE:
+	case IOLM_EART_BUSY:
 		return HTTP_SERVUNAVAIL;
 	case IOLM_ENOMEM:
 	case IOLM_EIO:
@@ -159,6 +161,11 @@ static int authorized(const node_rpc *r, struct evhttp_request *req)
 	n = strnlen(h, RPC_MAX_COOKIE + 1);
 	/* The length is not secret (it is fixed by the cookie format); the bytes are. */
 	return n == r->cookie_len && sodium_memcmp(h, r->cookie, n) == 0;
+}
+
+int rpc_authorized(const node_rpc *r, struct evhttp_request *req)
+{
+	return authorized(r, req);
 }
 
 static int is_space(uint8_t c)
@@ -372,6 +379,8 @@ static const struct rpc_route {
 	{ "/work/", ARG_ONE, EVHTTP_REQ_GET, EP_WORK, rpc_h_work },
 	{ "/rewards/", ARG_ONE, EVHTTP_REQ_GET, EP_REWARDS, rpc_h_rewards },
 	{ "/shares/", ARG_REST, EVHTTP_REQ_GET, EP_SHARES, rpc_h_shares },
+	{ "/artifact/fetch/", ARG_ONE, EVHTTP_REQ_POST, EP_ART_FETCH, rpc_h_art_fetch },
+	{ "/artifact/", ARG_ONE, EVHTTP_REQ_GET, EP_ART, rpc_h_art },
 };
 
 /* Whether path names route t; *arg receives the argument of a route that takes one. */

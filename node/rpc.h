@@ -16,6 +16,8 @@
  *   GET  /work/{id}               a work: state, commitment, attestations, lineage, proof
  *   GET  /rewards/{address}       an account's reward totals, with proof
  *   GET  /shares/{task}/{address} one account's share of a task, with proof
+ *   POST /artifact/fetch/{id}     start (or resume) fetching an artifact from peers
+ *   GET  /artifact/{id}           progress of that fetch
  *   POST /tx                      body: the hex of an encoded Tx (or raw bytes with
  *                                 Content-Type: application/octet-stream); answers the id
  *                                 or an error naming the rule that failed

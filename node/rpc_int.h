@@ -9,6 +9,7 @@
 #include <event2/http.h>
 #include <jansson.h>
 
+#include "node/art_net.h"
 #include "node/rpc.h"
 
 #define RPC_MAX_COOKIE 128u        /* longest cookie token accepted in the config */
@@ -29,6 +30,8 @@ enum rpc_ep {
 	EP_WORK,
 	EP_REWARDS,
 	EP_SHARES,
+	EP_ART_FETCH,
+	EP_ART,
 	EP_OTHER,
 	EP__COUNT
 };
@@ -41,6 +44,7 @@ struct node_rpc {
 	char cookie[RPC_MAX_COOKIE + 1];
 	size_t cookie_len; /* 0: write calls are refused */
 	uint64_t requests[EP__COUNT];
+	node_rpc_art_ops art;         /* node_rpc_set_art(); zero: the endpoints answer 404 */
 };
 
 /* A handler answers IOLM_OK with a new JSON value in *reply (which the caller sends and
@@ -69,6 +73,13 @@ int rpc_h_task(node_rpc *r, struct evhttp_request *req, const char *arg, json_t 
 int rpc_h_work(node_rpc *r, struct evhttp_request *req, const char *arg, json_t **reply);
 int rpc_h_rewards(node_rpc *r, struct evhttp_request *req, const char *arg, json_t **reply);
 int rpc_h_shares(node_rpc *r, struct evhttp_request *req, const char *arg, json_t **reply);
+
+/* node/rpc_art.c: arg is the artifact id in hex. */
+int rpc_h_art_fetch(node_rpc *r, struct evhttp_request *req, const char *arg, json_t **reply);
+int rpc_h_art(node_rpc *r, struct evhttp_request *req, const char *arg, json_t **reply);
+
+/* Whether req carries the cookie (node/rpc.c): write calls need it. */
+int rpc_authorized(const node_rpc *r, struct evhttp_request *req);
 
 /* A new empty object in *o; IOLM_ENOMEM when none could be made. */
 int rpc_new_object(json_t **o) IOLM_WUR;

@@ -1,0 +1,1007 @@
+/* The artifact transfer engine (xfer.h, docs/artifacts.md "Transfer").
+ *
+ * State:
+ *   - peers: a fixed table of ART_XFER_MAX_PEERS slots. Each remembers the artifact ids
+ *     it announced (a ring), the serving queue of ids it asked for, its rate bucket,
+ *     its requests in flight, and per running fetch a bitmap over that fetch's chunks:
+ *     bit k set when the peer is believed to hold chunk k.
+ *   - fetches: a fixed table of ART_XFER_MAX_FETCHES. A fetch in the chunk phase holds
+ *     its distinct chunks sorted by id (c[], found by binary search when a block
+ *     arrives) and order[], the same chunks in manifest order, which scheduling walks.
+ *     Each chunk carries its state (wanted, in flight from one peer, done), its size
+ *     and avail, the number of peers whose bit is set: its rarity.
+ * Invariants: c[k].avail equals the number of peers with bit k set; a chunk in flight
+ * has exactly one owner slot and is counted once in that peer's inflight and once in
+ * the fetch's in_flight; f->done counts the chunks in state done.
+ *
+ * Scheduling: a peer whose requests in flight fall to half its window is topped up
+ * with the rarest wanted chunks it holds (ties: manifest order), chosen in one pass over
+ * order[] from the first chunk not done, bounded to XF_SCAN candidates so one pass
+ * stays cheap on the largest artifacts. Rates: a token bucket per peer and a global one
+ * on bytes served, refilled by art_xfer_tick; a block is sent while the buckets are
+ * positive and its size is then taken, so a bucket may go negative by one block (the
+ * largest blocks, manifests, are never starved). */
+#include "artifacts/xfer.h"
+
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/codec.h"
+#include "core/log.h"
+
+#define MOD "xfer"
+
+#define XF_SCAN 65536u           /* candidates examined per top-up */
+#define XF_DEF_WINDOW 16u
+#define XF_DEF_TIMEOUT_MS 10000u
+#define XF_DEF_QUEUE 256u
+#define XF_DEF_MAX_BLOCK (8u * 1024 * 1024)
+
+enum { C_WANT = 0, C_FLIGHT = 1, C_DONE = 2 };
+
+struct xf_chunk {
+	uint8_t id[ART_ID_LEN];
+	uint8_t state;
+	uint8_t owner;               /* peer slot while in flight */
+	uint16_t avail;              /* peers believed to hold it */
+	uint32_t size;
+	uint64_t sent_ms;
+};
+
+struct xf_fetch {
+	int used;
+	uint8_t id[ART_ID_LEN];
+	enum art_xfer_state state;
+	int err;
+	int pin;
+	uint64_t seq;                /* start order: the oldest finished one is reused */
+	struct xf_chunk *c;          /* n distinct chunks sorted by id */
+	uint32_t *order;             /* indices into c in manifest order */
+	size_t n, done, lo;          /* lo: order[] before it is done */
+	size_t total;                /* n, kept for progress once the table is freed */
+	uint64_t bytes_total, bytes_done;
+	uint32_t in_flight;
+	/* manifest phase */
+	int man_asked;               /* a want is outstanding */
+	int man_peer;                /* the one peer asked, or -1 when all were */
+	uint64_t man_sent_ms;
+	uint64_t man_tried;          /* slots asked since the last round began */
+};
+
+struct xf_have {
+	uint8_t id[ART_ID_LEN];
+	uint8_t full;
+};
+
+struct xf_peer {
+	void *key;                   /* NULL: free slot */
+	uint32_t inflight;
+	int64_t tokens;
+	struct xf_have *haves;       /* ring of ART_XFER_MAX_HAVES */
+	size_t n_haves, next_have;
+	uint64_t *bits[ART_XFER_MAX_FETCHES];
+	uint8_t *q;                  /* serving queue: serve_queue ids */
+	size_t q_head, q_len;
+};
+
+struct art_xfer {
+	art_store *s;
+	art_xfer_config cfg;
+	art_xfer_callbacks cb;
+	struct xf_peer p[ART_XFER_MAX_PEERS];
+	struct xf_fetch f[ART_XFER_MAX_FETCHES];
+	uint64_t now, last_refill, last_scan, seq;
+	int64_t gtokens;
+	int ticked;
+	iolm_buf buf;                /* a block being served */
+	uint8_t ids[ART_XFER_MAX_WANT * ART_ID_LEN];
+	art_xfer_stats st;
+};
+
+/* ---------------------------------------------------------------- small helpers */
+
+static int bit_get(const uint64_t *b, size_t k)
+{
+	return (int)((b[k >> 6] >> (k & 63)) & 1);
+}
+
+static void bit_set(uint64_t *b, size_t k)
+{
+	b[k >> 6] |= (uint64_t)1 << (k & 63);
+}
+
+static void bit_clear(uint64_t *b, size_t k)
+{
+	b[k >> 6] &= ~((uint64_t)1 << (k & 63));
+}
+
+static int peer_find(const art_xfer *x, const void *key)
+{
+	for (int i = 0; i < (int)ART_XFER_MAX_PEERS; i++)
+		if (key && x->p[i].key == key)
+			return i;
+	return -1;
+}
+
+static int fetch_find(const art_xfer *x, const uint8_t id[ART_ID_LEN])
+{
+	for (int i = 0; i < (int)ART_XFER_MAX_FETCHES; i++)
+		if (x->f[i].used && memcmp(x->f[i].id, id, ART_ID_LEN) == 0)
+			return i;
+	return -1;
+}
+
+/* Index of chunk id in f->c, or -1. */
+static long chunk_find(const struct xf_fetch *f, const uint8_t *id)
+{
+	size_t lo = 0, hi = f->n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = memcmp(f->c[mid].id, id, ART_ID_LEN);
+		if (c == 0)
+			return (long)mid;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -1;
+}
+
+/* 0: the peer never announced id; 1: some of it; 2: all of it. */
+static int peer_has(const struct xf_peer *p, const uint8_t id[ART_ID_LEN])
+{
+	for (size_t i = 0; i < p->n_haves; i++)
+		if (memcmp(p->haves[i].id, id, ART_ID_LEN) == 0)
+			return p->haves[i].full ? 2 : 1;
+	return 0;
+}
+
+static void have_put(struct xf_peer *p, const uint8_t id[ART_ID_LEN], int full)
+{
+	for (size_t i = 0; i < p->n_haves; i++)
+		if (memcmp(p->haves[i].id, id, ART_ID_LEN) == 0) {
+			p->haves[i].full |= (uint8_t)(full != 0);
+			return;
+		}
+	struct xf_have *h = &p->haves[p->next_have];
+	memcpy(h->id, id, ART_ID_LEN);
+	h->full = (uint8_t)(full != 0);
+	p->next_have = (p->next_have + 1) % ART_XFER_MAX_HAVES;
+	if (p->n_haves < ART_XFER_MAX_HAVES)
+		p->n_haves++;
+}
+
+static void have_drop(struct xf_peer *p, const uint8_t id[ART_ID_LEN])
+{
+	for (size_t i = 0; i < p->n_haves; i++)
+		if (memcmp(p->haves[i].id, id, ART_ID_LEN) == 0)
+			memset(p->haves[i].id, 0, ART_ID_LEN); /* no id has a zero prefix */
+}
+
+static size_t words(size_t n)
+{
+	return (n + 63) / 64;
+}
+
+#ifndef NDEBUG
+/* Debug check of the availability invariant of one chunk. */
+static int avail_consistent(const art_xfer *x, int fi, size_t k)
+{
+	unsigned cnt = 0;
+	for (size_t i = 0; i < ART_XFER_MAX_PEERS; i++)
+		cnt += x->p[i].bits[fi] && bit_get(x->p[i].bits[fi], k);
+	return cnt == x->f[fi].c[k].avail;
+}
+#endif
+
+/* ---------------------------------------------------------------- availability */
+
+/* Peer slot pi holds chunk k of fetch fi (or every chunk when k < 0). IOLM_ENOMEM when
+ * its bitmap cannot be made. */
+static int avail_add(art_xfer *x, int pi, int fi, long k)
+{
+	struct xf_fetch *f = &x->f[fi];
+	struct xf_peer *p = &x->p[pi];
+	if (!p->bits[fi] && !(p->bits[fi] = calloc(words(f->n) ? words(f->n) : 1, 8)))
+		return IOLM_ENOMEM;
+	for (size_t i = k < 0 ? 0 : (size_t)k; i < (k < 0 ? f->n : (size_t)k + 1); i++)
+		if (!bit_get(p->bits[fi], i)) {
+			bit_set(p->bits[fi], i);
+			f->c[i].avail++;
+		}
+	return IOLM_OK;
+}
+
+static void avail_drop(art_xfer *x, int pi, int fi, size_t k)
+{
+	uint64_t *b = x->p[pi].bits[fi];
+	if (b && bit_get(b, k)) {
+		bit_clear(b, k);
+		x->f[fi].c[k].avail--;
+	}
+	assert(avail_consistent(x, fi, k));
+}
+
+/* A chunk in flight goes back to wanted. */
+static void release(art_xfer *x, int fi, size_t k)
+{
+	struct xf_chunk *c = &x->f[fi].c[k];
+	assert(c->state == C_FLIGHT);
+	x->p[c->owner].inflight--;
+	x->f[fi].in_flight--;
+	c->state = C_WANT;
+}
+
+/* ---------------------------------------------------------------- fetch tables */
+
+static void table_free(art_xfer *x, int fi)
+{
+	struct xf_fetch *f = &x->f[fi];
+	for (size_t k = 0; k < f->n; k++)
+		if (f->c[k].state == C_FLIGHT)
+			release(x, fi, k);
+	for (size_t i = 0; i < ART_XFER_MAX_PEERS; i++) {
+		free(x->p[i].bits[fi]);
+		x->p[i].bits[fi] = NULL;
+	}
+	free(f->c);
+	free(f->order);
+	f->c = NULL;
+	f->order = NULL;
+	f->n = f->lo = 0;
+}
+
+struct sort_ent {
+	uint8_t id[ART_ID_LEN];
+	uint32_t pos;
+	uint32_t size;
+};
+
+static int ent_cmp(const void *a, const void *b)
+{
+	const struct sort_ent *x = a, *y = b;
+	int c = memcmp(x->id, y->id, ART_ID_LEN);
+	return c ? c : (x->pos > y->pos) - (x->pos < y->pos);
+}
+
+static int u64_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return (x > y) - (x < y);
+}
+
+/* Build f's chunk table from the decoded manifest m: the distinct chunks, done when the
+ * store holds them. */
+static int table_build(art_xfer *x, int fi, const Iolm__Manifest *m)
+{
+	struct xf_fetch *f = &x->f[fi];
+	size_t n = m->n_chunks, u = 0, nmiss = 0;
+	struct sort_ent *e = NULL;
+	uint64_t *ord = NULL;
+	uint8_t *miss = NULL;
+	int err = IOLM_ENOMEM;
+
+	if (n && (!(e = malloc(n * sizeof *e)) || !(miss = malloc(n * ART_ID_LEN))))
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		memcpy(e[i].id, m->chunks[i]->id.data, ART_ID_LEN);
+		e[i].pos = (uint32_t)i;
+		e[i].size = (uint32_t)m->chunks[i]->size;
+	}
+	if (n)
+		qsort(e, n, sizeof *e, ent_cmp);
+	for (size_t i = 0; i < n; i++)
+		if (i == 0 || memcmp(e[i].id, e[u - 1].id, ART_ID_LEN))
+			e[u++] = e[i];
+	f->c = calloc(u ? u : 1, sizeof *f->c);
+	f->order = malloc((u ? u : 1) * sizeof *f->order);
+	ord = malloc((u ? u : 1) * sizeof *ord);
+	if (!f->c || !f->order || !ord)
+		goto out;
+	f->n = f->total = u;
+	f->bytes_total = f->bytes_done = 0;
+	for (size_t k = 0; k < u; k++) {
+		memcpy(f->c[k].id, e[k].id, ART_ID_LEN);
+		f->c[k].size = e[k].size;
+		f->c[k].state = C_DONE;
+		f->bytes_total += e[k].size;
+		ord[k] = (uint64_t)e[k].pos << 32 | k;
+	}
+	if (u)
+		qsort(ord, u, sizeof *ord, u64_cmp);
+	for (size_t k = 0; k < u; k++)
+		f->order[k] = (uint32_t)ord[k];
+	if ((err = art_store_missing(x->s, miss, n, &nmiss, NULL, f->id)))
+		goto out;
+	for (size_t i = 0; i < nmiss; i++) {
+		long k = chunk_find(f, miss + i * ART_ID_LEN);
+		assert(k >= 0);
+		f->c[k].state = C_WANT;
+	}
+	f->done = u - nmiss;
+	for (size_t k = 0; k < u; k++)
+		if (f->c[k].state == C_DONE)
+			f->bytes_done += f->c[k].size;
+	/* Peers that announced the whole artifact hold every chunk. */
+	for (int pi = 0; pi < (int)ART_XFER_MAX_PEERS; pi++)
+		if (x->p[pi].key && peer_has(&x->p[pi], f->id) == 2 &&
+		    (err = avail_add(x, pi, fi, -1)))
+			goto out;
+	err = IOLM_OK;
+out:
+	if (err)
+		table_free(x, fi);
+	free(e);
+	free(ord);
+	free(miss);
+	return err;
+}
+
+static void announce_all(art_xfer *x, const uint8_t id[ART_ID_LEN])
+{
+	for (size_t i = 0; i < ART_XFER_MAX_PEERS; i++)
+		if (x->p[i].key && x->cb.send_have(x->cb.ctx, x->p[i].key, id))
+			IOLM_DEBUG(MOD, "have not sent");
+}
+
+static void fetch_finish(art_xfer *x, int fi, int err)
+{
+	struct xf_fetch *f = &x->f[fi];
+	table_free(x, fi);
+	f->state = err ? ART_XFER_FAILED : ART_XFER_DONE;
+	f->err = err;
+	if (err) {
+		x->st.store_errors++;
+		IOLM_WARN(MOD, "fetch stopped: %s", iolm_strerror(err));
+	} else {
+		announce_all(x, f->id);
+	}
+	if (x->cb.on_done)
+		x->cb.on_done(x->cb.ctx, f->id, err);
+}
+
+/* Load the fetch's manifest from the store when it is there: the chunk phase, or done
+ * when every chunk is stored. Stays in the manifest phase otherwise. */
+static int fetch_load(art_xfer *x, int fi)
+{
+	struct xf_fetch *f = &x->f[fi];
+	Iolm__Manifest *m = NULL;
+	uint8_t got[ART_ID_LEN];
+	iolm_buf b;
+	int err;
+
+	iolm_buf_init(&b, IOLM_MAX_MANIFEST_BYTES);
+	err = art_store_manifest(x->s, &b, f->id);
+	if (err == IOLM_ENOTFOUND) {
+		err = IOLM_OK;
+		goto out;
+	}
+	if (err || (err = art_manifest_decode(&m, got, b.data, b.len)))
+		goto out;
+	if (f->pin && (err = art_store_pin(x->s, f->id)))
+		goto out;
+	if ((err = table_build(x, fi, m)))
+		goto out;
+	f->state = ART_XFER_CHUNKS;
+	if (f->done == f->n)
+		fetch_finish(x, fi, IOLM_OK);
+out:
+	iolm_codec_free((ProtobufCMessage *)m);
+	iolm_buf_release(&b, 0);
+	return err;
+}
+
+/* ---------------------------------------------------------------- requesting */
+
+static void ask_manifest(art_xfer *x, int fi)
+{
+	struct xf_fetch *f = &x->f[fi];
+	int sent = 0;
+	if (f->man_asked) {
+		if (x->now < f->man_sent_ms + x->cfg.timeout_ms)
+			return;
+		x->st.timeouts++;
+		f->man_asked = 0;
+	}
+	/* First the peers that announced it, one at a time; then everyone at once. */
+	for (int pi = 0; pi < (int)ART_XFER_MAX_PEERS && !sent; pi++) {
+		struct xf_peer *p = &x->p[pi];
+		if (!p->key || (f->man_tried >> pi & 1) || !peer_has(p, f->id))
+			continue;
+		f->man_tried |= (uint64_t)1 << pi;
+		if (x->cb.send_want(x->cb.ctx, p->key, f->id, 1) == IOLM_OK) {
+			f->man_peer = pi;
+			sent = 1;
+		}
+	}
+	for (int pi = 0; pi < (int)ART_XFER_MAX_PEERS && !sent; pi++) {
+		struct xf_peer *p = &x->p[pi];
+		if (!p->key || (f->man_tried >> pi & 1))
+			continue;
+		for (int pj = pi; pj < (int)ART_XFER_MAX_PEERS; pj++)
+			if (x->p[pj].key && !(f->man_tried >> pj & 1)) {
+				f->man_tried |= (uint64_t)1 << pj;
+				sent |= x->cb.send_want(x->cb.ctx, x->p[pj].key, f->id, 1) ==
+					IOLM_OK;
+			}
+		f->man_peer = -1;
+	}
+	if (sent) {
+		f->man_asked = 1;
+		f->man_sent_ms = x->now;
+	} else {
+		f->man_tried = 0; /* everyone was asked: a new round on the next call */
+	}
+}
+
+/* Top up peer pi's window with the rarest wanted chunks of fetch fi that it holds. */
+static void top_up(art_xfer *x, int pi, int fi)
+{
+	struct xf_peer *p = &x->p[pi];
+	struct xf_fetch *f = &x->f[fi];
+	uint32_t cand[ART_XFER_MAX_WANT], rar[ART_XFER_MAX_WANT];
+	size_t want, k = 0, seen = 0;
+
+	if (!p->bits[fi] || p->inflight > x->cfg.window / 2)
+		return;
+	want = x->cfg.window - p->inflight;
+	while (f->lo < f->n && f->c[f->order[f->lo]].state == C_DONE)
+		f->lo++;
+	for (size_t i = f->lo; i < f->n && seen < XF_SCAN; i++) {
+		uint32_t ci = f->order[i];
+		const struct xf_chunk *c = &f->c[ci];
+		if (c->state != C_WANT || !bit_get(p->bits[fi], ci))
+			continue;
+		seen++;
+		if (k == want && c->avail >= rar[k - 1])
+			continue;
+		/* Insert, keeping cand sorted by rarity, earlier chunks first among equals. */
+		size_t j = k < want ? k++ : k - 1;
+		while (j > 0 && rar[j - 1] > c->avail) {
+			cand[j] = cand[j - 1];
+			rar[j] = rar[j - 1];
+			j--;
+		}
+		cand[j] = ci;
+		rar[j] = c->avail;
+		if (k == want && rar[k - 1] <= 1)
+			break; /* nothing rarer than held by this peer alone */
+	}
+	if (!k)
+		return;
+	for (size_t j = 0; j < k; j++) {
+		struct xf_chunk *c = &f->c[cand[j]];
+		memcpy(x->ids + j * ART_ID_LEN, c->id, ART_ID_LEN);
+		c->state = C_FLIGHT;
+		c->owner = (uint8_t)pi;
+		c->sent_ms = x->now;
+		p->inflight++;
+		f->in_flight++;
+	}
+	if (x->cb.send_want(x->cb.ctx, p->key, x->ids, k) != IOLM_OK) {
+		for (size_t j = 0; j < k; j++)
+			release(x, fi, cand[j]);
+		return;
+	}
+	x->st.chunks_requested += k;
+}
+
+static void schedule(art_xfer *x)
+{
+	for (int fi = 0; fi < (int)ART_XFER_MAX_FETCHES; fi++) {
+		struct xf_fetch *f = &x->f[fi];
+		if (!f->used)
+			continue;
+		if (f->state == ART_XFER_MANIFEST)
+			ask_manifest(x, fi);
+		else if (f->state == ART_XFER_CHUNKS)
+			for (int pi = 0; pi < (int)ART_XFER_MAX_PEERS; pi++)
+				if (x->p[pi].key)
+					top_up(x, pi, fi);
+	}
+}
+
+/* Requests unanswered for timeout_ms go back to wanted; the slow peer keeps the chunk
+ * in its set only when no other peer holds it (someone must be asked again). */
+static void expire(art_xfer *x)
+{
+	for (int fi = 0; fi < (int)ART_XFER_MAX_FETCHES; fi++) {
+		struct xf_fetch *f = &x->f[fi];
+		if (!f->used || f->state != ART_XFER_CHUNKS || !f->in_flight)
+			continue;
+		for (size_t k = 0; k < f->n; k++) {
+			struct xf_chunk *c = &f->c[k];
+			if (c->state != C_FLIGHT || x->now < c->sent_ms + x->cfg.timeout_ms)
+				continue;
+			int o = c->owner;
+			release(x, fi, k);
+			x->st.timeouts++;
+			if (x->cb.send_cancel(x->cb.ctx, x->p[o].key, c->id, 1))
+				IOLM_DEBUG(MOD, "cancel not sent");
+			if (c->avail > 1)
+				avail_drop(x, o, fi, k);
+		}
+	}
+}
+
+/* ---------------------------------------------------------------- receiving */
+
+static void on_manifest(art_xfer *x, int pi, int fi, const uint8_t *data, size_t len)
+{
+	struct xf_fetch *f = &x->f[fi];
+	struct xf_peer *p = &x->p[pi];
+	Iolm__Manifest *m = NULL;
+	uint8_t got[ART_ID_LEN];
+	int err;
+
+	if (f->man_peer == pi)
+		f->man_asked = 0;
+	if (len == 0) {
+		x->st.not_here++;
+		have_drop(p, f->id);
+		return;
+	}
+	if (art_manifest_decode(&m, got, data, len) != IOLM_OK ||
+	    memcmp(got, f->id, ART_ID_LEN) != 0) {
+		x->st.corrupt++;
+		have_drop(p, f->id);
+		x->cb.penalize(x->cb.ctx, p->key, ART_XFER_PTS_CORRUPT,
+			       "artifact manifest does not hash to its id");
+		goto out;
+	}
+	iolm_codec_free((ProtobufCMessage *)m);
+	m = NULL;
+	if ((err = art_store_put_manifest(x->s, got, data, len, f->pin))) {
+		fetch_finish(x, fi, err);
+		goto out;
+	}
+	have_put(p, f->id, 1);
+	f->man_asked = 0;
+	if ((err = fetch_load(x, fi)))
+		fetch_finish(x, fi, err);
+out:
+	iolm_codec_free((ProtobufCMessage *)m);
+}
+
+/* Chunk k of fetch fi is stored: done there and in every other fetch sharing it. */
+static void chunk_stored(art_xfer *x, int from, const uint8_t *id)
+{
+	for (int fi = 0; fi < (int)ART_XFER_MAX_FETCHES; fi++) {
+		struct xf_fetch *f = &x->f[fi];
+		long k;
+		if (!f->used || f->state != ART_XFER_CHUNKS || (k = chunk_find(f, id)) < 0)
+			continue;
+		struct xf_chunk *c = &f->c[k];
+		if (c->state == C_DONE)
+			continue;
+		if (c->state == C_FLIGHT) {
+			int o = c->owner;
+			release(x, fi, (size_t)k);
+			if (o != from && x->cb.send_cancel(x->cb.ctx, x->p[o].key, id, 1))
+				IOLM_DEBUG(MOD, "cancel not sent");
+		}
+		c->state = C_DONE;
+		f->done++;
+		f->bytes_done += c->size;
+		if (f->done == f->n) {
+			int err = IOLM_OK;
+			size_t n0, left = 0;
+			/* The table says complete; the store must agree. */
+			err = art_store_missing(x->s, NULL, 0, &n0, &left, f->id);
+			fetch_finish(x, fi, err ? err : left ? IOLM_EART_MISSING : IOLM_OK);
+		}
+	}
+}
+
+static void on_chunk(art_xfer *x, int pi, const uint8_t *id, const uint8_t *data, size_t len)
+{
+	int fi = -1, wanted = 0;
+	long k = -1;
+	for (int i = 0; i < (int)ART_XFER_MAX_FETCHES && !wanted; i++) {
+		struct xf_fetch *f = &x->f[i];
+		if (f->used && f->state == ART_XFER_CHUNKS && (k = chunk_find(f, id)) >= 0) {
+			fi = i;
+			wanted = f->c[k].state != C_DONE;
+		}
+	}
+	if (fi < 0 || (!wanted && len)) {
+		x->st.duplicates++;
+		return;
+	}
+	struct xf_chunk *c = &x->f[fi].c[k];
+	if (len == 0) { /* "not here": someone else is asked */
+		x->st.not_here++;
+		if (c->state == C_FLIGHT && c->owner == pi)
+			release(x, fi, (size_t)k);
+		avail_drop(x, pi, fi, (size_t)k);
+		return;
+	}
+	int err = len == c->size ? art_store_put_chunk(x->s, id, data, len) : IOLM_EART_CORRUPT;
+	if (err == IOLM_EART_CORRUPT) {
+		x->st.corrupt++;
+		if (c->state == C_FLIGHT && c->owner == pi)
+			release(x, fi, (size_t)k);
+		avail_drop(x, pi, fi, (size_t)k);
+		x->cb.penalize(x->cb.ctx, x->p[pi].key, ART_XFER_PTS_CORRUPT,
+			       "artifact chunk does not hash to its id");
+		return;
+	}
+	if (err) {
+		fetch_finish(x, fi, err);
+		return;
+	}
+	x->st.chunks_received++;
+	x->st.bytes_received += len;
+	chunk_stored(x, pi, id);
+}
+
+/* ---------------------------------------------------------------- serving */
+
+static int may_send(const art_xfer *x, const struct xf_peer *p)
+{
+	return (!x->cfg.peer_rate || p->tokens > 0) && (!x->cfg.global_rate || x->gtokens > 0);
+}
+
+/* Answer one wanted id from the store: a chunk, a manifest, or "not here". */
+static void answer(art_xfer *x, struct xf_peer *p, const uint8_t *id)
+{
+	int err;
+	iolm_buf_reset(&x->buf);
+	err = art_store_get_chunk(x->s, &x->buf, id);
+	if (err == IOLM_EART_MISSING || err == IOLM_EART_ID) {
+		iolm_buf_reset(&x->buf);
+		err = art_store_manifest(x->s, &x->buf, id);
+		if (err == IOLM_OK && x->buf.len > x->cfg.max_block)
+			err = IOLM_ETOOBIG;
+	}
+	if (err) {
+		if (err != IOLM_ENOTFOUND && err != IOLM_ETOOBIG) {
+			x->st.store_errors++;
+			IOLM_WARN(MOD, "cannot serve a wanted id: %s", iolm_strerror(err));
+		}
+		if (x->cb.send_block(x->cb.ctx, p->key, id, NULL, 0))
+			IOLM_DEBUG(MOD, "not-here not sent");
+		return;
+	}
+	if (x->cb.send_block(x->cb.ctx, p->key, id, x->buf.data, x->buf.len) == IOLM_OK) {
+		x->st.blocks_served++;
+		x->st.bytes_served += x->buf.len;
+	}
+	p->tokens -= (int64_t)x->buf.len;
+	x->gtokens -= (int64_t)x->buf.len;
+}
+
+/* Serve queued wants, one per peer per round, while the buckets allow. */
+static void serve(art_xfer *x)
+{
+	int progress = 1;
+	while (progress) {
+		progress = 0;
+		for (size_t i = 0; i < ART_XFER_MAX_PEERS; i++) {
+			struct xf_peer *p = &x->p[i];
+			if (!p->key || !p->q_len || !may_send(x, p))
+				continue;
+			uint8_t id[ART_ID_LEN];
+			memcpy(id, p->q + p->q_head * ART_ID_LEN, ART_ID_LEN);
+			p->q_head = (p->q_head + 1) % x->cfg.serve_queue;
+			p->q_len--;
+			answer(x, p, id);
+			progress = 1;
+		}
+	}
+}
+
+/* ---------------------------------------------------------------- API */
+
+int art_xfer_create(art_xfer **out, art_store *s, const art_xfer_config *cfg,
+		    const art_xfer_callbacks *cb)
+{
+	art_xfer *x;
+	*out = NULL;
+	if (!s || !cb || !cb->send_want || !cb->send_cancel || !cb->send_block ||
+	    !cb->send_have || !cb->penalize)
+		return IOLM_EINVAL;
+	if (!(x = calloc(1, sizeof *x)))
+		return IOLM_ENOMEM;
+	x->s = s;
+	x->cb = *cb;
+	if (cfg)
+		x->cfg = *cfg;
+	if (!x->cfg.window)
+		x->cfg.window = XF_DEF_WINDOW;
+	if (x->cfg.window > ART_XFER_MAX_WANT)
+		x->cfg.window = ART_XFER_MAX_WANT;
+	if (!x->cfg.timeout_ms)
+		x->cfg.timeout_ms = XF_DEF_TIMEOUT_MS;
+	if (!x->cfg.serve_queue)
+		x->cfg.serve_queue = XF_DEF_QUEUE;
+	if (!x->cfg.max_block)
+		x->cfg.max_block = XF_DEF_MAX_BLOCK;
+	iolm_buf_init(&x->buf, IOLM_MAX_MANIFEST_BYTES);
+	*out = x;
+	return IOLM_OK;
+}
+
+void art_xfer_destroy(art_xfer *x)
+{
+	if (!x)
+		return;
+	for (int fi = 0; fi < (int)ART_XFER_MAX_FETCHES; fi++)
+		if (x->f[fi].used)
+			table_free(x, fi);
+	for (size_t i = 0; i < ART_XFER_MAX_PEERS; i++) {
+		free(x->p[i].haves);
+		free(x->p[i].q);
+	}
+	iolm_buf_release(&x->buf, 0);
+	free(x);
+}
+
+/* ArtHave for each complete local artifact, at most ART_XFER_MAX_ANNOUNCE. */
+static void announce_local(art_xfer *x, void *peer)
+{
+	art_info *info = malloc(ART_XFER_MAX_ANNOUNCE * sizeof *info);
+	size_t n = 0;
+	if (!info || art_store_list(x->s, info, ART_XFER_MAX_ANNOUNCE, &n, NULL) != IOLM_OK) {
+		x->st.store_errors++;
+		n = 0;
+	}
+	for (size_t i = 0; i < n; i++) {
+		size_t n0, left = 1;
+		if (art_store_missing(x->s, NULL, 0, &n0, &left, info[i].id) == IOLM_OK &&
+		    left == 0 && x->cb.send_have(x->cb.ctx, peer, info[i].id))
+			IOLM_DEBUG(MOD, "have not sent");
+	}
+	free(info);
+}
+
+int art_xfer_peer_add(art_xfer *x, void *peer)
+{
+	int pi = peer_find(x, peer);
+	if (!peer)
+		return IOLM_EINVAL;
+	if (pi >= 0)
+		return IOLM_OK;
+	for (pi = 0; pi < (int)ART_XFER_MAX_PEERS && x->p[pi].key; pi++)
+		;
+	if (pi == (int)ART_XFER_MAX_PEERS)
+		return IOLM_EART_BUSY;
+	struct xf_peer *p = &x->p[pi];
+	p->haves = calloc(ART_XFER_MAX_HAVES, sizeof *p->haves);
+	p->q = malloc((size_t)x->cfg.serve_queue * ART_ID_LEN);
+	if (!p->haves || !p->q) {
+		free(p->haves);
+		free(p->q);
+		memset(p, 0, sizeof *p);
+		return IOLM_ENOMEM;
+	}
+	p->key = peer;
+	p->tokens = (int64_t)(x->cfg.peer_rate / 4);
+	announce_local(x, peer);
+	schedule(x);
+	return IOLM_OK;
+}
+
+void art_xfer_peer_remove(art_xfer *x, void *peer)
+{
+	int pi = peer_find(x, peer);
+	if (pi < 0)
+		return;
+	struct xf_peer *p = &x->p[pi];
+	for (int fi = 0; fi < (int)ART_XFER_MAX_FETCHES; fi++) {
+		struct xf_fetch *f = &x->f[fi];
+		if (!f->used)
+			continue;
+		f->man_tried &= ~((uint64_t)1 << pi);
+		if (f->state == ART_XFER_MANIFEST && f->man_peer == pi)
+			f->man_asked = 0;
+		if (f->state != ART_XFER_CHUNKS)
+			continue;
+		for (size_t k = 0; k < f->n; k++) {
+			if (f->c[k].state == C_FLIGHT && f->c[k].owner == pi)
+				release(x, fi, k);
+			avail_drop(x, pi, fi, k);
+		}
+		free(p->bits[fi]);
+		p->bits[fi] = NULL;
+	}
+	assert(p->inflight == 0);
+	free(p->haves);
+	free(p->q);
+	memset(p, 0, sizeof *p);
+	schedule(x);
+}
+
+void art_xfer_on_have(art_xfer *x, void *peer, const uint8_t id[ART_ID_LEN],
+		      const uint8_t *chunk_ids, size_t n)
+{
+	int pi = peer_find(x, peer), fi;
+	if (pi < 0 || !art_id_valid(id))
+		return;
+	have_put(&x->p[pi], id, n == 0);
+	fi = fetch_find(x, id);
+	if (fi >= 0 && x->f[fi].state == ART_XFER_CHUNKS) {
+		int err = IOLM_OK;
+		if (n == 0)
+			err = avail_add(x, pi, fi, -1);
+		for (size_t i = 0; i < n && !err; i++) {
+			long k = chunk_find(&x->f[fi], chunk_ids + i * ART_ID_LEN);
+			if (k >= 0)
+				err = avail_add(x, pi, fi, k);
+		}
+		if (err)
+			IOLM_WARN(MOD, "have not recorded: %s", iolm_strerror(err));
+	}
+	schedule(x);
+}
+
+void art_xfer_on_want(art_xfer *x, void *peer, const uint8_t *ids, size_t n)
+{
+	int pi = peer_find(x, peer);
+	size_t dropped = 0;
+	if (pi < 0)
+		return;
+	struct xf_peer *p = &x->p[pi];
+	if (n > ART_XFER_MAX_WANT) {
+		dropped += n - ART_XFER_MAX_WANT;
+		n = ART_XFER_MAX_WANT;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (p->q_len == x->cfg.serve_queue) {
+			dropped++;
+			continue;
+		}
+		size_t at = (p->q_head + p->q_len) % x->cfg.serve_queue;
+		memcpy(p->q + at * ART_ID_LEN, ids + i * ART_ID_LEN, ART_ID_LEN);
+		p->q_len++;
+	}
+	if (dropped) {
+		x->st.wants_dropped += dropped;
+		x->cb.penalize(x->cb.ctx, peer, ART_XFER_PTS_FLOOD, "artifact wants past the queue");
+	}
+	serve(x);
+}
+
+void art_xfer_on_block(art_xfer *x, void *peer, const uint8_t id[ART_ID_LEN],
+		       const uint8_t *data, size_t len)
+{
+	int pi = peer_find(x, peer), fi;
+	if (pi < 0)
+		return;
+	fi = fetch_find(x, id);
+	if (fi >= 0 && x->f[fi].state == ART_XFER_MANIFEST)
+		on_manifest(x, pi, fi, data, len);
+	else if (fi >= 0)
+		x->st.duplicates++;
+	else
+		on_chunk(x, pi, id, data, len);
+	schedule(x);
+}
+
+void art_xfer_on_cancel(art_xfer *x, void *peer, const uint8_t *ids, size_t n)
+{
+	int pi = peer_find(x, peer);
+	if (pi < 0)
+		return;
+	struct xf_peer *p = &x->p[pi];
+	size_t keep = 0, qn = x->cfg.serve_queue;
+	/* Compact the queue in place, dropping the cancelled ids. */
+	for (size_t i = 0; i < p->q_len; i++) {
+		const uint8_t *e = p->q + ((p->q_head + i) % qn) * ART_ID_LEN;
+		int cancelled = 0;
+		for (size_t j = 0; j < n && !cancelled; j++)
+			cancelled = memcmp(e, ids + j * ART_ID_LEN, ART_ID_LEN) == 0;
+		if (!cancelled) {
+			memmove(p->q + ((p->q_head + keep) % qn) * ART_ID_LEN, e, ART_ID_LEN);
+			keep++;
+		}
+	}
+	p->q_len = keep;
+}
+
+void art_xfer_tick(art_xfer *x, uint64_t now_ms)
+{
+	uint64_t dt = x->ticked && now_ms > x->last_refill ? now_ms - x->last_refill : 0;
+	x->now = now_ms;
+	x->last_refill = now_ms;
+	if (!x->ticked) {
+		x->ticked = 1;
+		x->last_scan = now_ms;
+		x->gtokens = (int64_t)(x->cfg.global_rate / 4);
+	}
+	/* Buckets hold at most a quarter second of their rate (one chunk at least). */
+	if (x->cfg.global_rate) {
+		int64_t cap = (int64_t)(x->cfg.global_rate / 4 > ART_CHUNK_MAX
+						? x->cfg.global_rate / 4 : ART_CHUNK_MAX);
+		x->gtokens += (int64_t)(x->cfg.global_rate * dt / 1000);
+		if (x->gtokens > cap)
+			x->gtokens = cap;
+	}
+	if (x->cfg.peer_rate) {
+		int64_t cap = (int64_t)(x->cfg.peer_rate / 4 > ART_CHUNK_MAX
+						? x->cfg.peer_rate / 4 : ART_CHUNK_MAX);
+		for (size_t i = 0; i < ART_XFER_MAX_PEERS; i++) {
+			struct xf_peer *p = &x->p[i];
+			if (!p->key)
+				continue;
+			p->tokens += (int64_t)(x->cfg.peer_rate * dt / 1000);
+			if (p->tokens > cap)
+				p->tokens = cap;
+		}
+	}
+	serve(x);
+	/* Timeouts are looked for a few times per timeout period, not every tick. */
+	if (now_ms >= x->last_scan + x->cfg.timeout_ms / 4) {
+		x->last_scan = now_ms;
+		expire(x);
+	}
+	schedule(x);
+}
+
+int art_xfer_fetch(art_xfer *x, const uint8_t id[ART_ID_LEN], int pin)
+{
+	int fi = fetch_find(x, id), err;
+	if (!art_id_valid(id))
+		return IOLM_EART_ID;
+	if (fi >= 0 && x->f[fi].state != ART_XFER_FAILED)
+		return IOLM_OK;
+	if (fi < 0) {
+		/* A free slot, else the finished one started longest ago. */
+		for (int i = 0; i < (int)ART_XFER_MAX_FETCHES; i++) {
+			struct xf_fetch *f = &x->f[i];
+			if (!f->used) {
+				fi = i;
+				break;
+			}
+			if ((f->state == ART_XFER_DONE || f->state == ART_XFER_FAILED) &&
+			    (fi < 0 || f->seq < x->f[fi].seq))
+				fi = i;
+		}
+		if (fi < 0)
+			return IOLM_EART_BUSY;
+	}
+	struct xf_fetch *f = &x->f[fi];
+	table_free(x, fi);
+	memset(f, 0, sizeof *f);
+	f->used = 1;
+	memcpy(f->id, id, ART_ID_LEN);
+	f->pin = pin;
+	f->seq = ++x->seq;
+	f->state = ART_XFER_MANIFEST;
+	f->man_peer = -1;
+	if ((err = fetch_load(x, fi))) {
+		f->state = ART_XFER_FAILED;
+		f->err = err;
+		return err;
+	}
+	schedule(x);
+	return IOLM_OK;
+}
+
+int art_xfer_get_progress(const art_xfer *x, art_xfer_progress *out,
+			  const uint8_t id[ART_ID_LEN])
+{
+	int fi = fetch_find(x, id);
+	memset(out, 0, sizeof *out);
+	if (fi < 0)
+		return IOLM_EART_NOFETCH;
+	const struct xf_fetch *f = &x->f[fi];
+	out->state = f->state;
+	out->err = f->err;
+	out->chunks_total = f->total;
+	out->chunks_done = f->done;
+	out->bytes_total = f->bytes_total;
+	out->bytes_done = f->bytes_done;
+	out->in_flight = f->in_flight;
+	for (size_t i = 0; i < ART_XFER_MAX_PEERS; i++)
+		out->peers += x->p[i].key &&
+			      (x->p[i].bits[fi] || peer_has(&x->p[i], f->id));
+	return IOLM_OK;
+}
+
+void art_xfer_get_stats(const art_xfer *x, art_xfer_stats *out)
+{
+	*out = x->st;
+}

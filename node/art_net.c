@@ -1,0 +1,317 @@
+/* Artifact frames on the P2P link <-> the transfer engine (art_net.h). */
+#include "node/art_net.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+
+#define MOD "art"
+
+struct node_art_net {
+	node_p2p *p2p;
+	art_xfer *x;
+	int busy;                    /* inside an engine call */
+	node_peer **gone;            /* disconnected while busy: removed after the call */
+	size_t n_gone, cap_gone;
+	uint8_t ids[ART_XFER_MAX_WANT * ART_ID_LEN];
+};
+
+/* ---------------------------------------------------------------- engine -> frames */
+
+static int send_ids(node_art_net *a, node_peer *peer, int want, const uint8_t *ids, size_t n)
+{
+	ProtobufCBinaryData v[ART_XFER_MAX_WANT];
+	Iolm__Frame f = IOLM__FRAME__INIT;
+	Iolm__ArtWant w = IOLM__ART_WANT__INIT;
+	Iolm__ArtCancel c = IOLM__ART_CANCEL__INIT;
+	if (n > ART_XFER_MAX_WANT)
+		return IOLM_EINVAL;
+	for (size_t i = 0; i < n; i++) {
+		v[i].data = (uint8_t *)(uintptr_t)(ids + i * ART_ID_LEN);
+		v[i].len = ART_ID_LEN;
+	}
+	if (want) {
+		w.n_chunk_ids = n;
+		w.chunk_ids = v;
+		f.msg_case = IOLM__FRAME__MSG_ART_WANT;
+		f.art_want = &w;
+	} else {
+		c.n_chunk_ids = n;
+		c.chunk_ids = v;
+		f.msg_case = IOLM__FRAME__MSG_ART_CANCEL;
+		f.art_cancel = &c;
+	}
+	return node_p2p_send(a->p2p, peer, &f);
+}
+
+static int cb_want(void *ctx, void *peer, const uint8_t *ids, size_t n)
+{
+	return send_ids(ctx, peer, 1, ids, n);
+}
+
+static int cb_cancel(void *ctx, void *peer, const uint8_t *ids, size_t n)
+{
+	return send_ids(ctx, peer, 0, ids, n);
+}
+
+static int cb_block(void *ctx, void *peer, const uint8_t id[ART_ID_LEN], const uint8_t *data,
+		    size_t len)
+{
+	node_art_net *a = ctx;
+	Iolm__Frame f = IOLM__FRAME__INIT;
+	Iolm__ArtBlock b = IOLM__ART_BLOCK__INIT;
+	b.chunk_id.data = (uint8_t *)(uintptr_t)id;
+	b.chunk_id.len = ART_ID_LEN;
+	b.data.data = (uint8_t *)(uintptr_t)data;
+	b.data.len = len;
+	f.msg_case = IOLM__FRAME__MSG_ART_BLOCK;
+	f.art_block = &b;
+	return node_p2p_send(a->p2p, peer, &f);
+}
+
+static int cb_have(void *ctx, void *peer, const uint8_t id[ART_ID_LEN])
+{
+	node_art_net *a = ctx;
+	Iolm__Frame f = IOLM__FRAME__INIT;
+	Iolm__ArtHave h = IOLM__ART_HAVE__INIT;
+	h.artifact_id.data = (uint8_t *)(uintptr_t)id;
+	h.artifact_id.len = ART_ID_LEN;
+	f.msg_case = IOLM__FRAME__MSG_ART_HAVE;
+	f.art_have = &h;
+	return node_p2p_send(a->p2p, peer, &f);
+}
+
+static void cb_penalize(void *ctx, void *peer, uint32_t points, const char *reason)
+{
+	node_art_net *a = ctx;
+	node_p2p_penalize(a->p2p, peer, points, reason);
+}
+
+static void cb_done(void *ctx, const uint8_t id[ART_ID_LEN], int err)
+{
+	char hex[2 * ART_ID_LEN + 1];
+	(void)ctx;
+	for (size_t i = 0; i < ART_ID_LEN; i++)
+		snprintf(hex + 2 * i, 3, "%02x", id[i]);
+	if (err)
+		IOLM_WARN(MOD, "fetch of %s stopped: %s", hex, iolm_strerror(err));
+	else
+		IOLM_INFO(MOD, "fetched %s", hex);
+}
+
+/* ---------------------------------------------------------------- re-entrancy */
+
+static void enter(node_art_net *a)
+{
+	a->busy++;
+}
+
+/* Leave an engine call: the peers that left during it are removed now. */
+static void leave(node_art_net *a)
+{
+	if (--a->busy)
+		return;
+	while (a->n_gone) {
+		node_peer *p = a->gone[--a->n_gone];
+		a->busy++;
+		art_xfer_peer_remove(a->x, p);
+		a->busy--;
+	}
+}
+
+/* ---------------------------------------------------------------- frames -> engine */
+
+static int id_ok(const ProtobufCBinaryData *b)
+{
+	return b->len == ART_ID_LEN && art_id_valid(b->data);
+}
+
+/* Pack n ids into dst (cap ids); 0 when one is malformed. */
+static int pack_ids(uint8_t *dst, size_t cap, ProtobufCBinaryData *v, size_t n)
+{
+	if (n > cap)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		if (!id_ok(&v[i]))
+			return 0;
+		memcpy(dst + i * ART_ID_LEN, v[i].data, ART_ID_LEN);
+	}
+	return 1;
+}
+
+static int on_have(node_art_net *a, node_peer *peer, const Iolm__ArtHave *h)
+{
+	uint8_t *ids = NULL;
+	if (!id_ok(&h->artifact_id))
+		return 0;
+	/* The frame cap bounds n_chunk_ids (36 bytes each on the wire). */
+	if (h->n_chunk_ids && !(ids = malloc(h->n_chunk_ids * ART_ID_LEN)))
+		return 1; /* dropped, not the peer's fault */
+	if (!pack_ids(ids, h->n_chunk_ids, h->chunk_ids, h->n_chunk_ids)) {
+		free(ids);
+		return 0;
+	}
+	art_xfer_on_have(a->x, peer, h->artifact_id.data, ids, h->n_chunk_ids);
+	free(ids);
+	return 1;
+}
+
+int node_art_net_on_frame(node_art_net *a, node_peer *peer, const Iolm__Frame *f)
+{
+	int ok = 1;
+	if (!a)
+		return 0;
+	switch (f->msg_case) {
+	case IOLM__FRAME__MSG_ART_HAVE:
+		enter(a);
+		ok = on_have(a, peer, f->art_have);
+		leave(a);
+		break;
+	case IOLM__FRAME__MSG_ART_WANT:
+		ok = pack_ids(a->ids, ART_XFER_MAX_WANT, f->art_want->chunk_ids,
+			      f->art_want->n_chunk_ids);
+		if (ok) {
+			enter(a);
+			art_xfer_on_want(a->x, peer, a->ids, f->art_want->n_chunk_ids);
+			leave(a);
+		}
+		break;
+	case IOLM__FRAME__MSG_ART_BLOCK:
+		ok = id_ok(&f->art_block->chunk_id);
+		if (ok) {
+			enter(a);
+			art_xfer_on_block(a->x, peer, f->art_block->chunk_id.data,
+					  f->art_block->data.data, f->art_block->data.len);
+			leave(a);
+		}
+		break;
+	case IOLM__FRAME__MSG_ART_CANCEL:
+		ok = pack_ids(a->ids, ART_XFER_MAX_WANT, f->art_cancel->chunk_ids,
+			      f->art_cancel->n_chunk_ids);
+		if (ok) {
+			enter(a);
+			art_xfer_on_cancel(a->x, peer, a->ids, f->art_cancel->n_chunk_ids);
+			leave(a);
+		}
+		break;
+	default:
+		return 0;
+	}
+	if (!ok)
+		node_p2p_penalize(a->p2p, peer, NODE_ART_PTS_MALFORMED, "malformed artifact frame");
+	return 1;
+}
+
+void node_art_net_on_connect(node_art_net *a, node_peer *peer)
+{
+	int err;
+	if (!a)
+		return;
+	enter(a);
+	err = art_xfer_peer_add(a->x, peer);
+	leave(a);
+	if (err)
+		IOLM_DEBUG(MOD, "peer %s not used for artifacts: %s", node_peer_addr(peer),
+			   iolm_strerror(err));
+}
+
+void node_art_net_on_disconnect(node_art_net *a, node_peer *peer)
+{
+	if (!a)
+		return;
+	if (!a->busy) {
+		enter(a);
+		art_xfer_peer_remove(a->x, peer);
+		leave(a);
+		return;
+	}
+	if (a->n_gone == a->cap_gone) {
+		size_t cap = a->cap_gone ? 2 * a->cap_gone : 8;
+		node_peer **g = realloc(a->gone, cap * sizeof *g);
+		if (!g) {
+			/* The engine is mid-call and cannot take the removal, and a peer left
+			 * in it would be sent to after it is freed: nothing safe is left. */
+			IOLM_ERROR(MOD, "out of memory deferring a peer removal");
+			abort();
+		}
+		a->gone = g;
+		a->cap_gone = cap;
+	}
+	a->gone[a->n_gone++] = peer;
+}
+
+void node_art_net_tick(node_art_net *a, uint64_t now_ms)
+{
+	if (!a)
+		return;
+	enter(a);
+	art_xfer_tick(a->x, now_ms);
+	leave(a);
+}
+
+int node_art_net_fetch(node_art_net *a, const uint8_t id[ART_ID_LEN])
+{
+	int err;
+	enter(a);
+	err = art_xfer_fetch(a->x, id, 1);
+	leave(a);
+	return err;
+}
+
+int node_art_net_progress(node_art_net *a, art_xfer_progress *out,
+			  const uint8_t id[ART_ID_LEN])
+{
+	return art_xfer_get_progress(a->x, out, id);
+}
+
+void node_art_net_get_stats(const node_art_net *a, art_xfer_stats *out)
+{
+	art_xfer_get_stats(a->x, out);
+}
+
+/* ---------------------------------------------------------------- lifecycle */
+
+static int rpc_fetch(void *ctx, const uint8_t id[ART_ID_LEN])
+{
+	return node_art_net_fetch(ctx, id);
+}
+
+static int rpc_progress(void *ctx, art_xfer_progress *out, const uint8_t id[ART_ID_LEN])
+{
+	return node_art_net_progress(ctx, out, id);
+}
+
+int node_art_net_create(node_art_net **out, node_p2p *p2p, art_store *s,
+			const art_xfer_config *cfg, node_rpc *rpc)
+{
+	node_art_net *a;
+	art_xfer_callbacks cb;
+	int err;
+	*out = NULL;
+	if (!p2p || !s)
+		return IOLM_EINVAL;
+	if (!(a = calloc(1, sizeof *a)))
+		return IOLM_ENOMEM;
+	a->p2p = p2p;
+	cb = (art_xfer_callbacks){ cb_want, cb_cancel, cb_block, cb_have, cb_penalize, cb_done, a };
+	if ((err = art_xfer_create(&a->x, s, cfg, &cb))) {
+		free(a);
+		return err;
+	}
+	if (rpc) {
+		node_rpc_art_ops ops = { rpc_fetch, rpc_progress, a };
+		node_rpc_set_art(rpc, &ops);
+	}
+	*out = a;
+	return IOLM_OK;
+}
+
+void node_art_net_destroy(node_art_net *a)
+{
+	if (!a)
+		return;
+	art_xfer_destroy(a->x);
+	free(a->gone);
+	free(a);
+}

@@ -1,0 +1,65 @@
+/* Artifact transfer on the node: the art_xfer engine (artifacts/xfer.h) over the P2P
+ * link (docs/artifacts.md "Transfer").
+ *
+ * Translates ArtHave / ArtWant / ArtBlock / ArtCancel frames into engine calls and the
+ * engine's sends into frames; a frame with a malformed id is penalized
+ * (NODE_ART_PTS_MALFORMED) before it reaches the engine. Peers are node_peer pointers.
+ * When a peer disconnects while the engine is sending (a send that finds the peer too
+ * slow closes it at once), its removal is deferred to the end of that engine call, so
+ * the engine never re-enters itself; the node_peer stays allocated until the next turn
+ * of the loop, and sends to it answer IOLM_ESTATE meanwhile.
+ *
+ * Everything runs on the node's event loop thread. */
+#ifndef IOLM_NODE_ART_NET_H
+#define IOLM_NODE_ART_NET_H
+
+#include <stdint.h>
+
+#include "artifacts/art.h"
+#include "artifacts/xfer.h"
+#include "core/codec.h"
+#include "core/err.h"
+#include "node/p2p.h"
+#include "node/rpc.h"
+
+#define NODE_ART_PTS_MALFORMED 20u  /* an artifact frame with a malformed id */
+
+typedef struct node_art_net node_art_net;
+
+/* Create over p2p and store s (both must outlive it). cfg may be NULL: window 16,
+ * timeout 10 s, no rate limit. rpc (may be NULL) gets the artifact endpoints (POST
+ * /artifact/fetch/{id}, GET /artifact/{id}: node/rpc_art.c) bound to this object, so
+ * destroy the rpc first (node_close does). *out is NULL on failure. */
+int node_art_net_create(node_art_net **out, node_p2p *p2p, art_store *s,
+			const art_xfer_config *cfg, node_rpc *rpc) IOLM_WUR;
+/* NULL is a no-op. Chunks stored stay stored: a fetch resumes after a restart. */
+void node_art_net_destroy(node_art_net *a);
+
+/* The four calls below take a NULL a as "no artifact transfer" (they do nothing, and
+ * on_frame returns 0), so the node's callbacks need no test of their own. */
+/* Returns 1 when f is an artifact frame (handled, or penalized when malformed), 0 for
+ * any other frame. */
+int node_art_net_on_frame(node_art_net *a, node_peer *peer, const Iolm__Frame *f);
+/* A peer finished its handshake: it gets ArtHave for our complete artifacts. */
+void node_art_net_on_connect(node_art_net *a, node_peer *peer);
+void node_art_net_on_disconnect(node_art_net *a, node_peer *peer);
+/* From the node's tick: rate buckets, timeouts, new requests. */
+void node_art_net_tick(node_art_net *a, uint64_t now_ms);
+
+/* Start (or resume) fetching artifact id, pinned; see art_xfer_fetch. */
+int node_art_net_fetch(node_art_net *a, const uint8_t id[ART_ID_LEN]) IOLM_WUR;
+/* Progress of a fetch started since the node started; IOLM_EART_NOFETCH otherwise. */
+int node_art_net_progress(node_art_net *a, art_xfer_progress *out,
+			  const uint8_t id[ART_ID_LEN]) IOLM_WUR;
+void node_art_net_get_stats(const node_art_net *a, art_xfer_stats *out);
+
+/* node/rpc_art.c: bind the artifact endpoints of rpc to these operations (NULL fetch:
+ * the endpoints answer 404). Called by node_art_net_create. */
+typedef struct node_rpc_art_ops {
+	int (*fetch)(void *ctx, const uint8_t id[ART_ID_LEN]);
+	int (*progress)(void *ctx, art_xfer_progress *out, const uint8_t id[ART_ID_LEN]);
+	void *ctx;
+} node_rpc_art_ops;
+void node_rpc_set_art(node_rpc *r, const node_rpc_art_ops *ops);
+
+#endif
