@@ -220,10 +220,17 @@ static int commit_block(struct node *n, const cons_action *a)
 	n->last_block_ms = iolm_clock_wall_ms();
 	node_p2p_set_height(n->p2p, a->height);
 	prune_timeouts(n, a->height + 1);
-	IOLM_INFO(MOD, "committed height %llu round %u: %zu txs in %.1f ms (root %.1f ms), mempool %zu",
-		  (unsigned long long)a->height, a->round, b->n_txs, (double)st.total_ns / 1e6,
-		  (double)st.root_ns / 1e6, ledger_mempool_count(n->mp));
-	node_send_status(n, NULL);
+	/* While catching up, one line per hundred blocks and no status per block: sync
+	 * speed is bound by per-block costs. */
+	int syncing = n->best_peer_height > a->height + 1;
+	if (!syncing || a->height % 100 == 0)
+		IOLM_INFO(MOD, "committed height %llu round %u: %zu txs in %.1f ms (root %.1f ms), "
+			       "mempool %zu%s",
+			  (unsigned long long)a->height, a->round, b->n_txs, (double)st.total_ns / 1e6,
+			  (double)st.root_ns / 1e6, ledger_mempool_count(n->mp),
+			  syncing ? " (syncing)" : "");
+	if (!syncing)
+		node_send_status(n, NULL);
 out:
 	free(ids);
 	iolm_codec_free(&b->base);

@@ -35,7 +35,7 @@ def test_restarts(net):
             others = [n for n in net.nodes if n is not victim]
             h = max(n.height() for n in others)
             net.wait("round %d: progress without node%d" % (rnd, victim.index),
-                     lambda: max(n.height() for n in others) >= h + 1, 30)
+                     lambda: max(n.height() for n in others) >= h + 1, 60)
             victim.start()
             net.wait("round %d: node%d back" % (rnd, victim.index),
                      lambda: victim.height() >= 0, 30)
