@@ -10,7 +10,7 @@ import sys
 from framework import TestFailure, run
 
 
-def check(cond, what):
+def assert_that(cond, what):
     if not cond:
         raise TestFailure(what)
 
@@ -24,33 +24,33 @@ def test_artifacts(net):
         f.write(bytes(rnd.getrandbits(8) for _ in range(3 * 1024 * 1024 + 4321)))
     out = subprocess.run([net.iolmd, "art", "add", "-d", net.nodes[0].dir, src, "--kind",
                           "model"], capture_output=True, text=True, timeout=60)
-    check(out.returncode == 0, "art add: " + out.stderr)
+    assert_that(out.returncode == 0, "art add: " + out.stderr)
     aid = out.stdout.strip()
 
     n2 = net.nodes[2]
     status, body = n2.post("/artifact/fetch/" + aid, b"", token=n2.cookie())
-    check(status == 200, "fetch request: %s %s" % (status, body))
+    assert_that(status == 200, "fetch request: %s %s" % (status, body))
     status, body = n2.post("/artifact/fetch/" + aid, b"", token=None)
-    check(status == 401, "fetch without the cookie: %s" % status)
+    assert_that(status == 401, "fetch without the cookie: %s" % status)
 
     def done():
         try:
             p = n2.get("/artifact/" + aid)
         except Exception:  # noqa: BLE001 - not known yet
             return False
-        check(p.get("state") != "failed", "fetch failed: %s" % p)
+        assert_that(p.get("state") != "failed", "fetch failed: %s" % p)
         return p.get("state") == "done"
     net.wait("node2 fetching the artifact", done, 60)
     p = n2.get("/artifact/" + aid)
-    check(p["chunks_done"] == p["chunks_total"] and p["bytes_done"] == p["bytes_total"],
+    assert_that(p["chunks_done"] == p["chunks_total"] and p["bytes_done"] == p["bytes_total"],
           "progress at the end: %s" % p)
 
     dest = os.path.join(net.dir, "got")
     out = subprocess.run([net.iolmd, "art", "get", "-d", n2.dir, aid, dest],
                          capture_output=True, text=True, timeout=60)
-    check(out.returncode == 0, "art get: " + out.stderr)
+    assert_that(out.returncode == 0, "art get: " + out.stderr)
     with open(src, "rb") as a, open(os.path.join(dest, "model.bin"), "rb") as b:
-        check(a.read() == b.read(), "the fetched artifact differs")
+        assert_that(a.read() == b.read(), "the fetched artifact differs")
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ import time
 from framework import TestFailure, run
 
 
-def check(cond, what):
+def assert_that(cond, what):
     if not cond:
         raise TestFailure(what)
 
@@ -64,18 +64,18 @@ def test_hostile(net):
         except Exception:  # noqa: BLE001 - an HTTP error is the expected answer
             pass
     status, body = n0.post("/tx", b"{\"not\": \"a tx\"}", token=n0.cookie())
-    check(status == 400, "JSON body as tx: %s" % status)
+    assert_that(status == 400, "JSON body as tx: %s" % status)
     status, body = n0.post("/tx", b"0a" * 200000, token=n0.cookie())
-    check(status == 413, "oversized body: %s" % status)
+    assert_that(status == 413, "oversized body: %s" % status)
 
     # every node still runs and commits
     h = n0.height()
     net.wait("progress after the abuse", lambda: all(n.height() >= h + 2 for n in net.nodes), 30)
     for n in net.nodes:
-        check(n.proc.poll() is None, "node%d died" % n.index)
+        assert_that(n.proc.poll() is None, "node%d died" % n.index)
     with open(n0.log_path, errors="replace") as f:
         log = f.read()
-    check("misbehaved" in log,
+    assert_that("misbehaved" in log,
           "node0's log does not mention the refused P2P input")
 
 

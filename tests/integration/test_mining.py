@@ -18,7 +18,7 @@ import time
 from framework import TestFailure, free_base_port, run
 
 
-def check(cond, what):
+def assert_that(cond, what):
     if not cond:
         raise TestFailure(what)
 
@@ -212,12 +212,12 @@ def test_mining(net):
     try:
         w1 = work_id_from_log(net, out1 + ".log")
         w = wait_work(net, env.n0, w1, ("accepted", "rejected", "slashed"))
-        check(w["status_name"] == "accepted", "honest work %s" % w["status_name"])
-        check(w["was_best"], "first accepted work is not the best")
+        assert_that(w["status_name"] == "accepted", "honest work %s" % w["status_name"])
+        assert_that(w["was_best"], "first accepted work is not the best")
         r1 = rewards(env.n0, a1)
-        check(r1["breakthrough"] == 80000 and r1["bonds_returned"] == 500,
+        assert_that(r1["breakthrough"] == 80000 and r1["bonds_returned"] == 500,
               "miner 1 rewards %s" % r1)
-        check(rewards(env.n0, designer)["breakthrough"] - d0["breakthrough"] == 20000,
+        assert_that(rewards(env.n0, designer)["breakthrough"] - d0["breakthrough"] == 20000,
               "designer share of the first breakthrough")
 
         phase("first work accepted")
@@ -228,13 +228,13 @@ def test_mining(net):
         try:
             w2 = work_id_from_log(net, out2 + ".log")
             w = wait_work(net, env.n0, w2, ("accepted", "rejected", "slashed"))
-            check(w["status_name"] == "accepted", "extending work %s" % w["status_name"])
+            assert_that(w["status_name"] == "accepted", "extending work %s" % w["status_name"])
             first = env.n0.get("/work/" + w1)["commit"]["eval_loss"]
-            check(w["was_best"], "the extending work (eval loss %s) did not beat the first (%s)"
+            assert_that(w["was_best"], "the extending work (eval loss %s) did not beat the first (%s)"
                   % (w["commit"]["eval_loss"], first))
             shares = env.n0.get("/task/%s/shares" % task)
             credit = {s["address"]: s["credit"] for s in shares["shares"]}
-            check(credit.get(a1) == 20 and credit.get(a2) == 60,
+            assert_that(credit.get(a1) == 20 and credit.get(a2) == 60,
                   "shares along the lineage: %s" % credit)
 
             phase("second work accepted")
@@ -249,7 +249,7 @@ def test_mining(net):
             s1 = (10001 - dshare) * 20 // 80
             s2 = (10001 - dshare) * 60 // 80
             rem = 10001 - dshare - s1 - s2
-            check(got == {designer: dshare + rem, a1: s1, a2: s2}, "revenue split %s" % got)
+            assert_that(got == {designer: dshare + rem, a1: s1, a2: s2}, "revenue split %s" % got)
         finally:
             m2.terminate()
             m2.wait()
@@ -273,14 +273,14 @@ def test_mining(net):
             cheat1 = env.tx(kc, "work-commit", *common, "--eval-loss",
                             str(commit["eval_loss"] // 2))
             w = wait_work(net, env.n0, cheat1, ("accepted", "rejected", "slashed"))
-            check(w["status_name"] == "slashed", "lying eval loss %s" % w["status_name"])
+            assert_that(w["status_name"] == "slashed", "lying eval loss %s" % w["status_name"])
             phase("lying eval loss slashed")
             # one faked segment: the second segment's start checkpoint is corrupted
             Replay.corrupt_step = 10
             cheat2 = env.tx(kc, "work-commit", *common, "--eval-loss", str(commit["eval_loss"]))
             w = wait_work(net, env.n0, cheat2, ("accepted", "rejected", "slashed"))
-            check(w["status_name"] == "slashed", "faked segment %s" % w["status_name"])
-            check(rewards(env.n0, ac)["slashed"] == 1400, "bonds burned")
+            assert_that(w["status_name"] == "slashed", "faked segment %s" % w["status_name"])
+            assert_that(rewards(env.n0, ac)["slashed"] == 1400, "bonds burned")
             phase("faked segment slashed")
         finally:
             srv.shutdown()
@@ -290,7 +290,7 @@ def test_mining(net):
     for n in net.nodes:
         for line in n.get_text("/metrics").splitlines():
             if line.startswith("iolm_evidence_total "):
-                check(float(line.split()[1]) == 0, "equivocation on node%d" % n.index)
+                assert_that(float(line.split()[1]) == 0, "equivocation on node%d" % n.index)
 
 
 if __name__ == "__main__":

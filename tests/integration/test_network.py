@@ -10,7 +10,7 @@ import time
 from framework import TestFailure, run
 
 
-def check(cond, what):
+def assert_that(cond, what):
     if not cond:
         raise TestFailure(what)
 
@@ -19,13 +19,13 @@ def test_network(net):
     net.start_all()
     n0, n3 = net.nodes[0], net.nodes[3]
     net.wait("all four nodes at height 3", lambda: all(n.height() >= 3 for n in net.nodes), 60)
-    check(all(n.status()["peers"] == 3 for n in net.nodes), "every node has 3 peers")
+    assert_that(all(n.status()["peers"] == 3 for n in net.nodes), "every node has 3 peers")
 
     # a load of signed transfers from the testnet faucet
     out = subprocess.run([net.load, "--testnet", net.dir, "--rate", "300", "--seconds", "4",
                           "--accounts", "16"], capture_output=True, text=True, timeout=120)
-    check(out.returncode == 0, "iolm-load failed: " + out.stderr)
-    check("(0 refused)" in out.stdout, "load was refused: " + out.stdout[-400:])
+    assert_that(out.returncode == 0, "iolm-load failed: " + out.stderr)
+    assert_that("(0 refused)" in out.stdout, "load was refused: " + out.stdout[-400:])
 
     def committed(node):
         for line in node.get_text("/metrics").splitlines():
@@ -37,13 +37,13 @@ def test_network(net):
     # one chain: the same block at the same height everywhere
     h = min(n.height() for n in net.nodes)
     ids = {n.get("/block/%d" % h)["id"] for n in net.nodes}
-    check(len(ids) == 1, "nodes disagree at height %d: %s" % (h, ids))
+    assert_that(len(ids) == 1, "nodes disagree at height %d: %s" % (h, ids))
 
     # bad input gets a clear error
     status, body = n0.post("/tx", b"zz", token=n0.cookie())
-    check(status == 400 and "error" in body, "garbage tx: %s %s" % (status, body))
+    assert_that(status == 400 and "error" in body, "garbage tx: %s %s" % (status, body))
     status, body = n0.post("/tx", b"0a00", token=None)
-    check(status == 401, "tx without cookie: %s" % status)
+    assert_that(status == 401, "tx without cookie: %s" % status)
 
     # kill -9 a validator: the other three (3/4 of the power) keep committing
     n3.stop(sig=signal.SIGKILL)
@@ -55,13 +55,13 @@ def test_network(net):
     net.wait("node3 catching up", lambda: n3.height() >= n0.height() - 1 and n3.height() > h + 2, 60)
     h = n3.height()
     a, b = n0.get("/block/%d" % h)["id"], n3.get("/block/%d" % h)["id"]
-    check(a == b, "node3 synced a different block at %d" % h)
+    assert_that(a == b, "node3 synced a different block at %d" % h)
     net.wait("node3 committing new blocks", lambda: n3.height() >= h + 2, 30)
 
     # clean shutdown
     for n in net.nodes:
         rc = n.stop(sig=signal.SIGTERM)
-        check(rc == 0, "node%d exited with %s after SIGTERM" % (n.index, rc))
+        assert_that(rc == 0, "node%d exited with %s after SIGTERM" % (n.index, rc))
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ import sys
 from framework import TestFailure, run
 
 
-def check(cond, what):
+def assert_that(cond, what):
     if not cond:
         raise TestFailure(what)
 
@@ -39,7 +39,7 @@ def test_restarts(net):
             victim.start()
             net.wait("round %d: node%d back" % (rnd, victim.index),
                      lambda: victim.height() >= 0, 30)
-            check(victim.height() >= before,
+            assert_that(victim.height() >= before,
                   "round %d: node%d lost committed blocks (%d < %d)" %
                   (rnd, victim.index, victim.height(), before))
             net.wait("round %d: node%d caught up" % (rnd, victim.index),
@@ -55,8 +55,8 @@ def test_restarts(net):
         blocks = [n.get("/block/%d" % h) for n in net.nodes]
         ids = {b["id"] for b in blocks}
         roots = {b["header"]["state_root"] for b in blocks}
-        check(len(ids) == 1 and len(roots) == 1, "nodes disagree at height %d" % h)
-    check(all(evidence(n) == 0 for n in net.nodes), "a validator double-signed")
+        assert_that(len(ids) == 1 and len(roots) == 1, "nodes disagree at height %d" % h)
+    assert_that(all(evidence(n) == 0 for n in net.nodes), "a validator double-signed")
 
 
 if __name__ == "__main__":
