@@ -93,39 +93,17 @@ static void sign(int acct, Iolm__TxBody *b)
 
 static void task(uint8_t id[32], int designer, uint64_t pool)
 {
-	Iolm__TxBody b = IOLM__TX_BODY__INIT;
-	Iolm__ModelConfig mc = IOLM__MODEL_CONFIG__INIT;
-	Iolm__OptimConfig oc = IOLM__OPTIM_CONFIG__INIT;
-	Iolm__TaskCreate tc = IOLM__TASK_CREATE__INIT;
-	mc.n_layer = 1;
-	mc.n_embd = 16;
-	mc.n_head = 2;
-	mc.seq_len = 16;
-	mc.vocab = 256;
-	oc.lr = 1e-3f;
-	oc.beta1 = 0.9f;
-	oc.beta2 = 0.99f;
-	oc.eps = 1e-8f;
-	oc.total_steps = 1000;
-	tc.model = &mc;
-	tc.optim = &oc;
-	tc.batch_size = 2;
-	tc.dataset_id.data = art;
-	tc.dataset_id.len = sizeof art;
-	tc.eval_id.data = art;
-	tc.eval_id.len = sizeof art;
-	tc.segment_len = 10;
-	tc.samples = 2;
-	tc.reward_pool = pool;
-	tc.designer_share_bps = 2000;  /* 20% */
-	tc.breakthrough_bps = 1000;    /* 10% of the pool per breakthrough */
-	tc.margin_start_ppm = 50000;   /* 5%, falling */
-	tc.margin_end_ppm = 10000;     /* to 1% */
-	tc.margin_decay_blocks = 100;
-	tc.bond_min = 100;
-	b.kind_case = IOLM__TX_BODY__KIND_TASK_CREATE;
-	b.task_create = &tc;
-	sign(designer, &b);
+	struct fx_task t;
+	fx_task_init(&t, 1, 16, 2, 1000, art, sizeof art);
+	t.tc.segment_len = 10;
+	t.tc.reward_pool = pool;
+	t.tc.designer_share_bps = 2000;  /* 20% */
+	t.tc.breakthrough_bps = 1000;    /* 10% of the pool per breakthrough */
+	t.tc.margin_start_ppm = 50000;   /* 5%, falling */
+	t.tc.margin_end_ppm = 10000;     /* to 1% */
+	t.tc.margin_decay_blocks = 100;
+	t.tc.bond_min = 100;
+	sign(designer, &t.b);
 	tx_id(id, &cands[n_cands - 1]);
 }
 

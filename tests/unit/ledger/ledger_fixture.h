@@ -227,4 +227,46 @@ static inline void fx_bufs_release(iolm_buf *b, size_t n)
 		iolm_buf_release(&b[i], 0);
 }
 
+/* A task_create body with the model shape and optimiser the ledger tests share: n_embd
+ * and seq_len both `width`, two heads, byte vocabulary, AdamW at 1e-3. Callers set the
+ * economics on t->tc and the nonce on t->b. The nested messages live in `t`, so it must
+ * outlive the signing. */
+struct fx_task {
+	Iolm__TxBody b;
+	Iolm__ModelConfig mc;
+	Iolm__OptimConfig oc;
+	Iolm__TaskCreate tc;
+};
+
+static inline void fx_task_init(struct fx_task *t, uint32_t n_layer, uint32_t width,
+				uint32_t batch, uint64_t total_steps, const uint8_t *art,
+				size_t art_len)
+{
+	iolm__tx_body__init(&t->b);
+	iolm__model_config__init(&t->mc);
+	iolm__optim_config__init(&t->oc);
+	iolm__task_create__init(&t->tc);
+	t->mc.n_layer = n_layer;
+	t->mc.n_embd = width;
+	t->mc.n_head = 2;
+	t->mc.seq_len = width;
+	t->mc.vocab = 256;
+	t->oc.lr = 1e-3f;
+	t->oc.beta1 = 0.9f;
+	t->oc.beta2 = 0.99f;
+	t->oc.eps = 1e-8f;
+	t->oc.total_steps = total_steps;
+	t->tc.model = &t->mc;
+	t->tc.optim = &t->oc;
+	t->tc.batch_size = batch;
+	t->tc.dataset_id.data = (uint8_t *)art;
+	t->tc.dataset_id.len = art_len;
+	t->tc.eval_id.data = (uint8_t *)art;
+	t->tc.eval_id.len = art_len;
+	t->tc.samples = 2;
+	t->b.fee = FX_MIN_FEE;
+	t->b.kind_case = IOLM__TX_BODY__KIND_TASK_CREATE;
+	t->b.task_create = &t->tc;
+}
+
 #endif

@@ -76,40 +76,16 @@ static void be_metrics(void *ctx, iolm_buf *out)
 /* A task_create from account `from` (bounds as in tests/unit/ledger/test_block.c). */
 static void task_tx(struct fx *f, iolm_buf *out, int from, uint64_t pool)
 {
-	static uint8_t art[LEDGER_ARTIFACT_ID_LEN] = { 0x1e, 0x20, 7, 7, 7 };
-	Iolm__TxBody b = IOLM__TX_BODY__INIT;
-	Iolm__ModelConfig mc = IOLM__MODEL_CONFIG__INIT;
-	Iolm__OptimConfig oc = IOLM__OPTIM_CONFIG__INIT;
-	Iolm__TaskCreate tc = IOLM__TASK_CREATE__INIT;
-	mc.n_layer = 2;
-	mc.n_embd = 32;
-	mc.n_head = 2;
-	mc.seq_len = 32;
-	mc.vocab = 256;
-	oc.lr = 1e-3f;
-	oc.beta1 = 0.9f;
-	oc.beta2 = 0.99f;
-	oc.eps = 1e-8f;
-	oc.total_steps = 100;
-	tc.model = &mc;
-	tc.optim = &oc;
-	tc.batch_size = 4;
-	tc.dataset_id.data = art;
-	tc.dataset_id.len = sizeof art;
-	tc.eval_id.data = art;
-	tc.eval_id.len = sizeof art;
-	tc.segment_len = 5;
-	tc.samples = 2;
-	tc.reward_pool = pool;
-	tc.breakthrough_bps = 100;
-	tc.margin_decay_blocks = 10;
-	tc.bond_min = 100;
-	tc.name = "tiny";
-	b.nonce = 0;
-	b.fee = FX_MIN_FEE;
-	b.kind_case = IOLM__TX_BODY__KIND_TASK_CREATE;
-	b.task_create = &tc;
-	assert_int_equal(ledger_tx_sign(out, &b, &f->acct[from], FX_CHAIN), IOLM_OK);
+	static const uint8_t art[LEDGER_ARTIFACT_ID_LEN] = { 0x1e, 0x20, 7, 7, 7 };
+	struct fx_task t;
+	fx_task_init(&t, 2, 32, 4, 100, art, sizeof art);
+	t.tc.segment_len = 5;
+	t.tc.reward_pool = pool;
+	t.tc.breakthrough_bps = 100;
+	t.tc.margin_decay_blocks = 10;
+	t.tc.bond_min = 100;
+	t.tc.name = "tiny";
+	assert_int_equal(ledger_tx_sign(out, &t.b, &f->acct[from], FX_CHAIN), IOLM_OK);
 }
 
 /* ---------------------------------------------------------------- fixture */

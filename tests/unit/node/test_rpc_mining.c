@@ -78,45 +78,23 @@ static void sign(int acct, Iolm__TxBody *b)
 
 static void task(uint8_t id[32], int designer, const char *name)
 {
-	Iolm__TxBody b = IOLM__TX_BODY__INIT;
-	Iolm__ModelConfig mc = IOLM__MODEL_CONFIG__INIT;
-	Iolm__OptimConfig oc = IOLM__OPTIM_CONFIG__INIT;
-	Iolm__TaskCreate tc = IOLM__TASK_CREATE__INIT;
-	mc.n_layer = 1;
-	mc.n_embd = 16;
-	mc.n_head = 2;
-	mc.seq_len = 16;
-	mc.vocab = 256;
-	mc.init_seed = 77;
-	oc.lr = 1e-3f;
-	oc.beta1 = 0.9f;
-	oc.beta2 = 0.99f;
-	oc.eps = 1e-8f;
-	oc.weight_decay = 0.1f;
-	oc.warmup_steps = 5;
-	oc.total_steps = 1000;
-	oc.grad_clip = 1.0f;
-	tc.model = &mc;
-	tc.optim = &oc;
-	tc.batch_size = 2;
-	tc.dataset_id.data = art;
-	tc.dataset_id.len = sizeof art;
-	tc.eval_id.data = art;
-	tc.eval_id.len = sizeof art;
-	tc.segment_len = 10;
-	tc.samples = 2;
-	tc.reward_pool = POOL;
-	tc.designer_share_bps = 2000;  /* 20% */
-	tc.breakthrough_bps = 1000;    /* 10% of the pool per breakthrough */
-	tc.margin_start_ppm = 50000;
-	tc.margin_end_ppm = 10000;
-	tc.margin_decay_blocks = 100;
-	tc.bond_min = 100;
-	tc.deadline_height = 5000;
-	tc.name = (char *)name;
-	b.kind_case = IOLM__TX_BODY__KIND_TASK_CREATE;
-	b.task_create = &tc;
-	sign(designer, &b);
+	struct fx_task t;
+	fx_task_init(&t, 1, 16, 2, 1000, art, sizeof art);
+	t.mc.init_seed = 77;
+	t.oc.weight_decay = 0.1f;
+	t.oc.warmup_steps = 5;
+	t.oc.grad_clip = 1.0f;
+	t.tc.segment_len = 10;
+	t.tc.reward_pool = POOL;
+	t.tc.designer_share_bps = 2000;  /* 20% */
+	t.tc.breakthrough_bps = 1000;    /* 10% of the pool per breakthrough */
+	t.tc.margin_start_ppm = 50000;
+	t.tc.margin_end_ppm = 10000;
+	t.tc.margin_decay_blocks = 100;
+	t.tc.bond_min = 100;
+	t.tc.deadline_height = 5000;
+	t.tc.name = (char *)name;
+	sign(designer, &t.b);
 	last_id(id);
 }
 
