@@ -110,29 +110,9 @@ static void task(uint8_t id[32], int designer, uint64_t pool)
 static void work(uint8_t id[32], int miner, const uint8_t *t, const uint8_t *parent,
 		 uint64_t start, uint64_t steps, uint64_t loss, uint64_t bond)
 {
-	Iolm__TxBody b = IOLM__TX_BODY__INIT;
-	Iolm__WorkCommit w = IOLM__WORK_COMMIT__INIT;
-	uint8_t h[32];
-	memset(h, 0x3c, sizeof h);
-	w.task_id.data = (uint8_t *)t;
-	w.task_id.len = 32;
-	if (parent) {
-		w.parent_work.data = (uint8_t *)parent;
-		w.parent_work.len = 32;
-	}
-	w.start_step = start;
-	w.steps = steps;
-	w.proof_root.data = h;
-	w.proof_root.len = 32;
-	w.final_state.data = h;
-	w.final_state.len = 32;
-	w.checkpoint_id.data = art;
-	w.checkpoint_id.len = sizeof art;
-	w.eval_loss = loss;
-	w.bond = bond;
-	b.kind_case = IOLM__TX_BODY__KIND_WORK_COMMIT;
-	b.work_commit = &w;
-	sign(miner, &b);
+	struct fx_work w;
+	fx_work_init(&w, t, parent, start, steps, loss, bond, art, sizeof art);
+	sign(miner, &w.b);
 	tx_id(id, &cands[n_cands - 1]);
 }
 

@@ -50,6 +50,16 @@ static cons_action act(uint64_t h, uint32_t r, enum cons_step s, int idbyte, uin
 	return a;
 }
 
+/* Record a fresh signature of (h, r, s, idbyte) over a 40-byte message; the error code. */
+static int rec(cons_wal *w, uint64_t h, uint32_t r, enum cons_step s, int idbyte)
+{
+	uint8_t m[40];
+	const uint8_t *out;
+	size_t len;
+	cons_action a = act(h, r, s, idbyte, m, sizeof m);
+	return cons_wal_record(w, &a, &out, &len);
+}
+
 static void test_wal_refuses_conflict_and_returns_identical(void **state)
 {
 	(void)state;
@@ -92,16 +102,13 @@ static void test_wal_survives_reopen_and_rotates_heights(void **state)
 {
 	(void)state;
 	cons_wal *w;
-	uint8_t m[40];
 	const uint8_t *out;
 	size_t len;
 	uint64_t h;
 	enum cons_msg_kind kind;
 	assert_int_equal(cons_wal_open(&w, path), IOLM_OK);
-	cons_action a = act(5, 0, CONS_STEP_PROPOSE, 0x11, m, sizeof m);
-	assert_int_equal(cons_wal_record(w, &a, &out, &len), IOLM_OK);
-	a = act(5, 0, CONS_STEP_PREVOTE, 0x11, m, sizeof m);
-	assert_int_equal(cons_wal_record(w, &a, &out, &len), IOLM_OK);
+	assert_int_equal(rec(w, 5, 0, CONS_STEP_PROPOSE, 0x11), IOLM_OK);
+	assert_int_equal(rec(w, 5, 0, CONS_STEP_PREVOTE, 0x11), IOLM_OK);
 	cons_wal_close(w);
 
 	assert_int_equal(cons_wal_open(&w, path), IOLM_OK);
@@ -111,14 +118,11 @@ static void test_wal_survives_reopen_and_rotates_heights(void **state)
 	assert_int_equal(kind, CONS_MSG_PROPOSAL);
 	assert_int_equal(out[0], CONS_STEP_PROPOSE);
 	assert_int_equal(cons_wal_entry(w, 2, &h, &kind, &out, &len), IOLM_ERANGE);
-	a = act(5, 0, CONS_STEP_PREVOTE, 0x22, m, sizeof m);
-	assert_int_equal(cons_wal_record(w, &a, &out, &len), IOLM_ECONS_DOUBLESIGN);
+	assert_int_equal(rec(w, 5, 0, CONS_STEP_PREVOTE, 0x22), IOLM_ECONS_DOUBLESIGN);
 	/* A new height replaces the file; older heights are refused. */
-	a = act(6, 0, CONS_STEP_PREVOTE, 0x22, m, sizeof m);
-	assert_int_equal(cons_wal_record(w, &a, &out, &len), IOLM_OK);
+	assert_int_equal(rec(w, 6, 0, CONS_STEP_PREVOTE, 0x22), IOLM_OK);
 	assert_int_equal(cons_wal_count(w), 1);
-	a = act(5, 3, CONS_STEP_PREVOTE, 0x22, m, sizeof m);
-	assert_int_equal(cons_wal_record(w, &a, &out, &len), IOLM_ECONS_WALSTALE);
+	assert_int_equal(rec(w, 5, 3, CONS_STEP_PREVOTE, 0x22), IOLM_ECONS_WALSTALE);
 	cons_wal_close(w);
 	assert_int_equal(cons_wal_open(&w, path), IOLM_OK);
 	assert_int_equal(cons_wal_count(w), 1);
@@ -134,12 +138,8 @@ static void test_wal_cuts_torn_tail(void **state)
 {
 	(void)state;
 	cons_wal *w;
-	uint8_t m[40];
-	const uint8_t *out;
-	size_t len;
 	assert_int_equal(cons_wal_open(&w, path), IOLM_OK);
-	cons_action a = act(9, 0, CONS_STEP_PREVOTE, 0x33, m, sizeof m);
-	assert_int_equal(cons_wal_record(w, &a, &out, &len), IOLM_OK);
+	assert_int_equal(rec(w, 9, 0, CONS_STEP_PREVOTE, 0x33), IOLM_OK);
 	cons_wal_close(w);
 	struct stat st;
 	assert_int_equal(stat(path, &st), 0);
@@ -150,8 +150,7 @@ static void test_wal_cuts_torn_tail(void **state)
 	close(fd);
 	assert_int_equal(cons_wal_open(&w, path), IOLM_OK);
 	assert_int_equal(cons_wal_count(w), 1);
-	a = act(9, 0, CONS_STEP_PREVOTE, 0x44, m, sizeof m);
-	assert_int_equal(cons_wal_record(w, &a, &out, &len), IOLM_ECONS_DOUBLESIGN);
+	assert_int_equal(rec(w, 9, 0, CONS_STEP_PREVOTE, 0x44), IOLM_ECONS_DOUBLESIGN);
 	cons_wal_close(w);
 	struct stat st2;
 	assert_int_equal(stat(path, &st2), 0);
@@ -162,14 +161,9 @@ static void test_wal_reports_corruption(void **state)
 {
 	(void)state;
 	cons_wal *w;
-	uint8_t m[40];
-	const uint8_t *out;
-	size_t len;
 	assert_int_equal(cons_wal_open(&w, path), IOLM_OK);
-	cons_action a = act(9, 0, CONS_STEP_PREVOTE, 0x33, m, sizeof m);
-	assert_int_equal(cons_wal_record(w, &a, &out, &len), IOLM_OK);
-	a = act(9, 0, CONS_STEP_PRECOMMIT, 0x33, m, sizeof m);
-	assert_int_equal(cons_wal_record(w, &a, &out, &len), IOLM_OK);
+	assert_int_equal(rec(w, 9, 0, CONS_STEP_PREVOTE, 0x33), IOLM_OK);
+	assert_int_equal(rec(w, 9, 0, CONS_STEP_PRECOMMIT, 0x33), IOLM_OK);
 	cons_wal_close(w);
 	/* Flip a byte inside the first record: damage with data after it. */
 	int fd = open(path, O_RDWR);
@@ -192,16 +186,10 @@ static void test_wal_in_memory(void **state)
 {
 	(void)state;
 	cons_wal *w;
-	uint8_t m[40];
-	const uint8_t *out;
-	size_t len;
 	assert_int_equal(cons_wal_open(&w, NULL), IOLM_OK);
-	cons_action a = act(1, 0, CONS_STEP_PREVOTE, 0x33, m, sizeof m);
-	assert_int_equal(cons_wal_record(w, &a, &out, &len), IOLM_OK);
-	a = act(1, 0, CONS_STEP_PREVOTE, 0x34, m, sizeof m);
-	assert_int_equal(cons_wal_record(w, &a, &out, &len), IOLM_ECONS_DOUBLESIGN);
-	a = act(2, 0, CONS_STEP_PREVOTE, 0x34, m, sizeof m);
-	assert_int_equal(cons_wal_record(w, &a, &out, &len), IOLM_OK);
+	assert_int_equal(rec(w, 1, 0, CONS_STEP_PREVOTE, 0x33), IOLM_OK);
+	assert_int_equal(rec(w, 1, 0, CONS_STEP_PREVOTE, 0x34), IOLM_ECONS_DOUBLESIGN);
+	assert_int_equal(rec(w, 2, 0, CONS_STEP_PREVOTE, 0x34), IOLM_OK);
 	assert_int_equal(cons_wal_count(w), 1);
 	cons_wal_close(w);
 }
@@ -262,11 +250,9 @@ static void crash_test(int send)
 	const uint8_t *out;
 	size_t len;
 	assert_int_equal(cons_wal_open(&w, path), IOLM_OK);
-	cons_action a = act(3, 2, CONS_STEP_PRECOMMIT, 0xbb, m, sizeof m);
-	assert_int_equal(cons_wal_record(w, &a, &out, &len), IOLM_ECONS_DOUBLESIGN);
-	a = act(3, 2, CONS_STEP_PRECOMMIT, -1, m, sizeof m);
-	assert_int_equal(cons_wal_record(w, &a, &out, &len), IOLM_ECONS_DOUBLESIGN);
-	a = act(3, 2, CONS_STEP_PRECOMMIT, 0xaa, m, sizeof m);
+	assert_int_equal(rec(w, 3, 2, CONS_STEP_PRECOMMIT, 0xbb), IOLM_ECONS_DOUBLESIGN);
+	assert_int_equal(rec(w, 3, 2, CONS_STEP_PRECOMMIT, -1), IOLM_ECONS_DOUBLESIGN);
+	cons_action a = act(3, 2, CONS_STEP_PRECOMMIT, 0xaa, m, sizeof m);
 	m[7] = 0x01; /* re-signed: different bytes; the stored ones come back */
 	assert_int_equal(cons_wal_record(w, &a, &out, &len), IOLM_OK);
 	assert_int_equal(len, 80);

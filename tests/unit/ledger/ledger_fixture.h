@@ -269,4 +269,42 @@ static inline void fx_task_init(struct fx_task *t, uint32_t n_layer, uint32_t wi
 	t->b.task_create = &t->tc;
 }
 
+/* A work_commit body on `task`, after `parent` (NULL for the first segment of a lineage),
+ * with a fixed proof root (0x3c...) and final state (0x4d...). Callers set the nonce, and
+ * any other field, on t->b and t->w; `t` must outlive the signing. */
+struct fx_work {
+	Iolm__TxBody b;
+	Iolm__WorkCommit w;
+	uint8_t root[32], fin[32];
+};
+
+static inline void fx_work_init(struct fx_work *t, const uint8_t *task, const uint8_t *parent,
+				uint64_t start, uint64_t steps, uint64_t loss, uint64_t bond,
+				const uint8_t *ckpt, size_t ckpt_len)
+{
+	iolm__tx_body__init(&t->b);
+	iolm__work_commit__init(&t->w);
+	memset(t->root, 0x3c, sizeof t->root);
+	memset(t->fin, 0x4d, sizeof t->fin);
+	t->w.task_id.data = (uint8_t *)task;
+	t->w.task_id.len = 32;
+	if (parent) {
+		t->w.parent_work.data = (uint8_t *)parent;
+		t->w.parent_work.len = 32;
+	}
+	t->w.start_step = start;
+	t->w.steps = steps;
+	t->w.proof_root.data = t->root;
+	t->w.proof_root.len = sizeof t->root;
+	t->w.final_state.data = t->fin;
+	t->w.final_state.len = sizeof t->fin;
+	t->w.checkpoint_id.data = (uint8_t *)ckpt;
+	t->w.checkpoint_id.len = ckpt_len;
+	t->w.eval_loss = loss;
+	t->w.bond = bond;
+	t->b.fee = FX_MIN_FEE;
+	t->b.kind_case = IOLM__TX_BODY__KIND_WORK_COMMIT;
+	t->b.work_commit = &t->w;
+}
+
 #endif

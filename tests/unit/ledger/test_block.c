@@ -24,31 +24,10 @@ static void task_tx(struct fx *f, iolm_buf *out, int from, uint64_t nonce, uint6
 static void work_tx(struct fx *f, iolm_buf *out, int from, uint64_t nonce, const uint8_t *task,
 		    const uint8_t *parent, uint64_t start, uint64_t steps, uint64_t bond)
 {
-	Iolm__TxBody b = IOLM__TX_BODY__INIT;
-	Iolm__WorkCommit w = IOLM__WORK_COMMIT__INIT;
-	uint8_t h[32];
-	memset(h, 0x5c, sizeof h);
-	w.task_id.data = (uint8_t *)task;
-	w.task_id.len = 32;
-	if (parent) {
-		w.parent_work.data = (uint8_t *)parent;
-		w.parent_work.len = 32;
-	}
-	w.start_step = start;
-	w.steps = steps;
-	w.proof_root.data = h;
-	w.proof_root.len = 32;
-	w.final_state.data = h;
-	w.final_state.len = 32;
-	w.checkpoint_id.data = art;
-	w.checkpoint_id.len = sizeof art;
-	w.eval_loss = 4000000;
-	w.bond = bond;
-	b.nonce = nonce;
-	b.fee = FX_MIN_FEE;
-	b.kind_case = IOLM__TX_BODY__KIND_WORK_COMMIT;
-	b.work_commit = &w;
-	assert_int_equal(ledger_tx_sign(out, &b, &f->acct[from], FX_CHAIN), IOLM_OK);
+	struct fx_work t;
+	fx_work_init(&t, task, parent, start, steps, 4000000, bond, art, sizeof art);
+	t.b.nonce = nonce;
+	assert_int_equal(ledger_tx_sign(out, &t.b, &f->acct[from], FX_CHAIN), IOLM_OK);
 }
 
 static void pay_tx(struct fx *f, iolm_buf *out, int from, uint64_t nonce, const uint8_t *task,

@@ -101,31 +101,10 @@ static void task(uint8_t id[32], int designer, const char *name)
 static void work(uint8_t id[32], int miner, const uint8_t *parent, uint64_t start,
 		 uint64_t steps, uint64_t loss, uint64_t bond)
 {
-	Iolm__TxBody b = IOLM__TX_BODY__INIT;
-	Iolm__WorkCommit w = IOLM__WORK_COMMIT__INIT;
-	uint8_t root[32], fin[32];
-	memset(root, 0x3c, sizeof root);
-	memset(fin, 0x4d, sizeof fin);
-	w.task_id.data = T.task;
-	w.task_id.len = 32;
-	if (parent) {
-		w.parent_work.data = (uint8_t *)parent;
-		w.parent_work.len = 32;
-	}
-	w.start_step = start;
-	w.steps = steps;
-	w.proof_root.data = root;
-	w.proof_root.len = 32;
-	w.final_state.data = fin;
-	w.final_state.len = 32;
-	w.checkpoint_id.data = art;
-	w.checkpoint_id.len = sizeof art;
-	w.eval_loss = loss;
-	w.bond = bond;
-	w.endpoint = "http://127.0.0.1:9000";
-	b.kind_case = IOLM__TX_BODY__KIND_WORK_COMMIT;
-	b.work_commit = &w;
-	sign(miner, &b);
+	struct fx_work w;
+	fx_work_init(&w, T.task, parent, start, steps, loss, bond, art, sizeof art);
+	w.w.endpoint = "http://127.0.0.1:9000";
+	sign(miner, &w.b);
 	last_id(id);
 }
 
