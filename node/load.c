@@ -67,12 +67,14 @@ static json_t *get_json(struct rpc_node *r, const char *path)
 	return j;
 }
 
-/* POST a transaction; 0 on acceptance, the node's error code otherwise. */
-static int post_tx(struct rpc_node *r, const iolm_buf *tx)
+/* POST a transaction to one node: 0 on acceptance, the node's error code otherwise.
+ * *reached says whether the node answered at all. */
+static int post_tx(struct rpc_node *r, const iolm_buf *tx, int *reached)
 {
 	char *hex = malloc(2 * tx->len + 1);
 	iolm_buf out;
 	int status, rc;
+	*reached = 0;
 	if (!hex)
 		return IOLM_ENOMEM;
 	iolm_hex_encode(hex, 2 * tx->len + 1, tx->data, tx->len);
@@ -80,30 +82,62 @@ static int post_tx(struct rpc_node *r, const iolm_buf *tx)
 	rc = node_httpc_request(r->c, "POST", "/tx", r->token, hex, 2 * tx->len, &status, &out,
 				5000);
 	free(hex);
-	if (!rc && status != 200) {
-		json_t *j = json_loadb((const char *)out.data, out.len, 0, NULL);
-		json_t *code = j ? json_object_get(json_object_get(j, "error"), "code") : NULL;
-		rc = code ? (int)json_integer_value(code) : IOLM_EIO;
-		json_decref(j);
+	if (!rc) {
+		*reached = 1;
+		if (status != 200) {
+			json_t *j = json_loadb((const char *)out.data, out.len, 0, NULL);
+			json_t *code = j ? json_object_get(json_object_get(j, "error"), "code")
+					 : NULL;
+			rc = code ? (int)json_integer_value(code) : IOLM_EIO;
+			json_decref(j);
+		}
 	}
 	iolm_buf_release(&out, 0);
 	return rc;
 }
 
-static uint64_t account_nonce(struct rpc_node *r, const uint8_t id[IOLM_ADDR_LEN])
+/* POST to the nodes in turn from node `first`: one that is down (restarting) is skipped,
+ * and one that refuses our cookie (it restarted and wrote a new one) is asked again with
+ * the new cookie. The first answer counts. */
+static int post_tx_any(size_t first, const iolm_buf *tx)
+{
+	int rc = IOLM_EIO, reached;
+	for (int k = 0; k < n_nodes; k++) {
+		struct rpc_node *r = &nodes[(first + (size_t)k) % (size_t)n_nodes];
+		rc = post_tx(r, tx, &reached);
+		if (reached && rc == IOLM_ERPC_AUTH && read_token(r) == 0)
+			rc = post_tx(r, tx, &reached);
+		if (reached)
+			return rc;
+	}
+	return rc;
+}
+
+/* GET from the first node that answers. */
+static json_t *get_json_any(const char *path)
+{
+	for (int k = 0; k < n_nodes; k++) {
+		json_t *j = get_json(&nodes[k], path);
+		if (j)
+			return j;
+	}
+	return NULL;
+}
+
+static uint64_t account_nonce(const uint8_t id[IOLM_ADDR_LEN])
 {
 	char path[128], addr[IOLM_ADDR_STRLEN + 1];
 	iolm_addr_encode(addr, id);
 	snprintf(path, sizeof path, "/account/%s", addr);
-	json_t *j = get_json(r, path);
+	json_t *j = get_json_any(path);
 	uint64_t n = j ? (uint64_t)json_integer_value(json_object_get(j, "nonce")) : 0;
 	json_decref(j);
 	return n;
 }
 
-static uint64_t node_height(struct rpc_node *r)
+static uint64_t node_height(void)
 {
-	json_t *j = get_json(r, "/status");
+	json_t *j = get_json_any("/status");
 	uint64_t h = j ? (uint64_t)json_integer_value(json_object_get(j, "height")) : 0;
 	json_decref(j);
 	return h;
@@ -124,6 +158,28 @@ static void transfer(iolm_buf *out, const iolm_key *from, const uint8_t to[IOLM_
 	iolm_buf_reset(out);
 	if (ledger_tx_sign(out, &b, from, chain))
 		exit(1);
+}
+
+/* Fund account i with the faucet's nonce start + i. A transfer accepted by a node that
+ * then went down before gossiping it is lost, so whatever has not landed after a while is
+ * sent again (a copy still in a mempool is refused as a duplicate, which is fine). */
+static int fund(iolm_buf *tx, const iolm_key *faucet, const uint8_t fid[IOLM_ADDR_LEN],
+		uint8_t (*ids)[IOLM_ADDR_LEN], long k, const char *chain)
+{
+	uint64_t start = account_nonce(fid);
+	for (int attempt = 0; attempt < 10 && !stop; attempt++) {
+		uint64_t next = account_nonce(fid); /* 0 when no node answers */
+		for (uint64_t i = next > start ? next - start : 0; i < (uint64_t)k && !stop; i++) {
+			transfer(tx, faucet, ids[i], 1000000000, start + i, chain);
+			(void)post_tx_any((size_t)i + (size_t)attempt, tx);
+		}
+		for (int w = 0; w < 200 && !stop; w++) {
+			if (account_nonce(fid) >= start + (uint64_t)k)
+				return 0;
+			iolm_sleep_ms(100);
+		}
+	}
+	return -1;
 }
 
 struct sample {
@@ -212,18 +268,11 @@ int main(int argc, char **argv)
 	iolm_buf_init(&tx, IOLM_MAX_TX_BYTES);
 	uint8_t fid[IOLM_ADDR_LEN];
 	iolm_addr_from_pub(fid, iolm_key_pub(&faucet));
-	uint64_t fnonce = account_nonce(&nodes[0], fid);
 	printf("funding %ld accounts from the faucet...\n", k);
-	for (long i = 0; i < k; i++) {
-		transfer(&tx, &faucet, ids[i], 1000000000, fnonce++, chain);
-		int rc = post_tx(&nodes[i % n_nodes], &tx);
-		if (rc) {
-			fprintf(stderr, "iolm-load: funding refused: %s\n", iolm_strerror(rc));
-			return 1;
-		}
+	if (fund(&tx, &faucet, fid, ids, k, chain)) {
+		fprintf(stderr, "iolm-load: could not fund the accounts\n");
+		return 1;
 	}
-	while (!stop && account_nonce(&nodes[0], fid) < fnonce)
-		iolm_sleep_ms(100);
 
 	/* the load */
 	struct sample samples[MAX_SAMPLES];
@@ -231,7 +280,7 @@ int main(int argc, char **argv)
 	size_t n_lat = 0;
 	memset(samples, 0, sizeof samples);
 	uint64_t sent = 0, refused = 0, start = iolm_clock_wall_ms(), next_line = start + 1000;
-	uint64_t h0 = node_height(&nodes[0]), last_committed = 0;
+	uint64_t h0 = node_height(), last_committed = 0;
 	uint64_t rng = iolm_clock_mono_ns();
 	printf("sending %ld tx/s over %d nodes; Ctrl-C stops\n", rate, n_nodes);
 	fflush(stdout);
@@ -244,11 +293,11 @@ int main(int argc, char **argv)
 			rng = rng * 6364136223846793005ull + 1442695040888963407ull;
 			long from = (long)((rng >> 33) % (uint64_t)k), to = (long)((rng >> 13) % (uint64_t)k);
 			transfer(&tx, &keys[from], ids[to], 1 + (rng >> 55), nonces[from], chain);
-			int rc = post_tx(&nodes[(sent + refused) % (uint64_t)n_nodes], &tx);
+			int rc = post_tx_any((size_t)(sent + refused), &tx);
 			if (rc) {
 				refused++;
 				/* our nonce may have run ahead of a dropped tx: resync it */
-				nonces[from] = account_nonce(&nodes[0], ids[from]);
+				nonces[from] = account_nonce(ids[from]);
 				continue;
 			}
 			nonces[from]++;
@@ -269,7 +318,7 @@ int main(int argc, char **argv)
 			char hex[65], p[96];
 			iolm_hex_encode(hex, sizeof hex, samples[s].id, 32);
 			snprintf(p, sizeof p, "/tx/%s", hex);
-			json_t *j = get_json(&nodes[0], p);
+			json_t *j = get_json_any(p);
 			const char *st = j ? json_string_value(json_object_get(j, "status")) : NULL;
 			if (st && strcmp(st, "committed") == 0) {
 				if (n_lat < sizeof lat / sizeof lat[0])
@@ -279,8 +328,8 @@ int main(int argc, char **argv)
 			json_decref(j);
 		}
 		if (now >= next_line) {
-			uint64_t h = node_height(&nodes[0]);
-			json_t *st = get_json(&nodes[0], "/status");
+			uint64_t h = node_height();
+			json_t *st = get_json_any("/status");
 			uint64_t mem = st ? (uint64_t)json_integer_value(
 						    json_object_get(json_object_get(st, "mempool"), "txs"))
 					  : 0;

@@ -44,6 +44,9 @@ static void on_timeout(evutil_socket_t fd, short what, void *arg)
 		;
 	if (*pp)
 		*pp = t->next;
+	IOLM_DEBUG(MOD, "timeout: height %llu round %u step %d (engine at round %u step %d)",
+		   (unsigned long long)t->height, t->round, (int)t->step,
+		   cons_engine_round(n->eng), (int)cons_engine_step(n->eng));
 	int rc = cons_engine_on_timeout(n->eng, t->height, t->round, t->step);
 	if (rc)
 		IOLM_DEBUG(MOD, "timeout refused: %s", iolm_strerror(rc));
@@ -320,12 +323,17 @@ static int do_action(struct node *n, const cons_action *a)
 int node_drive(struct node *n)
 {
 	cons_action a;
-	while (!n->fatal && cons_engine_poll(n->eng, &a)) {
-		int err = do_action(n, &a);
-		if (err && (n->fatal || err == IOLM_EIO || err == IOLM_ENOMEM)) {
-			n->fatal = err;
-			return err;
+	for (;;) {
+		while (!n->fatal && cons_engine_poll(n->eng, &a)) {
+			int err = do_action(n, &a);
+			if (err && (n->fatal || err == IOLM_EIO || err == IOLM_ENOMEM)) {
+				n->fatal = err;
+				return err;
+			}
 		}
+		if (n->fatal || !n->n_future || cons_engine_height(n->eng) == n->future_at)
+			break;
+		node_future_replay(n); /* the height moved on: what we kept may apply now */
 	}
 	return n->fatal;
 }
@@ -646,6 +654,7 @@ static void node_close(struct node *n)
 	node_rpc_destroy(n->rpc);
 	node_art_net_destroy(n->artnet);
 	node_p2p_destroy(n->p2p);
+	node_future_clear(n);
 	node_vpool_destroy(n->vpool);
 	node_verifier_destroy(n->verifier);
 	if (n->tick)

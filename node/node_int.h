@@ -31,6 +31,14 @@ struct node_timeout {
 	struct node_timeout *next;
 };
 
+struct node_future {
+	uint8_t *msg;
+	size_t len;
+	int is_vote;
+};
+#define FUTURE_MAX_MSGS 256u
+#define FUTURE_MAX_BYTES (16u << 20)
+
 struct node {
 	const node_config *cfg;
 	struct event_base *base;
@@ -59,6 +67,12 @@ struct node {
 	int want_block;
 	uint64_t want_h;
 	uint32_t want_r;
+
+	/* consensus messages from a height the engine has not reached, replayed when it
+	 * gets there (node_net.c); bounded by FUTURE_MAX_MSGS and FUTURE_MAX_BYTES */
+	struct node_future *future;
+	size_t n_future, future_bytes;
+	uint64_t future_at;          /* engine height at the last replay */
 
 	/* sync */
 	uint64_t best_peer_height;
@@ -93,5 +107,8 @@ void node_on_verified(void *ctx, const uint8_t *raw, size_t len, const uint8_t t
 void node_send_status(struct node *n, node_peer *to);
 void node_sync_tick(struct node *n);
 int node_broadcast_msg(struct node *n, enum cons_msg_kind kind, const uint8_t *msg, size_t len);
+/* Hand kept next-height messages to the engine once its height moved on. */
+void node_future_replay(struct node *n);
+void node_future_clear(struct node *n);
 
 #endif

@@ -173,6 +173,61 @@ void node_on_verified(void *ctx, const uint8_t *raw, size_t len, const uint8_t t
 
 /* ---- consensus messages */
 
+/* A verified message from a height the engine has not reached: keep it for when it gets
+ * there (the oldest goes when the buffer is full). The seen-cache forgets its frame too,
+ * so the sender's periodic rebroadcast gets through even when the buffer dropped it. */
+static void future_keep(struct node *n, const uint8_t *msg, size_t len, int is_vote)
+{
+	if (len > FUTURE_MAX_BYTES)
+		return;
+	while (n->n_future &&
+	       (n->n_future == FUTURE_MAX_MSGS || n->future_bytes + len > FUTURE_MAX_BYTES)) {
+		n->future_bytes -= n->future[0].len;
+		free(n->future[0].msg);
+		memmove(n->future, n->future + 1, --n->n_future * sizeof *n->future);
+	}
+	if (!n->future && !(n->future = calloc(FUTURE_MAX_MSGS, sizeof *n->future)))
+		return;
+	if (!n->n_future)
+		n->future_at = cons_engine_height(n->eng);
+	uint8_t *copy = malloc(len ? len : 1);
+	if (!copy)
+		return;
+	memcpy(copy, msg, len);
+	n->future[n->n_future++] = (struct node_future){ copy, len, is_vote };
+	n->future_bytes += len;
+}
+
+void node_future_clear(struct node *n)
+{
+	for (size_t i = 0; i < n->n_future; i++)
+		free(n->future[i].msg);
+	free(n->future);
+	n->future = NULL;
+	n->n_future = n->future_bytes = 0;
+}
+
+void node_future_replay(struct node *n)
+{
+	uint64_t h = cons_engine_height(n->eng);
+	if (h == n->future_at)
+		return;
+	n->future_at = h;
+	struct node_future *kept = n->future;
+	size_t nk = n->n_future;
+	n->future = NULL;
+	n->n_future = n->future_bytes = 0;
+	for (size_t i = 0; i < nk; i++) {
+		const struct node_future *m = &kept[i];
+		int err = m->is_vote ? cons_engine_on_vote(n->eng, m->msg, m->len)
+				     : cons_engine_on_proposal(n->eng, m->msg, m->len);
+		if (err == IOLM_ECONS_FUTURE)
+			future_keep(n, m->msg, m->len, m->is_vote);
+		free(m->msg);
+	}
+	free(kept);
+}
+
 static void on_consensus(struct node *n, node_peer *peer, const uint8_t *raw, size_t len,
 			 const ProtobufCMessage *m, int is_vote)
 {
@@ -184,12 +239,15 @@ static void on_consensus(struct node *n, node_peer *peer, const uint8_t *raw, si
 	protobuf_c_message_pack(m, bytes);
 	err = is_vote ? cons_engine_on_vote(n->eng, bytes, blen)
 		      : cons_engine_on_proposal(n->eng, bytes, blen);
+	if (err == IOLM_ECONS_FUTURE)
+		future_keep(n, bytes, blen, is_vote);
 	free(bytes);
 	if (err == IOLM_OK) {
 		if (node_p2p_relay(n->p2p, raw, len, peer))
 			IOLM_DEBUG(MOD, "relay failed");
 	} else if (err == IOLM_ECONS_FUTURE) {
-		/* A verified message from a later height: we are behind. */
+		/* We are behind the sender. */
+		node_p2p_forget(n->p2p, raw, len);
 		uint64_t h = cons_engine_height(n->eng) + 1;
 		if (h > node_peer_height(peer))
 			node_peer_set_height(peer, h);

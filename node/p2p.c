@@ -582,6 +582,11 @@ int node_p2p_relay(node_p2p *p, const uint8_t *raw, size_t len, node_peer *from)
 	return write_all(p, raw, len, from);
 }
 
+void node_p2p_forget(node_p2p *p, const uint8_t *raw, size_t len)
+{
+	p2p_seen_forget(&p->seen, raw, len);
+}
+
 void node_p2p_penalize(node_p2p *p, node_peer *peer, uint32_t points, const char *reason)
 {
 	if (!peer || peer->state == P2P_CLOSED)

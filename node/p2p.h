@@ -104,6 +104,11 @@ int node_p2p_broadcast(node_p2p *p, const Iolm__Frame *msg, node_peer *except) I
 /* Relay exact frame bytes received from `from` to every other peer. */
 int node_p2p_relay(node_p2p *p, const uint8_t *raw, size_t len, node_peer *from) IOLM_WUR;
 
+/* Forget that a received gossip frame was seen, so the next copy of it is delivered again:
+ * for a message the node could not use yet (from a height it has not reached) and wants
+ * to hear again when the sender repeats it. */
+void node_p2p_forget(node_p2p *p, const uint8_t *raw, size_t len);
+
 /* Misbehaviour: add points to the peer's score (and its address's); past the threshold
  * the peer is disconnected and banned. reason goes to the log. */
 void node_p2p_penalize(node_p2p *p, node_peer *peer, uint32_t points, const char *reason);

@@ -103,11 +103,12 @@ int p2p_seen_check_insert(struct p2p_seen *s, const uint8_t *data, size_t len)
 	if (found)
 		return 1;
 	if (s->count == P2P_SEEN_CAP) {
-		/* Forget the oldest digest, the one about to be overwritten. */
+		/* Drop the oldest digest, the one about to be overwritten, unless it was
+		 * forgotten already (no slot, or the slot of a later copy). */
 		int old_found;
 		uint32_t old = seen_find(s, s->ring[s->head], &old_found);
-		assert(old_found && s->slots[old] == s->head + 1);
-		seen_delete_slot(s, old);
+		if (old_found && s->slots[old] == s->head + 1)
+			seen_delete_slot(s, old);
 		s->count--;
 	}
 	memcpy(s->ring[s->head], d, P2P_SEEN_LEN);
@@ -117,6 +118,18 @@ int p2p_seen_check_insert(struct p2p_seen *s, const uint8_t *data, size_t len)
 	s->head = (s->head + 1) & (P2P_SEEN_CAP - 1);
 	s->count++;
 	return 0;
+}
+
+void p2p_seen_forget(struct p2p_seen *s, const uint8_t *data, size_t len)
+{
+	uint8_t d[P2P_SEEN_LEN];
+	int found;
+	uint32_t slot;
+
+	seen_digest(s, d, data, len);
+	slot = seen_find(s, d, &found);
+	if (found)
+		seen_delete_slot(s, slot); /* its ring entry ages out as usual */
 }
 
 /* ---------------------------------------------------------------- scores and bans */

@@ -102,7 +102,7 @@ struct p2p_seen {
 	uint8_t (*ring)[P2P_SEEN_LEN];
 	uint32_t *slots;
 	uint32_t head;       /* next ring entry to (over)write */
-	uint32_t count;
+	uint32_t count;      /* ring entries in use, forgotten ones included */
 };
 
 struct node_p2p {
@@ -160,6 +160,8 @@ void p2p_seen_release(struct p2p_seen *s);
 /* 1 when the bytes were seen already; otherwise remember them (evicting the oldest
  * digest when full) and return 0. */
 int p2p_seen_check_insert(struct p2p_seen *s, const uint8_t *data, size_t len);
+/* Remove the bytes' digest, so the next copy passes as new. */
+void p2p_seen_forget(struct p2p_seen *s, const uint8_t *data, size_t len);
 /* Whether bytes are in the cache, without inserting (tests). */
 int p2p_seen_contains(const struct p2p_seen *s, const uint8_t *data, size_t len);
 

@@ -3,7 +3,9 @@
 Each test gets a temporary testnet made by `iolmd testnet` on free ports, starts real
 iolmd processes, and talks to them over their HTTP RPC. Every process is killed when the
 test ends, even when it fails, and the node logs are printed on failure. Waits are
-bounded and say what they waited for when they time out.
+bounded and say what they waited for when they time out. With IOLM_KEEP_LOGS=DIR set, the
+full node logs of a failed test are also copied into DIR; IOLM_TEST_LOG_LEVEL=debug sets
+every node's log level.
 """
 import json
 import os
@@ -128,6 +130,14 @@ class Testnet:
                         "--base-port", str(self.base), "--chain-id", "iolm-it"],
                        check=True, stdout=subprocess.DEVNULL)
         self.nodes = [Node(self, i) for i in range(validators)]
+        level = os.environ.get("IOLM_TEST_LOG_LEVEL")
+        if level:
+            for n in self.nodes:
+                conf = os.path.join(n.dir, "node.conf")
+                with open(conf) as f:
+                    text = f.read().replace("log_level = info", "log_level = " + level)
+                with open(conf, "w") as f:
+                    f.write(text)
 
     def start_all(self):
         for n in self.nodes:
@@ -147,12 +157,33 @@ class Testnet:
 
     def dump_logs(self):
         for n in self.nodes:
+            if n.proc and n.proc.poll() is None:
+                s = n.status()
+                c = s.get("consensus", {}) if s else {}
+                print("node%d: %s" % (n.index, "no /status" if not s else
+                      "height %s, consensus height %s round %s step %s, %s peers" %
+                      (s.get("height"), c.get("height"), c.get("round"), c.get("step_name"),
+                       s.get("peers"))), file=sys.stderr)
+            else:
+                print("node%d: not running" % n.index, file=sys.stderr)
+        for n in self.nodes:
             print("----- node%d log (last 60 lines) -----" % n.index, file=sys.stderr)
             try:
                 with open(n.log_path, errors="replace") as f:
                     print("".join(f.readlines()[-60:]), file=sys.stderr)
             except OSError:
                 print("(no log)", file=sys.stderr)
+
+    def keep_logs(self, name):
+        dest = os.environ.get("IOLM_KEEP_LOGS")
+        if not dest:
+            return
+        dest = os.path.join(dest, "%s-%d" % (name, os.getpid()))
+        os.makedirs(dest, exist_ok=True)
+        for n in self.nodes:
+            if os.path.exists(n.log_path):
+                shutil.copy(n.log_path, dest)
+        print("full logs kept in %s" % dest, file=sys.stderr)
 
     def cleanup(self):
         for n in self.nodes:
@@ -172,6 +203,7 @@ def run(test):
     except Exception as e:  # noqa: BLE001 - any failure fails the test
         print("FAIL %s: %s" % (test.__name__, e), file=sys.stderr)
         net.dump_logs()
+        net.keep_logs(test.__name__)
         return 1
     finally:
         net.cleanup()

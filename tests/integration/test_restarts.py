@@ -57,6 +57,8 @@ def test_restarts(net):
         roots = {b["header"]["state_root"] for b in blocks}
         assert_that(len(ids) == 1 and len(roots) == 1, "nodes disagree at height %d" % h)
     assert_that(all(evidence(n) == 0 for n in net.nodes), "a validator double-signed")
+    txs = sum(net.nodes[0].get("/block/%d" % h)["tx_count"] for h in range(1, top + 1))
+    assert_that(txs > 8, "only %d transactions committed: the transfers did not flow" % txs)
 
 
 if __name__ == "__main__":

@@ -893,6 +893,35 @@ static void test_seen_cache_remembers_the_last_64k(void **state)
 	p2p_seen_release(&s);
 }
 
+/* A forgotten digest passes again; forgetting some entries, re-inserting some of those, and
+ * wrapping the ring past all of them keeps the cache consistent: exactly the newest
+ * P2P_SEEN_CAP insertions are remembered. */
+static void test_seen_cache_forgets_on_request(void **state)
+{
+	struct p2p_seen s;
+	uint32_t v;
+
+	assert_int_equal(p2p_seen_init(&s), IOLM_OK);
+	for (v = 0; v < 1000; v++)
+		assert_int_equal(p2p_seen_check_insert(&s, (uint8_t *)&v, sizeof v), 0);
+	for (v = 0; v < 1000; v += 2)
+		p2p_seen_forget(&s, (uint8_t *)&v, sizeof v);
+	for (v = 0; v < 1000; v++)
+		assert_int_equal(p2p_seen_contains(&s, (uint8_t *)&v, sizeof v), v % 2);
+	for (v = 0; v < 1000; v += 4) /* a second copy of a forgotten one is new */
+		assert_int_equal(p2p_seen_check_insert(&s, (uint8_t *)&v, sizeof v), 0);
+	v = 1001;
+	p2p_seen_forget(&s, (uint8_t *)&v, sizeof v); /* never seen: nothing happens */
+	/* Wrap the ring: the first 1000 entries age out, the re-inserted ones later. */
+	for (v = 2000; v < 2000 + P2P_SEEN_CAP - 250; v++)
+		assert_int_equal(p2p_seen_check_insert(&s, (uint8_t *)&v, sizeof v), 0);
+	for (v = 0; v < 1000; v++)
+		assert_int_equal(p2p_seen_contains(&s, (uint8_t *)&v, sizeof v), v % 4 == 0);
+	for (v = 2000; v < 2000 + P2P_SEEN_CAP - 250; v++)
+		assert_true(p2p_seen_contains(&s, (uint8_t *)&v, sizeof v));
+	p2p_seen_release(&s);
+}
+
 static void test_create_rejects_bad_config(void **state)
 {
 	node_p2p *p = (node_p2p *)1;
@@ -936,6 +965,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_reconnect_after_remote_restart, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_duplicate_connections_keep_one, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_seen_cache_remembers_the_last_64k, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_seen_cache_forgets_on_request, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_create_rejects_bad_config, setup, teardown),
 	};
 	signal(SIGPIPE, SIG_IGN); /* as iolmd does: a closed socket is an error, not a signal */
