@@ -2,11 +2,15 @@
  *
  * Every output element is accumulated in its own register lane, sequentially over k,
  * with separate multiply and add: exactly the order docs/compute.md fixes. Speed comes
- * only from computing many outputs at once (a tile of MM_RT rows by MM_MT columns whose
- * accumulators the compiler keeps in vector registers), from threads over row tiles,
- * and from function clones for wider vector units (target_clones: the same IEEE
- * operations, so the same bits, in 4, 8 or 16 lanes). No clone may contract a*b+c:
- * the build passes -ffp-contract=off, which applies to every clone.
+ * only from computing many outputs at once, from threads over row tiles, and from the
+ * widest vector unit the CPU has:
+ *   - a register tile of MMT_RT rows by MMT_NV vectors (cpu_matmul_tile.h) keeps its
+ *     accumulators in vector registers for the whole sum; each loaded vector of B
+ *     serves MMT_RT rows and each element of A MMT_NV vectors, so the loop issues far
+ *     fewer loads than multiply-adds;
+ *   - the tile is compiled once per instruction set (AVX-512, AVX2, 4-lane vectors) and
+ *     chosen at run time: the same IEEE operations in 16, 8 or 4 lanes, so the same
+ *     bits. No variant may contract a*b+c: the build passes -ffp-contract=off.
  *
  *   forward  out = inp . w^T + bias : A = inp (N x I), B = w^T (I x O, transposed
  *            once into scratch), so each output sums over i in order;
@@ -14,17 +18,19 @@
  *   dw       = dout^T . inp          : A = dout read transposed (O x N), B = inp. */
 #include "compute/cpu/cpu.h"
 
+#include <assert.h>
 #include <string.h>
-
-#define MM_RT 4
-#define MM_MT 32
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
 	!defined(IOLM_NO_CLONES)
-#define MM_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#define MM_X86 1
 #else
-#define MM_CLONES
+#define MM_X86 0
 #endif
+
+/* Rows per tile, in every variant below; columns mm_edge takes at once. */
+#define MM_RT 4
+#define MM_EDGE_MT 64
 
 struct mm_job {
 	float *c;          /* [rows][ldc] */
@@ -37,80 +43,74 @@ struct mm_job {
 	int rows, m, k;
 };
 
-/* One full tile: MM_RT rows from r0, MM_MT columns from m0. The accumulators are GCC
- * vector-extension values: lane x of acc[r] is output (r0 + r, m0 + x), updated by
- * one IEEE multiply and one IEEE add per k, exactly like the scalar loop. */
-typedef float mm_vec __attribute__((vector_size(MM_MT * sizeof(float))));
-
-MM_CLONES static void mm_tile(const struct mm_job *j, int r0, int m0)
-{
-	mm_vec acc0 = { 0 }, acc1 = { 0 }, acc2 = { 0 }, acc3 = { 0 };
-	const float *a = j->a + (size_t)r0 * j->sar;
-	const float *b = j->b + m0;
-	size_t sar = j->sar, sak = j->sak, ldb = j->ldb;
-	for (int k = 0; k < j->k; k++) {
-		mm_vec bv;
-		memcpy(&bv, b + (size_t)k * ldb, sizeof bv);
-		const float *ak = a + (size_t)k * sak;
-		acc0 = acc0 + ak[0] * bv;
-		acc1 = acc1 + ak[sar] * bv;
-		acc2 = acc2 + ak[2 * sar] * bv;
-		acc3 = acc3 + ak[3 * sar] * bv;
-	}
-	mm_vec accs[MM_RT] = { acc0, acc1, acc2, acc3 };
-	for (int r = 0; r < MM_RT; r++) {
-		float *c = j->c + (size_t)(r0 + r) * j->ldc + m0;
-		if (j->bias) {
-			mm_vec bias;
-			memcpy(&bias, j->bias + m0, sizeof bias);
-			accs[r] = accs[r] + bias;
-		}
-		memcpy(c, &accs[r], sizeof accs[r]);
-	}
-}
-
-/* An edge block: rows [r0, r0 + nr) (nr <= MM_RT), columns [m0, m0 + nm) (nm <= MM_MT). */
+/* Any block: rows [r0, r0 + nr) (nr <= MM_RT), columns [m0, m0 + nm), the plain loop
+ * the tiles reproduce lane by lane. */
 static void mm_edge(const struct mm_job *j, int r0, int nr, int m0, int nm)
 {
-	float acc[MM_RT][MM_MT];
-	for (int r = 0; r < nr; r++)
-		for (int x = 0; x < nm; x++)
-			acc[r][x] = 0.0f;
-	for (int k = 0; k < j->k; k++) {
-		const float *bk = j->b + (size_t)k * j->ldb + m0;
-		for (int r = 0; r < nr; r++) {
-			float av = j->a[(size_t)(r0 + r) * j->sar + (size_t)k * j->sak];
-			for (int x = 0; x < nm; x++)
-				acc[r][x] = acc[r][x] + av * bk[x];
+	float acc[MM_RT][MM_EDGE_MT];
+	assert(nr >= 0 && nr <= MM_RT);
+	for (int x0 = m0; x0 < m0 + nm; x0 += MM_EDGE_MT) {
+		int w = m0 + nm - x0 < MM_EDGE_MT ? m0 + nm - x0 : MM_EDGE_MT;
+		for (int r = 0; r < nr; r++)
+			for (int x = 0; x < w; x++)
+				acc[r][x] = 0.0f;
+		for (int k = 0; k < j->k; k++) {
+			const float *bk = j->b + (size_t)k * j->ldb + x0;
+			for (int r = 0; r < nr; r++) {
+				float av = j->a[(size_t)(r0 + r) * j->sar + (size_t)k * j->sak];
+				for (int x = 0; x < w; x++)
+					acc[r][x] = acc[r][x] + av * bk[x];
+			}
 		}
-	}
-	for (int r = 0; r < nr; r++) {
-		float *c = j->c + (size_t)(r0 + r) * j->ldc + m0;
-		for (int x = 0; x < nm; x++)
-			c[x] = j->bias ? acc[r][x] + j->bias[m0 + x] : acc[r][x];
+		for (int r = 0; r < nr; r++) {
+			float *c = j->c + (size_t)(r0 + r) * j->ldc + x0;
+			for (int x = 0; x < w; x++)
+				c[x] = j->bias ? acc[r][x] + j->bias[x0 + x] : acc[r][x];
+		}
 	}
 }
 
-/* Row tiles [tb, te). */
-static void mm_rows(void *arg, size_t tb, size_t te)
+/* The instantiations of the tile, widest first. 32 vector registers with AVX-512:
+ * 4 x 4 accumulators and 4 of B; 16 with AVX2 and SSE: 4 x 2 and 2. */
+#if MM_X86
+#define MMT_SUFFIX avx512
+#define MMT_ATTR __attribute__((target("avx512f")))
+#define MMT_W 16
+#define MMT_NV 4
+#define MMT_RT MM_RT
+#include "compute/cpu/cpu_matmul_tile.h"
+
+#define MMT_SUFFIX avx2
+#define MMT_ATTR __attribute__((target("avx2")))
+#define MMT_W 8
+#define MMT_NV 2
+#define MMT_RT MM_RT
+#include "compute/cpu/cpu_matmul_tile.h"
+#endif
+
+#define MMT_SUFFIX vec4
+#define MMT_ATTR
+#define MMT_W 4
+#define MMT_NV 2
+#define MMT_RT MM_RT
+#include "compute/cpu/cpu_matmul_tile.h"
+
+static compute_pool_fn mm_pick(void)
 {
-	const struct mm_job *j = arg;
-	for (size_t t = tb; t < te; t++) {
-		int r0 = (int)t * MM_RT;
-		int nr = j->rows - r0 < MM_RT ? j->rows - r0 : MM_RT;
-		int m0 = 0;
-		if (nr == MM_RT)
-			for (; m0 + MM_MT <= j->m; m0 += MM_MT)
-				mm_tile(j, r0, m0);
-		for (; m0 < j->m; m0 += MM_MT)
-			mm_edge(j, r0, nr, m0, j->m - m0 < MM_MT ? j->m - m0 : MM_MT);
-	}
+#if MM_X86
+	__builtin_cpu_init();
+	if (__builtin_cpu_supports("avx512f"))
+		return mm_rows_avx512;
+	if (__builtin_cpu_supports("avx2"))
+		return mm_rows_avx2;
+#endif
+	return mm_rows_vec4;
 }
 
 static void mm_run(struct cpu_ctx *cx, const struct mm_job *j)
 {
 	size_t tiles = ((size_t)j->rows + MM_RT - 1) / MM_RT;
-	compute_pool_run(cx->pool, tiles, 1, mm_rows, (void *)j);
+	compute_pool_run(cx->pool, tiles, 1, mm_pick(), (void *)j);
 }
 
 struct tr_job {
