@@ -7,10 +7,10 @@
  *   MMT_NV      vector registers per tile row (the tile is MMT_NV * MMT_W columns)
  *   MMT_RT      rows per tile
  *
- * and undefines them again. It defines mm_rows_MMT_SUFFIX, a compute_pool_fn over row tiles of MMT_RT rows.
- * MMT_RT * MMT_NV accumulators plus MMT_NV loaded vectors of B must fit the vector
- * registers of the instruction set, or the compiler spills them to the stack on every
- * k and the kernel runs at a fraction of the FPU's rate.
+ * and undefines them again. It defines mm_rows_MMT_SUFFIX, a compute_pool_fn over row
+ * tiles of MMT_RT rows. MMT_RT * MMT_NV accumulators plus MMT_NV loaded vectors of B
+ * must fit the vector registers of the instruction set, or the compiler spills them to
+ * the stack on every k and the kernel runs at a fraction of the FPU's rate.
  *
  * Each lane of each accumulator is one output element, updated once per k by one IEEE
  * multiply and one IEEE add, in k order, starting from 0.0f: exactly the scalar loop of
