@@ -52,7 +52,7 @@
 #include "core/buf.h"
 #include "core/hash.h"
 #include "core/key.h"
-#include "node/httpc.h"
+#include "core/httpc.h"
 
 #ifndef IOLM_IOLMD_PATH
 #define IOLM_IOLMD_PATH "iolmd"
@@ -84,7 +84,7 @@ static const struct mcfg CFG_QUICK = { "quick", 1, 32, 2, 32, 4, 10, 2, 400, 150
 static struct {
 	devnet net;
 	const char *miner;
-	node_httpc *rpc[NV];
+	iolm_httpc *rpc[NV];
 	char designer_key[DEVNET_PATH + 32], miner_key[DEVNET_PATH + 32];
 	char train[DEVNET_PATH + 32], eval[DEVNET_PATH + 32];
 	uint8_t funded[2][IOLM_ADDR_LEN];
@@ -99,7 +99,7 @@ static struct {
 static int http_get(int i, const char *path, iolm_buf *out)
 {
 	int status = 0;
-	if (node_httpc_request(M.rpc[i], "GET", path, NULL, NULL, 0, &status, out,
+	if (iolm_httpc_request(M.rpc[i], "GET", path, NULL, NULL, 0, &status, out,
 			       HTTP_TIMEOUT_MS) != IOLM_OK)
 		return 0;
 	return status;
@@ -283,7 +283,7 @@ static void start_devnet(const char *base)
 	for (int i = 0; i < NV; i++)
 		devnet_start(&M.net, &M.net.nodes[i]);
 	for (int i = 0; i < NV; i++)
-		if ((rc = node_httpc_create(&M.rpc[i], "127.0.0.1", M.net.nodes[i].rpc_port)))
+		if ((rc = iolm_httpc_create(&M.rpc[i], "127.0.0.1", M.net.nodes[i].rpc_port)))
 			die("RPC client: %s", iolm_strerror(rc));
 	double deadline = bench_now() + 60.0;
 	for (int i = 0; i < NV; i++) {
@@ -543,7 +543,7 @@ int main(int argc, char **argv)
 	for (int i = 0; i < NV; i++)
 		devnet_stop(&M.net, &M.net.nodes[i], 15.0);
 	for (int i = 0; i < NV; i++)
-		node_httpc_destroy(M.rpc[i]);
+		iolm_httpc_destroy(M.rpc[i]);
 	progress("done in %.1f s", bench_now() - t_start);
 	return 0;
 }

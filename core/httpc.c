@@ -1,4 +1,4 @@
-#include "node/httpc.h"
+#include "core/httpc.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -7,7 +7,7 @@
 #include <event2/event.h>
 #include <event2/http.h>
 
-struct node_httpc {
+struct iolm_httpc {
 	struct event_base *base;
 	struct evhttp_connection *conn;
 	char host[256];
@@ -19,9 +19,9 @@ struct reply {
 	iolm_buf *out;
 };
 
-int node_httpc_create(node_httpc **out, const char *host, uint16_t port)
+int iolm_httpc_create(iolm_httpc **out, const char *host, uint16_t port)
 {
-	node_httpc *c = calloc(1, sizeof *c);
+	iolm_httpc *c = calloc(1, sizeof *c);
 	*out = NULL;
 	if (!c)
 		return IOLM_ENOMEM;
@@ -42,7 +42,7 @@ int node_httpc_create(node_httpc **out, const char *host, uint16_t port)
 	return IOLM_OK;
 }
 
-void node_httpc_destroy(node_httpc *c)
+void iolm_httpc_destroy(iolm_httpc *c)
 {
 	if (!c)
 		return;
@@ -70,13 +70,13 @@ static void on_done(struct evhttp_request *req, void *arg)
 	r->out->len += n;
 }
 
-static int request_once(node_httpc *c, const char *method, const char *path, const char *token,
+static int request_once(iolm_httpc *c, const char *method, const char *path, const char *token,
 			const void *body, size_t len, int *status, iolm_buf *out, int timeout_ms);
 
 /* A server may close a kept-alive connection between two requests (an HTTP/1.0 server
  * always does); the first request on the stale connection then fails without a
  * response. Retry once on a fresh connection in that case. */
-int node_httpc_request(node_httpc *c, const char *method, const char *path, const char *token,
+int iolm_httpc_request(iolm_httpc *c, const char *method, const char *path, const char *token,
 		       const void *body, size_t len, int *status, iolm_buf *out, int timeout_ms)
 {
 	size_t keep = out->len;
@@ -91,7 +91,7 @@ int node_httpc_request(node_httpc *c, const char *method, const char *path, cons
 	return request_once(c, method, path, token, body, len, status, out, timeout_ms);
 }
 
-static int request_once(node_httpc *c, const char *method, const char *path, const char *token,
+static int request_once(iolm_httpc *c, const char *method, const char *path, const char *token,
 			const void *body, size_t len, int *status, iolm_buf *out, int timeout_ms)
 {
 	struct reply r = { .out = out };

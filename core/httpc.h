@@ -1,7 +1,9 @@
-/* A small blocking HTTP/1.1 client on libevent, for the command-line tools (iolmd
- * status, iolm-load) and tests. One request per call, on its own event base. */
-#ifndef IOLM_NODE_HTTPC_H
-#define IOLM_NODE_HTTPC_H
+/* A small blocking HTTP/1.1 client on libevent, for the command-line tools that talk to a
+ * node's RPC (iolmd status and tx, iolm-load, iolm-miner, iolm-wallet). One request per
+ * call, on its own event base. Its own library, iolm_httpc, so iolm_core stays free of
+ * libevent. */
+#ifndef IOLM_CORE_HTTPC_H
+#define IOLM_CORE_HTTPC_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -9,16 +11,16 @@
 #include "core/buf.h"
 #include "core/err.h"
 
-typedef struct node_httpc node_httpc;
+typedef struct iolm_httpc iolm_httpc;
 
 /* A client for host:port that keeps its connection open between requests. */
-int node_httpc_create(node_httpc **out, const char *host, uint16_t port) IOLM_WUR;
-void node_httpc_destroy(node_httpc *c);
+int iolm_httpc_create(iolm_httpc **out, const char *host, uint16_t port) IOLM_WUR;
+void iolm_httpc_destroy(iolm_httpc *c);
 
 /* Send method (GET or POST) path with an optional bearer token and body; the HTTP status
  * goes to *status and the response body is appended to out (capped by out's limit).
  * IOLM_ETIMEOUT after timeout_ms, IOLM_EIO when the connection fails. */
-int node_httpc_request(node_httpc *c, const char *method, const char *path, const char *token,
+int iolm_httpc_request(iolm_httpc *c, const char *method, const char *path, const char *token,
 		       const void *body, size_t len, int *status, iolm_buf *out,
 		       int timeout_ms) IOLM_WUR;
 

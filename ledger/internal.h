@@ -42,7 +42,7 @@ struct ledger {
 
 /* Raw state keys: a kind byte, then the object's id (docs/protocol.md, "State"). */
 enum state_kind {
-	SK_ACCOUNT = 0x01, /* || account id (20) -> Account */
+	SK_ACCOUNT = LEDGER_SK_ACCOUNT, /* || account id (20) -> Account */
 	SK_TASK = 0x02,    /* || task id (32)    -> TaskState */
 	SK_WORK = 0x03,    /* || work id (32)    -> WorkState */
 	SK_SUPPLY = 0x04,  /* (no id)            -> Supply */
@@ -71,7 +71,6 @@ int ledger_lmdb_err(int rc);
 
 /* ---- state.c: typed records inside an exec */
 void state_key_account(uint8_t *key, size_t *len, const uint8_t id[static IOLM_ADDR_LEN]);
-void state_map_key(uint8_t out[static 32], const uint8_t *raw, size_t len);
 
 int exec_begin(struct exec *x, ledger *l, MDB_txn *txn, uint64_t height) IOLM_WUR;
 void exec_release(struct exec *x);

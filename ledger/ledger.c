@@ -212,14 +212,6 @@ int ledger_get_account(ledger *l, const uint8_t id[static IOLM_ADDR_LEN], uint64
 	return err;
 }
 
-void ledger_account_key(uint8_t key[static 32], const uint8_t id[static IOLM_ADDR_LEN])
-{
-	uint8_t raw[STATE_KEY_MAX];
-	size_t n;
-	state_key_account(raw, &n, id);
-	state_map_key(key, raw, n);
-}
-
 int ledger_get_account_proved(ledger *l, const uint8_t id[static IOLM_ADDR_LEN], iolm_buf *out,
 			      ledger_proof *proof, uint8_t root[static 32])
 {
@@ -231,7 +223,7 @@ int ledger_get_account_proved(ledger *l, const uint8_t id[static IOLM_ADDR_LEN],
 	if (err)
 		return err;
 	state_key_account(raw, &n, id);
-	state_map_key(key, raw, n);
+	ledger_state_map_key(key, raw, n);
 	if ((err = ledger_smt_root(txn, l->smt, root)) ||
 	    (err = ledger_smt_prove(txn, l->smt, key, proof)))
 		goto out;
@@ -402,7 +394,7 @@ size_t ledger_raw_key_rewards(uint8_t *raw, const uint8_t account[static IOLM_AD
 
 void ledger_map_key(uint8_t key[static 32], const uint8_t *raw, size_t len)
 {
-	state_map_key(key, raw, len);
+	ledger_state_map_key(key, raw, len);
 }
 
 int ledger_get_state_proved(ledger *l, const uint8_t *raw, size_t len, iolm_buf *out,
@@ -415,7 +407,7 @@ int ledger_get_state_proved(ledger *l, const uint8_t *raw, size_t len, iolm_buf 
 	int err = rtxn(l, &txn);
 	if (err)
 		return err;
-	state_map_key(key, raw, len);
+	ledger_state_map_key(key, raw, len);
 	if ((err = meta_get_head(l, txn, &h)))
 		goto out;
 	*height = h->height;

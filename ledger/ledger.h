@@ -103,9 +103,6 @@ int ledger_get_account(ledger *l, const uint8_t id[static IOLM_ADDR_LEN], uint64
 int ledger_get_account_proved(ledger *l, const uint8_t id[static IOLM_ADDR_LEN], iolm_buf *out,
 			      ledger_proof *proof, uint8_t root[static 32]) IOLM_WUR;
 
-/* The state map key of an account (what a proof is for). */
-void ledger_account_key(uint8_t key[static 32], const uint8_t id[static IOLM_ADDR_LEN]);
-
 /* Raw state keys (docs/protocol.md "Records"), for ledger_get_state_proved. Each writes
  * the key into raw (at least LEDGER_RAW_KEY_MAX bytes) and returns its length. */
 #define LEDGER_RAW_KEY_MAX 53

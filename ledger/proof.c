@@ -4,9 +4,23 @@
 
 #include <sodium.h>
 
+#include "core/addr.h"
 #include "core/hash.h"
 
 enum { SMT_LEAF = 0x00, SMT_NODE = 0x01, SMT_VALUE = 0x02 };
+
+void ledger_state_map_key(uint8_t out[static 32], const uint8_t *raw, size_t len)
+{
+	static const uint8_t tag = 0x03;
+	iolm_hash2(out, IOLM_TAG_STATE, &tag, 1, raw, len);
+}
+
+void ledger_account_key(uint8_t key[static 32], const uint8_t id[static IOLM_ADDR_LEN])
+{
+	uint8_t raw[1 + IOLM_ADDR_LEN] = { LEDGER_SK_ACCOUNT };
+	memcpy(raw + 1, id, IOLM_ADDR_LEN);
+	ledger_state_map_key(key, raw, sizeof raw);
+}
 
 void ledger_smt_value_hash(uint8_t out[static 32], const uint8_t *value, size_t len)
 {

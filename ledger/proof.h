@@ -28,6 +28,16 @@ typedef struct ledger_proof {
 	uint8_t leaf_vhash[32];
 } ledger_proof;
 
+/* The first byte of a raw state key (docs/protocol.md "State"); the rest are in
+ * ledger/internal.h. */
+#define LEDGER_SK_ACCOUNT 0x01
+
+/* The state map key of a raw state key: spread uniformly, so the tree stays ~log2(n) deep. */
+void ledger_state_map_key(uint8_t out[static 32], const uint8_t *raw, size_t len);
+
+/* The state map key of an account (what its proof is for). */
+void ledger_account_key(uint8_t key[static 32], const uint8_t id[static 20]);
+
 /* The value hash the tree stores for value bytes: H_state(0x02 || value). */
 void ledger_smt_value_hash(uint8_t out[static 32], const uint8_t *value, size_t len);
 

@@ -24,13 +24,6 @@ void state_key_account(uint8_t *key, size_t *len, const uint8_t id[static IOLM_A
 	*len = 1 + IOLM_ADDR_LEN;
 }
 
-/* The state map key of a raw key: spread uniformly, so the tree stays ~log2(n) deep. */
-void state_map_key(uint8_t out[static 32], const uint8_t *raw, size_t len)
-{
-	static const uint8_t tag = 0x03;
-	iolm_hash2(out, IOLM_TAG_STATE, &tag, 1, raw, len);
-}
-
 int exec_begin(struct exec *x, ledger *l, MDB_txn *txn, uint64_t height)
 {
 	memset(x, 0, sizeof *x);
@@ -236,7 +229,7 @@ int exec_finish(struct exec *x, uint8_t root[static 32])
 		const uint8_t *raw = &x->touched[i][1];
 		size_t rlen = x->touched[i][0];
 		MDB_val v;
-		state_map_key(ch[n].key, raw, rlen);
+		ledger_state_map_key(ch[n].key, raw, rlen);
 		err = state_get_raw(x, raw, rlen, &v);
 		if (err == IOLM_ENOTFOUND) {
 			ch[n].del = 1;

@@ -74,7 +74,7 @@ int ledger_verify_state(ledger *l)
 				goto out;
 			pairs = p;
 		}
-		state_map_key(pairs[n].key, k.mv_data, k.mv_size);
+		ledger_state_map_key(pairs[n].key, k.mv_data, k.mv_size);
 		ledger_smt_value_hash(pairs[n].vhash, v.mv_data, v.mv_size);
 		n++;
 		if ((err = tally(&k, &v, &balances, &escrow)))

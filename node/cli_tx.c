@@ -24,7 +24,7 @@
 #include "core/key.h"
 #include "ledger/tx.h"
 #include "node/cli.h"
-#include "node/httpc.h"
+#include "core/httpc.h"
 
 static int usage(void)
 {
@@ -64,18 +64,18 @@ static int read_token(const char *path, char token[65])
 	return ok ? 0 : -1;
 }
 
-static json_t *get_json(node_httpc *c, const char *path, int *status)
+static json_t *get_json(iolm_httpc *c, const char *path, int *status)
 {
 	iolm_buf out;
 	json_t *j = NULL;
 	iolm_buf_init(&out, 16u << 20);
-	if (node_httpc_request(c, "GET", path, NULL, NULL, 0, status, &out, 10000) == IOLM_OK)
+	if (iolm_httpc_request(c, "GET", path, NULL, NULL, 0, status, &out, 10000) == IOLM_OK)
 		j = json_loadb((const char *)out.data, out.len, 0, NULL);
 	iolm_buf_release(&out, 0);
 	return j;
 }
 
-static int submit(node_httpc *c, const char *token, Iolm__TxBody *b, const iolm_key *key,
+static int submit(iolm_httpc *c, const char *token, Iolm__TxBody *b, const iolm_key *key,
 		  const char *chain, int wait)
 {
 	iolm_buf tx, out;
@@ -94,7 +94,7 @@ static int submit(node_httpc *c, const char *token, Iolm__TxBody *b, const iolm_
 	if (!hex)
 		goto out;
 	iolm_hex_encode(hex, 2 * tx.len + 1, tx.data, tx.len);
-	rc = node_httpc_request(c, "POST", "/tx", token, hex, 2 * tx.len, &status, &out, 10000);
+	rc = iolm_httpc_request(c, "POST", "/tx", token, hex, 2 * tx.len, &status, &out, 10000);
 	free(hex);
 	if (rc)
 		goto out;
@@ -157,7 +157,7 @@ int cli_tx(int argc, char **argv)
 	char host[256], token[65], path[200], addr[IOLM_ADDR_STRLEN + 1];
 	uint8_t me[IOLM_ADDR_LEN];
 	uint64_t fee, port;
-	node_httpc *c = NULL;
+	iolm_httpc *c = NULL;
 	iolm_key key;
 	json_t *j = NULL;
 	int status, rc = 1, wait = 0;
@@ -175,7 +175,7 @@ int cli_tx(int argc, char **argv)
 		fprintf(stderr, "iolmd: cannot read %s or %s\n", cookie, keyf);
 		return 1;
 	}
-	if (port == 0 || port > 65535 || node_httpc_create(&c, host, (uint16_t)port))
+	if (port == 0 || port > 65535 || iolm_httpc_create(&c, host, (uint16_t)port))
 		goto out;
 	iolm_addr_from_pub(me, iolm_key_pub(&key));
 	iolm_addr_encode(addr, me);
@@ -324,7 +324,7 @@ int cli_tx(int argc, char **argv)
 	}
 out:
 	json_decref(j);
-	node_httpc_destroy(c);
+	iolm_httpc_destroy(c);
 	iolm_key_wipe(&key);
 	return rc;
 }

@@ -20,14 +20,14 @@
 #include "core/hex.h"
 #include "core/key.h"
 #include "ledger/ledger.h"
-#include "node/httpc.h"
+#include "core/httpc.h"
 #include "node/node.h"
 
 #define MAX_NODES 64
 #define MAX_SAMPLES 64
 
 struct rpc_node {
-	node_httpc *c;
+	iolm_httpc *c;
 	char token[65];
 	char dir[1200];
 };
@@ -60,7 +60,7 @@ static json_t *get_json(struct rpc_node *r, const char *path)
 	int status;
 	json_t *j = NULL;
 	iolm_buf_init(&out, 8u << 20);
-	if (node_httpc_request(r->c, "GET", path, NULL, NULL, 0, &status, &out, 5000) == IOLM_OK &&
+	if (iolm_httpc_request(r->c, "GET", path, NULL, NULL, 0, &status, &out, 5000) == IOLM_OK &&
 	    status == 200)
 		j = json_loadb((const char *)out.data, out.len, 0, NULL);
 	iolm_buf_release(&out, 0);
@@ -79,7 +79,7 @@ static int post_tx(struct rpc_node *r, const iolm_buf *tx, int *reached)
 		return IOLM_ENOMEM;
 	iolm_hex_encode(hex, 2 * tx->len + 1, tx->data, tx->len);
 	iolm_buf_init(&out, 1 << 16);
-	rc = node_httpc_request(r->c, "POST", "/tx", r->token, hex, 2 * tx->len, &status, &out,
+	rc = iolm_httpc_request(r->c, "POST", "/tx", r->token, hex, 2 * tx->len, &status, &out,
 				5000);
 	free(hex);
 	if (!rc) {
@@ -226,7 +226,7 @@ int main(int argc, char **argv)
 		snprintf(r->dir, sizeof r->dir, "%s/node%d", dir, n_nodes);
 		if (node_config_load(&c, r->dir, err, sizeof err))
 			break;
-		int bad = node_httpc_create(&r->c, c.rpc_host, c.rpc_port) || read_token(r);
+		int bad = iolm_httpc_create(&r->c, c.rpc_host, c.rpc_port) || read_token(r);
 		node_config_release(&c);
 		if (bad) {
 			fprintf(stderr, "iolm-load: node%d has no RPC cookie yet (is it running?)\n",
@@ -354,7 +354,7 @@ int main(int argc, char **argv)
 	printf("sent %llu transactions (%llu refused)\n", (unsigned long long)sent,
 	       (unsigned long long)refused);
 	for (int i = 0; i < n_nodes; i++)
-		node_httpc_destroy(nodes[i].c);
+		iolm_httpc_destroy(nodes[i].c);
 	for (long i = 0; i < k; i++)
 		iolm_key_wipe(&keys[i]);
 	iolm_key_wipe(&faucet);

@@ -19,7 +19,7 @@
 #include "core/hex.h"
 #include "core/key.h"
 #include "node/cli.h"
-#include "node/httpc.h"
+#include "core/httpc.h"
 #include "node/node.h"
 
 #define VERSION "0.1.0"
@@ -298,7 +298,7 @@ static int cmd_status(int argc, char **argv)
 	const char *dir = opt(argc, argv, "-d"), *rpc = opt(argc, argv, "--rpc");
 	char host[256];
 	uint16_t port;
-	node_httpc *c;
+	iolm_httpc *c;
 	iolm_buf out;
 	int status, rc;
 
@@ -315,10 +315,10 @@ static int cmd_status(int argc, char **argv)
 	} else if (!rpc || parse_hostport(rpc, host, sizeof host, &port)) {
 		return usage();
 	}
-	if (node_httpc_create(&c, host, port))
+	if (iolm_httpc_create(&c, host, port))
 		return 1;
 	iolm_buf_init(&out, 1 << 20);
-	rc = node_httpc_request(c, "GET", "/status", NULL, NULL, 0, &status, &out, 5000);
+	rc = iolm_httpc_request(c, "GET", "/status", NULL, NULL, 0, &status, &out, 5000);
 	if (rc || status != 200) {
 		fprintf(stderr, "iolmd: no answer from %s:%u: %s\n", host, port,
 			rc ? iolm_strerror(rc) : "HTTP error");
@@ -329,7 +329,7 @@ static int cmd_status(int argc, char **argv)
 			putchar('\n');
 	}
 	iolm_buf_release(&out, 0);
-	node_httpc_destroy(c);
+	iolm_httpc_destroy(c);
 	return rc ? 1 : 0;
 }
 

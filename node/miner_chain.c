@@ -86,7 +86,7 @@ static int get_json(miner_rpc *r, json_t **out, const char *path)
 	int status, err;
 	*out = NULL;
 	iolm_buf_init(&b, RPC_MAX_ANSWER);
-	err = node_httpc_request(r->c, "GET", path, NULL, NULL, 0, &status, &b, RPC_TIMEOUT_MS);
+	err = iolm_httpc_request(r->c, "GET", path, NULL, NULL, 0, &status, &b, RPC_TIMEOUT_MS);
 	if (!err && status != 200)
 		err = answer_error(&b, status == 404 ? IOLM_ENOTFOUND : IOLM_EIO, 0);
 	if (!err && !(*out = json_loadb((const char *)b.data, b.len, 0, NULL)))
@@ -129,7 +129,7 @@ int miner_rpc_open(miner_rpc *r, const char *hostport, const char *cookie_file)
 		fprintf(stderr, "iolm-miner: cookie %s: %s\n", cookie_file, iolm_strerror(err));
 		return err;
 	}
-	if ((err = node_httpc_create(&r->c, host, port)))
+	if ((err = iolm_httpc_create(&r->c, host, port)))
 		goto out;
 	if ((err = get_json(r, &st, "/status"))) {
 		fprintf(stderr, "iolm-miner: GET %s/status: %s\n", hostport, iolm_strerror(err));
@@ -150,7 +150,7 @@ out:
 
 void miner_rpc_close(miner_rpc *r)
 {
-	node_httpc_destroy(r->c);
+	iolm_httpc_destroy(r->c);
 	sodium_memzero(r->token, sizeof r->token);
 	memset(r, 0, sizeof *r);
 }
@@ -293,7 +293,7 @@ static int post_tx(miner_rpc *r, const iolm_buf *tx)
 		return IOLM_ENOMEM;
 	iolm_hex_encode(hex, 2 * tx->len + 1, tx->data, tx->len);
 	iolm_buf_init(&out, 1u << 16);
-	err = node_httpc_request(r->c, "POST", "/tx", r->token, hex, 2 * tx->len, &status, &out,
+	err = iolm_httpc_request(r->c, "POST", "/tx", r->token, hex, 2 * tx->len, &status, &out,
 				 RPC_TIMEOUT_MS);
 	free(hex);
 	if (!err && status != 200)
@@ -329,7 +329,7 @@ int miner_http_fetch(const char *endpoint, const char *path, const char *dest, s
 {
 	char host[256], tmp[MINER_PATH_MAX + 8];
 	uint16_t port;
-	node_httpc *c = NULL;
+	iolm_httpc *c = NULL;
 	iolm_buf b;
 	int status = 0, err;
 	const char *hp = strncmp(endpoint, "http://", 7) == 0 ? endpoint + 7 : NULL;
@@ -344,10 +344,10 @@ int miner_http_fetch(const char *endpoint, const char *path, const char *dest, s
 	if (strchr(hostport, '/') ||
 	    (err = miner_split_hostport(host, sizeof host, &port, hostport)))
 		return IOLM_EINVAL;
-	if ((err = node_httpc_create(&c, host, port)))
+	if ((err = iolm_httpc_create(&c, host, port)))
 		return err;
 	iolm_buf_init(&b, cap);
-	err = node_httpc_request(c, "GET", path, NULL, NULL, 0, &status, &b, FETCH_TIMEOUT_MS);
+	err = iolm_httpc_request(c, "GET", path, NULL, NULL, 0, &status, &b, FETCH_TIMEOUT_MS);
 	if (!err && status != 200)
 		err = status == 404 ? IOLM_ENOTFOUND : IOLM_EIO;
 	if (!err) {
@@ -362,7 +362,7 @@ int miner_http_fetch(const char *endpoint, const char *path, const char *dest, s
 		}
 	}
 	iolm_buf_release(&b, 0);
-	node_httpc_destroy(c);
+	iolm_httpc_destroy(c);
 	return err;
 }
 

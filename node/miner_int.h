@@ -16,7 +16,7 @@
 #include "core/err.h"
 #include "core/key.h"
 #include "ledger/tx.h"
-#include "node/httpc.h"
+#include "core/httpc.h"
 
 #define MINER_MAX_DATA ((size_t)1 << 31) /* a training or eval file */
 #define MINER_PATH_MAX 4096
@@ -48,7 +48,7 @@ int miner_mine_main(int argc, char **argv);
 
 /* A connection to a node's RPC, with the cookie for POST /tx and the chain id. */
 typedef struct miner_rpc {
-	node_httpc *c;
+	iolm_httpc *c;
 	char token[65];
 	char chain_id[LEDGER_MAX_CHAIN_ID + 1];
 } miner_rpc;

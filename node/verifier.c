@@ -15,7 +15,7 @@
 #include "core/hash.h"
 #include "core/hex.h"
 #include "core/log.h"
-#include "node/httpc.h"
+#include "core/httpc.h"
 
 #define MOD "verify"
 #define RETRY_MS 2000
@@ -138,9 +138,9 @@ static int parse_endpoint(const char *ep, char *host, size_t hostlen, uint16_t *
 	return IOLM_OK;
 }
 
-static int fetch(node_httpc *c, const char *path, iolm_buf *out)
+static int fetch(iolm_httpc *c, const char *path, iolm_buf *out)
 {
-	int status, err = node_httpc_request(c, "GET", path, NULL, NULL, 0, &status, out, 30000);
+	int status, err = iolm_httpc_request(c, "GET", path, NULL, NULL, 0, &status, out, 30000);
 	if (err)
 		return err;
 	return status == 200 ? IOLM_OK : IOLM_ENOTFOUND;
@@ -153,7 +153,7 @@ static int fetch_work(node_verifier *v, struct vjob *j, const compute_task *task
 {
 	char host[256], whex[65], path[256], file[1400];
 	uint16_t port;
-	node_httpc *c = NULL;
+	iolm_httpc *c = NULL;
 	compute_claim cl = { 0 };
 	uint32_t idx[COMPUTE_MAX_SAMPLES];
 	iolm_buf ck;
@@ -162,7 +162,7 @@ static int fetch_work(node_verifier *v, struct vjob *j, const compute_task *task
 	iolm_buf_init(&ck, CKPT_MAX_BYTES);
 	iolm_hex_encode(whex, sizeof whex, j->work, 32);
 	if ((err = parse_endpoint(j->endpoint, host, sizeof host, &port)) ||
-	    (err = node_httpc_create(&c, host, port)))
+	    (err = iolm_httpc_create(&c, host, port)))
 		goto out;
 	snprintf(path, sizeof path, "/claim/%s", whex);
 	if ((err = fetch(c, path, claim)) ||
@@ -194,7 +194,7 @@ static int fetch_work(node_verifier *v, struct vjob *j, const compute_task *task
 	}
 out:
 	compute_claim_release(&cl);
-	node_httpc_destroy(c);
+	iolm_httpc_destroy(c);
 	iolm_buf_release(&ck, 0);
 	return err;
 }
