@@ -45,6 +45,7 @@ enum iolm_hash_tag {
 	IOLM_TAG_GENESIS,       /* genesis document */
 	IOLM_TAG_VALSET,        /* validator set */
 	IOLM_TAG_CERT,          /* commit certificate: H(encoded CommitCert) */
+	IOLM_TAG_KEYSTORE,      /* wallet keystore file checksum */
 	IOLM_TAG__COUNT
 };
 

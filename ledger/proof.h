@@ -31,6 +31,7 @@ typedef struct ledger_proof {
 /* The first byte of a raw state key (docs/protocol.md "State"); the rest are in
  * ledger/internal.h. */
 #define LEDGER_SK_ACCOUNT 0x01
+#define LEDGER_SK_REWARDS 0x09
 
 /* The state map key of a raw state key: spread uniformly, so the tree stays ~log2(n) deep. */
 void ledger_state_map_key(uint8_t out[static 32], const uint8_t *raw, size_t len);

@@ -1,0 +1,404 @@
+/* Commands about training tasks and what they paid: task list, task show, rewards, works. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/codec.h"
+#include "core/hex.h"
+#include "ledger/proof.h"
+#include "wallet/cli.h"
+
+#define HISTORY_PAGE 1000
+
+/* GET that maps a 404 on a listing to an empty answer, not an error. */
+static int get(wallet_cli *c, wallet_node *n, const char *path, json_t **out)
+{
+	int err = wallet_get(n, path, out);
+	if (err == IOLM_EWALLET_ANSWER && *out) {
+		const char *m = json_string_value(
+			json_object_get(json_object_get(*out, "error"), "message"));
+		snprintf(c->detail, sizeof c->detail, "%s: %s", path, m ? m : "error");
+	} else if (err) {
+		snprintf(c->detail, sizeof c->detail, "%s", path);
+	}
+	if (err) {
+		json_decref(*out);
+		*out = NULL;
+	}
+	return err;
+}
+
+static const char *str(const json_t *o, const char *k)
+{
+	const char *s = json_string_value(json_object_get(o, k));
+	return s ? s : "-";
+}
+
+/* A loss in micro-nats as nats with 4 decimals ("-" for none). */
+static const char *nats(char buf[static 32], uint64_t micro)
+{
+	if (!micro || micro == UINT64_MAX)
+		return "-";
+	snprintf(buf, 32, "%llu.%04llu", (unsigned long long)(micro / 1000000),
+		 (unsigned long long)(micro % 1000000 / 100));
+	return buf;
+}
+
+/* ---------------------------------------------------------------- tasks */
+
+int cmd_task_list(wallet_cli *c)
+{
+	wallet_node n;
+	wallet_trust *t;
+	json_t *o = NULL;
+	int err;
+
+	if ((err = cli_connect(c, &n, &t)))
+		return err;
+	err = get(c, &n, "/tasks?limit=1000", &o);
+	wallet_node_close(&n);
+	wallet_trust_destroy(t);
+	if (err)
+		return err;
+	if (c->json) {
+		cli_emit_json(c, o);
+		return IOLM_OK;
+	}
+	const json_t *tasks = json_object_get(o, "tasks");
+	size_t i;
+	json_t *tk;
+	char a[32], b[32];
+	printf("%-16s  %-16s  %16s  %10s  %8s  %s\n", "task", "name", "pool (units)",
+	       "best (nats)", "accepted", "status");
+	json_array_foreach(tasks, i, tk) {
+		printf("%-16.16s  %-16.16s  %16s  %10s  %8llu  %s\n", str(tk, "id"), str(tk, "name"),
+		       cli_amount(a, cli_json_u64(tk, "pool")), nats(b, cli_json_u64(tk, "best_loss")),
+		       (unsigned long long)cli_json_u64(tk, "n_accepted"), str(tk, "status_name"));
+	}
+	if (!json_array_size(tasks))
+		printf("(no tasks)\n");
+	json_decref(o);
+	return IOLM_OK;
+}
+
+int cmd_task_show(wallet_cli *c)
+{
+	const char *id = cli_arg(c, 0);
+	uint8_t raw[32];
+	char path[128], a[32], b[32];
+	wallet_node n;
+	wallet_trust *t;
+	json_t *task = NULL, *shares = NULL;
+	int err;
+
+	if (!id || iolm_hex_decode_exact(raw, 32, id)) {
+		snprintf(c->detail, sizeof c->detail, "task show wants a task id (64 hex)");
+		return IOLM_EINVAL;
+	}
+	if ((err = cli_connect(c, &n, &t)))
+		return err;
+	snprintf(path, sizeof path, "/task/%s", id);
+	if (!(err = get(c, &n, path, &task))) {
+		snprintf(path, sizeof path, "/task/%s/shares", id);
+		err = get(c, &n, path, &shares);
+	}
+	wallet_node_close(&n);
+	wallet_trust_destroy(t);
+	if (err)
+		goto out;
+	if (c->json) {
+		json_object_set(task, "shares", json_object_get(shares, "shares"));
+		cli_emit_json(c, json_incref(task));
+		goto out;
+	}
+	const json_t *p = json_object_get(task, "params");
+	printf("task        %s\n", id);
+	printf("name        %s\n", str(p, "name"));
+	printf("designer    %s\n", str(task, "creator"));
+	printf("status      %s (created at height %llu)\n", str(task, "status_name"),
+	       (unsigned long long)cli_json_u64(task, "created_height"));
+	printf("pool        %s units left, %s paid out\n", cli_amount(a, cli_json_u64(task, "pool")),
+	       cli_amount(b, cli_json_u64(task, "paid_out")));
+	printf("revenue     %s units waiting\n", cli_amount(a, cli_json_u64(task, "revenue")));
+	printf("works       %llu committed, %llu accepted\n",
+	       (unsigned long long)cli_json_u64(task, "n_works"),
+	       (unsigned long long)cli_json_u64(task, "n_accepted"));
+	printf("best        %s nats, work %.16s, height %llu\n",
+	       nats(a, cli_json_u64(task, "best_loss")), str(task, "best_work"),
+	       (unsigned long long)cli_json_u64(task, "best_height"));
+	const json_t *sh = json_object_get(shares, "shares");
+	uint64_t total = cli_json_u64(shares, "total_credit");
+	size_t i;
+	json_t *s;
+	printf("\n%-44s  %16s  %8s\n", "profit shares: account", "credit", "share");
+	json_array_foreach(sh, i, s) {
+		uint64_t cr = cli_json_u64(s, "credit");
+		printf("%-44s  %16s  %7.2f%%\n", str(s, "address"), cli_amount(a, cr),
+		       total ? 100.0 * (double)cr / (double)total : 0.0);
+	}
+	if (!json_array_size(sh))
+		printf("(none yet)\n");
+out:
+	json_decref(task);
+	json_decref(shares);
+	return err;
+}
+
+/* ---------------------------------------------------------------- rewards */
+
+/* /rewards/{addr} checked like a balance: the Rewards record under a signed header. */
+static int rewards_proved(wallet_cli *c, wallet_node *n, const wallet_trust *t,
+			  const uint8_t id[static IOLM_ADDR_LEN], Iolm__Rewards **out,
+			  wallet_anchor *at)
+{
+	uint8_t raw[1 + IOLM_ADDR_LEN] = { LEDGER_SK_REWARDS }, *val = NULL;
+	char addr[IOLM_ADDR_STRLEN + 1], path[128];
+	json_t *ans = NULL, *blk = NULL;
+	size_t vlen;
+	int err;
+
+	*out = NULL;
+	memcpy(raw + 1, id, IOLM_ADDR_LEN);
+	iolm_addr_encode(addr, id);
+	snprintf(path, sizeof path, "/rewards/%s", addr);
+	if ((err = wallet_get_anchored(n, path, &ans, &blk, c->detail, sizeof c->detail)) ||
+	    (err = wallet_verify_anchor(t, cli_json_u64(ans, "height"), blk, at, c->detail,
+					sizeof c->detail)))
+		goto out;
+	const json_t *rec = json_object_get(ans, "record");
+	if ((err = wallet_verify_record(at, raw, sizeof raw, json_object_get(rec, "bytes"),
+					json_object_get(rec, "proof"), &val, &vlen, c->detail,
+					sizeof c->detail)))
+		goto out;
+	Iolm__Rewards zero = IOLM__REWARDS__INIT;
+	if (val && iolm_codec_decode((ProtobufCMessage **)out, &iolm__rewards__descriptor, val,
+				     vlen, 256)) {
+		snprintf(c->detail, sizeof c->detail, "the proved rewards record does not decode");
+		err = IOLM_EWALLET_PROOF;
+		goto out;
+	}
+	const Iolm__Rewards *r = *out ? *out : &zero;
+	if (cli_json_u64(ans, "breakthrough") != r->breakthrough ||
+	    cli_json_u64(ans, "revenue") != r->revenue ||
+	    cli_json_u64(ans, "validator") != r->validator ||
+	    cli_json_u64(ans, "bonds_returned") != r->bonds_returned ||
+	    cli_json_u64(ans, "slashed") != r->slashed) {
+		snprintf(c->detail, sizeof c->detail, "the node's reward totals differ from the "
+			 "record it proved");
+		err = IOLM_EWALLET_PROOF;
+	}
+out:
+	if (err && *out) {
+		iolm_codec_free(&(*out)->base);
+		*out = NULL;
+	}
+	free(val);
+	json_decref(ans);
+	json_decref(blk);
+	return err;
+}
+
+/* The account's history entries, newest first, every page. */
+static int history(wallet_cli *c, wallet_node *n, const char *addr, const char *kind,
+		   json_t **entries, json_t **totals)
+{
+	char path[256];
+	uint64_t before = 0;
+	int err = IOLM_OK;
+
+	*entries = json_array();
+	*totals = NULL;
+	for (int page = 0; page < 100; page++) {
+		json_t *o = NULL;
+		int k = snprintf(path, sizeof path, "/history/%s?limit=%d", addr, HISTORY_PAGE);
+		if (before)
+			k += snprintf(path + k, sizeof path - (size_t)k, "&before=%llu",
+				      (unsigned long long)before);
+		if (kind)
+			snprintf(path + k, sizeof path - (size_t)k, "&kind=%s", kind);
+		if ((err = get(c, n, path, &o)))
+			break;
+		json_array_extend(*entries, json_object_get(o, "entries"));
+		if (!*totals)
+			*totals = json_incref(json_object_get(o, "totals"));
+		before = cli_json_u64(o, "next_before");
+		json_decref(o);
+		if (!before)
+			break;
+	}
+	if (!*totals)
+		*totals = json_object();
+	return err;
+}
+
+/* Distinct task ids named by history entries, in first-seen order. */
+static json_t *tasks_of(const json_t *entries)
+{
+	json_t *ids = json_array(), *e;
+	size_t i;
+	json_array_foreach(entries, i, e) {
+		const char *tid = json_string_value(json_object_get(e, "task_id"));
+		size_t j;
+		json_t *x;
+		int seen = 0;
+		if (!tid || !*tid)
+			continue;
+		json_array_foreach(ids, j, x)
+			seen |= !strcmp(json_string_value(x), tid);
+		if (!seen)
+			json_array_append_new(ids, json_string(tid));
+	}
+	return ids;
+}
+
+int cmd_rewards(wallet_cli *c)
+{
+	uint8_t id[IOLM_ADDR_LEN];
+	char addr[IOLM_ADDR_STRLEN + 1], path[256], a[32], b[32];
+	wallet_node n;
+	wallet_trust *t;
+	wallet_anchor at;
+	Iolm__Rewards *r = NULL, zero = IOLM__REWARDS__INIT;
+	json_t *entries = NULL, *totals = NULL, *tasks = NULL, *shares = json_array();
+	int err;
+
+	if ((err = cli_address(c, cli_arg(c, 0), id)) || (err = cli_connect(c, &n, &t)))
+		goto done;
+	iolm_addr_encode(addr, id);
+	if ((err = rewards_proved(c, &n, t, id, &r, &at)) ||
+	    (err = history(c, &n, addr, NULL, &entries, &totals)))
+		goto out;
+	/* Profit shares in every task the account touched. */
+	tasks = tasks_of(entries);
+	size_t i;
+	json_t *tid;
+	json_array_foreach(tasks, i, tid) {
+		json_t *s = NULL;
+		snprintf(path, sizeof path, "/shares/%s/%s", json_string_value(tid), addr);
+		if ((err = get(c, &n, path, &s)))
+			goto out;
+		uint64_t cr = cli_json_u64(s, "credit"), tot = cli_json_u64(s, "total_credit");
+		if (cr)
+			json_array_append_new(shares, json_pack("{s:O,s:I,s:I,s:f}", "task_id", tid,
+				"credit", (json_int_t)cr, "total_credit", (json_int_t)tot,
+				"share", tot ? (double)cr / (double)tot : 0.0));
+		json_decref(s);
+	}
+	const Iolm__Rewards *p = r ? r : &zero;
+	if (c->json) {
+		json_t *o = json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:b,s:O,s:O,s:O}", "address",
+				      addr, "height", (json_int_t)at.height, "breakthrough",
+				      (json_int_t)p->breakthrough, "revenue", (json_int_t)p->revenue,
+				      "validator", (json_int_t)p->validator, "bonds_returned",
+				      (json_int_t)p->bonds_returned, "slashed", (json_int_t)p->slashed,
+				      "verified", 1, "shares", shares, "history", entries, "totals",
+				      totals);
+		cli_emit_json(c, o);
+		goto out;
+	}
+	printf("rewards of %s at height %llu (verified: signed by %llu of %llu voting power)\n\n",
+	       addr, (unsigned long long)at.height, (unsigned long long)at.signed_power,
+	       (unsigned long long)at.total_power);
+	printf("  %-28s %20s\n", "breakthrough payouts", cli_amount(a, p->breakthrough));
+	printf("  %-28s %20s\n", "model revenue shares", cli_amount(a, p->revenue));
+	printf("  %-28s %20s\n", "validator rewards", cli_amount(a, p->validator));
+	printf("  %-28s %20s\n", "bonds returned", cli_amount(a, p->bonds_returned));
+	printf("  %-28s %20s\n", "bonds slashed", cli_amount(a, p->slashed));
+	printf("  %-28s %20s\n", "(all amounts in units)", "");
+	printf("\nprofit shares\n");
+	json_t *s;
+	json_array_foreach(shares, i, s)
+		printf("  task %.16s  credit %16s of %16s  %7.2f%%\n", str(s, "task_id"),
+		       cli_amount(a, cli_json_u64(s, "credit")),
+		       cli_amount(b, cli_json_u64(s, "total_credit")),
+		       100.0 * json_real_value(json_object_get(s, "share")));
+	if (!json_array_size(shares))
+		printf("  (none)\n");
+	printf("\nhistory (newest first)\n  %8s  %-20s %20s  %s\n", "height", "kind", "amount",
+	       "object");
+	json_t *e;
+	json_array_foreach(entries, i, e)
+		printf("  %8llu  %-20s %20s  %.16s\n", (unsigned long long)cli_json_u64(e, "height"),
+		       str(e, "kind"), cli_amount(a, cli_json_u64(e, "amount")),
+		       str(e, "object_id"));
+	if (!json_array_size(entries))
+		printf("  (none)\n");
+	printf("\ntotals\n");
+	const char *k;
+	json_t *v;
+	json_object_foreach(totals, k, v)
+		printf("  %-28s %20s\n", k, cli_amount(a, cli_json_u64(totals, k)));
+out:
+	wallet_node_close(&n);
+	wallet_trust_destroy(t);
+done:
+	if (r)
+		iolm_codec_free(&r->base);
+	json_decref(entries);
+	json_decref(totals);
+	json_decref(tasks);
+	json_decref(shares);
+	return err;
+}
+
+/* ---------------------------------------------------------------- works */
+
+int cmd_works(wallet_cli *c)
+{
+	uint8_t id[IOLM_ADDR_LEN];
+	char addr[IOLM_ADDR_STRLEN + 1], path[128], a[32], b[32];
+	wallet_node n;
+	wallet_trust *t;
+	json_t *entries = NULL, *totals = NULL, *works = json_array();
+	int err;
+
+	if ((err = cli_address(c, cli_arg(c, 0), id)) || (err = cli_connect(c, &n, &t)))
+		goto done;
+	iolm_addr_encode(addr, id);
+	if ((err = history(c, &n, addr, "work_committed", &entries, &totals)))
+		goto out;
+	size_t i;
+	json_t *e;
+	json_array_foreach(entries, i, e) {
+		json_t *w = NULL;
+		snprintf(path, sizeof path, "/work/%s", str(e, "object_id"));
+		if ((err = get(c, &n, path, &w)))
+			goto out;
+		const json_t *cm = json_object_get(w, "commit");
+		json_array_append_new(works, json_pack(
+			"{s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:b}", "work_id", str(e, "object_id"),
+			"task_id", str(w, "task_id"), "status", str(w, "status_name"), "eval_loss",
+			(json_int_t)cli_json_u64(cm, "eval_loss"), "steps",
+			(json_int_t)cli_json_u64(cm, "steps"), "bond", (json_int_t)cli_json_u64(w, "bond"),
+			"commit_height", (json_int_t)cli_json_u64(w, "commit_height"),
+			"decided_height", (json_int_t)cli_json_u64(w, "decided_height"), "was_best",
+			json_is_true(json_object_get(w, "was_best"))));
+		json_decref(w);
+	}
+	if (c->json) {
+		cli_emit_json(c, json_pack("{s:s,s:O}", "address", addr, "works", works));
+		goto out;
+	}
+	printf("%-16s  %-16s  %-9s  %10s  %6s  %12s  %8s  %8s\n", "work", "task", "status",
+	       "eval (nats)", "steps", "bond (units)", "commit", "decided");
+	json_t *w;
+	json_array_foreach(works, i, w)
+		printf("%-16.16s  %-16.16s  %-9s  %10s  %6llu  %12s  %8llu  %8llu%s\n",
+		       str(w, "work_id"), str(w, "task_id"), str(w, "status"),
+		       nats(a, cli_json_u64(w, "eval_loss")),
+		       (unsigned long long)cli_json_u64(w, "steps"),
+		       cli_amount(b, cli_json_u64(w, "bond")),
+		       (unsigned long long)cli_json_u64(w, "commit_height"),
+		       (unsigned long long)cli_json_u64(w, "decided_height"),
+		       json_is_true(json_object_get(w, "was_best")) ? "  best" : "");
+	if (!json_array_size(works))
+		printf("(no works)\n");
+out:
+	wallet_node_close(&n);
+	wallet_trust_destroy(t);
+done:
+	json_decref(entries);
+	json_decref(totals);
+	json_decref(works);
+	return err;
+}

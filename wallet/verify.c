@@ -1,0 +1,295 @@
+/* The light client: what a node says about an account, checked against the genesis
+ * validator set (docs/wallet.md "What the wallet checks"). */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "consensus/cons.h"
+#include "core/codec.h"
+#include "core/hash.h"
+#include "core/hex.h"
+#include "ledger/ledger.h"
+#include "wallet/wallet.h"
+
+struct wallet_trust {
+	ledger_genesis *g;
+	cons_valset *vs;
+};
+
+int wallet_trust_load(wallet_trust **out, const char *path, char *err, size_t errlen)
+{
+	wallet_trust *t = calloc(1, sizeof *t);
+	uint8_t *keys = NULL;
+	uint64_t *powers = NULL;
+	int rc = IOLM_ENOMEM;
+
+	*out = NULL;
+	if (!t)
+		return rc;
+	if ((rc = ledger_genesis_load(&t->g, path, err, errlen)))
+		goto fail;
+	size_t nv = ledger_genesis_validator_count(t->g);
+	keys = malloc(nv * IOLM_PUBKEY_LEN + 1);
+	powers = malloc(nv * sizeof *powers + 1);
+	rc = IOLM_ENOMEM;
+	if (!keys || !powers)
+		goto fail;
+	for (size_t i = 0; i < nv; i++) {
+		const ledger_validator *v = ledger_genesis_validator(t->g, i);
+		memcpy(keys + IOLM_PUBKEY_LEN * i, v->pub, IOLM_PUBKEY_LEN);
+		powers[i] = v->power;
+	}
+	if ((rc = cons_valset_create(&t->vs, keys, powers, nv))) {
+		snprintf(err, errlen, "%s: validator set: %s", path, iolm_strerror(rc));
+		goto fail;
+	}
+	free(keys);
+	free(powers);
+	*out = t;
+	return IOLM_OK;
+fail:
+	free(keys);
+	free(powers);
+	wallet_trust_destroy(t);
+	return rc;
+}
+
+void wallet_trust_destroy(wallet_trust *t)
+{
+	if (!t)
+		return;
+	cons_valset_destroy(t->vs);
+	ledger_genesis_destroy(t->g);
+	free(t);
+}
+
+const char *wallet_trust_chain_id(const wallet_trust *t)
+{
+	return ledger_genesis_chain_id(t->g);
+}
+
+static int refuse(char *why, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(why, len, fmt, ap);
+	va_end(ap);
+	return IOLM_EWALLET_PROOF;
+}
+
+/* A JSON hex string decoded into a malloc'd buffer (NULL for a JSON null). */
+static int hex_value(const json_t *f, uint8_t **out, size_t *len, size_t cap)
+{
+	const char *s = json_string_value(f);
+	*out = NULL;
+	*len = 0;
+	if (json_is_null(f))
+		return IOLM_OK;
+	if (!s || strlen(s) / 2 > cap)
+		return IOLM_EWALLET_ANSWER;
+	*out = malloc(strlen(s) / 2 + 1);
+	if (!*out)
+		return IOLM_ENOMEM;
+	if (iolm_hex_decode(*out, strlen(s) / 2 + 1, len, s, strlen(s))) {
+		free(*out);
+		*out = NULL;
+		return IOLM_EWALLET_ANSWER;
+	}
+	return IOLM_OK;
+}
+
+static uint64_t u64_field(const json_t *o, const char *name, int *ok)
+{
+	const json_t *f = json_object_get(o, name);
+	if (json_is_integer(f) && json_integer_value(f) >= 0)
+		return (uint64_t)json_integer_value(f);
+	if (json_is_string(f)) { /* amounts past 2^53 come as decimal strings */
+		char *end;
+		unsigned long long v = strtoull(json_string_value(f), &end, 10);
+		if (!*end && end != json_string_value(f))
+			return v;
+	}
+	*ok = 0;
+	return 0;
+}
+
+int wallet_verify_anchor(const wallet_trust *t, uint64_t height, const json_t *block,
+			 wallet_anchor *out, char *why, size_t why_len)
+{
+	uint8_t *hdr = NULL, *cert = NULL;
+	size_t hdr_len, cert_len;
+	Iolm__BlockHeader *h = NULL;
+	cons_cert_info info;
+	int err;
+
+	memset(out, 0, sizeof *out);
+	out->height = height;
+	if (height == 0) {
+		err = refuse(why, why_len, "the chain has no block yet: nothing is signed");
+		goto out;
+	}
+	if (hex_value(json_object_get(block, "header_bytes"), &hdr, &hdr_len, 4096) ||
+	    hex_value(json_object_get(json_object_get(block, "certificate"), "bytes"), &cert,
+		      &cert_len, IOLM_MAX_FRAME_BYTES)) {
+		err = refuse(why, why_len, "the block answer lacks its header or certificate");
+		goto out;
+	}
+	/* The header: this chain, this height; its id. */
+	if (!hdr || iolm_decode_block_header(&h, hdr, hdr_len, 4096) ||
+	    strcmp(h->chain_id, wallet_trust_chain_id(t)) != 0 || h->height != height ||
+	    h->state_root.len != 32) {
+		err = refuse(why, why_len, "the block header is malformed or not of chain %s at "
+				 "height %llu", wallet_trust_chain_id(t), (unsigned long long)height);
+		goto out;
+	}
+	iolm_hash(out->block_id, IOLM_TAG_BLOCK, hdr, hdr_len);
+	memcpy(out->state_root, h->state_root.data, 32);
+	/* +2/3 of the genesis validators signed that header. */
+	err = cert ? cons_cert_verify(t->vs, wallet_trust_chain_id(t), cert, cert_len, &info)
+		   : IOLM_ENOTFOUND;
+	if (err || info.height != height || memcmp(info.block_id, out->block_id, 32) != 0) {
+		err = refuse(why, why_len, "the commit certificate of height %llu does not sign "
+				 "this header (%s)", (unsigned long long)height,
+			     err ? iolm_strerror(err) : "it signs another block");
+		goto out;
+	}
+	out->signed_power = info.power;
+	out->total_power = cons_valset_total_power(t->vs);
+	err = IOLM_OK;
+out:
+	iolm_codec_free(h ? &h->base : NULL);
+	free(hdr);
+	free(cert);
+	return err;
+}
+
+int wallet_verify_record(const wallet_anchor *a, const uint8_t *raw_key, size_t raw_len,
+			 const json_t *value_hex, const json_t *proof_obj, uint8_t **value,
+			 size_t *vlen, char *why, size_t why_len)
+{
+	uint8_t *proof_raw = NULL, key[32];
+	size_t proof_len;
+	Iolm__StateProof *pm = NULL;
+	ledger_proof *proof = malloc(sizeof *proof);
+	int err;
+
+	*value = NULL;
+	*vlen = 0;
+	if (!proof) {
+		err = IOLM_ENOMEM;
+		goto out;
+	}
+	if (!value_hex || hex_value(value_hex, value, vlen, 64u * 1024) ||
+	    hex_value(json_object_get(proof_obj, "bytes"), &proof_raw, &proof_len, 64u * 1024) ||
+	    !proof_raw) {
+		err = refuse(why, why_len, "the answer lacks the record's bytes or its proof");
+		goto out;
+	}
+	ledger_state_map_key(key, raw_key, raw_len);
+	if (iolm_codec_decode((ProtobufCMessage **)&pm, &iolm__state_proof__descriptor, proof_raw,
+			      proof_len, 64u * 1024) ||
+	    ledger_proof_from_msg(proof, pm) ||
+	    ledger_proof_verify(a->state_root, key, *value, *vlen, proof) != IOLM_OK) {
+		err = refuse(why, why_len, "the state proof does not take the record to the "
+				 "state root of height %llu", (unsigned long long)a->height);
+		goto out;
+	}
+	err = IOLM_OK;
+out:
+	if (err) {
+		free(*value);
+		*value = NULL;
+		*vlen = 0;
+	}
+	iolm_codec_free(pm ? &pm->base : NULL);
+	free(proof);
+	free(proof_raw);
+	return err;
+}
+
+int wallet_verify_account(const wallet_trust *t, const uint8_t id[static IOLM_ADDR_LEN],
+			  const json_t *account, const json_t *block, wallet_account *out,
+			  char *why, size_t why_len)
+{
+	uint8_t raw[1 + IOLM_ADDR_LEN] = { LEDGER_SK_ACCOUNT }, *acct = NULL;
+	size_t acct_len;
+	Iolm__Account *a = NULL;
+	int ok = 1, err;
+
+	memset(out, 0, sizeof *out);
+	memcpy(out->id, id, IOLM_ADDR_LEN);
+	memcpy(raw + 1, id, IOLM_ADDR_LEN);
+	uint64_t height = u64_field(account, "height", &ok);
+	uint64_t said_balance = u64_field(account, "balance", &ok);
+	uint64_t said_nonce = u64_field(account, "nonce", &ok);
+	if (!ok)
+		return refuse(why, why_len, "the account answer lacks its height or balance");
+	if ((err = wallet_verify_anchor(t, height, block, &out->at, why, why_len)) ||
+	    (err = wallet_verify_record(&out->at, raw, sizeof raw,
+					json_object_get(account, "account_bytes"),
+					json_object_get(account, "proof"), &acct, &acct_len, why,
+					why_len)))
+		return err;
+	out->exists = acct != NULL;
+	if (acct) {
+		if (iolm_codec_decode((ProtobufCMessage **)&a, &iolm__account__descriptor, acct,
+				      acct_len, 1024)) {
+			err = refuse(why, why_len, "the proved account record does not decode");
+			goto out;
+		}
+		out->balance = a->balance;
+		out->nonce = a->nonce;
+	}
+	/* What the node said in plain JSON must be what it proved. */
+	if (said_balance != out->balance || said_nonce != out->nonce) {
+		err = refuse(why, why_len, "the node says balance %llu nonce %llu, its proof says "
+				 "balance %llu nonce %llu", (unsigned long long)said_balance,
+			     (unsigned long long)said_nonce, (unsigned long long)out->balance,
+			     (unsigned long long)out->nonce);
+		goto out;
+	}
+	err = IOLM_OK;
+out:
+	iolm_codec_free(a ? &a->base : NULL);
+	free(acct);
+	return err;
+}
+
+/* GET path, then the block its answer's "height" names; both answers to the caller. */
+int wallet_get_anchored(wallet_node *n, const char *path, json_t **answer, json_t **block,
+			char *why, size_t why_len)
+{
+	char bpath[64];
+	int ok = 1, err;
+
+	*block = NULL;
+	why[0] = '\0';
+	if ((err = wallet_get(n, path, answer)))
+		return err;
+	uint64_t height = u64_field(*answer, "height", &ok);
+	if (!ok)
+		return refuse(why, why_len, "the answer to %s has no height", path);
+	snprintf(bpath, sizeof bpath, "/block/%llu", (unsigned long long)height);
+	if (height && (err = wallet_get(n, bpath, block)) == IOLM_ENOTFOUND)
+		return refuse(why, why_len, "the node has no block %llu, the height it answered at",
+			      (unsigned long long)height);
+	return err;
+}
+
+int wallet_account_proved(wallet_node *n, const wallet_trust *t,
+			  const uint8_t id[static IOLM_ADDR_LEN], wallet_account *out, char *why,
+			  size_t why_len)
+{
+	char addr[IOLM_ADDR_STRLEN + 1], path[128];
+	json_t *acct = NULL, *blk = NULL;
+	int err;
+
+	iolm_addr_encode(addr, id);
+	snprintf(path, sizeof path, "/account/%s", addr);
+	if (!(err = wallet_get_anchored(n, path, &acct, &blk, why, why_len)))
+		err = wallet_verify_account(t, id, acct, blk, out, why, why_len);
+	json_decref(acct);
+	json_decref(blk);
+	return err;
+}
