@@ -172,27 +172,37 @@ static void session_close(struct session *s)
 	wallet_trust_destroy(s->t);
 }
 
+/* One transaction of the keystore's account, start to end (x: JSON output, owned). */
+static int sign_and_send(wallet_cli *c, Iolm__TxBody *b, uint64_t spend, json_t *x,
+			 const char *id_name)
+{
+	struct session s;
+	int err = session_open(c, &s);
+	if (err) {
+		json_decref(x);
+		return err;
+	}
+	err = cli_submit(c, &s.n, s.t, &s.key, b, spend, x, id_name);
+	session_close(&s);
+	return err;
+}
+
 int cmd_send(wallet_cli *c)
 {
 	Iolm__TxBody b = IOLM__TX_BODY__INIT;
 	Iolm__Transfer tr = IOLM__TRANSFER__INIT;
 	uint8_t to[IOLM_ADDR_LEN];
-	struct session s;
-	int err;
 
-	if (!cli_opt(c, "--to") || (err = cli_address(c, cli_opt(c, "--to"), to)) ||
+	if (!cli_opt(c, "--to") || cli_address(c, cli_opt(c, "--to"), to) ||
 	    !cli_opt(c, "--amount") || cli_u64(c, "--amount", 0, &tr.amount))
 		return IOLM_EINVAL;
-	if ((err = session_open(c, &s)))
-		return err;
 	tr.to = (ProtobufCBinaryData){ sizeof to, to };
 	b.kind_case = IOLM__TX_BODY__KIND_TRANSFER;
 	b.transfer = &tr;
-	json_t *x = json_pack("{s:s,s:I}", "to", cli_opt(c, "--to"), "amount",
-			      (json_int_t)tr.amount);
-	err = cli_submit(c, &s.n, s.t, &s.key, &b, tr.amount, x, NULL);
-	session_close(&s);
-	return err;
+	return sign_and_send(c, &b, tr.amount,
+			     json_pack("{s:s,s:I}", "to", cli_opt(c, "--to"), "amount",
+				       (json_int_t)tr.amount),
+			     NULL);
 }
 
 static int parse_task_id(wallet_cli *c, const char *hex, uint8_t id[static 32])
@@ -209,23 +219,19 @@ int cmd_model_pay(wallet_cli *c)
 	Iolm__TxBody b = IOLM__TX_BODY__INIT;
 	Iolm__ModelPay p = IOLM__MODEL_PAY__INIT;
 	uint8_t task[32];
-	struct session s;
 	int err;
 
 	if ((err = parse_task_id(c, cli_opt(c, "--task"), task)))
 		return err;
 	if (!cli_opt(c, "--amount") || cli_u64(c, "--amount", 0, &p.amount))
 		return IOLM_EINVAL;
-	if ((err = session_open(c, &s)))
-		return err;
 	p.task_id = (ProtobufCBinaryData){ sizeof task, task };
 	b.kind_case = IOLM__TX_BODY__KIND_MODEL_PAY;
 	b.model_pay = &p;
-	json_t *x = json_pack("{s:s,s:I}", "task", cli_opt(c, "--task"), "amount",
-			      (json_int_t)p.amount);
-	err = cli_submit(c, &s.n, s.t, &s.key, &b, p.amount, x, NULL);
-	session_close(&s);
-	return err;
+	return sign_and_send(c, &b, p.amount,
+			     json_pack("{s:s,s:I}", "task", cli_opt(c, "--task"), "amount",
+				       (json_int_t)p.amount),
+			     NULL);
 }
 
 static int f32_opt(wallet_cli *c, const char *name, float def, float *out)
@@ -269,7 +275,6 @@ int cmd_task_create(wallet_cli *c)
 	Iolm__ModelConfig mc = IOLM__MODEL_CONFIG__INIT;
 	Iolm__OptimConfig oc = IOLM__OPTIM_CONFIG__INIT;
 	uint8_t ds[LEDGER_ARTIFACT_ID_LEN], ev[LEDGER_ARTIFACT_ID_LEN];
-	struct session s;
 	int err;
 
 	/* Defaults: the compute module's (docs/compute.md "Task file"). */
@@ -296,8 +301,6 @@ int cmd_task_create(wallet_cli *c)
 	    cli_u64(c, "--bond-min", 1000, &tc.bond_min) ||
 	    cli_u64(c, "--deadline", 0, &tc.deadline_height))
 		return IOLM_EINVAL;
-	if ((err = session_open(c, &s)))
-		return err;
 	mc.vocab = 256;
 	tc.model = &mc;
 	tc.optim = &oc;
@@ -307,8 +310,8 @@ int cmd_task_create(wallet_cli *c)
 	b.kind_case = IOLM__TX_BODY__KIND_TASK_CREATE;
 	b.task_create = &tc;
 	/* The task's id is its transaction's id (docs/protocol.md). */
-	json_t *x = json_pack("{s:I,s:s}", "pool", (json_int_t)tc.reward_pool, "name", tc.name);
-	err = cli_submit(c, &s.n, s.t, &s.key, &b, tc.reward_pool, x, "task_id");
-	session_close(&s);
-	return err;
+	return sign_and_send(c, &b, tc.reward_pool,
+			     json_pack("{s:I,s:s}", "pool", (json_int_t)tc.reward_pool, "name",
+				       tc.name),
+			     "task_id");
 }
