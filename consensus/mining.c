@@ -111,10 +111,17 @@ static void credits_free(struct credits *c)
 	memset(c, 0, sizeof *c);
 }
 
+/* Pay amount out of escrow to one account and record it as the reward `why`. */
+static int pay(ledger_eob *e, const uint8_t *acct, const ledger_reward *why, uint64_t amount)
+{
+	int err = ledger_eob_release(e, acct, amount);
+	return err ? err : ledger_eob_add_reward(e, acct, why, amount);
+}
+
 /* Pay amount out of escrow pro rata to c; the remainder, and everything when c is
- * empty, to `rest` (the designer). Records each payment as a reward of `kind`. */
+ * empty, to `rest` (the designer). Records each payment as the reward `why`. */
 static int pay_pro_rata(ledger_eob *e, const struct credits *c, uint64_t amount,
-			const uint8_t *rest, enum ledger_reward_kind kind)
+			const uint8_t *rest, const ledger_reward *why)
 {
 	uint64_t *out = malloc((c->n ? c->n : 1) * sizeof *out), rem;
 	int err = IOLM_ENOMEM;
@@ -123,10 +130,10 @@ static int pay_pro_rata(ledger_eob *e, const struct credits *c, uint64_t amount,
 	if ((err = cons_mining_split(amount, c->credit, c->n, out, &rem)))
 		goto done;
 	for (size_t i = 0; i < c->n && !err; i++)
-		if (out[i] && !(err = ledger_eob_release(e, c->acct[i], out[i])))
-			err = ledger_eob_add_reward(e, c->acct[i], kind, out[i]);
-	if (!err && rem && !(err = ledger_eob_release(e, rest, rem)))
-		err = ledger_eob_add_reward(e, rest, kind, rem);
+		if (out[i])
+			err = pay(e, c->acct[i], why, out[i]);
+	if (!err && rem)
+		err = pay(e, rest, why, rem);
 done:
 	free(out);
 	return err;
@@ -173,6 +180,7 @@ static int breakthrough(ledger_eob *e, const uint8_t task_id[32], const uint8_t 
 			uint64_t loss)
 {
 	struct credits path = { 0 }, lineage = { 0 };
+	const ledger_reward why = { LEDGER_REWARD_BREAKTHROUGH, id, task_id };
 	uint64_t payout, designer, total = 0;
 	int err;
 
@@ -183,12 +191,8 @@ static int breakthrough(ledger_eob *e, const uint8_t task_id[32], const uint8_t 
 		return err;
 	if ((err = walk_lineage(e, id, 1, &path)))
 		goto out;
-	if (designer && ((err = ledger_eob_release(e, t->creator.data, designer)) ||
-			 (err = ledger_eob_add_reward(e, t->creator.data, LEDGER_REWARD_BREAKTHROUGH,
-						      designer))))
-		goto out;
-	if ((err = pay_pro_rata(e, &path, payout - designer, t->creator.data,
-				LEDGER_REWARD_BREAKTHROUGH)))
+	if ((designer && (err = pay(e, t->creator.data, &why, designer))) ||
+	    (err = pay_pro_rata(e, &path, payout - designer, t->creator.data, &why)))
 		goto out;
 	t->pool -= payout;
 	if ((err = iolm_add_u64(&t->paid_out, t->paid_out, payout)))
@@ -266,20 +270,25 @@ static int decide(ledger_eob *e, const uint8_t id[32], uint64_t total_power, uin
 	if ((err = ledger_eob_unpend(e, w, id)))
 		goto out;
 	w->decided_height = ledger_eob_height(e);
+	if (w->task_id.len != 32) {
+		err = IOLM_ECORRUPT;
+		goto out;
+	}
 	if (v == V_SLASH) {
 		/* a proven mismatch: the bond is destroyed */
+		const ledger_reward why = { LEDGER_REWARD_SLASHED, id, w->task_id.data };
 		w->status = IOLM__WORK_STATUS__WORK_SLASHED;
 		if (!(err = ledger_eob_burn(e, w->bond)))
-			err = ledger_eob_add_reward(e, w->miner.data, LEDGER_REWARD_SLASHED, w->bond);
+			err = ledger_eob_add_reward(e, w->miner.data, &why, w->bond);
 		if (!err)
 			err = ledger_eob_put_work(e, id, w);
 		goto out;
 	}
 	/* accepted or rejected without proof: the bond goes back */
+	const ledger_reward why = { LEDGER_REWARD_BOND_RETURNED, id, w->task_id.data };
 	w->status = v == V_ACCEPT ? IOLM__WORK_STATUS__WORK_ACCEPTED : IOLM__WORK_STATUS__WORK_REJECTED;
-	if ((err = ledger_eob_release(e, w->miner.data, w->bond)) ||
-	    (err = ledger_eob_add_reward(e, w->miner.data, LEDGER_REWARD_BOND_RETURNED, w->bond)) ||
-	    (err = ledger_eob_put_work(e, id, w)) || v != V_ACCEPT)
+	if ((err = pay(e, w->miner.data, &why, w->bond)) || (err = ledger_eob_put_work(e, id, w)) ||
+	    v != V_ACCEPT)
 		goto out;
 
 	if ((err = ledger_eob_get_task(e, w->task_id.data, &t)) || (err = decode_params(t, &p)))
@@ -319,6 +328,7 @@ static int distribute_revenue(ledger_eob *e, const uint8_t task_id[32])
 	Iolm__TaskState *t = NULL;
 	Iolm__TaskCreate *p = NULL;
 	struct credits c = { 0 };
+	const ledger_reward why = { LEDGER_REWARD_REVENUE, task_id, task_id };
 	uint64_t designer;
 	int err;
 
@@ -331,12 +341,8 @@ static int distribute_revenue(ledger_eob *e, const uint8_t task_id[32])
 	c.cap = c.n;
 	if ((err = iolm_muldiv_u64(&designer, t->revenue, p->designer_share_bps, BPS)))
 		goto out;
-	if (designer && ((err = ledger_eob_release(e, t->creator.data, designer)) ||
-			 (err = ledger_eob_add_reward(e, t->creator.data, LEDGER_REWARD_REVENUE,
-						      designer))))
-		goto out;
-	if ((err = pay_pro_rata(e, &c, t->revenue - designer, t->creator.data,
-				LEDGER_REWARD_REVENUE)))
+	if ((designer && (err = pay(e, t->creator.data, &why, designer))) ||
+	    (err = pay_pro_rata(e, &c, t->revenue - designer, t->creator.data, &why)))
 		goto out;
 	t->revenue = 0;
 	err = ledger_eob_put_task(e, task_id, t);

@@ -375,7 +375,7 @@ int apply_tx(struct exec *x, const ledger_tx *tx, uint32_t index)
 	default:
 		err = IOLM_ELEDGER_DISABLED; /* ledger_tx_decode lets no other kind through */
 	}
-	if (err)
+	if (err || (err = hist_tx(x, tx, index)))
 		goto out;
 	err = write_receipt(x, &rc, tx, index);
 out:
@@ -386,12 +386,35 @@ out:
 	return err;
 }
 
+/* A validator's pay for the block: credited, added to its Rewards, and in its history. */
+static int pay_validator(struct exec *x, const uint8_t id[static IOLM_ADDR_LEN], uint64_t amount)
+{
+	static const ledger_reward why = { .kind = LEDGER_REWARD_VALIDATOR };
+	int err;
+	if (amount == 0)
+		return IOLM_OK;
+	if ((err = state_credit(x, id, amount)))
+		return err;
+	return ledger_eob_add_reward(x, id, &why, amount);
+}
+
+/* A signer's part of total, floor(total * power / signers_power); 0 for an index
+ * outside the validator set. */
+static int signer_share(uint64_t *share, const ledger_genesis *g, const Iolm__CommitSig *s,
+			uint64_t total, uint64_t signers_power)
+{
+	*share = 0;
+	if (s->validator >= g->n_validators)
+		return IOLM_OK;
+	return iolm_muldiv_u64(share, total, g->validators[s->validator].power, signers_power);
+}
+
 int apply_end_block(struct exec *x, const uint8_t proposer[static 32],
 		    const Iolm__CommitCert *last_commit)
 {
 	const ledger_genesis *g = x->l->g;
 	uint8_t prop_id[IOLM_ADDR_LEN];
-	uint64_t total = x->fees, signers_power = 0, paid = 0;
+	uint64_t total = x->fees, signers_power = 0, paid = 0, share, rest;
 	int err;
 
 	if (g->params.block_subsidy) {
@@ -412,7 +435,9 @@ int apply_end_block(struct exec *x, const uint8_t proposer[static 32],
 		return IOLM_OK;
 	/* Fees and subsidy go to the validators whose precommits certified the previous
 	 * block, by voting power; the rounding remainder (and everything, at height 1) to
-	 * the proposer. */
+	 * the proposer. The shares are summed first so that a proposer which also signed
+	 * is paid once, its share and the remainder together (signers are distinct:
+	 * check_last_commit). */
 	if (last_commit) {
 		for (size_t i = 0; i < last_commit->n_sigs; i++) {
 			uint32_t v = last_commit->sigs[i]->validator;
@@ -421,20 +446,28 @@ int apply_end_block(struct exec *x, const uint8_t proposer[static 32],
 		}
 	}
 	for (size_t i = 0; signers_power && i < last_commit->n_sigs; i++) {
+		if ((err = signer_share(&share, g, last_commit->sigs[i], total, signers_power)))
+			return err;
+		paid += share; /* the shares sum to at most total */
+	}
+	rest = total - paid;
+	iolm_addr_from_pub(prop_id, proposer);
+	for (size_t i = 0; signers_power && i < last_commit->n_sigs; i++) {
 		uint32_t v = last_commit->sigs[i]->validator;
-		uint64_t share;
 		uint8_t id[IOLM_ADDR_LEN];
 		if (v >= g->n_validators)
 			continue;
-		if ((err = iolm_muldiv_u64(&share, total, g->validators[v].power, signers_power)))
+		if ((err = signer_share(&share, g, last_commit->sigs[i], total, signers_power)))
 			return err;
 		iolm_addr_from_pub(id, g->validators[v].pub);
-		if ((err = state_credit(x, id, share)))
+		if (memcmp(id, prop_id, IOLM_ADDR_LEN) == 0) {
+			share += rest;
+			rest = 0;
+		}
+		if ((err = pay_validator(x, id, share)))
 			return err;
-		paid += share;
 	}
-	iolm_addr_from_pub(prop_id, proposer);
-	return state_credit(x, prop_id, total - paid);
+	return pay_validator(x, prop_id, rest);
 }
 
 int apply_genesis(struct exec *x)
@@ -442,7 +475,9 @@ int apply_genesis(struct exec *x)
 	const ledger_genesis *g = x->l->g;
 	int err;
 	for (size_t i = 0; i < g->n_allocs; i++)
-		if ((err = state_credit(x, g->allocs[i].id, g->allocs[i].amount)))
+		if ((err = state_credit(x, g->allocs[i].id, g->allocs[i].amount)) ||
+		    (err = hist_add(x, g->allocs[i].id, LEDGER_HIST_GENESIS, g->allocs[i].amount,
+				    NULL)))
 			return err;
 	x->supply.genesis_supply = g->supply;
 	return IOLM_OK;

@@ -123,15 +123,42 @@ int ledger_eob_burn(ledger_eob *e, uint64_t amount)
 	return iolm_add_u64(&e->supply.burned, e->supply.burned, amount);
 }
 
+/* The Rewards field and the history kind of a reward kind. */
+static uint64_t *reward_field(Iolm__Rewards *r, enum ledger_reward_kind kind,
+			      enum ledger_hist_kind *hk)
+{
+	switch (kind) {
+	case LEDGER_REWARD_BREAKTHROUGH:
+		*hk = LEDGER_HIST_BREAKTHROUGH;
+		return &r->breakthrough;
+	case LEDGER_REWARD_REVENUE:
+		*hk = LEDGER_HIST_REVENUE;
+		return &r->revenue;
+	case LEDGER_REWARD_BOND_RETURNED:
+		*hk = LEDGER_HIST_BOND_RETURNED;
+		return &r->bonds_returned;
+	case LEDGER_REWARD_SLASHED:
+		*hk = LEDGER_HIST_SLASHED;
+		return &r->slashed;
+	case LEDGER_REWARD_VALIDATOR:
+		*hk = LEDGER_HIST_VALIDATOR;
+		return &r->validator;
+	}
+	return NULL;
+}
+
 int ledger_eob_add_reward(ledger_eob *e, const uint8_t account[static IOLM_ADDR_LEN],
-			  enum ledger_reward_kind kind, uint64_t amount)
+			  const ledger_reward *why, uint64_t amount)
 {
 	uint8_t key[1 + IOLM_ADDR_LEN];
 	MDB_val v;
 	Iolm__Rewards r = IOLM__REWARDS__INIT, *old = NULL;
-	uint64_t *field;
+	enum ledger_hist_kind hk;
+	uint64_t *field = reward_field(&r, why->kind, &hk);
 	int err;
 
+	if (!field)
+		return IOLM_EINVAL;
 	if (amount == 0)
 		return IOLM_OK;
 	key[0] = SK_REWARDS;
@@ -145,27 +172,16 @@ int ledger_eob_add_reward(ledger_eob *e, const uint8_t account[static IOLM_ADDR_
 		r.revenue = old->revenue;
 		r.bonds_returned = old->bonds_returned;
 		r.slashed = old->slashed;
+		r.validator = old->validator;
 		iolm_codec_free(&old->base);
 	} else if (err != IOLM_ENOTFOUND) {
 		return err;
 	}
-	switch (kind) {
-	case LEDGER_REWARD_BREAKTHROUGH:
-		field = &r.breakthrough;
-		break;
-	case LEDGER_REWARD_REVENUE:
-		field = &r.revenue;
-		break;
-	case LEDGER_REWARD_BOND_RETURNED:
-		field = &r.bonds_returned;
-		break;
-	default:
-		field = &r.slashed;
-		break;
-	}
-	if ((err = iolm_add_u64(field, *field, amount)))
+	if ((err = iolm_add_u64(field, *field, amount)) ||
+	    (err = state_put_msg(e, key, sizeof key, &r.base)))
 		return err;
-	return state_put_msg(e, key, sizeof key, &r.base);
+	struct hist_ref ref = { .object_id = why->object_id, .task_id = why->task_id };
+	return hist_add(e, account, hk, amount, &ref);
 }
 
 /* ---- shares */

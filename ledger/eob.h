@@ -64,9 +64,21 @@ enum ledger_reward_kind {
 	LEDGER_REWARD_REVENUE,
 	LEDGER_REWARD_BOND_RETURNED,
 	LEDGER_REWARD_SLASHED,
+	LEDGER_REWARD_VALIDATOR,     /* subsidy and fees (ledger/apply.c, not the rules) */
 };
+
+/* A reward and what it is for, as the account history shows it (docs/protocol.md §6):
+ * the work or task (object_id) and the task, each 32 bytes or NULL. */
+typedef struct ledger_reward {
+	enum ledger_reward_kind kind;
+	const uint8_t *object_id;
+	const uint8_t *task_id;
+} ledger_reward;
+
+/* Add amount to the account's Rewards record and write its history entry. Amount 0 is
+ * a no-op. Moves no money: pair it with the release, burn or credit it describes. */
 int ledger_eob_add_reward(ledger_eob *e, const uint8_t account[static IOLM_ADDR_LEN],
-			  enum ledger_reward_kind kind, uint64_t amount) IOLM_WUR;
+			  const ledger_reward *why, uint64_t amount) IOLM_WUR;
 
 /* Profit shares of a task: replace them all (accounts[i] gets credits[i]; accounts
  * distinct), or read them in account order (malloc'd arrays the caller frees). */

@@ -34,6 +34,7 @@ struct ledger {
 	MDB_env *env;
 	ledger_rules rules;          /* end-of-block rules (consensus), or none */
 	MDB_dbi meta, state, smt, blocks, blockid, certs, txidx, receipts;
+	MDB_dbi history, histsum, tasklist; /* non-consensus indexes (ledger/history.c) */
 	const ledger_genesis *g;
 	uint8_t valset_hash[32];
 	ledger_commit_stats stats;   /* of the last commit */
@@ -65,6 +66,7 @@ struct exec {
 	size_t n_touched, cap_touched;
 	Iolm__Supply supply;
 	uint64_t fees; /* collected in this block, paid out at its end */
+	uint32_t hist_seq; /* history entries written in this block so far */
 };
 
 int ledger_lmdb_err(int rc);
@@ -113,6 +115,20 @@ int apply_end_block(struct exec *x, const uint8_t proposer[static 32],
 /* Genesis allocations. */
 int apply_genesis(struct exec *x) IOLM_WUR;
 
+
+/* ---- history.c: the account history and task list, in the block's write transaction */
+
+/* What an entry refers to; each pointer may be NULL (object and task: 32 bytes). */
+struct hist_ref {
+	const uint8_t *object_id, *task_id, *counterparty;
+};
+
+/* One history entry for account (skipped when amount is 0), and its totals. */
+int hist_add(struct exec *x, const uint8_t account[static IOLM_ADDR_LEN],
+	     enum ledger_hist_kind kind, uint64_t amount, const struct hist_ref *ref) IOLM_WUR;
+/* The entries of an applied transaction (its kind's, then its fee) and, for a
+ * task_create at position index, its task list entry. */
+int hist_tx(struct exec *x, const ledger_tx *tx, uint32_t index) IOLM_WUR;
 
 /* ---- eob.c */
 void pending_key(uint8_t key[static 45], uint64_t height, uint32_t index,

@@ -72,9 +72,11 @@ out:
 static int open_dbs(ledger *l, MDB_txn *txn)
 {
 	static const char *const names[] = { "meta", "state", "smt", "blocks", "blockid",
-					     "certs", "txidx", "receipts" };
+					     "certs", "txidx", "receipts", "history", "histsum",
+					     "tasklist" };
 	MDB_dbi *dbis[] = { &l->meta, &l->state, &l->smt, &l->blocks, &l->blockid,
-			    &l->certs, &l->txidx, &l->receipts };
+			    &l->certs, &l->txidx, &l->receipts, &l->history, &l->histsum,
+			    &l->tasklist };
 	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
 		int rc = mdb_dbi_open(txn, names[i], MDB_CREATE, dbis[i]);
 		if (rc)

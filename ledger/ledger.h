@@ -9,9 +9,13 @@
  *   certs     height -> encoded CommitCert certifying that block
  *   txidx     tx id -> height (8 BE) || index (4 BE)
  *   receipts  tx id -> encoded Receipt
+ *   history   account id || height (8 BE) || seq (4 BE) -> encoded HistoryEntry
+ *   histsum   account id -> the account's history totals by kind (8 BE each)
+ *   tasklist  created height (8 BE) || index (4 BE) -> task id
  * Committing a block (its transactions, the end-of-block rules, the block, its
  * certificate, indexes and receipts) is ONE LMDB write transaction: after a crash the
- * ledger is exactly at its last committed block.
+ * ledger is exactly at its last committed block. The last three databases, like txidx
+ * and receipts, are indexes outside the state root (docs/protocol.md §6).
  *
  * Not thread-safe for writers: one thread commits. Readers may run concurrently
  * (LMDB MVCC); the query functions open their own read transactions. */
@@ -148,6 +152,87 @@ int ledger_get_cert(ledger *l, uint64_t height, iolm_buf *out) IOLM_WUR;
 /* Where a committed transaction is, and its encoded Receipt (appended to out). */
 int ledger_get_tx(ledger *l, const uint8_t id[static 32], uint64_t *height, uint32_t *index,
 		  iolm_buf *receipt) IOLM_WUR;
+
+/* ---- account history and the task list (ledger/history.c): non-consensus indexes */
+
+/* What an entry records (stored: never renumber). "+" credits the account, "-" debits
+ * it; an account's balance is the sum of its signed totals. Slashing moves no balance
+ * (the bond left it at work_committed) and counts as neither. */
+enum ledger_hist_kind {
+	LEDGER_HIST_GENESIS = 1,        /* + allocation at height 0 */
+	LEDGER_HIST_TRANSFER_OUT = 2,   /* - object: the tx; counterparty: the recipient */
+	LEDGER_HIST_TRANSFER_IN = 3,    /* + object: the tx; counterparty: the sender */
+	LEDGER_HIST_FEE = 4,            /* - object: the tx */
+	LEDGER_HIST_TASK_CREATED = 5,   /* - reward pool escrowed; object, task: the task */
+	LEDGER_HIST_WORK_COMMITTED = 6, /* - bond escrowed; object: the work; task */
+	LEDGER_HIST_MODEL_PAID = 7,     /* - object, task: the task paid */
+	LEDGER_HIST_BREAKTHROUGH = 8,   /* + object: the new best work; task */
+	LEDGER_HIST_REVENUE = 9,        /* + object, task: the task whose revenue it is */
+	LEDGER_HIST_BOND_RETURNED = 10, /* + object: the work; task */
+	LEDGER_HIST_SLASHED = 11,       /* 0 bond burned; object: the work; task */
+	LEDGER_HIST_VALIDATOR = 12,     /* + subsidy and fees as a signer or proposer */
+	LEDGER_HIST_KINDS = 13          /* kinds are 1 ..= LEDGER_HIST_KINDS - 1 */
+};
+
+/* Its lower-case name ("transfer_out", ...), or NULL for a number that is no kind. */
+const char *ledger_hist_kind_name(uint32_t kind);
+/* The kind of a name; 0 for none. */
+uint32_t ledger_hist_kind_parse(const char *name);
+
+#define LEDGER_HIST_HAS_OBJECT 1u
+#define LEDGER_HIST_HAS_TASK 2u
+#define LEDGER_HIST_HAS_COUNTERPARTY 4u
+
+typedef struct ledger_hist_entry {
+	uint64_t height;
+	uint32_t seq;           /* order of the entries of one block, over all accounts */
+	uint32_t kind;          /* enum ledger_hist_kind */
+	uint64_t amount;
+	unsigned has;           /* LEDGER_HIST_HAS_* bits: which ids below are set */
+	uint8_t object_id[32];
+	uint8_t task_id[32];
+	uint8_t counterparty[IOLM_ADDR_LEN];
+} ledger_hist_entry;
+
+/* Which entries of an account: those before the position (before_height, before_seq),
+ * newest first, i.e. height < before_height, or height == before_height and seq <
+ * before_seq. {UINT64_MAX, 0} starts at the newest. */
+typedef struct ledger_hist_query {
+	uint64_t before_height;
+	uint32_t before_seq;
+	uint32_t kind;          /* 0: every kind; otherwise only this one */
+	size_t limit;           /* 1 ..= the size of the caller's array */
+} ledger_hist_query;
+
+/* At most this many entries are examined by one ledger_history call (a kind filter
+ * skips the others): a page costs O(limit + this) whatever the account's size. */
+#define LEDGER_HIST_SCAN_MAX 10000u
+
+typedef struct ledger_hist_page {
+	size_t n;               /* entries written to the caller's array */
+	int more;               /* older entries (of any kind) remain */
+	uint64_t next_height;   /* with more: the query {next_height, next_seq} continues */
+	uint32_t next_seq;      /* 0 unless the page ends inside a block's entries */
+	uint64_t totals[LEDGER_HIST_KINDS]; /* sums over every entry of the account, by kind */
+	uint64_t height;        /* the head height the page was read at */
+} ledger_hist_page;
+
+/* One page of an account's history, and its totals, from one read transaction. A page
+ * ends where a block's entries end whenever it holds entries of more than one block, so
+ * continuing from {next_height, 0} loses nothing; only a block with more entries than
+ * the limit is split (next_seq set). A page may hold fewer than limit entries, even
+ * none, while `more` is set (a kind filter, LEDGER_HIST_SCAN_MAX): follow it until it is
+ * clear. out receives the entries (its size at least q->limit). IOLM_EINVAL for a limit
+ * of 0 or an unknown kind. */
+int ledger_history(ledger *l, ledger_hist_entry *out, ledger_hist_page *page,
+		   const uint8_t account[static IOLM_ADDR_LEN],
+		   const ledger_hist_query *q) IOLM_WUR;
+
+/* Task ids, newest first (by the block that created them, then by position in it),
+ * skipping `offset`; at most `limit` of them into ids[limit]. *n: how many were
+ * written; *total: how many tasks exist; *height: the head they were read at. */
+int ledger_list_tasks(ledger *l, uint8_t (*ids)[32], size_t *n, uint64_t *total,
+		      uint64_t *height, uint64_t offset, size_t limit) IOLM_WUR;
 
 /* ---- blocks (ledger/block.c) */
 

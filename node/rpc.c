@@ -48,7 +48,8 @@
 
 static const char *const ep_names[EP__COUNT] = {
 	"status", "block", "tx", "submit_tx", "account", "validators", "mempool", "peers",
-	"metrics", "task", "work", "rewards", "shares", "artifact_fetch", "artifact", "other",
+	"metrics", "task", "work", "rewards", "shares", "artifact_fetch", "artifact", "history",
+	"tasks", "other",
 };
 
 /* ---------------------------------------------------------------- replies */
@@ -381,6 +382,8 @@ static const struct rpc_route {
 	{ "/shares/", ARG_REST, EVHTTP_REQ_GET, EP_SHARES, rpc_h_shares },
 	{ "/artifact/fetch/", ARG_ONE, EVHTTP_REQ_POST, EP_ART_FETCH, rpc_h_art_fetch },
 	{ "/artifact/", ARG_ONE, EVHTTP_REQ_GET, EP_ART, rpc_h_art },
+	{ "/history/", ARG_ONE, EVHTTP_REQ_GET, EP_HISTORY, rpc_h_history },
+	{ "/tasks", ARG_NONE, EVHTTP_REQ_GET, EP_TASKS, rpc_h_tasks },
 };
 
 /* Whether path names route t; *arg receives the argument of a route that takes one. */
@@ -442,8 +445,9 @@ static void rpc_handle(struct evhttp_request *req, void *ctx)
 	}
 	r->requests[found->ep]++;
 	if (strlen(arg) > RPC_MAX_ARG) {
-		send_error(req, 0, found->ep == EP_ACCOUNT || found->ep == EP_REWARDS
-					   ? IOLM_ELENGTH
+		int addr = found->ep == EP_ACCOUNT || found->ep == EP_REWARDS ||
+			   found->ep == EP_HISTORY;
+		send_error(req, 0, addr ? IOLM_ELENGTH
 				   : found->ep == EP_BLOCK ? IOLM_ERPC_BADREF
 							   : IOLM_ERPC_BADID);
 		return;

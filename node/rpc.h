@@ -16,6 +16,9 @@
  *   GET  /work/{id}               a work: state, commitment, attestations, lineage, proof
  *   GET  /rewards/{address}       an account's reward totals, with proof
  *   GET  /shares/{task}/{address} one account's share of a task, with proof
+ *   GET  /tasks?limit&offset      every task in brief, newest first
+ *   GET  /history/{address}?limit&before&before_seq&kind
+ *                                 an account's history, newest first, and its totals
  *   POST /artifact/fetch/{id}     start (or resume) fetching an artifact from peers
  *   GET  /artifact/{id}           progress of that fetch
  *   POST /tx                      body: the hex of an encoded Tx (or raw bytes with

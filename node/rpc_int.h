@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include <event2/http.h>
+#include <event2/keyvalq_struct.h>
 #include <jansson.h>
 
 #include "node/art_net.h"
@@ -32,6 +33,8 @@ enum rpc_ep {
 	EP_SHARES,
 	EP_ART_FETCH,
 	EP_ART,
+	EP_HISTORY,
+	EP_TASKS,
 	EP_OTHER,
 	EP__COUNT
 };
@@ -58,6 +61,7 @@ typedef int (*rpc_handler)(node_rpc *r, struct evhttp_request *req, const char *
 			   json_t **reply);
 
 /* node/rpc_query.c */
+int rpc_h_history(node_rpc *r, struct evhttp_request *req, const char *arg, json_t **reply);
 int rpc_h_status(node_rpc *r, struct evhttp_request *req, const char *arg, json_t **reply);
 int rpc_h_block(node_rpc *r, struct evhttp_request *req, const char *arg, json_t **reply);
 int rpc_h_tx(node_rpc *r, struct evhttp_request *req, const char *arg, json_t **reply);
@@ -73,6 +77,7 @@ int rpc_h_task(node_rpc *r, struct evhttp_request *req, const char *arg, json_t 
 int rpc_h_work(node_rpc *r, struct evhttp_request *req, const char *arg, json_t **reply);
 int rpc_h_rewards(node_rpc *r, struct evhttp_request *req, const char *arg, json_t **reply);
 int rpc_h_shares(node_rpc *r, struct evhttp_request *req, const char *arg, json_t **reply);
+int rpc_h_tasks(node_rpc *r, struct evhttp_request *req, const char *arg, json_t **reply);
 
 /* node/rpc_art.c: arg is the artifact id in hex. */
 int rpc_h_art_fetch(node_rpc *r, struct evhttp_request *req, const char *arg, json_t **reply);
@@ -83,5 +88,24 @@ int rpc_authorized(const node_rpc *r, struct evhttp_request *req);
 
 /* A new empty object in *o; IOLM_ENOMEM when none could be made. */
 int rpc_new_object(json_t **o) IOLM_WUR;
+
+/* Query string parameters (node/rpc_query.c). Set each name, then rpc_query_parse()
+ * points each value at the request's value of that name, or NULL when absent. */
+struct rpc_param {
+	const char *name;
+	const char *value;
+};
+#define RPC_MAX_PARAMS 8 /* parameters an endpoint takes at most */
+
+/* Parse req's query string into p[0..n) (n <= RPC_MAX_PARAMS). q holds the values: the
+ * caller releases it with evhttp_clear_headers() once done with them, also on failure.
+ * IOLM_ERPC_BADQUERY for a malformed query string, a name that is not in p, or one
+ * given twice. */
+int rpc_query_parse(struct evkeyvalq *q, struct rpc_param *p, size_t n,
+		    struct evhttp_request *req) IOLM_WUR;
+/* The value of p as a decimal number in [min, max] (dflt when p is absent);
+ * IOLM_ERPC_BADQUERY otherwise. */
+int rpc_query_u64(uint64_t *out, const struct rpc_param *p, uint64_t dflt, uint64_t min,
+		  uint64_t max) IOLM_WUR;
 
 #endif

@@ -789,6 +789,7 @@ static int view_rewards(struct view *v, const void *args, json_t *o)
 		rpc_json_put(&err, o, "revenue", rpc_json_u64(p->revenue));
 		rpc_json_put(&err, o, "bonds_returned", rpc_json_u64(p->bonds_returned));
 		rpc_json_put(&err, o, "slashed", rpc_json_u64(p->slashed));
+		rpc_json_put(&err, o, "validator", rpc_json_u64(p->validator));
 		rpc_json_put(&err, o, "record", rec);
 		rec = NULL;
 	}
@@ -797,6 +798,87 @@ out:
 	json_decref(rec);
 	iolm_buf_release(&val, 0);
 	return err;
+}
+
+/* ---------------------------------------------------------------- GET /tasks */
+
+#define RPC_TASKS_DEFAULT 100u
+#define RPC_TASKS_MAX 1000u
+
+struct tasks_args {
+	uint64_t offset;
+	size_t limit;
+};
+
+/* One task in brief: what a list shows (the full record and its proof: /task/{id}). */
+static json_t *task_brief(int *err, const uint8_t id[static 32], const iolm_buf *val)
+{
+	Iolm__TaskState *t = NULL;
+	Iolm__TaskCreate *p = NULL;
+	json_t *o = NULL;
+	int e;
+
+	if ((e = decode_stored((ProtobufCMessage **)&t, &iolm__task_state__descriptor, val,
+			       RPC_MAX_RECORD)) ||
+	    (e = decode_inner((ProtobufCMessage **)&p, &iolm__task_create__descriptor, t->params)) ||
+	    (e = rpc_new_object(&o))) {
+		*err = e;
+		goto out;
+	}
+	rpc_json_put(err, o, "id", rpc_json_hex(id, 32));
+	rpc_json_put(err, o, "name", json_string(p->name ? p->name : ""));
+	rpc_json_put(err, o, "designer", rpc_json_account_id(t->creator.data, t->creator.len));
+	rpc_json_put(err, o, "created_height", rpc_json_u64(t->created_height));
+	rpc_json_put(err, o, "status", json_integer(t->status));
+	rpc_json_put(err, o, "status_name", json_string(task_status_name(t->status)));
+	rpc_json_put(err, o, "pool", rpc_json_u64(t->pool));
+	rpc_json_put(err, o, "best_work", opt_id(t->best_work));
+	rpc_json_put(err, o, "best_loss", t->best_work.len ? rpc_json_u64(t->best_loss) : json_null());
+	rpc_json_put(err, o, "n_works", rpc_json_u64(t->n_works));
+	rpc_json_put(err, o, "n_accepted", rpc_json_u64(t->n_accepted));
+out:
+	iolm_codec_free(p ? &p->base : NULL);
+	iolm_codec_free(t ? &t->base : NULL);
+	return o;
+}
+
+static int view_tasks(struct view *v, const void *args, json_t *o)
+{
+	const struct tasks_args *ta = args;
+	uint8_t (*ids)[32] = malloc(ta->limit * 32);
+	uint64_t total, height;
+	size_t n = 0;
+	iolm_buf val;
+	json_t *a = NULL;
+	int err = IOLM_ENOMEM;
+
+	iolm_buf_init(&val, RPC_MAX_RECORD);
+	if (!ids || !(a = json_array()))
+		goto out;
+	if ((err = ledger_list_tasks(v->r->be.ledger, ids, &n, &total, &height, ta->offset,
+				     ta->limit)))
+		goto out;
+	if (height != v->head.height)
+		v->moved = 1;
+	for (size_t i = 0; i < n && !err; i++) {
+		iolm_buf_reset(&val);
+		err = ledger_get_task(v->r->be.ledger, ids[i], &val);
+		if (err == IOLM_ENOTFOUND) /* listed, so it was created */
+			err = IOLM_ECORRUPT;
+		if (!err)
+			rpc_json_push(&err, a, task_brief(&err, ids[i], &val));
+	}
+	rpc_json_put(&err, o, "count", rpc_json_u64(total));
+	rpc_json_put(&err, o, "offset", rpc_json_u64(ta->offset));
+	rpc_json_put(&err, o, "tasks", a);
+	a = NULL;
+	rpc_json_put(&err, o, "next_offset",
+		     ta->offset + n < total ? rpc_json_u64(ta->offset + n) : json_null());
+out:
+	json_decref(a);
+	iolm_buf_release(&val, 0);
+	free(ids);
+	return stored(err);
 }
 
 /* ---------------------------------------------------------------- handlers */
@@ -855,4 +937,22 @@ int rpc_h_shares(node_rpc *r, struct evhttp_request *req, const char *arg, json_
 	    (err = parse_addr(sa.acct, slash + 1, strlen(slash + 1))))
 		return err;
 	return in_view(r, view_share, &sa, reply);
+}
+
+/* /tasks?limit=N&offset=K */
+int rpc_h_tasks(node_rpc *r, struct evhttp_request *req, const char *arg, json_t **reply)
+{
+	struct rpc_param p[] = { { .name = "limit" }, { .name = "offset" } };
+	struct evkeyvalq kv;
+	struct tasks_args ta;
+	uint64_t limit;
+	int err = rpc_query_parse(&kv, p, 2, req);
+	(void)arg;
+	if (!err && !(err = rpc_query_u64(&limit, &p[0], RPC_TASKS_DEFAULT, 1, RPC_TASKS_MAX)))
+		err = rpc_query_u64(&ta.offset, &p[1], 0, 0, UINT64_MAX);
+	evhttp_clear_headers(&kv);
+	if (err)
+		return err;
+	ta.limit = (size_t)limit;
+	return in_view(r, view_tasks, &ta, reply);
 }

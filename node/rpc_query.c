@@ -1,8 +1,13 @@
-/* The RPC's read endpoints: /status, /block, /tx, /account, /validators, /mempool and
- * /peers (docs/rpc.md). Each reads the ledger through its public queries (one LMDB read
- * transaction per query), the mempool and the P2P peer list, on the loop thread. */
+/* The RPC's read endpoints: /status, /block, /tx, /account, /history, /validators,
+ * /mempool and /peers (docs/rpc.md). Each reads the ledger through its public queries
+ * (one LMDB read transaction per query), the mempool and the P2P peer list, on the loop
+ * thread. */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
+
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
 
 #include "core/addr.h"
 #include "core/codec.h"
@@ -22,20 +27,61 @@ static int parse_id(uint8_t id[static 32], const char *s)
 	return IOLM_OK;
 }
 
-/* A decimal height: digits only, no sign, no leading zero, no overflow. */
-static int parse_height(uint64_t *h, const char *s)
+/* A decimal number: digits only, no sign, no leading zero, no overflow. */
+static int parse_decimal(uint64_t *out, const char *s)
 {
 	uint64_t v = 0;
 	size_t n = strlen(s);
 	if (n == 0 || n > 20 || (s[0] == '0' && n > 1))
-		return IOLM_ERPC_BADREF;
+		return IOLM_EINVAL;
 	for (size_t i = 0; i < n; i++) {
 		unsigned d = (unsigned)(s[i] - '0');
 		if (s[i] < '0' || s[i] > '9' || v > (UINT64_MAX - d) / 10)
-			return IOLM_ERPC_BADREF;
+			return IOLM_EINVAL;
 		v = v * 10 + d;
 	}
-	*h = v;
+	*out = v;
+	return IOLM_OK;
+}
+
+static int parse_height(uint64_t *h, const char *s)
+{
+	return parse_decimal(h, s) ? IOLM_ERPC_BADREF : IOLM_OK;
+}
+
+int rpc_query_parse(struct evkeyvalq *q, struct rpc_param *p, size_t n,
+		    struct evhttp_request *req)
+{
+	const char *qs = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
+	struct evkeyval *kv;
+
+	TAILQ_INIT(q);
+	for (size_t i = 0; i < n; i++)
+		p[i].value = NULL;
+	if (!qs || !*qs)
+		return IOLM_OK;
+	if (evhttp_parse_query_str(qs, q) != 0)
+		return IOLM_ERPC_BADQUERY;
+	TAILQ_FOREACH(kv, q, next) {
+		size_t i = 0;
+		while (i < n && strcmp(p[i].name, kv->key) != 0)
+			i++;
+		if (i == n || p[i].value || !kv->value)
+			return IOLM_ERPC_BADQUERY;
+		p[i].value = kv->value;
+	}
+	return IOLM_OK;
+}
+
+int rpc_query_u64(uint64_t *out, const struct rpc_param *p, uint64_t dflt, uint64_t min,
+		  uint64_t max)
+{
+	uint64_t v = dflt;
+	if (p->value && parse_decimal(&v, p->value))
+		return IOLM_ERPC_BADQUERY;
+	if (v < min || v > max)
+		return IOLM_ERPC_BADQUERY;
+	*out = v;
 	return IOLM_OK;
 }
 
@@ -345,6 +391,101 @@ out:
 	free(proof);
 	json_decref(pj);
 	iolm_buf_release(&raw, 0);
+	if (err)
+		json_decref(o);
+	else
+		*reply = o;
+	return err;
+}
+
+/* ---------------------------------------------------------------- GET /history/{addr} */
+
+#define RPC_HISTORY_DEFAULT 100u
+#define RPC_HISTORY_MAX 1000u
+
+static json_t *opt_hex(unsigned has, unsigned bit, const uint8_t *p, size_t n)
+{
+	return has & bit ? rpc_json_hex(p, n) : json_null();
+}
+
+static json_t *hist_entry_json(int *err, const ledger_hist_entry *e)
+{
+	json_t *o = json_object();
+	if (!o)
+		return NULL;
+	rpc_json_put(err, o, "height", rpc_json_u64(e->height));
+	rpc_json_put(err, o, "seq", json_integer(e->seq));
+	rpc_json_put(err, o, "kind", json_string(ledger_hist_kind_name(e->kind)));
+	rpc_json_put(err, o, "amount", rpc_json_u64(e->amount));
+	rpc_json_put(err, o, "object_id", opt_hex(e->has, LEDGER_HIST_HAS_OBJECT, e->object_id, 32));
+	rpc_json_put(err, o, "task_id", opt_hex(e->has, LEDGER_HIST_HAS_TASK, e->task_id, 32));
+	rpc_json_put(err, o, "counterparty",
+		     e->has & LEDGER_HIST_HAS_COUNTERPARTY
+			     ? rpc_json_account_id(e->counterparty, IOLM_ADDR_LEN)
+			     : json_null());
+	return o;
+}
+
+static json_t *hist_totals_json(int *err, const ledger_hist_page *p)
+{
+	json_t *o = json_object();
+	for (uint32_t k = 1; o && k < LEDGER_HIST_KINDS; k++)
+		rpc_json_put(err, o, ledger_hist_kind_name(k), rpc_json_u64(p->totals[k]));
+	return o;
+}
+
+/* The query: ?limit=N&before=H&before_seq=S&kind=K (docs/rpc.md). */
+static int hist_query(ledger_hist_query *q, struct evhttp_request *req)
+{
+	struct rpc_param p[] = { { .name = "limit" }, { .name = "before" },
+				 { .name = "before_seq" }, { .name = "kind" } };
+	struct evkeyvalq kv;
+	uint64_t limit, seq;
+	int err = rpc_query_parse(&kv, p, 4, req);
+
+	memset(q, 0, sizeof *q);
+	if (!err && !(err = rpc_query_u64(&limit, &p[0], RPC_HISTORY_DEFAULT, 1, RPC_HISTORY_MAX)) &&
+	    !(err = rpc_query_u64(&q->before_height, &p[1], UINT64_MAX, 0, UINT64_MAX)) &&
+	    !(err = rpc_query_u64(&seq, &p[2], 0, 0, UINT32_MAX))) {
+		q->limit = (size_t)limit;
+		q->before_seq = (uint32_t)seq;
+		if ((p[2].value && !p[1].value) ||
+		    (p[3].value && !(q->kind = ledger_hist_kind_parse(p[3].value))))
+			err = IOLM_ERPC_BADQUERY;
+	}
+	evhttp_clear_headers(&kv);
+	return err;
+}
+
+int rpc_h_history(node_rpc *r, struct evhttp_request *req, const char *arg, json_t **reply)
+{
+	uint8_t id[IOLM_ADDR_LEN];
+	ledger_hist_query q;
+	ledger_hist_page page;
+	ledger_hist_entry *e = NULL;
+	json_t *o = NULL, *a = NULL;
+	int err;
+
+	if ((err = iolm_addr_decode(id, arg)) || (err = hist_query(&q, req)))
+		return err;
+	e = malloc(q.limit * sizeof *e);
+	if (!e)
+		return IOLM_ENOMEM;
+	if ((err = stored(ledger_history(r->be.ledger, e, &page, id, &q))) ||
+	    (err = rpc_new_object(&o)))
+		goto out;
+	a = json_array();
+	for (size_t i = 0; a && i < page.n; i++)
+		rpc_json_push(&err, a, hist_entry_json(&err, &e[i]));
+	rpc_json_put(&err, o, "address", rpc_json_account_id(id, sizeof id));
+	rpc_json_put(&err, o, "height", rpc_json_u64(page.height));
+	rpc_json_put(&err, o, "entries", a);
+	rpc_json_put(&err, o, "totals", hist_totals_json(&err, &page));
+	rpc_json_put(&err, o, "next_before", page.more ? rpc_json_u64(page.next_height) : json_null());
+	rpc_json_put(&err, o, "next_before_seq",
+		     page.more && page.next_seq ? json_integer(page.next_seq) : json_null());
+out:
+	free(e);
 	if (err)
 		json_decref(o);
 	else

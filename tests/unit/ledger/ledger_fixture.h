@@ -137,6 +137,22 @@ static inline void fx_transfer(struct fx *f, iolm_buf *out, int from, const uint
 	assert_int_equal(ledger_tx_sign(out, &body, &f->acct[from], FX_CHAIN), IOLM_OK);
 }
 
+/* A signed model_pay of amount for task from account i, with the minimum fee. */
+static inline void fx_model_pay(struct fx *f, iolm_buf *out, int from, const uint8_t *task,
+				uint64_t amount, uint64_t nonce)
+{
+	Iolm__TxBody b = IOLM__TX_BODY__INIT;
+	Iolm__ModelPay p = IOLM__MODEL_PAY__INIT;
+	p.task_id.data = (uint8_t *)task;
+	p.task_id.len = 32;
+	p.amount = amount;
+	b.nonce = nonce;
+	b.fee = FX_MIN_FEE;
+	b.kind_case = IOLM__TX_BODY__KIND_MODEL_PAY;
+	b.model_pay = &p;
+	assert_int_equal(ledger_tx_sign(out, &b, &f->acct[from], FX_CHAIN), IOLM_OK);
+}
+
 /* A commit certificate for an encoded block: real precommit signatures of all four
  * validators over the canonical VoteBody, as consensus produces them. */
 static inline void fx_cert(struct fx *f, iolm_buf *out, const uint8_t *block, size_t len)
@@ -213,6 +229,52 @@ static inline void fx_commit(struct fx *f, ledger *l, const iolm_buf *block)
 		assert_int_equal(iolm_buf_append(&f->last_cert, cert.data, cert.len), IOLM_OK);
 	}
 	iolm_buf_release(&cert, 0);
+}
+
+/* Every history entry of account acct below height `before` (UINT64_MAX: all), newest
+ * first, of kind `kind` (0: every kind), read in pages of `limit` and checked on the way:
+ * each page continues where the last ended, and splits a block only when it could hold
+ * nothing else. The account's totals to totals (may be NULL). Returns a malloc'd array
+ * the caller frees, its count in *n. */
+static inline ledger_hist_entry *fx_history(ledger *l, size_t *n,
+					    uint64_t totals[LEDGER_HIST_KINDS],
+					    const uint8_t *acct, uint64_t before, size_t limit,
+					    uint32_t kind)
+{
+	ledger_hist_query q = { .before_height = before, .kind = kind, .limit = limit };
+	ledger_hist_entry *page = calloc(limit, sizeof *page), *all;
+	ledger_hist_page p;
+	size_t cap = 64;
+	all = malloc(cap * sizeof *all);
+	assert_non_null(page);
+	assert_non_null(all);
+	*n = 0;
+	for (;;) {
+		assert_int_equal(ledger_history(l, page, &p, acct, &q), IOLM_OK);
+		assert_true(p.n <= limit);
+		if (totals)
+			memcpy(totals, p.totals, sizeof p.totals);
+		for (size_t i = 0; i < p.n; i++) {
+			assert_true(kind == 0 || page[i].kind == kind);
+			if (*n == cap) {
+				cap *= 2;
+				all = realloc(all, cap * sizeof *all);
+				assert_non_null(all);
+			}
+			all[(*n)++] = page[i];
+		}
+		if (!p.more)
+			break;
+		if (p.next_seq)
+			assert_true(p.n == 0 || page[0].height == p.next_height);
+		/* progress: the next position is older than this one */
+		assert_true(p.next_height < q.before_height ||
+			    (p.next_height == q.before_height && p.next_seq < q.before_seq));
+		q.before_height = p.next_height;
+		q.before_seq = p.next_seq;
+	}
+	free(page);
+	return all;
 }
 
 static inline void fx_bufs_init(iolm_buf *b, size_t n)

@@ -30,21 +30,6 @@ static void work_tx(struct fx *f, iolm_buf *out, int from, uint64_t nonce, const
 	assert_int_equal(ledger_tx_sign(out, &t.b, &f->acct[from], FX_CHAIN), IOLM_OK);
 }
 
-static void pay_tx(struct fx *f, iolm_buf *out, int from, uint64_t nonce, const uint8_t *task,
-		   uint64_t amount)
-{
-	Iolm__TxBody b = IOLM__TX_BODY__INIT;
-	Iolm__ModelPay p = IOLM__MODEL_PAY__INIT;
-	p.task_id.data = (uint8_t *)task;
-	p.task_id.len = 32;
-	p.amount = amount;
-	b.nonce = nonce;
-	b.fee = FX_MIN_FEE;
-	b.kind_case = IOLM__TX_BODY__KIND_MODEL_PAY;
-	b.model_pay = &p;
-	assert_int_equal(ledger_tx_sign(out, &b, &f->acct[from], FX_CHAIN), IOLM_OK);
-}
-
 struct rejects {
 	int n;
 	int err[64];
@@ -97,7 +82,7 @@ static void two_ledgers_agree_at_every_height(void **state)
 			id_of(last_work, &c[n++]);
 			have_work = 1;
 			work_end += 10;
-			pay_tx(&f, &c[n++], 2, nonce[2]++, task, 77);
+			fx_model_pay(&f, &c[n++], 2, task, 77, nonce[2]++);
 		}
 		iolm_buf_reset(&blk);
 		struct rejects r = { 0 };
@@ -184,7 +169,7 @@ static void task_and_work_rules(void **state)
 	work_tx(&f, &c[3], 6, 0, task, NULL, 5, 10, 100);       /* must start at 0 */
 	work_tx(&f, &c[4], 7, 0, task, NULL, 0, 10, 99);        /* bond below minimum */
 	work_tx(&f, &c[5], 2, 0, late_task, NULL, 0, 10, 100);  /* past the deadline */
-	pay_tx(&f, &c[6], 0, 1, missing, 5);                     /* no task to pay */
+	fx_model_pay(&f, &c[6], 0, missing, 5, 1);                /* no task to pay */
 	fx_build(&f, &blk, c, 7, on_reject, &r);
 	static const int want[] = { IOLM_ELEDGER_NOTASK, IOLM_ELEDGER_STEPS, IOLM_ELEDGER_STEPS,
 				    IOLM_ELEDGER_BOND, IOLM_ELEDGER_TASKCLOSED, IOLM_ELEDGER_NOTASK };

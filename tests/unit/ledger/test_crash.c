@@ -1,7 +1,9 @@
 /* Atomic commit: a child process commits blocks and is killed with SIGKILL at random
  * moments, at least 200 times. After every kill the ledger reopens at exactly the state a
  * clean replay reaches at its last committed height: same head, same state root, a tree
- * that matches its records, the supply invariant intact. Never a partial block.
+ * that matches its records, the supply invariant intact, and the same account history
+ * (the non-consensus index written in the block's transaction) with totals that add up.
+ * Never a partial block.
  *
  * The child runs with LMDB's fsync off: a killed process loses nothing the kernel already
  * has, so this tests atomicity (what SIGKILL can break), not durability against power
@@ -48,6 +50,30 @@ static void build_reference(void)
 		assert_int_equal(iolm_buf_append(&F.last_cert, certs[h].data, certs[h].len), IOLM_OK);
 		assert_int_equal(ledger_get_head(F.l, &ref[h]), IOLM_OK);
 		fx_bufs_release(c, TXS_PER_BLOCK);
+	}
+}
+
+/* l, reopened at height h, holds exactly the history the reference held at h: for every
+ * account, the same entries, and totals that are their sums. */
+static void assert_history_at(ledger *l, uint64_t h)
+{
+	for (int a = 0; a < FX_ACCOUNTS + FX_VALIDATORS; a++) {
+		uint8_t id[IOLM_ADDR_LEN];
+		uint64_t totals[LEDGER_HIST_KINDS], sums[LEDGER_HIST_KINDS] = { 0 };
+		size_t n, want_n;
+		if (a < FX_ACCOUNTS)
+			memcpy(id, F.id[a], IOLM_ADDR_LEN);
+		else
+			iolm_addr_from_pub(id, iolm_key_pub(&F.val[a - FX_ACCOUNTS]));
+		ledger_hist_entry *got = fx_history(l, &n, totals, id, UINT64_MAX, 1000, 0);
+		ledger_hist_entry *want = fx_history(F.l, &want_n, NULL, id, h + 1, 1000, 0);
+		assert_int_equal(n, want_n);
+		assert_memory_equal(got, want, n * sizeof *got);
+		for (size_t i = 0; i < n; i++)
+			sums[got[i].kind] += got[i].amount;
+		assert_memory_equal(sums, totals, sizeof sums);
+		free(got);
+		free(want);
 	}
 }
 
@@ -106,6 +132,7 @@ static void sigkill_at_random_moments_never_leaves_a_partial_block(void **state)
 		assert_memory_equal(h.state_root, ref[h.height].state_root, 32);
 		assert_true(h.time_ms == ref[h.height].time_ms);
 		assert_int_equal(ledger_verify_state(l), IOLM_OK);
+		assert_history_at(l, h.height);
 		ledger_close(l);
 		if (h.height > last)
 			progressed++;

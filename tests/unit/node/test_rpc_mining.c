@@ -5,13 +5,12 @@
  * the answer carries, the way a wallet would, from the JSON alone. */
 #include "../test_util.h"
 
-#include "../ledger/ledger_fixture.h"
+#include "../ledger/mining_fixture.h"
 
 #include <event2/buffer.h>
 #include <event2/http.h>
 #include <jansson.h>
 
-#include "consensus/mining.h"
 #include "core/log.h"
 #include "ledger/mempool.h"
 #include "node/rpc.h"
@@ -19,16 +18,14 @@
 #define POOL 1000000u
 
 static struct {
-	struct fx f;
+	struct mfx m;
 	ledger_mempool *mp;
 	struct event_base *base;
 	node_rpc *rpc;
 	uint16_t port;
-	uint64_t nonce[FX_ACCOUNTS], vnonce[FX_VALIDATORS];
-	iolm_buf cands[16];
-	size_t n_cands;
 	uint8_t task[32], task2[32], work_a[32], work_b[32];
 	uint8_t attest_tx[3][32]; /* the attestations of work a, by validators 0..2 */
+	uint8_t fund_tx[FX_VALIDATORS][32]; /* account 7's transfers to the validators */
 	/* the last answer */
 	int status;
 	char *body;
@@ -36,91 +33,28 @@ static struct {
 	char allow[32];
 } T;
 
-static uint8_t art[LEDGER_ARTIFACT_ID_LEN] = { 0x1e, 0x20, 9 };
-
 /* ---------------------------------------------------------------- building the chain */
-
-static iolm_buf *next_cand(void)
-{
-	assert_true(T.n_cands < 16);
-	iolm_buf_init(&T.cands[T.n_cands], IOLM_MAX_TX_BYTES);
-	return &T.cands[T.n_cands++];
-}
-
-static void last_id(uint8_t id[32])
-{
-	iolm_hash(id, IOLM_TAG_TX, T.cands[T.n_cands - 1].data, T.cands[T.n_cands - 1].len);
-}
-
-/* Commit a block of the queued candidates; every one must be included. */
-static void block(void)
-{
-	iolm_buf blk;
-	Iolm__Block *b;
-	iolm_buf_init(&blk, IOLM_MAX_BLOCK_BYTES);
-	fx_build(&T.f, &blk, T.cands, T.n_cands, NULL, NULL);
-	assert_int_equal(iolm_decode_block(&b, blk.data, blk.len, IOLM_MAX_BLOCK_BYTES), IOLM_OK);
-	assert_int_equal(b->n_txs, T.n_cands);
-	iolm_codec_free(&b->base);
-	fx_commit(&T.f, T.f.l, &blk);
-	assert_int_equal(ledger_verify_state(T.f.l), IOLM_OK);
-	iolm_buf_release(&blk, 0);
-	fx_bufs_release(T.cands, T.n_cands);
-	T.n_cands = 0;
-}
-
-static void sign(int acct, Iolm__TxBody *b)
-{
-	b->nonce = T.nonce[acct]++;
-	b->fee = FX_MIN_FEE;
-	assert_int_equal(ledger_tx_sign(next_cand(), b, &T.f.acct[acct], FX_CHAIN), IOLM_OK);
-}
 
 static void task(uint8_t id[32], int designer, const char *name)
 {
 	struct fx_task t;
-	fx_task_init(&t, 1, 16, 2, 1000, art, sizeof art);
+	mfx_task_init(&t, POOL);
 	t.mc.init_seed = 77;
 	t.oc.weight_decay = 0.1f;
 	t.oc.warmup_steps = 5;
 	t.oc.grad_clip = 1.0f;
-	t.tc.segment_len = 10;
-	t.tc.reward_pool = POOL;
-	t.tc.designer_share_bps = 2000;  /* 20% */
-	t.tc.breakthrough_bps = 1000;    /* 10% of the pool per breakthrough */
-	t.tc.margin_start_ppm = 50000;
-	t.tc.margin_end_ppm = 10000;
-	t.tc.margin_decay_blocks = 100;
-	t.tc.bond_min = 100;
 	t.tc.deadline_height = 5000;
 	t.tc.name = (char *)name;
-	sign(designer, &t.b);
-	last_id(id);
+	mfx_sign(&T.m, designer, &t.b, id);
 }
 
 static void work(uint8_t id[32], int miner, const uint8_t *parent, uint64_t start,
 		 uint64_t steps, uint64_t loss, uint64_t bond)
 {
 	struct fx_work w;
-	fx_work_init(&w, T.task, parent, start, steps, loss, bond, art, sizeof art);
+	fx_work_init(&w, T.task, parent, start, steps, loss, bond, mfx_art, sizeof mfx_art);
 	w.w.endpoint = "http://127.0.0.1:9000";
-	sign(miner, &w.b);
-	last_id(id);
-}
-
-static void attest(int v, const uint8_t *w, uint64_t loss)
-{
-	Iolm__TxBody b = IOLM__TX_BODY__INIT;
-	Iolm__Attest a = IOLM__ATTEST__INIT;
-	a.work_id.data = (uint8_t *)w;
-	a.work_id.len = 32;
-	a.valid = 1;
-	a.eval_loss = loss;
-	b.nonce = T.vnonce[v]++;
-	b.fee = FX_MIN_FEE;
-	b.kind_case = IOLM__TX_BODY__KIND_ATTEST;
-	b.attest = &a;
-	assert_int_equal(ledger_tx_sign(next_cand(), &b, &T.f.val[v], FX_CHAIN), IOLM_OK);
+	mfx_sign(&T.m, miner, &w.b, id);
 }
 
 /* Heights: 1 funds the validators; 2 two tasks; 3 work a; 4 its challenge block; 5 three
@@ -130,34 +64,26 @@ static void build_chain(void)
 {
 	for (int v = 0; v < FX_VALIDATORS; v++) {
 		uint8_t vid[IOLM_ADDR_LEN];
-		Iolm__TxBody b = IOLM__TX_BODY__INIT;
-		Iolm__Transfer t = IOLM__TRANSFER__INIT;
-		iolm_addr_from_pub(vid, iolm_key_pub(&T.f.val[v]));
-		t.to.data = vid;
-		t.to.len = IOLM_ADDR_LEN;
-		t.amount = 100000;
-		b.kind_case = IOLM__TX_BODY__KIND_TRANSFER;
-		b.transfer = &t;
-		sign(7, &b);
+		mfx_validator_id(&T.m, v, vid);
+		mfx_transfer(&T.m, 7, vid, 100000, T.fund_tx[v]);
 	}
-	block();
+	mfx_block(&T.m);
 	task(T.task, 0, "rpc-test");
 	task(T.task2, 3, "idle");
-	block();
+	mfx_block(&T.m);
 	work(T.work_a, 1, NULL, 0, 10, 4000000, 500);
-	block();
-	block();
+	mfx_block(&T.m);
+	mfx_block(&T.m);
 	for (int v = 0; v < 3; v++) {
-		attest(v, T.work_a, 4000000 + (uint64_t)v);
-		last_id(T.attest_tx[v]);
+		mfx_attest(&T.m, v, T.work_a, 1, 4000000 + (uint64_t)v);
+		mfx_last_id(&T.m, T.attest_tx[v]);
 	}
-	block();
+	mfx_block(&T.m);
 	work(T.work_b, 2, T.work_a, 10, 20, 3000000, 600);
-	block();
-	block();
-	for (int v = 0; v < 3; v++)
-		attest(v, T.work_b, 3000000);
-	block();
+	mfx_block(&T.m);
+	mfx_block(&T.m);
+	mfx_attest_quorum(&T.m, T.work_b, 1, 3000000);
+	mfx_block(&T.m);
 }
 
 /* ---------------------------------------------------------------- server and client */
@@ -170,7 +96,7 @@ static int account_cb(void *ctx, const uint8_t id[static 20], uint64_t *balance,
 static int be_submit(void *ctx, const uint8_t *raw, size_t len, uint8_t id[32])
 {
 	(void)ctx;
-	return ledger_mempool_add(T.mp, raw, len, account_cb, T.f.l, id);
+	return ledger_mempool_add(T.mp, raw, len, account_cb, T.m.f.l, id);
 }
 
 static void be_status(void *ctx, node_status *st)
@@ -190,13 +116,12 @@ static int setup(void **state)
 
 	(void)state;
 	memset(&T, 0, sizeof T);
-	fx_rules = &cons_mining_rules;
-	fx_init(&T.f, NULL);
+	mfx_init(&T.m, NULL);
 	build_chain();
 	assert_int_equal(ledger_mempool_create(&T.mp, &mp, FX_CHAIN, NULL), IOLM_OK);
 	T.base = event_base_new();
 	assert_non_null(T.base);
-	be.ledger = T.f.l;
+	be.ledger = T.m.f.l;
 	be.mempool = T.mp;
 	be.submit_tx = be_submit;
 	be.get_status = be_status;
@@ -212,8 +137,7 @@ static int teardown(void **state)
 	event_base_free(T.base);
 	ledger_mempool_destroy(T.mp);
 	free(T.body);
-	fx_free(&T.f);
-	fx_rules = NULL;
+	mfx_free(&T.m);
 	return 0;
 }
 
@@ -331,7 +255,7 @@ static void hex32(char out[65], const uint8_t id[32])
 
 static void addr_of(char out[IOLM_ADDR_STRLEN + 1], int acct)
 {
-	iolm_addr_encode(out, T.f.id[acct]);
+	iolm_addr_encode(out, T.m.f.id[acct]);
 }
 
 /* ---------------------------------------------------------------- proof checks */
@@ -364,7 +288,7 @@ static void check_anchor(json_t *j, uint8_t root[32])
 	size_t n = jhex(j, "header_bytes", hdr, sizeof hdr);
 	Iolm__BlockHeader *h;
 	ledger_head head;
-	assert_int_equal(ledger_get_head(T.f.l, &head), IOLM_OK);
+	assert_int_equal(ledger_get_head(T.m.f.l, &head), IOLM_OK);
 	assert_int_equal(jint(j, "height"), head.height);
 	assert_int_equal(jhex(j, "state_root", root, 32), 32);
 	assert_memory_equal(root, head.state_root, 32);
@@ -463,8 +387,8 @@ static void test_task_fields_params_and_proof(void **state)
 	assert_int_equal(jint(o, "warmup_steps"), 5);
 	assert_int_equal(jint(o, "total_steps"), 1000);
 	assert_int_equal(jint(p, "batch_size"), 2);
-	assert_jhex(p, "dataset_id", art, sizeof art);
-	assert_jhex(p, "eval_id", art, sizeof art);
+	assert_jhex(p, "dataset_id", mfx_art, sizeof mfx_art);
+	assert_jhex(p, "eval_id", mfx_art, sizeof mfx_art);
 	assert_int_equal(jint(p, "segment_len"), 10);
 	assert_int_equal(jint(p, "samples"), 2);
 	assert_int_equal(jint(p, "reward_pool"), POOL);
@@ -577,7 +501,7 @@ static void test_task_shares_list_every_share_with_proofs(void **state)
 	s = jget(j, "shares");
 	assert_int_equal(json_array_size(s), 2);
 	/* in key order: by account id */
-	first = memcmp(T.f.id[1], T.f.id[2], IOLM_ADDR_LEN) < 0 ? 1 : 2;
+	first = memcmp(T.m.f.id[1], T.m.f.id[2], IOLM_ADDR_LEN) < 0 ? 1 : 2;
 	addr_of(a1, first);
 	addr_of(a2, 3 - first);
 	assert_string_equal(jstr(json_array_get(s, 0), "address"), a1);
@@ -589,7 +513,7 @@ static void test_task_shares_list_every_share_with_proofs(void **state)
 		assert_int_equal(jint(e, "credit"), acct == 1 ? 10 : 20);
 		assert_true(json_is_true(jget(e, "exists")));
 		n = check_record(jget(e, "record"), root, raw,
-				 ledger_raw_key_share(raw, T.task, T.f.id[acct]), 1, val,
+				 ledger_raw_key_share(raw, T.task, T.m.f.id[acct]), 1, val,
 				 sizeof val);
 		assert_int_equal(iolm_codec_decode((ProtobufCMessage **)&sr,
 						   &iolm__share_record__descriptor, val, n,
@@ -630,7 +554,7 @@ static void test_work_state_commit_and_attestations(void **state)
 {
 	char id[65], task[65], miner[IOLM_ADDR_STRLEN + 1];
 	uint8_t root[32], raw[LEDGER_RAW_KEY_MAX], val[4096], cb[4096], h[32];
-	const ledger_genesis *g = ledger_get_genesis(T.f.l);
+	const ledger_genesis *g = ledger_get_genesis(T.m.f.l);
 	json_t *j, *c, *att;
 	size_t i, n;
 	Iolm__WorkState *ws;
@@ -666,7 +590,7 @@ static void test_work_state_commit_and_attestations(void **state)
 	assert_jhex(c, "proof_root", h, 32);
 	memset(h, 0x4d, sizeof h);
 	assert_jhex(c, "final_state", h, 32);
-	assert_jhex(c, "checkpoint_id", art, sizeof art);
+	assert_jhex(c, "checkpoint_id", mfx_art, sizeof mfx_art);
 	assert_int_equal(jint(c, "eval_loss"), 4000000);
 	assert_int_equal(jint(c, "bond"), 500);
 	assert_string_equal(jstr(c, "endpoint"), "http://127.0.0.1:9000");
@@ -749,13 +673,14 @@ static void check_rewards(int acct, uint64_t breakthrough, uint64_t bonds)
 	j = getf(200, "/rewards/%s", a);
 	check_anchor(j, root);
 	assert_string_equal(jstr(j, "address"), a);
-	assert_jhex(j, "id", T.f.id[acct], IOLM_ADDR_LEN);
+	assert_jhex(j, "id", T.m.f.id[acct], IOLM_ADDR_LEN);
 	assert_true(json_is_true(jget(j, "exists")));
 	assert_int_equal(jint(j, "breakthrough"), breakthrough);
 	assert_int_equal(jint(j, "revenue"), 0);
 	assert_int_equal(jint(j, "bonds_returned"), bonds);
 	assert_int_equal(jint(j, "slashed"), 0);
-	n = check_record(jget(j, "record"), root, raw, ledger_raw_key_rewards(raw, T.f.id[acct]),
+	assert_int_equal(jint(j, "validator"), 0);
+	n = check_record(jget(j, "record"), root, raw, ledger_raw_key_rewards(raw, T.m.f.id[acct]),
 			 1, val, sizeof val);
 	assert_int_equal(iolm_codec_decode((ProtobufCMessage **)&rw, &iolm__rewards__descriptor,
 					   val, n, sizeof val),
@@ -791,7 +716,8 @@ static void test_rewards_absent_is_zero_with_exclusion_proof(void **state)
 	assert_int_equal(jint(j, "revenue"), 0);
 	assert_int_equal(jint(j, "bonds_returned"), 0);
 	assert_int_equal(jint(j, "slashed"), 0);
-	check_record(jget(j, "record"), root, raw, ledger_raw_key_rewards(raw, T.f.id[5]), 0,
+	assert_int_equal(jint(j, "validator"), 0);
+	check_record(jget(j, "record"), root, raw, ledger_raw_key_rewards(raw, T.m.f.id[5]), 0,
 		     NULL, 0);
 	json_decref(j);
 }
@@ -812,7 +738,7 @@ static void test_share_of_one_account(void **state)
 	assert_true(json_is_true(jget(j, "exists")));
 	assert_int_equal(jint(j, "credit"), 20);
 	assert_int_equal(jint(j, "total_credit"), 30);
-	check_record(jget(j, "record"), root, raw, ledger_raw_key_share(raw, T.task, T.f.id[2]), 1,
+	check_record(jget(j, "record"), root, raw, ledger_raw_key_share(raw, T.task, T.m.f.id[2]), 1,
 		     val, sizeof val);
 	check_record(jget(j, "task_record"), root, raw, ledger_raw_key_task(raw, T.task), 1, val,
 		     sizeof val);
@@ -825,9 +751,284 @@ static void test_share_of_one_account(void **state)
 	assert_false(json_is_true(jget(j, "exists")));
 	assert_int_equal(jint(j, "credit"), 0);
 	assert_int_equal(jint(j, "total_credit"), 30);
-	check_record(jget(j, "record"), root, raw, ledger_raw_key_share(raw, T.task, T.f.id[4]), 0,
+	check_record(jget(j, "record"), root, raw, ledger_raw_key_share(raw, T.task, T.m.f.id[4]), 0,
 		     NULL, 0);
 	json_decref(j);
+}
+
+/* Validators are paid the fees of every block (no subsidy on this chain): 14
+ * transactions of 10 over heights 1..8, all of it in their Rewards.validator. */
+static void test_rewards_show_validator_pay(void **state)
+{
+	uint64_t sum = 0;
+	(void)state;
+	for (int v = 0; v < FX_VALIDATORS; v++) {
+		char a[IOLM_ADDR_STRLEN + 1];
+		uint8_t vid[IOLM_ADDR_LEN];
+		mfx_validator_id(&T.m, v, vid);
+		iolm_addr_encode(a, vid);
+		json_t *j = getf(200, "/rewards/%s", a);
+		assert_true(json_is_true(jget(j, "exists")));
+		assert_int_equal(jint(j, "breakthrough"), 0);
+		assert_true(jint(j, "validator") > 0);
+		sum += jint(j, "validator");
+		/* the history's total says the same */
+		json_t *h = getf(200, "/history/%s?kind=validator&limit=1000", a);
+		assert_int_equal(jint(jget(h, "totals"), "validator"), jint(j, "validator"));
+		json_decref(h);
+		json_decref(j);
+	}
+	assert_int_equal(sum, 14 * FX_MIN_FEE);
+	/* a miner has received no validator pay */
+	char m[IOLM_ADDR_STRLEN + 1];
+	addr_of(m, 1);
+	json_t *j = getf(200, "/rewards/%s", m);
+	assert_int_equal(jint(j, "validator"), 0);
+	json_decref(j);
+}
+
+/* ---------------------------------------------------------------- history */
+
+static void assert_entry_json(json_t *e, uint64_t height, const char *kind, uint64_t amount,
+			      const uint8_t *object, const uint8_t *task, const char *counterparty)
+{
+	assert_int_equal(jint(e, "height"), height);
+	assert_string_equal(jstr(e, "kind"), kind);
+	assert_int_equal(jint(e, "amount"), amount);
+	if (object)
+		assert_jhex(e, "object_id", object, 32);
+	else
+		assert_true(json_is_null(jget(e, "object_id")));
+	if (task)
+		assert_jhex(e, "task_id", task, 32);
+	else
+		assert_true(json_is_null(jget(e, "task_id")));
+	if (counterparty)
+		assert_string_equal(jstr(e, "counterparty"), counterparty);
+	else
+		assert_true(json_is_null(jget(e, "counterparty")));
+}
+
+static void test_history_of_the_designer(void **state)
+{
+	char a[IOLM_ADDR_STRLEN + 1];
+	json_t *j, *e, *t;
+
+	(void)state;
+	addr_of(a, 0);
+	j = getf(200, "/history/%s", a);
+	assert_string_equal(jstr(j, "address"), a);
+	assert_int_equal(jint(j, "height"), 8);
+	e = jget(j, "entries");
+	assert_int_equal(json_array_size(e), 5);
+	assert_entry_json(json_array_get(e, 0), 8, "breakthrough", 18000, T.work_b, T.task, NULL);
+	assert_entry_json(json_array_get(e, 1), 5, "breakthrough", 20000, T.work_a, T.task, NULL);
+	assert_entry_json(json_array_get(e, 2), 2, "fee", FX_MIN_FEE, T.task, NULL, NULL);
+	assert_entry_json(json_array_get(e, 3), 2, "task_created", POOL, T.task, T.task, NULL);
+	assert_entry_json(json_array_get(e, 4), 0, "genesis", FX_BALANCE, NULL, NULL, NULL);
+	assert_true(jint(json_array_get(e, 2), "seq") > jint(json_array_get(e, 3), "seq"));
+	t = jget(j, "totals");
+	assert_int_equal(json_object_size(t), LEDGER_HIST_KINDS - 1);
+	assert_int_equal(jint(t, "breakthrough"), 38000);
+	assert_int_equal(jint(t, "task_created"), POOL);
+	assert_int_equal(jint(t, "fee"), FX_MIN_FEE);
+	assert_int_equal(jint(t, "genesis"), FX_BALANCE);
+	assert_int_equal(jint(t, "transfer_in"), 0);
+	assert_int_equal(jint(t, "slashed"), 0);
+	assert_true(json_is_null(jget(j, "next_before")));
+	assert_true(json_is_null(jget(j, "next_before_seq")));
+	json_decref(j);
+}
+
+static void test_history_transfers_name_the_counterparty(void **state)
+{
+	char a7[IOLM_ADDR_STRLEN + 1], v3[IOLM_ADDR_STRLEN + 1];
+	uint8_t vid[IOLM_ADDR_LEN];
+	json_t *j, *e;
+
+	(void)state;
+	addr_of(a7, 7);
+	mfx_validator_id(&T.m, 3, vid);
+	iolm_addr_encode(v3, vid);
+	/* newest first: the last transfer's fee, then the transfer itself */
+	j = getf(200, "/history/%s?limit=2", a7);
+	e = jget(j, "entries");
+	assert_int_equal(json_array_size(e), 2);
+	assert_entry_json(json_array_get(e, 0), 1, "fee", FX_MIN_FEE, T.fund_tx[3], NULL, NULL);
+	assert_entry_json(json_array_get(e, 1), 1, "transfer_out", 100000, T.fund_tx[3], NULL, v3);
+	assert_int_equal(jint(jget(j, "totals"), "transfer_out"), 4 * 100000);
+	json_decref(j);
+	j = getf(200, "/history/%s?kind=transfer_in", v3);
+	e = jget(j, "entries");
+	assert_int_equal(json_array_size(e), 1);
+	assert_entry_json(json_array_get(e, 0), 1, "transfer_in", 100000, T.fund_tx[3], NULL, a7);
+	json_decref(j);
+}
+
+/* Every entry of account acct through pages of `limit` (kind filter `kind`, "" for
+ * none), following next_before and next_before_seq; the concatenation is returned as a
+ * new array. */
+static json_t *history_paged(int acct, unsigned limit, const char *kind)
+{
+	char a[IOLM_ADDR_STRLEN + 1], cursor[64] = "";
+	json_t *all = json_array();
+	addr_of(a, acct);
+	for (int pages = 0;; pages++) {
+		json_t *j = getf(200, "/history/%s?limit=%u%s%s%s", a, limit, cursor,
+				 *kind ? "&kind=" : "", kind);
+		json_t *nb = jget(j, "next_before"), *ns = jget(j, "next_before_seq");
+		assert_true(pages < 100);
+		assert_true(json_array_size(jget(j, "entries")) <= limit);
+		json_array_extend(all, jget(j, "entries"));
+		if (json_is_null(nb)) {
+			assert_true(json_is_null(ns));
+			json_decref(j);
+			return all;
+		}
+		if (json_is_null(ns))
+			snprintf(cursor, sizeof cursor, "&before=%" JSON_INTEGER_FORMAT,
+				 json_integer_value(nb));
+		else
+			snprintf(cursor, sizeof cursor,
+				 "&before=%" JSON_INTEGER_FORMAT "&before_seq=%" JSON_INTEGER_FORMAT,
+				 json_integer_value(nb), json_integer_value(ns));
+		json_decref(j);
+	}
+}
+
+static void test_history_pages_continue_exactly(void **state)
+{
+	static const char *const kinds[] = { "", "fee", "breakthrough" };
+	char a[IOLM_ADDR_STRLEN + 1];
+	json_t *j;
+
+	(void)state;
+	for (int acct = 0; acct < FX_ACCOUNTS; acct++) {
+		for (size_t k = 0; k < 3; k++) {
+			json_t *whole = history_paged(acct, 1000, kinds[k]);
+			for (unsigned limit = 1; limit <= 3; limit++) {
+				json_t *paged = history_paged(acct, limit, kinds[k]);
+				assert_true(json_equal(paged, whole));
+				json_decref(paged);
+			}
+			json_decref(whole);
+		}
+	}
+	/* account 0 by two: blocks 8 and 5, then block 2, then genesis */
+	addr_of(a, 0);
+	j = getf(200, "/history/%s?limit=2", a);
+	assert_int_equal(jint(j, "next_before"), 5);
+	json_decref(j);
+	j = getf(200, "/history/%s?limit=2&before=5", a);
+	assert_int_equal(json_array_size(jget(j, "entries")), 2);
+	assert_int_equal(jint(j, "next_before"), 2);
+	json_decref(j);
+	/* account 7's block 1 (eight entries) split by a page of 3: a seq cursor */
+	addr_of(a, 7);
+	j = getf(200, "/history/%s?limit=3", a);
+	assert_int_equal(jint(j, "next_before"), 1);
+	assert_int_equal(jint(j, "next_before_seq"),
+			 jint(json_array_get(jget(j, "entries"), 2), "seq"));
+	json_decref(j);
+}
+
+static void test_history_bad_queries_are_400(void **state)
+{
+	static const char *const bad[] = {
+		"limit=0", "limit=1001", "limit=abc", "limit=-1", "limit=01", "limit=",
+		"before=x", "before=18446744073709551616", "before_seq=3", "before=5&before_seq=4294967296",
+		"kind=nope", "kind=Fee", "kind=", "limit=1&limit=2", "foo=1", "limit",
+	};
+	char a[IOLM_ADDR_STRLEN + 1], longer[200];
+	json_t *j;
+
+	(void)state;
+	addr_of(a, 1);
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		assert_error(getf(400, "/history/%s?%s", a, bad[i]), "IOLM_ERPC_BADQUERY");
+	/* the edges that are fine */
+	j = getf(200, "/history/%s?limit=1000&before=0&before_seq=0&kind=genesis", a);
+	assert_int_equal(json_array_size(jget(j, "entries")), 0);
+	assert_true(json_is_null(jget(j, "next_before")));
+	json_decref(j);
+	assert_error(get("/history/iolm1", 400), "IOLM_EBECH32");
+	memset(longer, 'q', sizeof longer - 1);
+	longer[sizeof longer - 1] = '\0';
+	assert_error(getf(400, "/history/%s", longer), "IOLM_ELENGTH");
+	assert_error(get("/history/", 404), "IOLM_ERPC_ROUTE");
+	assert_error(getf(404, "/history/%s/x", a), "IOLM_ERPC_ROUTE");
+}
+
+/* ---------------------------------------------------------------- tasks */
+
+static void test_tasks_lists_every_task_newest_first(void **state)
+{
+	char d0[IOLM_ADDR_STRLEN + 1], d3[IOLM_ADDR_STRLEN + 1], id[65];
+	json_t *j, *l, *t;
+
+	(void)state;
+	addr_of(d0, 0);
+	addr_of(d3, 3);
+	j = get("/tasks", 200);
+	assert_int_equal(jint(j, "count"), 2);
+	assert_int_equal(jint(j, "offset"), 0);
+	assert_true(json_is_null(jget(j, "next_offset")));
+	assert_int_equal(jint(j, "height"), 8);
+	l = jget(j, "tasks");
+	assert_int_equal(json_array_size(l), 2);
+	/* both from block 2: "idle" came after "rpc-test" in it */
+	t = json_array_get(l, 0);
+	hex32(id, T.task2);
+	assert_string_equal(jstr(t, "id"), id);
+	assert_string_equal(jstr(t, "name"), "idle");
+	assert_string_equal(jstr(t, "designer"), d3);
+	assert_int_equal(jint(t, "created_height"), 2);
+	assert_string_equal(jstr(t, "status_name"), "open");
+	assert_int_equal(jint(t, "pool"), POOL);
+	assert_true(json_is_null(jget(t, "best_work")));
+	assert_true(json_is_null(jget(t, "best_loss")));
+	assert_int_equal(jint(t, "n_works"), 0);
+	assert_int_equal(jint(t, "n_accepted"), 0);
+	t = json_array_get(l, 1);
+	hex32(id, T.task);
+	assert_string_equal(jstr(t, "id"), id);
+	assert_string_equal(jstr(t, "name"), "rpc-test");
+	assert_string_equal(jstr(t, "designer"), d0);
+	assert_int_equal(jint(t, "status"), IOLM__TASK_STATUS__TASK_OPEN);
+	assert_int_equal(jint(t, "pool"), POOL - 100000 - 90000);
+	assert_jhex(t, "best_work", T.work_b, 32);
+	assert_int_equal(jint(t, "best_loss"), 3000000);
+	assert_int_equal(jint(t, "n_works"), 2);
+	assert_int_equal(jint(t, "n_accepted"), 2);
+	json_decref(j);
+
+	/* pages */
+	j = get("/tasks?limit=1", 200);
+	assert_int_equal(json_array_size(jget(j, "tasks")), 1);
+	assert_int_equal(jint(j, "next_offset"), 1);
+	hex32(id, T.task2);
+	assert_string_equal(jstr(json_array_get(jget(j, "tasks"), 0), "id"), id);
+	json_decref(j);
+	j = get("/tasks?limit=1&offset=1", 200);
+	hex32(id, T.task);
+	assert_string_equal(jstr(json_array_get(jget(j, "tasks"), 0), "id"), id);
+	assert_true(json_is_null(jget(j, "next_offset")));
+	json_decref(j);
+	j = get("/tasks?offset=18446744073709551615", 200);
+	assert_int_equal(json_array_size(jget(j, "tasks")), 0);
+	assert_int_equal(jint(j, "count"), 2);
+	json_decref(j);
+}
+
+static void test_tasks_bad_queries_are_400(void **state)
+{
+	static const char *const bad[] = { "limit=0", "limit=1001", "offset=-1", "offset=x",
+					   "offset=1&offset=1", "before=3", "kind=fee" };
+	(void)state;
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		assert_error(getf(400, "/tasks?%s", bad[i]), "IOLM_ERPC_BADQUERY");
+	assert_error(get("/tasks/x", 404), "IOLM_ERPC_ROUTE");
+	assert_error(req(EVHTTP_REQ_POST, "/tasks", 405), "IOLM_ERPC_METHOD");
 }
 
 /* ---------------------------------------------------------------- errors, routes, metrics */
@@ -913,12 +1114,13 @@ static unsigned long long requests(const char *endpoint)
 
 static void test_mining_requests_are_counted(void **state)
 {
-	static const char *const eps[4] = { "task", "work", "rewards", "shares" };
-	unsigned long long before[4];
+	static const char *const eps[6] = { "task", "work", "rewards", "shares", "history",
+					    "tasks" };
+	unsigned long long before[6];
 	char id[65], w[65], a[IOLM_ADDR_STRLEN + 1];
 
 	(void)state;
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < 6; i++)
 		before[i] = requests(eps[i]);
 	hex32(id, T.task);
 	hex32(w, T.work_a);
@@ -928,10 +1130,14 @@ static void test_mining_requests_are_counted(void **state)
 	json_decref(getf(200, "/work/%s", w));
 	json_decref(getf(200, "/rewards/%s", a));
 	json_decref(getf(200, "/shares/%s/%s", id, a));
+	json_decref(getf(200, "/history/%s", a));
+	json_decref(get("/tasks", 200));
 	assert_int_equal(requests("task"), before[0] + 2);
 	assert_int_equal(requests("work"), before[1] + 1);
 	assert_int_equal(requests("rewards"), before[2] + 1);
 	assert_int_equal(requests("shares"), before[3] + 1);
+	assert_int_equal(requests("history"), before[4] + 1);
+	assert_int_equal(requests("tasks"), before[5] + 1);
 }
 
 int main(void)
@@ -947,6 +1153,13 @@ int main(void)
 		cmocka_unit_test(test_rewards_of_designer_and_miners),
 		cmocka_unit_test(test_rewards_absent_is_zero_with_exclusion_proof),
 		cmocka_unit_test(test_share_of_one_account),
+		cmocka_unit_test(test_rewards_show_validator_pay),
+		cmocka_unit_test(test_history_of_the_designer),
+		cmocka_unit_test(test_history_transfers_name_the_counterparty),
+		cmocka_unit_test(test_history_pages_continue_exactly),
+		cmocka_unit_test(test_history_bad_queries_are_400),
+		cmocka_unit_test(test_tasks_lists_every_task_newest_first),
+		cmocka_unit_test(test_tasks_bad_queries_are_400),
 		cmocka_unit_test(test_bad_arguments_are_400),
 		cmocka_unit_test(test_unknown_objects_are_404),
 		cmocka_unit_test(test_mining_routes),
