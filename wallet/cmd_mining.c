@@ -198,34 +198,45 @@ out:
 	return err;
 }
 
-/* The account's history entries, newest first, every page. */
+/* The account's history entries, newest first, every page: a page ends at a block
+ * boundary (next_before) or, inside a block with more entries than a page, at an entry
+ * (next_before_seq too); the last page has next_before null. */
 static int history(wallet_cli *c, wallet_node *n, const char *addr, const char *kind,
 		   json_t **entries, json_t **totals)
 {
 	char path[256];
-	uint64_t before = 0;
+	json_t *cursor = NULL, *cursor_seq = NULL;
 	int err = IOLM_OK;
 
 	*entries = json_array();
 	*totals = NULL;
-	for (int page = 0; page < 100; page++) {
+	for (int page = 0; page < 10000; page++) {
 		json_t *o = NULL;
 		int k = snprintf(path, sizeof path, "/history/%s?limit=%d", addr, HISTORY_PAGE);
-		if (before)
-			k += snprintf(path + k, sizeof path - (size_t)k, "&before=%llu",
-				      (unsigned long long)before);
+		if (json_is_integer(cursor))
+			k += snprintf(path + k, sizeof path - (size_t)k, "&before=%lld",
+				      (long long)json_integer_value(cursor));
+		if (json_is_integer(cursor_seq))
+			k += snprintf(path + k, sizeof path - (size_t)k, "&before_seq=%lld",
+				      (long long)json_integer_value(cursor_seq));
 		if (kind)
 			snprintf(path + k, sizeof path - (size_t)k, "&kind=%s", kind);
+		json_decref(cursor);
+		json_decref(cursor_seq);
+		cursor = cursor_seq = NULL;
 		if ((err = get(c, n, path, &o)))
 			break;
 		json_array_extend(*entries, json_object_get(o, "entries"));
 		if (!*totals)
 			*totals = json_incref(json_object_get(o, "totals"));
-		before = cli_json_u64(o, "next_before");
+		cursor = json_incref(json_object_get(o, "next_before"));
+		cursor_seq = json_incref(json_object_get(o, "next_before_seq"));
 		json_decref(o);
-		if (!before)
+		if (!json_is_integer(cursor))
 			break;
 	}
+	json_decref(cursor);
+	json_decref(cursor_seq);
 	if (!*totals)
 		*totals = json_object();
 	return err;

@@ -1,0 +1,251 @@
+#!/usr/bin/env python3
+"""The whole story through iolm-wallet (docs/wallet.md): keys in encrypted keystores, the
+faucet funds a designer and a miner, the designer creates a task, the miner's work is
+verified and accepted (a breakthrough), a model payment is split, and the wallet shows the
+rewards of the miner, the designer and a validator. Every number the wallet prints equals
+the node's state; a node that forges a balance is refused; the keystore refuses a wrong
+passphrase and a tampered file; each failure has its exit code."""
+import http.server
+import json
+import os
+import subprocess
+import sys
+import threading
+import urllib.request
+
+from framework import TestFailure, free_base_port, run
+from test_mining import Env, corpus, mine, phase, wait_work, work_id_from_log
+
+PASS = "correct horse battery staple"
+
+
+def assert_that(cond, what):
+    if not cond:
+        raise TestFailure(what)
+
+
+class Wallet:
+    def __init__(self, net, env):
+        self.bin = os.path.join(os.path.dirname(os.path.dirname(net.iolmd)), "wallet",
+                                "iolm-wallet")
+        self.env = dict(os.environ, IOLM_WALLET_DIR=os.path.join(net.dir, "wallet"),
+                        IOLM_GENESIS=os.path.join(env.n0.dir, "genesis.json"),
+                        IOLM_NODE=env.rpc, IOLM_COOKIE=env.cookie,
+                        IOLM_WALLET_PASSPHRASE=PASS)
+
+    def run(self, *args, env=None, expect=0):
+        out = subprocess.run([self.bin] + list(args), capture_output=True, text=True,
+                             timeout=120, env=env or self.env)
+        if expect is not None and out.returncode != expect:
+            raise TestFailure("iolm-wallet %s: exit %d, wanted %d: %s%s" %
+                              (" ".join(args), out.returncode, expect, out.stdout[-800:],
+                               out.stderr[-800:]))
+        return out
+
+    def json(self, *args, **kw):
+        return json.loads(self.run("--json", *args, **kw).stdout)
+
+
+def forging_proxy(port, upstream, mode):
+    """An RPC front that lies about balances: `field` changes the plain balance only,
+    `bytes` re-encodes the account record with another balance (so the plain field and
+    the bytes agree, and only the proof can catch it)."""
+    class Lie(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - http.server's name
+            with urllib.request.urlopen("http://%s%s" % (upstream, self.path)) as r:
+                body = r.read()
+            if self.path.startswith("/account/"):
+                a = json.loads(body)
+                a["balance"] = int(a["balance"]) + 1000000
+                if mode == "bytes":
+                    a["account_bytes"] = account_bytes(a["balance"], int(a["nonce"])).hex()
+                body = json.dumps(a).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", port), Lie)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    return srv
+
+
+def varint(v):
+    out = bytearray()
+    while True:
+        b = v & 0x7f
+        v >>= 7
+        out.append(b | (0x80 if v else 0))
+        if not v:
+            return bytes(out)
+
+
+def account_bytes(balance, nonce):
+    """The Account record (proto/iolm.proto): fields 1 and 2, varints, zero omitted."""
+    out = b""
+    if balance:
+        out += b"\x08" + varint(balance)
+    if nonce:
+        out += b"\x10" + varint(nonce)
+    return out
+
+
+def address_of_key(env, wallet, keyfile, name):
+    return wallet.json("--name", name, "import", "--key-file", keyfile, "--fast-kdf")["address"]
+
+
+def test_wallet(net):
+    env = Env(net)
+    env.train = os.path.join(net.dir, "train.txt")
+    env.eval = os.path.join(net.dir, "eval.txt")
+    corpus(env.train, env.eval)
+    net.start_all()
+    net.wait("all nodes at height 2", lambda: all(n.height() >= 2 for n in net.nodes), 60)
+    w = Wallet(net, env)
+    n0 = env.n0
+
+    # keys: the faucet imported, a designer made fresh, the miner's plain key imported
+    faucet = address_of_key(env, w, env.faucet, "faucet")
+    designer = w.json("--name", "designer", "new", "--fast-kdf")["address"]
+    assert_that(w.run("--name", "designer", "address").stdout.strip() == designer,
+                "address differs from new's")
+    mdir = os.path.join(net.dir, "minerkey")
+    env.iolmd("init", "-d", mdir, "--genesis", os.path.join(n0.dir, "genesis.json"))
+    miner = address_of_key(env, w, os.path.join(mdir, "node.key"), "miner")
+    phase("keys")
+
+    # transfers, waited for; balances proved and equal to the node's
+    for to, amount in ((designer, 5000000), (miner, 1000000)):
+        r = w.json("--name", "faucet", "send", "--to", to, "--amount", str(amount), "--wait")
+        assert_that(r["committed"] and len(r["tx_id"]) == 64, "send: %s" % r)
+    for who in (faucet, designer, miner):
+        b = w.json("balance", who)
+        a = n0.get("/account/" + who)
+        assert_that(b["verified"] and b["balance"] == int(a["balance"]) and
+                    b["nonce"] == int(a["nonce"]) and b["height"] >= 1,
+                    "balance of %s: wallet %s, node %s" % (who, b, a["balance"]))
+        assert_that(b["signed_power"] * 3 > b["total_power"] * 2, "not +2/3: %s" % b)
+    human = w.run("--name", "designer", "balance").stdout
+    assert_that("5,000,000 units" in human and "(verified)" in human,
+                "human balance:\n" + human)
+    phase("funded")
+
+    # the task, created by the designer through the wallet
+    ds = ev = None
+    for n in net.nodes:
+        ds = env.iolmd("art", "add", "-d", n.dir, env.train)
+        ev = env.iolmd("art", "add", "-d", n.dir, env.eval)
+    t = w.json("--name", "designer", "task", "create", "--dataset", ds, "--eval", ev,
+               "--pool", "1000000", "--layers", "1", "--embd", "16", "--heads", "2",
+               "--seq-len", "32", "--init-seed", "3", "--lr", "0.01", "--warmup", "2",
+               "--total-steps", "1000", "--batch", "8", "--segment-len", "10",
+               "--samples", "2", "--designer-share-bps", "2000", "--breakthrough-bps", "1000",
+               "--bond-min", "100", "--margin-start-ppm", "0", "--margin-end-ppm", "0",
+               "--task-name", "wallet-it", "--wait")
+    task = t["task_id"]
+    shown = w.json("task", "show", task)
+    node_task = n0.get("/task/" + task)
+    assert_that(shown["pool"] == node_task["pool"] == 1000000 and
+                shown["params"]["name"] == "wallet-it", "task show %s" % shown)
+    listed = w.json("task", "list")
+    assert_that(any(x["id"] == task for x in listed["tasks"]), "task list %s" % listed)
+    phase("task created")
+
+    # the miner trains; its work is verified and accepted: a breakthrough
+    base = free_base_port(2)
+    out = os.path.join(net.dir, "run")
+    m = mine(env, os.path.join(mdir, "node.key"), task, out, base, "none")
+    try:
+        wid = work_id_from_log(net, out + ".log")
+        work = wait_work(net, n0, wid, ("accepted", "rejected", "slashed"))
+        assert_that(work["status_name"] == "accepted" and work["was_best"],
+                    "work %s" % work["status_name"])
+    finally:
+        m.terminate()
+        m.wait()
+    phase("work accepted")
+
+    # a model payment, split by the shares
+    before = {a: int(n0.get("/rewards/" + a)["revenue"]) for a in (designer, miner)}
+    w.json("--name", "faucet", "model", "pay", "--task", task, "--amount", "10000", "--wait")
+    net.wait("revenue distributed",
+             lambda: int(n0.get("/rewards/" + designer)["revenue"]) > before[designer], 30)
+    phase("model paid")
+
+    # rewards: every number the wallet shows is the node's
+    validator = n0.status()["node_key"]
+    vaddr = n0.get("/validators")["validators"][0]["address"]
+    for who in (miner, designer, vaddr):
+        r = w.json("rewards", who)
+        node = n0.get("/rewards/" + who)
+        for k in ("breakthrough", "revenue", "validator", "bonds_returned", "slashed"):
+            assert_that(r[k] == int(node[k]), "rewards %s of %s: wallet %s, node %s" %
+                        (k, who, r[k], node[k]))
+        assert_that(r["verified"], "rewards not verified")
+        hist = n0.get("/history/%s?limit=1000" % who)
+        assert_that(r["totals"] == hist["totals"], "history totals %s vs %s" %
+                    (r["totals"], hist["totals"]))
+        assert_that(len(r["history"]) == len(hist["entries"]), "history length")
+        for s in r["shares"]:
+            node_s = n0.get("/shares/%s/%s" % (s["task_id"], who))
+            assert_that(s["credit"] == int(node_s["credit"]), "share credit")
+    mr = w.json("rewards", miner)
+    assert_that(mr["breakthrough"] == 80000 and mr["bonds_returned"] == 500 and
+                mr["revenue"] > 0 and mr["shares"] and mr["shares"][0]["credit"] == 20,
+                "miner rewards %s" % mr)
+    dr = w.json("rewards", designer)
+    assert_that(dr["breakthrough"] == 20000 and dr["revenue"] >= 2000, "designer %s" % dr)
+    vr = w.json("rewards", vaddr)
+    assert_that(vr["validator"] > 0, "validator rewards %s" % vr)
+    human = w.run("rewards", miner).stdout
+    assert_that("80,000" in human and "breakthrough payouts" in human, "human rewards:\n" + human)
+    works = w.json("works", miner)["works"]
+    assert_that(len(works) == 1 and works[0]["work_id"] == wid and
+                works[0]["status"] == "accepted" and
+                works[0]["eval_loss"] == int(work["commit"]["eval_loss"]), "works %s" % works)
+    phase("rewards shown")
+
+    # a lying node is refused, whether it lies in the plain field or in the bytes
+    ports = free_base_port(2)
+    for i, mode in enumerate(("field", "bytes")):
+        srv = forging_proxy(ports + i, env.rpc, mode)
+        try:
+            e = dict(w.env, IOLM_NODE="127.0.0.1:%d" % (ports + i))
+            out = w.run("balance", designer, env=e, expect=7)
+            assert_that("verif" in out.stderr or "proof" in out.stderr,
+                        "forged (%s) refused without a reason: %s" % (mode, out.stderr))
+            # and a send through it is refused before anything is signed
+            w.run("--name", "designer", "send", "--to", miner, "--amount", "1", env=e,
+                  expect=7)
+        finally:
+            srv.shutdown()
+    phase("forged balances refused")
+
+    # the keystore and the other exit codes
+    bad = dict(w.env, IOLM_WALLET_PASSPHRASE="wrong")
+    w.run("--name", "designer", "send", "--to", miner, "--amount", "1", env=bad, expect=4)
+    ks = os.path.join(w.env["IOLM_WALLET_DIR"], "designer.keystore")
+    data = bytearray(open(ks, "rb").read())
+    for pos in (5, len(data) // 2, len(data) - 3):
+        tampered = os.path.join(net.dir, "tampered.keystore")
+        d = bytearray(data)
+        d[pos] ^= 0x01
+        with open(tampered, "wb") as f:
+            f.write(d)
+        os.chmod(tampered, 0o600)
+        w.run("--keystore", tampered, "send", "--to", miner, "--amount", "1", expect=8)
+        os.unlink(tampered)
+    w.run("--name", "designer", "send", "--to", miner, "--amount", "999999999999", expect=5)
+    w.run("--name", "designer", "send", "--to", miner, "--amount", "1", "--fee", "0", expect=6)
+    w.run("balance", designer, env=dict(w.env, IOLM_NODE="127.0.0.1:1"), expect=3)
+    w.run("--name", "nobody", "send", "--to", miner, "--amount", "1", expect=8)
+    w.run("frobnicate", expect=2)
+    assert_that(validator, "status without node key")
+
+
+if __name__ == "__main__":
+    sys.exit(run(test_wallet))
