@@ -99,28 +99,27 @@ int cli_submit(wallet_cli *c, wallet_node *n, const wallet_trust *t, const iolm_
 	iolm_buf tx;
 	int err;
 
-	if ((err = cli_u64(c, "--fee", 1, &fee)))
-		return err;
+	iolm_buf_init(&tx, IOLM_MAX_TX_BYTES);
 	iolm_addr_from_pub(me, iolm_key_pub(key));
-	if ((err = wallet_account_proved(n, t, me, &a, c->detail, sizeof c->detail)))
-		return err;
+	if ((err = cli_u64(c, "--fee", 1, &fee)) ||
+	    (err = wallet_account_proved(n, t, me, &a, c->detail, sizeof c->detail)))
+		goto out;
 	if (__builtin_add_overflow(spend, fee, &cost) || cost > a.balance) {
 		snprintf(c->detail, sizeof c->detail, "balance %s units, this needs %s",
 			 cli_amount(amt, a.balance), cli_amount(amt2, spend + fee));
-		return IOLM_EWALLET_FUNDS;
+		err = IOLM_EWALLET_FUNDS;
+		goto out;
 	}
 	body->nonce = a.nonce;
 	body->fee = fee;
-	iolm_buf_init(&tx, IOLM_MAX_TX_BYTES);
-	if (!(err = ledger_tx_sign(&tx, body, key, wallet_trust_chain_id(t))))
-		err = wallet_post_tx(n, tx.data, tx.len, idhex, c->detail, sizeof c->detail);
-	iolm_buf_release(&tx, 0);
-	if (err)
-		return err;
+	if ((err = ledger_tx_sign(&tx, body, key, wallet_trust_chain_id(t))) ||
+	    (err = wallet_post_tx(n, tx.data, tx.len, idhex, c->detail, sizeof c->detail)))
+		goto out;
 	if (cli_flag(c, "--wait") && (err = wait_commit(c, n, idhex, &height)))
-		return err;
+		goto out;
 	if (c->json) {
 		json_t *o = extra ? extra : json_object();
+		extra = NULL;
 		json_object_set_new(o, "tx_id", json_string(idhex));
 		if (id_name)
 			json_object_set_new(o, id_name, json_string(idhex));
@@ -130,9 +129,8 @@ int cli_submit(wallet_cli *c, wallet_node *n, const wallet_trust *t, const iolm_
 		if (height)
 			json_object_set_new(o, "height", json_integer((json_int_t)height));
 		cli_emit_json(c, o);
-		return IOLM_OK;
+		goto out;
 	}
-	json_decref(extra);
 	printf("tx        %s\n", idhex);
 	if (id_name) /* "task_id" prints as "task" */
 		printf("%-9.*s %s\n", (int)strcspn(id_name, "_"), id_name, idhex);
@@ -141,7 +139,10 @@ int cli_submit(wallet_cli *c, wallet_node *n, const wallet_trust *t, const iolm_
 	else
 		printf("submitted (nonce %llu, fee %llu); --wait waits for the block\n",
 		       (unsigned long long)a.nonce, (unsigned long long)fee);
-	return IOLM_OK;
+out:
+	json_decref(extra);
+	iolm_buf_release(&tx, 0);
+	return err;
 }
 
 /* Node, trust anchor and the unlocked key, in that order: a wrong passphrase is reported
