@@ -25,6 +25,7 @@ struct art_store {
 	MDB_env *env;
 	MDB_dbi chunk, ref, gcq, man, pin, meta;
 	unsigned threads;
+	int no_sync;             /* opened with MDB_NOSYNC */
 	/* add, put_manifest and put_chunk hold it shared; gc exclusively. */
 	pthread_rwlock_t gc_lock;
 	struct art_pool *pool;   /* NULL when threads == 1 */
@@ -74,5 +75,74 @@ void art_pool_destroy(art_pool *p);
 /* Run fn(ctx, i) for i in [0, n) on the workers and the calling thread; returns when all
  * are done. */
 void art_pool_run(art_pool *p, void (*fn)(void *ctx, size_t i), void *ctx, size_t n);
+
+/* Store chunks whose ids the caller has already verified (the verifier's workers), those
+ * not yet present, under the shared gc lock: in one write transaction when the store
+ * syncs, in transactions of at most 128 KiB when it does not (store.c says why).
+ * Thread-safe. On an error the chunks before the failing transaction are stored. */
+int art_put_verified(art_store *s, const art_ref *refs, const uint8_t *const *data,
+		     size_t n) IOLM_WUR;
+
+/* Call fn(ctx, data, len) with the stored bytes of chunk id, not hashed again (the store
+ * verified them when they were put): for serving, where the receiver verifies anyway;
+ * art_store_get_chunk() verifies. data points into the map and is valid only during the
+ * call, which runs inside a read transaction (keep it short). Returns fn's result, or
+ * IOLM_EART_MISSING when the chunk is absent (fn not called). */
+typedef int art_chunk_fn(void *ctx, const uint8_t *data, size_t len);
+int art_with_chunk(art_store *s, const uint8_t id[static ART_ID_LEN], art_chunk_fn *fn,
+		   void *ctx) IOLM_WUR;
+
+/* ---------------------------------------------------------------- chunk ids in bulk */
+
+/* ids[i] = art_chunk_id(data[i], len[i]) for i < n; several chunks hashed at once where
+ * the CPU allows (chunk_ids.c). Thread-safe. */
+typedef void art_ids_fn(uint8_t (*ids)[ART_ID_LEN], const uint8_t *const *data,
+			const size_t *len, size_t n);
+void art_chunk_ids(uint8_t (*ids)[ART_ID_LEN], const uint8_t *const *data, const size_t *len,
+		   size_t n);
+/* A backend by name ("scalar"; "avx512" where supported), NULL when this CPU lacks it;
+ * name NULL: the one art_chunk_ids uses. For tests and benchmarks. */
+art_ids_fn *art_chunk_ids_backend(const char *name);
+/* art_chunk_id() on the portable compression function of chunk_ids.c, for tests. */
+void art_chunk_id_portable(uint8_t id[static ART_ID_LEN], const void *data, size_t len);
+
+/* ---------------------------------------------------------------- the verifier
+ * Received chunks hashed and stored on worker threads (verify.c). The loop thread takes
+ * a free job, fills it and submits it; a worker hashes it against its id, stores it if
+ * it matches (a batch per write transaction) and moves it to the finished list, making
+ * the verifier's eventfd readable; the loop takes the finished list, acts on each job
+ * and releases it. Jobs are pooled (at most max_jobs, each with room for ART_CHUNK_MAX
+ * bytes) and only the loop thread allocates or releases them. */
+typedef struct art_vjob {
+	struct art_vjob *next;
+	uint8_t id[ART_ID_LEN];
+	uint32_t len;
+	uint32_t peer_gen;       /* who sent it: the engine's peer slot and its generation */
+	uint8_t peer_slot;
+	uint8_t ok;              /* set by the worker: data hashes to id */
+	int err;                 /* set by the worker: storing it failed (ok only) */
+	uint8_t data[];          /* ART_CHUNK_MAX bytes */
+} art_vjob;
+
+typedef struct art_verifier art_verifier;
+
+/* Start workers threads (at least 1) storing into s, which must outlive the verifier.
+ * *out is NULL on failure. */
+int art_verifier_create(art_verifier **out, art_store *s, unsigned workers,
+			unsigned max_jobs) IOLM_WUR;
+/* Finish the jobs submitted (stored when they verify), join the workers and free every
+ * job. NULL is a no-op. */
+void art_verifier_destroy(art_verifier *v);
+/* A free job (its fields unset), or NULL when max_jobs are out; valid until released. */
+art_vjob *art_verifier_job(art_verifier *v);
+void art_verifier_submit(art_verifier *v, art_vjob *j);
+/* The finished jobs (a list linked by next, oldest first, NULL when none), which the
+ * caller hands back with art_verifier_release(). Clears the eventfd. */
+art_vjob *art_verifier_take(art_verifier *v);
+void art_verifier_release(art_verifier *v, art_vjob *list);
+/* Readable while finished jobs wait to be taken. */
+int art_verifier_fd(const art_verifier *v);
+/* Jobs out of the pool: submitted, finished or not yet released. */
+unsigned art_verifier_busy(const art_verifier *v);
 
 #endif

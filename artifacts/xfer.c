@@ -8,11 +8,17 @@
  *   - fetches: a fixed table of ART_XFER_MAX_FETCHES. A fetch in the chunk phase holds
  *     its distinct chunks sorted by id (c[], found by binary search when a block
  *     arrives) and order[], the same chunks in manifest order, which scheduling walks.
- *     Each chunk carries its state (wanted, in flight from one peer, done), its size
- *     and avail, the number of peers whose bit is set: its rarity.
+ *     Each chunk carries its state (wanted, in flight from one peer, received from one
+ *     peer and being verified, done), its size and avail, the number of peers whose
+ *     bit is set: its rarity.
  * Invariants: c[k].avail equals the number of peers with bit k set; a chunk in flight
- * has exactly one owner slot and is counted once in that peer's inflight and once in
- * the fetch's in_flight; f->done counts the chunks in state done.
+ * has exactly one owner slot and is counted once in that peer's inflight, once in the
+ * fetch's in_flight and once in the engine's; f->verifying counts the chunks verifying
+ * and f->done those done. Requests out plus verifier jobs taken never exceed XF_JOBS
+ * when a request is made (each request reserves the job its block will need).
+ *
+ * Threads: the engine's state is touched only by the calling thread. The verifier's
+ * workers (verify.c) see only the jobs handed to them and the store.
  *
  * Scheduling: a peer whose requests in flight fall to half its window is topped up
  * with the rarest wanted chunks it holds (ties: manifest order), chosen in one pass over
@@ -21,83 +27,9 @@
  * on bytes served, refilled by art_xfer_tick; a block is sent while the buckets are
  * positive and its size is then taken, so a bucket may go negative by one block (the
  * largest blocks, manifests, are never starved). */
-#include "artifacts/xfer.h"
+#include "artifacts/xfer_int.h"
 
-#include <assert.h>
-#include <stdlib.h>
-#include <string.h>
-
-#include "core/codec.h"
-#include "core/log.h"
-
-#define MOD "xfer"
-
-#define XF_SCAN 65536u           /* candidates examined per top-up */
-#define XF_DEF_WINDOW 16u
-#define XF_DEF_TIMEOUT_MS 10000u
-#define XF_DEF_QUEUE 256u
-#define XF_DEF_MAX_BLOCK (8u * 1024 * 1024)
-
-enum { C_WANT = 0, C_FLIGHT = 1, C_DONE = 2 };
-
-struct xf_chunk {
-	uint8_t id[ART_ID_LEN];
-	uint8_t state;
-	uint8_t owner;               /* peer slot while in flight */
-	uint16_t avail;              /* peers believed to hold it */
-	uint32_t size;
-	uint64_t sent_ms;
-};
-
-struct xf_fetch {
-	int used;
-	uint8_t id[ART_ID_LEN];
-	enum art_xfer_state state;
-	int err;
-	int pin;
-	uint64_t seq;                /* start order: the oldest finished one is reused */
-	struct xf_chunk *c;          /* n distinct chunks sorted by id */
-	uint32_t *order;             /* indices into c in manifest order */
-	size_t n, done, lo;          /* lo: order[] before it is done */
-	size_t total;                /* n, kept for progress once the table is freed */
-	uint64_t bytes_total, bytes_done;
-	uint32_t in_flight;
-	/* manifest phase */
-	int man_asked;               /* a want is outstanding */
-	int man_peer;                /* the one peer asked, or -1 when all were */
-	uint64_t man_sent_ms;
-	uint64_t man_tried;          /* slots asked since the last round began */
-};
-
-struct xf_have {
-	uint8_t id[ART_ID_LEN];
-	uint8_t full;
-};
-
-struct xf_peer {
-	void *key;                   /* NULL: free slot */
-	uint32_t inflight;
-	int64_t tokens;
-	struct xf_have *haves;       /* ring of ART_XFER_MAX_HAVES */
-	size_t n_haves, next_have;
-	uint64_t *bits[ART_XFER_MAX_FETCHES];
-	uint8_t *q;                  /* serving queue: serve_queue ids */
-	size_t q_head, q_len;
-};
-
-struct art_xfer {
-	art_store *s;
-	art_xfer_config cfg;
-	art_xfer_callbacks cb;
-	struct xf_peer p[ART_XFER_MAX_PEERS];
-	struct xf_fetch f[ART_XFER_MAX_FETCHES];
-	uint64_t now, last_refill, last_scan, seq;
-	int64_t gtokens;
-	int ticked;
-	iolm_buf buf;                /* a block being served */
-	uint8_t ids[ART_XFER_MAX_WANT * ART_ID_LEN];
-	art_xfer_stats st;
-};
+#include <unistd.h>
 
 /* ---------------------------------------------------------------- small helpers */
 
@@ -116,7 +48,7 @@ static void bit_clear(uint64_t *b, size_t k)
 	b[k >> 6] &= ~((uint64_t)1 << (k & 63));
 }
 
-static int peer_find(const art_xfer *x, const void *key)
+int xf_peer_find(const art_xfer *x, const void *key)
 {
 	for (int i = 0; i < (int)ART_XFER_MAX_PEERS; i++)
 		if (key && x->p[i].key == key)
@@ -133,7 +65,7 @@ static int fetch_find(const art_xfer *x, const uint8_t id[ART_ID_LEN])
 }
 
 /* Index of chunk id in f->c, or -1. */
-static long chunk_find(const struct xf_fetch *f, const uint8_t *id)
+long xf_chunk_find(const struct xf_fetch *f, const uint8_t *id)
 {
 	size_t lo = 0, hi = f->n;
 	while (lo < hi) {
@@ -158,7 +90,7 @@ static int peer_has(const struct xf_peer *p, const uint8_t id[ART_ID_LEN])
 	return 0;
 }
 
-static void have_put(struct xf_peer *p, const uint8_t id[ART_ID_LEN], int full)
+void xf_have_put(struct xf_peer *p, const uint8_t id[ART_ID_LEN], int full)
 {
 	for (size_t i = 0; i < p->n_haves; i++)
 		if (memcmp(p->haves[i].id, id, ART_ID_LEN) == 0) {
@@ -173,7 +105,7 @@ static void have_put(struct xf_peer *p, const uint8_t id[ART_ID_LEN], int full)
 		p->n_haves++;
 }
 
-static void have_drop(struct xf_peer *p, const uint8_t id[ART_ID_LEN])
+void xf_have_drop(struct xf_peer *p, const uint8_t id[ART_ID_LEN])
 {
 	for (size_t i = 0; i < p->n_haves; i++)
 		if (memcmp(p->haves[i].id, id, ART_ID_LEN) == 0)
@@ -214,7 +146,7 @@ static int avail_add(art_xfer *x, int pi, int fi, long k)
 	return IOLM_OK;
 }
 
-static void avail_drop(art_xfer *x, int pi, int fi, size_t k)
+void xf_avail_drop(art_xfer *x, int pi, int fi, size_t k)
 {
 	uint64_t *b = x->p[pi].bits[fi];
 	if (b && bit_get(b, k)) {
@@ -225,12 +157,13 @@ static void avail_drop(art_xfer *x, int pi, int fi, size_t k)
 }
 
 /* A chunk in flight goes back to wanted. */
-static void release(art_xfer *x, int fi, size_t k)
+void xf_release(art_xfer *x, int fi, size_t k)
 {
 	struct xf_chunk *c = &x->f[fi].c[k];
 	assert(c->state == C_FLIGHT);
 	x->p[c->owner].inflight--;
 	x->f[fi].in_flight--;
+	x->in_flight--;
 	c->state = C_WANT;
 }
 
@@ -241,7 +174,7 @@ static void table_free(art_xfer *x, int fi)
 	struct xf_fetch *f = &x->f[fi];
 	for (size_t k = 0; k < f->n; k++)
 		if (f->c[k].state == C_FLIGHT)
-			release(x, fi, k);
+			xf_release(x, fi, k);
 	for (size_t i = 0; i < ART_XFER_MAX_PEERS; i++) {
 		free(x->p[i].bits[fi]);
 		x->p[i].bits[fi] = NULL;
@@ -251,6 +184,7 @@ static void table_free(art_xfer *x, int fi)
 	f->c = NULL;
 	f->order = NULL;
 	f->n = f->lo = 0;
+	f->verifying = 0;
 }
 
 struct sort_ent {
@@ -316,7 +250,7 @@ static int table_build(art_xfer *x, int fi, const Iolm__Manifest *m)
 	if ((err = art_store_missing(x->s, miss, n, &nmiss, NULL, f->id)))
 		goto out;
 	for (size_t i = 0; i < nmiss; i++) {
-		long k = chunk_find(f, miss + i * ART_ID_LEN);
+		long k = xf_chunk_find(f, miss + i * ART_ID_LEN);
 		assert(k >= 0);
 		f->c[k].state = C_WANT;
 	}
@@ -346,7 +280,7 @@ static void announce_all(art_xfer *x, const uint8_t id[ART_ID_LEN])
 			IOLM_DEBUG(MOD, "have not sent");
 }
 
-static void fetch_finish(art_xfer *x, int fi, int err)
+void xf_fetch_finish(art_xfer *x, int fi, int err)
 {
 	struct xf_fetch *f = &x->f[fi];
 	table_free(x, fi);
@@ -364,7 +298,7 @@ static void fetch_finish(art_xfer *x, int fi, int err)
 
 /* Load the fetch's manifest from the store when it is there: the chunk phase, or done
  * when every chunk is stored. Stays in the manifest phase otherwise. */
-static int fetch_load(art_xfer *x, int fi)
+int xf_fetch_load(art_xfer *x, int fi)
 {
 	struct xf_fetch *f = &x->f[fi];
 	Iolm__Manifest *m = NULL;
@@ -386,7 +320,7 @@ static int fetch_load(art_xfer *x, int fi)
 		goto out;
 	f->state = ART_XFER_CHUNKS;
 	if (f->done == f->n)
-		fetch_finish(x, fi, IOLM_OK);
+		xf_fetch_finish(x, fi, IOLM_OK);
 out:
 	iolm_codec_free((ProtobufCMessage *)m);
 	iolm_buf_release(&b, 0);
@@ -436,17 +370,21 @@ static void ask_manifest(art_xfer *x, int fi)
 	}
 }
 
-/* Top up peer pi's window with the rarest wanted chunks of fetch fi that it holds. */
+/* Top up peer pi's window with the rarest wanted chunks of fetch fi that it holds. Each
+ * request reserves a verifier job for its block: none is made while the blocks already
+ * received and the requests out would take every job (the workers are behind). */
 static void top_up(art_xfer *x, int pi, int fi)
 {
 	struct xf_peer *p = &x->p[pi];
 	struct xf_fetch *f = &x->f[fi];
 	uint32_t cand[ART_XFER_MAX_WANT], rar[ART_XFER_MAX_WANT];
-	size_t want, k = 0, seen = 0;
+	size_t want, k = 0, seen = 0, used = x->in_flight + art_verifier_busy(x->v);
 
-	if (!p->bits[fi] || p->inflight > x->cfg.window / 2)
+	if (!p->bits[fi] || p->inflight > x->cfg.window / 2 || used >= XF_JOBS)
 		return;
 	want = x->cfg.window - p->inflight;
+	if (want > XF_JOBS - used)
+		want = XF_JOBS - used;
 	while (f->lo < f->n && f->c[f->order[f->lo]].state == C_DONE)
 		f->lo++;
 	for (size_t i = f->lo; i < f->n && seen < XF_SCAN; i++) {
@@ -479,10 +417,11 @@ static void top_up(art_xfer *x, int pi, int fi)
 		c->sent_ms = x->now;
 		p->inflight++;
 		f->in_flight++;
+		x->in_flight++;
 	}
 	if (x->cb.send_want(x->cb.ctx, p->key, x->ids, k) != IOLM_OK) {
 		for (size_t j = 0; j < k; j++)
-			release(x, fi, cand[j]);
+			xf_release(x, fi, cand[j]);
 		return;
 	}
 	x->st.chunks_requested += k;
@@ -516,179 +455,12 @@ static void expire(art_xfer *x)
 			if (c->state != C_FLIGHT || x->now < c->sent_ms + x->cfg.timeout_ms)
 				continue;
 			int o = c->owner;
-			release(x, fi, k);
+			xf_release(x, fi, k);
 			x->st.timeouts++;
 			if (x->cb.send_cancel(x->cb.ctx, x->p[o].key, c->id, 1))
 				IOLM_DEBUG(MOD, "cancel not sent");
 			if (c->avail > 1)
-				avail_drop(x, o, fi, k);
-		}
-	}
-}
-
-/* ---------------------------------------------------------------- receiving */
-
-static void on_manifest(art_xfer *x, int pi, int fi, const uint8_t *data, size_t len)
-{
-	struct xf_fetch *f = &x->f[fi];
-	struct xf_peer *p = &x->p[pi];
-	Iolm__Manifest *m = NULL;
-	uint8_t got[ART_ID_LEN];
-	int err;
-
-	if (f->man_peer == pi)
-		f->man_asked = 0;
-	if (len == 0) {
-		x->st.not_here++;
-		have_drop(p, f->id);
-		return;
-	}
-	if (art_manifest_decode(&m, got, data, len) != IOLM_OK ||
-	    memcmp(got, f->id, ART_ID_LEN) != 0) {
-		x->st.corrupt++;
-		have_drop(p, f->id);
-		x->cb.penalize(x->cb.ctx, p->key, ART_XFER_PTS_CORRUPT,
-			       "artifact manifest does not hash to its id");
-		goto out;
-	}
-	iolm_codec_free((ProtobufCMessage *)m);
-	m = NULL;
-	if ((err = art_store_put_manifest(x->s, got, data, len, f->pin))) {
-		fetch_finish(x, fi, err);
-		goto out;
-	}
-	have_put(p, f->id, 1);
-	f->man_asked = 0;
-	if ((err = fetch_load(x, fi)))
-		fetch_finish(x, fi, err);
-out:
-	iolm_codec_free((ProtobufCMessage *)m);
-}
-
-/* Chunk k of fetch fi is stored: done there and in every other fetch sharing it. */
-static void chunk_stored(art_xfer *x, int from, const uint8_t *id)
-{
-	for (int fi = 0; fi < (int)ART_XFER_MAX_FETCHES; fi++) {
-		struct xf_fetch *f = &x->f[fi];
-		long k;
-		if (!f->used || f->state != ART_XFER_CHUNKS || (k = chunk_find(f, id)) < 0)
-			continue;
-		struct xf_chunk *c = &f->c[k];
-		if (c->state == C_DONE)
-			continue;
-		if (c->state == C_FLIGHT) {
-			int o = c->owner;
-			release(x, fi, (size_t)k);
-			if (o != from && x->cb.send_cancel(x->cb.ctx, x->p[o].key, id, 1))
-				IOLM_DEBUG(MOD, "cancel not sent");
-		}
-		c->state = C_DONE;
-		f->done++;
-		f->bytes_done += c->size;
-		if (f->done == f->n) {
-			int err = IOLM_OK;
-			size_t n0, left = 0;
-			/* The table says complete; the store must agree. */
-			err = art_store_missing(x->s, NULL, 0, &n0, &left, f->id);
-			fetch_finish(x, fi, err ? err : left ? IOLM_EART_MISSING : IOLM_OK);
-		}
-	}
-}
-
-static void on_chunk(art_xfer *x, int pi, const uint8_t *id, const uint8_t *data, size_t len)
-{
-	int fi = -1, wanted = 0;
-	long k = -1;
-	for (int i = 0; i < (int)ART_XFER_MAX_FETCHES && !wanted; i++) {
-		struct xf_fetch *f = &x->f[i];
-		if (f->used && f->state == ART_XFER_CHUNKS && (k = chunk_find(f, id)) >= 0) {
-			fi = i;
-			wanted = f->c[k].state != C_DONE;
-		}
-	}
-	if (fi < 0 || (!wanted && len)) {
-		x->st.duplicates++;
-		return;
-	}
-	struct xf_chunk *c = &x->f[fi].c[k];
-	if (len == 0) { /* "not here": someone else is asked */
-		x->st.not_here++;
-		if (c->state == C_FLIGHT && c->owner == pi)
-			release(x, fi, (size_t)k);
-		avail_drop(x, pi, fi, (size_t)k);
-		return;
-	}
-	int err = len == c->size ? art_store_put_chunk(x->s, id, data, len) : IOLM_EART_CORRUPT;
-	if (err == IOLM_EART_CORRUPT) {
-		x->st.corrupt++;
-		if (c->state == C_FLIGHT && c->owner == pi)
-			release(x, fi, (size_t)k);
-		avail_drop(x, pi, fi, (size_t)k);
-		x->cb.penalize(x->cb.ctx, x->p[pi].key, ART_XFER_PTS_CORRUPT,
-			       "artifact chunk does not hash to its id");
-		return;
-	}
-	if (err) {
-		fetch_finish(x, fi, err);
-		return;
-	}
-	x->st.chunks_received++;
-	x->st.bytes_received += len;
-	chunk_stored(x, pi, id);
-}
-
-/* ---------------------------------------------------------------- serving */
-
-static int may_send(const art_xfer *x, const struct xf_peer *p)
-{
-	return (!x->cfg.peer_rate || p->tokens > 0) && (!x->cfg.global_rate || x->gtokens > 0);
-}
-
-/* Answer one wanted id from the store: a chunk, a manifest, or "not here". */
-static void answer(art_xfer *x, struct xf_peer *p, const uint8_t *id)
-{
-	int err;
-	iolm_buf_reset(&x->buf);
-	err = art_store_get_chunk(x->s, &x->buf, id);
-	if (err == IOLM_EART_MISSING || err == IOLM_EART_ID) {
-		iolm_buf_reset(&x->buf);
-		err = art_store_manifest(x->s, &x->buf, id);
-		if (err == IOLM_OK && x->buf.len > x->cfg.max_block)
-			err = IOLM_ETOOBIG;
-	}
-	if (err) {
-		if (err != IOLM_ENOTFOUND && err != IOLM_ETOOBIG) {
-			x->st.store_errors++;
-			IOLM_WARN(MOD, "cannot serve a wanted id: %s", iolm_strerror(err));
-		}
-		if (x->cb.send_block(x->cb.ctx, p->key, id, NULL, 0))
-			IOLM_DEBUG(MOD, "not-here not sent");
-		return;
-	}
-	if (x->cb.send_block(x->cb.ctx, p->key, id, x->buf.data, x->buf.len) == IOLM_OK) {
-		x->st.blocks_served++;
-		x->st.bytes_served += x->buf.len;
-	}
-	p->tokens -= (int64_t)x->buf.len;
-	x->gtokens -= (int64_t)x->buf.len;
-}
-
-/* Serve queued wants, one per peer per round, while the buckets allow. */
-static void serve(art_xfer *x)
-{
-	int progress = 1;
-	while (progress) {
-		progress = 0;
-		for (size_t i = 0; i < ART_XFER_MAX_PEERS; i++) {
-			struct xf_peer *p = &x->p[i];
-			if (!p->key || !p->q_len || !may_send(x, p))
-				continue;
-			uint8_t id[ART_ID_LEN];
-			memcpy(id, p->q + p->q_head * ART_ID_LEN, ART_ID_LEN);
-			p->q_head = (p->q_head + 1) % x->cfg.serve_queue;
-			p->q_len--;
-			answer(x, p, id);
-			progress = 1;
+				xf_avail_drop(x, o, fi, k);
 		}
 	}
 }
@@ -699,6 +471,7 @@ int art_xfer_create(art_xfer **out, art_store *s, const art_xfer_config *cfg,
 		    const art_xfer_callbacks *cb)
 {
 	art_xfer *x;
+	int err;
 	*out = NULL;
 	if (!s || !cb || !cb->send_want || !cb->send_cancel || !cb->send_block ||
 	    !cb->send_have || !cb->penalize)
@@ -719,7 +492,18 @@ int art_xfer_create(art_xfer **out, art_store *s, const art_xfer_config *cfg,
 		x->cfg.serve_queue = XF_DEF_QUEUE;
 	if (!x->cfg.max_block)
 		x->cfg.max_block = XF_DEF_MAX_BLOCK;
+	if (!x->cfg.workers) {
+		/* Two at least: one hashes while the other waits on the store's write. */
+		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+		x->cfg.workers = cpus > 5 ? 4 : cpus > 3 ? (unsigned)cpus - 1 : 2;
+	}
+	if (x->cfg.workers > XF_MAX_WORKERS)
+		x->cfg.workers = XF_MAX_WORKERS;
 	iolm_buf_init(&x->buf, IOLM_MAX_MANIFEST_BYTES);
+	if ((err = art_verifier_create(&x->v, s, x->cfg.workers, XF_JOBS))) {
+		free(x);
+		return err;
+	}
 	*out = x;
 	return IOLM_OK;
 }
@@ -728,6 +512,9 @@ void art_xfer_destroy(art_xfer *x)
 {
 	if (!x)
 		return;
+	/* Blocks already received are verified and the good ones stored, so a restart
+	 * does not ask for them again. */
+	art_verifier_destroy(x->v);
 	for (int fi = 0; fi < (int)ART_XFER_MAX_FETCHES; fi++)
 		if (x->f[fi].used)
 			table_free(x, fi);
@@ -759,7 +546,7 @@ static void announce_local(art_xfer *x, void *peer)
 
 int art_xfer_peer_add(art_xfer *x, void *peer)
 {
-	int pi = peer_find(x, peer);
+	int pi = xf_peer_find(x, peer);
 	if (!peer)
 		return IOLM_EINVAL;
 	if (pi >= 0)
@@ -778,6 +565,7 @@ int art_xfer_peer_add(art_xfer *x, void *peer)
 		return IOLM_ENOMEM;
 	}
 	p->key = peer;
+	x->gen[pi]++;
 	p->tokens = (int64_t)(x->cfg.peer_rate / 4);
 	announce_local(x, peer);
 	schedule(x);
@@ -786,7 +574,7 @@ int art_xfer_peer_add(art_xfer *x, void *peer)
 
 void art_xfer_peer_remove(art_xfer *x, void *peer)
 {
-	int pi = peer_find(x, peer);
+	int pi = xf_peer_find(x, peer);
 	if (pi < 0)
 		return;
 	struct xf_peer *p = &x->p[pi];
@@ -801,8 +589,8 @@ void art_xfer_peer_remove(art_xfer *x, void *peer)
 			continue;
 		for (size_t k = 0; k < f->n; k++) {
 			if (f->c[k].state == C_FLIGHT && f->c[k].owner == pi)
-				release(x, fi, k);
-			avail_drop(x, pi, fi, k);
+				xf_release(x, fi, k);
+			xf_avail_drop(x, pi, fi, k);
 		}
 		free(p->bits[fi]);
 		p->bits[fi] = NULL;
@@ -817,17 +605,17 @@ void art_xfer_peer_remove(art_xfer *x, void *peer)
 void art_xfer_on_have(art_xfer *x, void *peer, const uint8_t id[ART_ID_LEN],
 		      const uint8_t *chunk_ids, size_t n)
 {
-	int pi = peer_find(x, peer), fi;
+	int pi = xf_peer_find(x, peer), fi;
 	if (pi < 0 || !art_id_valid(id))
 		return;
-	have_put(&x->p[pi], id, n == 0);
+	xf_have_put(&x->p[pi], id, n == 0);
 	fi = fetch_find(x, id);
 	if (fi >= 0 && x->f[fi].state == ART_XFER_CHUNKS) {
 		int err = IOLM_OK;
 		if (n == 0)
 			err = avail_add(x, pi, fi, -1);
 		for (size_t i = 0; i < n && !err; i++) {
-			long k = chunk_find(&x->f[fi], chunk_ids + i * ART_ID_LEN);
+			long k = xf_chunk_find(&x->f[fi], chunk_ids + i * ART_ID_LEN);
 			if (k >= 0)
 				err = avail_add(x, pi, fi, k);
 		}
@@ -837,68 +625,21 @@ void art_xfer_on_have(art_xfer *x, void *peer, const uint8_t id[ART_ID_LEN],
 	schedule(x);
 }
 
-void art_xfer_on_want(art_xfer *x, void *peer, const uint8_t *ids, size_t n)
-{
-	int pi = peer_find(x, peer);
-	size_t dropped = 0;
-	if (pi < 0)
-		return;
-	struct xf_peer *p = &x->p[pi];
-	if (n > ART_XFER_MAX_WANT) {
-		dropped += n - ART_XFER_MAX_WANT;
-		n = ART_XFER_MAX_WANT;
-	}
-	for (size_t i = 0; i < n; i++) {
-		if (p->q_len == x->cfg.serve_queue) {
-			dropped++;
-			continue;
-		}
-		size_t at = (p->q_head + p->q_len) % x->cfg.serve_queue;
-		memcpy(p->q + at * ART_ID_LEN, ids + i * ART_ID_LEN, ART_ID_LEN);
-		p->q_len++;
-	}
-	if (dropped) {
-		x->st.wants_dropped += dropped;
-		x->cb.penalize(x->cb.ctx, peer, ART_XFER_PTS_FLOOD, "artifact wants past the queue");
-	}
-	serve(x);
-}
-
 void art_xfer_on_block(art_xfer *x, void *peer, const uint8_t id[ART_ID_LEN],
 		       const uint8_t *data, size_t len)
 {
-	int pi = peer_find(x, peer), fi;
+	int pi = xf_peer_find(x, peer), fi;
 	if (pi < 0)
 		return;
 	fi = fetch_find(x, id);
 	if (fi >= 0 && x->f[fi].state == ART_XFER_MANIFEST)
-		on_manifest(x, pi, fi, data, len);
+		xf_on_manifest(x, pi, fi, data, len);
 	else if (fi >= 0)
 		x->st.duplicates++;
 	else
-		on_chunk(x, pi, id, data, len);
+		xf_on_chunk(x, pi, id, data, len);
+	xf_drain(x);
 	schedule(x);
-}
-
-void art_xfer_on_cancel(art_xfer *x, void *peer, const uint8_t *ids, size_t n)
-{
-	int pi = peer_find(x, peer);
-	if (pi < 0)
-		return;
-	struct xf_peer *p = &x->p[pi];
-	size_t keep = 0, qn = x->cfg.serve_queue;
-	/* Compact the queue in place, dropping the cancelled ids. */
-	for (size_t i = 0; i < p->q_len; i++) {
-		const uint8_t *e = p->q + ((p->q_head + i) % qn) * ART_ID_LEN;
-		int cancelled = 0;
-		for (size_t j = 0; j < n && !cancelled; j++)
-			cancelled = memcmp(e, ids + j * ART_ID_LEN, ART_ID_LEN) == 0;
-		if (!cancelled) {
-			memmove(p->q + ((p->q_head + keep) % qn) * ART_ID_LEN, e, ART_ID_LEN);
-			keep++;
-		}
-	}
-	p->q_len = keep;
 }
 
 void art_xfer_tick(art_xfer *x, uint64_t now_ms)
@@ -911,6 +652,7 @@ void art_xfer_tick(art_xfer *x, uint64_t now_ms)
 		x->last_scan = now_ms;
 		x->gtokens = (int64_t)(x->cfg.global_rate / 4);
 	}
+	xf_drain(x);
 	/* Buckets hold at most a quarter second of their rate (one chunk at least). */
 	if (x->cfg.global_rate) {
 		int64_t cap = (int64_t)(x->cfg.global_rate / 4 > ART_CHUNK_MAX
@@ -931,7 +673,7 @@ void art_xfer_tick(art_xfer *x, uint64_t now_ms)
 				p->tokens = cap;
 		}
 	}
-	serve(x);
+	xf_serve(x);
 	/* Timeouts are looked for a few times per timeout period, not every tick. */
 	if (now_ms >= x->last_scan + x->cfg.timeout_ms / 4) {
 		x->last_scan = now_ms;
@@ -971,7 +713,7 @@ int art_xfer_fetch(art_xfer *x, const uint8_t id[ART_ID_LEN], int pin)
 	f->seq = ++x->seq;
 	f->state = ART_XFER_MANIFEST;
 	f->man_peer = -1;
-	if ((err = fetch_load(x, fi))) {
+	if ((err = xf_fetch_load(x, fi))) {
 		f->state = ART_XFER_FAILED;
 		f->err = err;
 		return err;
@@ -995,6 +737,7 @@ int art_xfer_get_progress(const art_xfer *x, art_xfer_progress *out,
 	out->bytes_total = f->bytes_total;
 	out->bytes_done = f->bytes_done;
 	out->in_flight = f->in_flight;
+	out->verifying = f->verifying;
 	for (size_t i = 0; i < ART_XFER_MAX_PEERS; i++)
 		out->peers += x->p[i].key &&
 			      (x->p[i].bits[fi] || peer_has(&x->p[i], f->id));
@@ -1004,4 +747,17 @@ int art_xfer_get_progress(const art_xfer *x, art_xfer_progress *out,
 void art_xfer_get_stats(const art_xfer *x, art_xfer_stats *out)
 {
 	*out = x->st;
+	out->verifying = art_verifier_busy(x->v);
 }
+
+int art_xfer_fd(const art_xfer *x)
+{
+	return art_verifier_fd(x->v);
+}
+
+void art_xfer_drain(art_xfer *x)
+{
+	xf_drain(x);
+	schedule(x);
+}
+

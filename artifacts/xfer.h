@@ -14,18 +14,24 @@
  *      hash to A (art_manifest_decode) and is stored with art_store_put_manifest;
  *   2. the chunks the store lacks (art_store_missing; after a restart exactly those not
  *      yet verified and stored), requested rarest-first over the peers' ArtHave sets,
- *      at most `window` in flight per peer, each verified by art_store_put_chunk before
- *      it is stored. A chunk that does not hash to its id penalizes the sender, which is
- *      not asked for that chunk again; a request unanswered after `timeout_ms`, or
- *      answered "not here" (ArtBlock with empty data), goes to another peer.
+ *      at most `window` in flight per peer. Each block received is hashed against its
+ *      id on one of the engine's worker threads and stored (by that thread) only when
+ *      it matches, several blocks per write transaction. A chunk that does not hash to
+ *      its id penalizes
+ *      the sender, which is not asked for that chunk again; a request unanswered after
+ *      `timeout_ms`, or answered "not here" (ArtBlock with empty data), goes to another
+ *      peer.
  * Serving: ArtWant ids (at most ART_XFER_MAX_WANT per frame) are queued per peer and
- * answered from the store, chunk or manifest, under a per-peer and a global token bucket
- * on bytes sent; an id the store lacks is answered "not here". ArtHave for every
- * complete local artifact goes to each peer as it is added, and to every peer when a
- * fetch completes.
+ * answered from the store, chunk or manifest (a chunk is not hashed again on the way
+ * out: the store verified it when it was put, the receiver verifies it again), under a
+ * per-peer and a global token bucket on bytes sent; an id the store lacks is answered
+ * "not here". ArtHave for every complete local artifact goes to each peer as it is
+ * added, and to every peer when a fetch completes.
  *
- * Single-threaded: every call on one art_xfer from one thread (iolmd: its event loop).
- * Callbacks must not call back into the engine. */
+ * Every call on one art_xfer from one thread (iolmd: its event loop), and every callback
+ * is made from that thread inside such a call; the engine's own worker threads only
+ * hash and store received chunks (art_xfer_fd). Callbacks must not call back into the
+ * engine. */
 #ifndef IOLM_ART_XFER_H
 #define IOLM_ART_XFER_H
 
@@ -70,6 +76,8 @@ typedef struct art_xfer_config {
 	uint32_t serve_queue;   /* ids queued per peer while rate-limited; default 256 */
 	size_t max_block;       /* largest ArtBlock data sent (the frame cap less framing);
 				 * a larger manifest is answered "not here"; default 8 MiB */
+	unsigned workers;       /* threads verifying and storing received chunks; default:
+				 * online CPUs less one, 2 to 4; at most 16 */
 } art_xfer_config;
 
 /* Create an engine over store s (which must outlive it). cfg may be NULL (defaults); cb
@@ -77,8 +85,9 @@ typedef struct art_xfer_config {
  * required (IOLM_EINVAL). *out is NULL on failure. */
 int art_xfer_create(art_xfer **out, art_store *s, const art_xfer_config *cfg,
 		    const art_xfer_callbacks *cb) IOLM_WUR;
-/* Free everything; no callback is called. Chunks already stored stay stored, so a new
- * engine over the same store resumes a fetch where this one stopped. NULL is a no-op. */
+/* Free everything; no callback is called. The blocks being verified are finished first
+ * (the good ones stored); chunks stored stay stored, so a new engine over the same store
+ * resumes a fetch where this one stopped. NULL is a no-op. */
 void art_xfer_destroy(art_xfer *x);
 
 /* A connected peer: it is sent ArtHave for the complete local artifacts (at most
@@ -126,6 +135,7 @@ typedef struct art_xfer_progress {
 	uint64_t bytes_done;
 	uint32_t peers;         /* peers known to hold some of it */
 	uint32_t in_flight;     /* chunk requests outstanding */
+	uint32_t verifying;     /* chunks received, being verified */
 } art_xfer_progress;
 
 /* Progress of the fetch of id; IOLM_EART_NOFETCH when none was started (or it was
@@ -145,8 +155,20 @@ typedef struct art_xfer_stats {
 	uint64_t bytes_served;
 	uint64_t wants_dropped;     /* wanted ids past a peer's serving queue */
 	uint64_t store_errors;      /* store calls that failed (logged) */
+	uint64_t verifying;         /* now, not a total: blocks received whose verification
+				     * the engine has not yet acted on */
 } art_xfer_stats;
 
 void art_xfer_get_stats(const art_xfer *x, art_xfer_stats *out);
+
+/* Received chunks are hashed, and stored when they match, on the engine's worker threads;
+ * the engine acts on the results (stored chunks done in their fetches, bad ones refused
+ * and their senders penalized) in the next art_xfer_on_block, art_xfer_tick or
+ * art_xfer_drain. The descriptor art_xfer_fd() is readable while results wait: a caller
+ * that watches it and calls art_xfer_drain when it is gets them at once instead of at
+ * the next block or tick. Valid until art_xfer_destroy; never read it or close it.
+ * art_xfer_destroy lets the workers finish (and store) what they hold first. */
+int art_xfer_fd(const art_xfer *x);
+void art_xfer_drain(art_xfer *x);
 
 #endif

@@ -766,6 +766,78 @@ static void test_thread_count_does_not_change_ids(void **state)
 	t_rmrf(dir);
 }
 
+/* Verified chunks stored in batches, by a store that syncs (one transaction) and one
+ * that does not (transactions of at most 128 KiB): every new chunk stored once, its
+ * bytes readable, a repeated chunk taking no room twice; a full map says so. */
+static void test_put_verified_stores_each_chunk_once(void **state)
+{
+	(void)state;
+	enum { N = 12 };
+	static const size_t sizes[N] = { 100, ART_CHUNK_MAX, 70000, 1, 65536, ART_CHUNK_MAX,
+					 5000, 128, 129, 40000, 90000, 100 };
+	uint8_t *bytes[N];
+	art_ref refs[N];
+	const uint8_t *data[N];
+	uint64_t total = 0;
+	for (size_t i = 0; i < N; i++) {
+		/* The last chunk repeats the first: stored once. */
+		bytes[i] = i == N - 1 ? bytes[0] : rand_buf(sizes[i], 300 + i);
+		art_chunk_id(refs[i].id, bytes[i], sizes[i]);
+		refs[i].size = (uint32_t)sizes[i];
+		data[i] = bytes[i];
+		total += i == N - 1 ? 0 : sizes[i];
+	}
+	for (int sync = 0; sync < 2; sync++) {
+		char d[256];
+		art_store *st = NULL;
+		art_store_stats ss;
+		art_store_options o = { .map_size = 64u << 20, .no_sync = !sync };
+		assert_int_equal(art_store_open(&st, t_tmpdir(d, sizeof d), &o), IOLM_OK);
+		assert_int_equal(art_put_verified(st, refs, data, N), IOLM_OK);
+		assert_int_equal(art_store_get_stats(st, &ss), IOLM_OK);
+		assert_int_equal(ss.chunks, N - 1);
+		assert_int_equal(ss.bytes, total);
+		assert_int_equal(ss.unreferenced, N - 1); /* no manifest names them yet */
+		for (size_t i = 0; i < N; i++) {
+			iolm_buf c;
+			iolm_buf_init(&c, ART_CHUNK_MAX);
+			assert_int_equal(art_store_get_chunk(st, &c, refs[i].id), IOLM_OK);
+			assert_int_equal(c.len, sizes[i]);
+			assert_memory_equal(c.data, bytes[i], sizes[i]);
+			iolm_buf_release(&c, 0);
+		}
+		/* Again: nothing new. */
+		assert_int_equal(art_put_verified(st, refs, data, N), IOLM_OK);
+		assert_int_equal(art_store_get_stats(st, &ss), IOLM_OK);
+		assert_int_equal(ss.chunks, N - 1);
+		art_store_close(st);
+		t_rmrf(d);
+	}
+	/* A map too small for them all: the error, and no half-stored chunk. */
+	{
+		char d[256];
+		art_store *st = NULL;
+		art_store_stats ss;
+		art_store_options o = { .map_size = 256u << 10, .no_sync = 1 };
+		assert_int_equal(art_store_open(&st, t_tmpdir(d, sizeof d), &o), IOLM_OK);
+		assert_int_equal(art_put_verified(st, refs, data, N), IOLM_EART_FULL);
+		assert_int_equal(art_store_get_stats(st, &ss), IOLM_OK);
+		assert_true(ss.chunks < N - 1);
+		for (size_t i = 0; i < N; i++) {
+			iolm_buf c;
+			int rc;
+			iolm_buf_init(&c, ART_CHUNK_MAX);
+			rc = art_store_get_chunk(st, &c, refs[i].id);
+			assert_true(rc == IOLM_OK || rc == IOLM_EART_MISSING);
+			iolm_buf_release(&c, 0);
+		}
+		art_store_close(st);
+		t_rmrf(d);
+	}
+	for (size_t i = 0; i + 1 < N; i++)
+		free(bytes[i]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -784,6 +856,7 @@ int main(void)
 		cmocka_unit_test(test_forced_cuts_are_boundaries),
 		cmocka_unit_test(test_manifest_build_decode_roundtrip_and_id),
 		cmocka_unit_test(test_manifest_check_rejects_tampering),
+		cmocka_unit_test(test_put_verified_stores_each_chunk_once),
 		cmocka_unit_test_setup_teardown(test_gc_frees_exactly_the_unreferenced_chunks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_readd_does_not_double_count, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_list_pin_unpin, setup, teardown),

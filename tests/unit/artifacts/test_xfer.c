@@ -3,6 +3,8 @@
  * corrupt the n-th block it sends, or ignore every want it receives. */
 #include "art_test_util.h"
 
+#include <poll.h>
+
 #include "artifacts/xfer.h"
 #include "core/codec.h"
 
@@ -205,8 +207,25 @@ static void deliver(struct tnet *net, struct tmsg *m)
 	}
 }
 
-/* Deliver messages, advancing the clock when none are queued, until node `who` has
- * received at least `chunks` chunks (0: until its fetch is done) or max_ms pass. */
+/* Wait (in real time) for every block node t has received to be verified, and have it
+ * act on the results: the simulated clock does not run while the workers hash. */
+static int settle(struct tnode *t)
+{
+	art_xfer_stats st;
+	if (!t->x)
+		return 0;
+	art_xfer_get_stats(t->x, &st);
+	if (!st.verifying)
+		return 0;
+	struct pollfd pfd = { art_xfer_fd(t->x), POLLIN, 0 };
+	assert_true(poll(&pfd, 1, 10000) == 1);
+	art_xfer_drain(t->x);
+	return 1;
+}
+
+/* Deliver messages, advancing the clock when none are queued and nothing is being
+ * verified, until node `who` has received at least `chunks` chunks (0: until its fetch
+ * is done) or max_ms pass. */
 static int run(struct tnet *net, int who, uint64_t chunks, uint64_t max_ms)
 {
 	uint64_t end = net->now + max_ms;
@@ -227,6 +246,11 @@ static int run(struct tnet *net, int who, uint64_t chunks, uint64_t max_ms)
 			free(m);
 			continue;
 		}
+		int settled = 0;
+		for (int i = 0; i < TN; i++)
+			settled |= settle(&net->node[i]);
+		if (settled)
+			continue;
 		if (net->now >= end)
 			return 0;
 		net->now += TICK_MS;
@@ -339,19 +363,25 @@ static void test_fetch_of_local_artifact_is_done_at_once(void **state)
 
 /* ---------------------------------------------------------------- faults */
 
-/* Node 0 corrupts the third block it sends; node 1 penalizes it and gets that chunk from
- * node 2. */
-static void test_corrupt_chunk_penalized_and_fetched_elsewhere(void **state)
+/* Node 0 and node 2 hold a random file of size bytes; node 0 corrupts the corrupt_nth
+ * block it sends; node 1 (window and workers as given, 0: defaults) fetches from both.
+ * It penalizes node 0 once, gets that chunk from node 2, and stores everything once. */
+static void corrupt_one_of_two_holders(uint64_t size, int corrupt_nth, uint32_t window,
+				       unsigned workers)
 {
-	(void)state;
 	struct tnet *net = net_new(3);
 	uint8_t id[ART_ID_LEN], id2[ART_ID_LEN];
 	char src[300];
 	art_xfer_stats st;
-	add_file(net, 0, id, src, sizeof src, (uint64_t)2 << 20, 77);
+	art_xfer_progress pr;
+	node_stop(&net->node[1], 0);
+	net->node[1].cfg.window = window;
+	net->node[1].cfg.workers = workers;
+	node_start(&net->node[1]);
+	add_file(net, 0, id, src, sizeof src, size, 77 + size);
 	assert_int_equal(art_store_add(net->node[2].s, id2, NULL, src, NULL), IOLM_OK);
 	assert_memory_equal(id, id2, ART_ID_LEN);
-	net->node[0].corrupt_nth = 3;
+	net->node[0].corrupt_nth = corrupt_nth;
 	link_nodes(net, 0, 1);
 	link_nodes(net, 2, 1);
 	assert_int_equal(art_xfer_fetch(net->node[1].x, id, 1), IOLM_OK);
@@ -359,10 +389,23 @@ static void test_corrupt_chunk_penalized_and_fetched_elsewhere(void **state)
 	assert_int_equal(net->node[1].done_err, IOLM_OK);
 	check_copy(net, 1, id, src);
 	art_xfer_get_stats(net->node[1].x, &st);
+	assert_int_equal(art_xfer_get_progress(net->node[1].x, &pr, id), IOLM_OK);
 	assert_int_equal(st.corrupt, 1);
+	assert_int_equal(st.chunks_received, pr.chunks_total);
+	assert_int_equal(st.bytes_received, size);
+	assert_int_equal(st.verifying, 0);
+	assert_int_equal(pr.verifying, 0);
 	assert_int_equal(net->node[1].penalties[0], ART_XFER_PTS_CORRUPT);
 	assert_int_equal(net->node[1].penalties[2], 0);
 	net_free(net);
+}
+
+/* Node 0 corrupts the third block it sends; node 1 penalizes it and gets that chunk from
+ * node 2. */
+static void test_corrupt_chunk_penalized_and_fetched_elsewhere(void **state)
+{
+	(void)state;
+	corrupt_one_of_two_holders((uint64_t)2 << 20, 3, 0, 0);
 }
 
 /* A manifest that does not hash to the wanted id is refused and its sender penalized. */
@@ -413,7 +456,9 @@ static void test_timeout_falls_back_to_another_peer(void **state)
 }
 
 /* Kill the fetching engine halfway (its queued messages are lost), reopen its store and
- * fetch again: no chunk stored before the kill is fetched again. */
+ * fetch again: no chunk stored before the kill is fetched again. The engine's shutdown
+ * stores what it had received and verified, so at least the chunks counted before the
+ * kill are there. */
 static void test_resume_after_kill_refetches_nothing_verified(void **state)
 {
 	(void)state;
@@ -422,11 +467,12 @@ static void test_resume_after_kill_refetches_nothing_verified(void **state)
 	char src[300];
 	art_xfer_stats st1, st2, served;
 	art_xfer_progress pr;
-	uint64_t size = (uint64_t)8 << 20;
+	uint64_t size = (uint64_t)24 << 20;
 	add_file(net, 0, id, src, sizeof src, size, 123);
 	link_nodes(net, 0, 1);
 	assert_int_equal(art_xfer_fetch(net->node[1].x, id, 1), IOLM_OK);
-	/* ~120 chunks in 8 MiB: stop after 60. */
+	/* ~360 chunks in 24 MiB: stop after 60 are stored, while at most a window (16) is
+	 * in flight and at most 128 blocks wait for verification. */
 	assert_true(run(net, 1, 60, 60000));
 	art_xfer_get_stats(net->node[1].x, &st1);
 	assert_int_equal(art_xfer_get_progress(net->node[1].x, &pr, id), IOLM_OK);
@@ -442,13 +488,15 @@ static void test_resume_after_kill_refetches_nothing_verified(void **state)
 	link_nodes(net, 0, 1);
 	assert_int_equal(art_xfer_fetch(net->node[1].x, id, 1), IOLM_OK);
 	assert_int_equal(art_xfer_get_progress(net->node[1].x, &pr, id), IOLM_OK);
-	assert_int_equal(pr.chunks_done, st1.chunks_received);
+	assert_true(pr.chunks_done >= st1.chunks_received);
+	assert_true(pr.chunks_done < total);
+	uint64_t done0 = pr.chunks_done, bytes0 = pr.bytes_done;
 	assert_true(run(net, 1, 0, 60000));
 	check_copy(net, 1, id, src);
 	art_xfer_get_stats(net->node[1].x, &st2);
 	/* Exactly the chunks not stored before the kill were received after it. */
-	assert_int_equal(st1.chunks_received + st2.chunks_received, total);
-	assert_int_equal(st1.bytes_received + st2.bytes_received, size);
+	assert_int_equal(done0 + st2.chunks_received, total);
+	assert_int_equal(bytes0 + st2.bytes_received, size);
 	/* The sender's waste (blocks in flight at the kill) stays under the 4 MiB bound. */
 	art_xfer_get_stats(net->node[0].x, &served);
 	assert_true(served.bytes_served >= size);
@@ -672,6 +720,219 @@ static void test_peer_rate_limit_paces_the_transfer(void **state)
 	net_free(net);
 }
 
+/* ---------------------------------------------------------------- verification on workers */
+
+/* A window of 64 from each of two holders (128 requests: every verifier job reserved)
+ * and one corrupt block among them: it is refused on the workers, its sender penalized
+ * once, the chunk fetched from the other holder, everything else stored once. */
+static void test_many_in_flight_one_corrupt_refused_on_workers(void **state)
+{
+	(void)state;
+	corrupt_one_of_two_holders((uint64_t)16 << 20, 40, 64, 3);
+}
+
+/* One engine fetching from a fake peer: store b holds the manifest of an artifact in
+ * store a, ids lists its n chunks (manifest order), data/len their bytes. */
+struct feed {
+	char da[256], db[256];
+	art_store *a, *b;
+	art_xfer *x;
+	uint8_t id[ART_ID_LEN];
+	uint8_t *ids;
+	uint8_t *data[256];
+	size_t len[256], n;
+	int peer;
+};
+
+static struct capture feed_cap;
+
+static void feed_open(struct feed *fd, uint64_t size)
+{
+	char src[300];
+	uint8_t got[ART_ID_LEN];
+	iolm_buf man;
+	art_xfer_callbacks cb = { cap_want, cap_cancel, cap_block, cap_have, cap_penalize, NULL,
+				  &feed_cap };
+	memset(fd, 0, sizeof *fd);
+	memset(&feed_cap, 0, sizeof feed_cap);
+	fd->a = t_open(t_tmpdir(fd->da, sizeof fd->da));
+	fd->b = t_open(t_tmpdir(fd->db, sizeof fd->db));
+	snprintf(src, sizeof src, "%s/src.bin", fd->da);
+	t_write_random(src, size, 21);
+	assert_int_equal(art_store_add(fd->a, fd->id, NULL, src, NULL), IOLM_OK);
+	iolm_buf_init(&man, IOLM_MAX_MANIFEST_BYTES);
+	assert_int_equal(art_store_manifest(fd->a, &man, fd->id), IOLM_OK);
+	assert_int_equal(art_store_put_manifest(fd->b, got, man.data, man.len, 0), IOLM_OK);
+	iolm_buf_release(&man, 0);
+	fd->ids = malloc(256 * ART_ID_LEN);
+	assert_non_null(fd->ids);
+	assert_int_equal(art_store_missing(fd->b, fd->ids, 256, &fd->n, NULL, fd->id), IOLM_OK);
+	assert_true(fd->n >= 8 && fd->n < 256);
+	for (size_t i = 0; i < fd->n; i++) {
+		iolm_buf c;
+		iolm_buf_init(&c, ART_CHUNK_MAX);
+		assert_int_equal(art_store_get_chunk(fd->a, &c, fd->ids + i * ART_ID_LEN), IOLM_OK);
+		fd->len[i] = c.len;
+		fd->data[i] = iolm_buf_detach(&c, &fd->len[i]);
+	}
+	assert_int_equal(art_xfer_create(&fd->x, fd->b, NULL, &cb), IOLM_OK);
+	assert_int_equal(art_xfer_fetch(fd->x, fd->id, 0), IOLM_OK);
+	assert_int_equal(art_xfer_peer_add(fd->x, &fd->peer), IOLM_OK);
+	art_xfer_on_have(fd->x, &fd->peer, fd->id, NULL, 0);
+}
+
+/* Block i from the fake peer, its byte at `flip` xored (SIZE_MAX: intact). */
+static void feed_block(struct feed *fd, size_t i, size_t flip)
+{
+	if (flip != SIZE_MAX)
+		fd->data[i][flip] ^= 1;
+	art_xfer_on_block(fd->x, &fd->peer, fd->ids + i * ART_ID_LEN, fd->data[i], fd->len[i]);
+	if (flip != SIZE_MAX)
+		fd->data[i][flip] ^= 1;
+}
+
+/* Chunks of the artifact stored in b. */
+static size_t feed_stored(struct feed *fd)
+{
+	size_t n0, left;
+	assert_int_equal(art_store_missing(fd->b, NULL, 0, &n0, &left, fd->id), IOLM_OK);
+	return fd->n - left;
+}
+
+static void feed_close(struct feed *fd)
+{
+	art_xfer_destroy(fd->x);
+	for (size_t i = 0; i < fd->n; i++)
+		free(fd->data[i]);
+	free(fd->ids);
+	art_store_close(fd->a);
+	art_store_close(fd->b);
+	t_rmrf(fd->da);
+	t_rmrf(fd->db);
+}
+
+/* Wait for the verifier, then act on its results. */
+static void feed_settle(struct feed *fd)
+{
+	art_xfer_stats st;
+	for (;;) {
+		art_xfer_get_stats(fd->x, &st);
+		if (!st.verifying)
+			return;
+		struct pollfd pfd = { art_xfer_fd(fd->x), POLLIN, 0 };
+		assert_true(poll(&pfd, 1, 10000) == 1);
+		art_xfer_drain(fd->x);
+	}
+}
+
+/* A block is verified off the calling thread: the fd becomes readable with its result,
+ * art_xfer_drain acts on it, and the fd is quiet again. */
+static void test_verified_block_signals_fd_and_drain_stores_it(void **state)
+{
+	(void)state;
+	static struct feed fd;
+	art_xfer_stats st;
+	art_xfer_progress pr;
+	feed_open(&fd, 1u << 20);
+	feed_block(&fd, 0, SIZE_MAX);
+	feed_settle(&fd);
+	art_xfer_get_stats(fd.x, &st);
+	assert_int_equal(st.chunks_received, 1);
+	assert_int_equal(st.bytes_received, fd.len[0]);
+	assert_int_equal(feed_stored(&fd), 1);
+	assert_int_equal(art_xfer_get_progress(fd.x, &pr, fd.id), IOLM_OK);
+	assert_int_equal(pr.chunks_done, 1);
+	assert_int_equal(pr.verifying, 0);
+	struct pollfd pfd = { art_xfer_fd(fd.x), POLLIN, 0 };
+	assert_int_equal(poll(&pfd, 1, 0), 0);
+	/* The same block again: a duplicate, nothing to verify. */
+	feed_block(&fd, 0, SIZE_MAX);
+	art_xfer_get_stats(fd.x, &st);
+	assert_int_equal(st.duplicates, 1);
+	assert_int_equal(st.verifying, 0);
+	feed_close(&fd);
+}
+
+/* Blocks of the wrong size are refused at once; a block of the right size with a
+ * flipped byte is refused by the workers, never stored, and its sender penalized. */
+static void test_bad_blocks_refused_before_store(void **state)
+{
+	(void)state;
+	static struct feed fd;
+	art_xfer_stats st;
+	feed_open(&fd, 1u << 20);
+	art_xfer_on_block(fd.x, &fd.peer, fd.ids, fd.data[0], fd.len[0] - 1);
+	art_xfer_get_stats(fd.x, &st);
+	assert_int_equal(st.corrupt, 1);
+	assert_int_equal(st.verifying, 0);
+	assert_int_equal(feed_cap.penalty, ART_XFER_PTS_CORRUPT);
+	feed_cap.penalty = 0;
+	art_xfer_on_have(fd.x, &fd.peer, fd.id, NULL, 0); /* holds it after all */
+	feed_block(&fd, 1, fd.len[1] / 3);
+	feed_settle(&fd);
+	art_xfer_get_stats(fd.x, &st);
+	assert_int_equal(st.corrupt, 2);
+	assert_int_equal(st.chunks_received, 0);
+	assert_int_equal(feed_stored(&fd), 0);
+	assert_int_equal(feed_cap.penalty, ART_XFER_PTS_CORRUPT);
+	assert_false(art_store_has_chunk(fd.b, fd.ids + ART_ID_LEN));
+	feed_close(&fd);
+}
+
+/* Shutdown with blocks still being verified: the good ones are stored (a restart does
+ * not fetch them again), the bad one is not, and the workers are joined. */
+static void test_shutdown_stores_what_was_verified(void **state)
+{
+	(void)state;
+	static struct feed fd;
+	feed_open(&fd, (uint64_t)4 << 20);
+	for (size_t i = 0; i < fd.n; i++)
+		feed_block(&fd, i, i == 5 ? 100 : SIZE_MAX);
+	art_xfer_destroy(fd.x);
+	fd.x = NULL;
+	assert_int_equal(feed_stored(&fd), fd.n - 1);
+	assert_false(art_store_has_chunk(fd.b, fd.ids + 5 * ART_ID_LEN));
+	feed_close(&fd);
+}
+
+/* The sender leaves while its blocks are being verified, one of them bad: the good ones
+ * are stored, the bad chunk is wanted again, and the engine stays consistent (the
+ * penalty goes to the peer only if it was still there when the result came). */
+static void test_peer_leaves_while_its_blocks_verify(void **state)
+{
+	(void)state;
+	static struct feed fd;
+	art_xfer_stats st;
+	art_xfer_progress pr;
+	int other;
+	feed_open(&fd, (uint64_t)4 << 20);
+	for (size_t i = 0; i < fd.n; i++)
+		feed_block(&fd, i, i == fd.n - 1 ? 7 : SIZE_MAX);
+	art_xfer_peer_remove(fd.x, &fd.peer);
+	feed_settle(&fd);
+	art_xfer_get_stats(fd.x, &st);
+	assert_int_equal(st.corrupt, 1);
+	assert_int_equal(st.chunks_received, fd.n - 1);
+	assert_true(feed_cap.penalty == 0 || feed_cap.penalty == ART_XFER_PTS_CORRUPT);
+	assert_int_equal(art_xfer_get_progress(fd.x, &pr, fd.id), IOLM_OK);
+	assert_int_equal(pr.state, ART_XFER_CHUNKS);
+	assert_int_equal(pr.chunks_done, fd.n - 1);
+	assert_int_equal(pr.verifying, 0);
+	/* A new holder is asked for exactly the one chunk left, and completes the fetch. */
+	feed_cap.n = 0;
+	assert_int_equal(art_xfer_peer_add(fd.x, &other), IOLM_OK);
+	art_xfer_on_have(fd.x, &other, fd.id, NULL, 0);
+	assert_int_equal(feed_cap.n, 1);
+	assert_memory_equal(feed_cap.ids[0], fd.ids + (fd.n - 1) * ART_ID_LEN, ART_ID_LEN);
+	art_xfer_on_block(fd.x, &other, fd.ids + (fd.n - 1) * ART_ID_LEN, fd.data[fd.n - 1],
+			  fd.len[fd.n - 1]);
+	feed_settle(&fd);
+	assert_int_equal(art_xfer_get_progress(fd.x, &pr, fd.id), IOLM_OK);
+	assert_int_equal(pr.state, ART_XFER_DONE);
+	assert_int_equal(feed_stored(&fd), fd.n);
+	feed_close(&fd);
+}
+
 static void test_bad_arguments(void **state)
 {
 	(void)state;
@@ -732,6 +993,11 @@ int main(void)
 		cmocka_unit_test(test_rarest_chunks_requested_first),
 		cmocka_unit_test(test_serving_wants_not_here_and_flood),
 		cmocka_unit_test(test_peer_rate_limit_paces_the_transfer),
+		cmocka_unit_test(test_many_in_flight_one_corrupt_refused_on_workers),
+		cmocka_unit_test(test_verified_block_signals_fd_and_drain_stores_it),
+		cmocka_unit_test(test_bad_blocks_refused_before_store),
+		cmocka_unit_test(test_shutdown_stores_what_was_verified),
+		cmocka_unit_test(test_peer_leaves_while_its_blocks_verify),
 		cmocka_unit_test(test_bad_arguments),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,122 @@
+/* Internals of the transfer engine shared by its source files: xfer.c (the state,
+ * scheduling and the API), xfer_recv.c (blocks received and the verifier's results)
+ * and xfer_serve.c (wants answered). xfer.c describes the state and its invariants.
+ * Everything here runs on the engine's one calling thread. */
+#ifndef IOLM_ART_XFER_INT_H
+#define IOLM_ART_XFER_INT_H
+
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "artifacts/art_int.h"
+#include "artifacts/xfer.h"
+#include "core/codec.h"
+#include "core/log.h"
+
+#define MOD "xfer"
+
+#define XF_SCAN 65536u           /* candidates examined per top-up */
+#define XF_DEF_WINDOW 16u
+#define XF_DEF_TIMEOUT_MS 10000u
+#define XF_DEF_QUEUE 256u
+#define XF_DEF_MAX_BLOCK (8u * 1024 * 1024)
+#define XF_MAX_WORKERS 16u
+#define XF_JOBS 128u             /* blocks verifying at once (16 MiB of buffers at most) */
+
+/* A chunk is wanted, requested from its owner (in flight), received from its owner and
+ * being hashed by the verifier, or stored. */
+enum { C_WANT = 0, C_FLIGHT = 1, C_DONE = 2, C_VERIFY = 3 };
+
+struct xf_chunk {
+	uint8_t id[ART_ID_LEN];
+	uint8_t state;
+	uint8_t owner;               /* peer slot while in flight or verifying */
+	uint16_t avail;              /* peers believed to hold it */
+	uint32_t size;
+	uint64_t sent_ms;
+};
+
+struct xf_fetch {
+	int used;
+	uint8_t id[ART_ID_LEN];
+	enum art_xfer_state state;
+	int err;
+	int pin;
+	uint64_t seq;                /* start order: the oldest finished one is reused */
+	struct xf_chunk *c;          /* n distinct chunks sorted by id */
+	uint32_t *order;             /* indices into c in manifest order */
+	size_t n, done, lo;          /* lo: order[] before it is done */
+	size_t total;                /* n, kept for progress once the table is freed */
+	uint64_t bytes_total, bytes_done;
+	uint32_t in_flight;
+	uint32_t verifying;          /* chunks in state C_VERIFY */
+	/* manifest phase */
+	int man_asked;               /* a want is outstanding */
+	int man_peer;                /* the one peer asked, or -1 when all were */
+	uint64_t man_sent_ms;
+	uint64_t man_tried;          /* slots asked since the last round began */
+};
+
+struct xf_have {
+	uint8_t id[ART_ID_LEN];
+	uint8_t full;
+};
+
+struct xf_peer {
+	void *key;                   /* NULL: free slot */
+	uint32_t inflight;
+	int64_t tokens;
+	struct xf_have *haves;       /* ring of ART_XFER_MAX_HAVES */
+	size_t n_haves, next_have;
+	uint64_t *bits[ART_XFER_MAX_FETCHES];
+	uint8_t *q;                  /* serving queue: serve_queue ids */
+	size_t q_head, q_len;
+};
+
+struct art_xfer {
+	art_store *s;
+	art_xfer_config cfg;
+	art_xfer_callbacks cb;
+	struct xf_peer p[ART_XFER_MAX_PEERS];
+	uint32_t gen[ART_XFER_MAX_PEERS]; /* bumped when a slot takes a new peer */
+	struct xf_fetch f[ART_XFER_MAX_FETCHES];
+	uint64_t now, last_refill, last_scan, seq;
+	uint32_t in_flight;          /* chunk requests out, all fetches and peers */
+	int64_t gtokens;
+	int ticked;
+	iolm_buf buf;                /* a block being served */
+	uint8_t ids[ART_XFER_MAX_WANT * ART_ID_LEN];
+	art_verifier *v;
+	art_xfer_stats st;
+};
+
+/* xfer.c */
+int xf_peer_find(const art_xfer *x, const void *key);
+/* Index of chunk id in f->c, or -1. */
+long xf_chunk_find(const struct xf_fetch *f, const uint8_t *id);
+void xf_have_put(struct xf_peer *p, const uint8_t id[ART_ID_LEN], int full);
+void xf_have_drop(struct xf_peer *p, const uint8_t id[ART_ID_LEN]);
+/* Peer slot pi is no longer believed to hold chunk k of fetch fi. */
+void xf_avail_drop(art_xfer *x, int pi, int fi, size_t k);
+/* Chunk k of fetch fi, in flight, goes back to wanted. */
+void xf_release(art_xfer *x, int fi, size_t k);
+/* The fetch is done (err IOLM_OK, announced) or failed: its table is freed, on_done
+ * called. */
+void xf_fetch_finish(art_xfer *x, int fi, int err);
+/* Load the fetch's manifest from the store when it is there (xfer.c). */
+int xf_fetch_load(art_xfer *x, int fi) IOLM_WUR;
+
+/* xfer_recv.c */
+/* ArtBlock{A, manifest} for fetch fi in its manifest phase, from peer slot pi. */
+void xf_on_manifest(art_xfer *x, int pi, int fi, const uint8_t *data, size_t len);
+/* ArtBlock for a chunk from peer slot pi: handed to the verifier when wanted. */
+void xf_on_chunk(art_xfer *x, int pi, const uint8_t *id, const uint8_t *data, size_t len);
+/* Act on what the verifier has finished. */
+void xf_drain(art_xfer *x);
+
+/* xfer_serve.c */
+/* Serve queued wants, one per peer per round, while the buckets allow. */
+void xf_serve(art_xfer *x);
+
+#endif
