@@ -230,15 +230,17 @@ static int put_u64key(MDB_txn *txn, MDB_dbi dbi, uint64_t height, const void *da
 	return ledger_lmdb_err(mdb_put(txn, dbi, &k, &v, 0));
 }
 
-int ledger_block_commit(ledger *l, const uint8_t *block, size_t len, const uint8_t *cert,
-			size_t cert_len, ledger_sigcache *cache, uint8_t id_out[32])
+/* Check block against cert and apply it inside txn: its state, the block, the certificate
+ * and the new head. Its stats to *st (exec and root; write_ns is the caller's). */
+static int commit_in(ledger *l, MDB_txn *txn, const uint8_t *block, size_t len,
+		     const uint8_t *cert, size_t cert_len, ledger_sigcache *cache,
+		     uint8_t id[static 32], ledger_commit_stats *st)
 {
 	Iolm__Block *b;
 	Iolm__BlockHeader *h;
 	Iolm__CommitCert *c = NULL;
-	MDB_txn *txn = NULL;
-	uint8_t root[32], id[32];
-	uint64_t t_start = iolm_clock_mono_ns(), t_exec = 0;
+	uint8_t root[32];
+	uint64_t t_start = iolm_clock_mono_ns();
 	int err = decode_block(block, len, l->g->params.max_block_bytes, &b, &h);
 	if (err)
 		return err;
@@ -249,11 +251,11 @@ int ledger_block_commit(ledger *l, const uint8_t *block, size_t len, const uint8
 	if (c->height != h->height || c->block_id.len != 32 || memcmp(c->block_id.data, id, 32) ||
 	    c->n_sigs == 0)
 		goto out;
-	if ((err = ledger_lmdb_err(mdb_txn_begin(l->env, NULL, 0, &txn))))
-		goto out;
 	if ((err = execute(l, txn, b, h, cache, root)))
 		goto out;
-	t_exec = iolm_clock_mono_ns();
+	st->txs += b->n_txs;
+	st->root_ns += l->root_ns;
+	st->exec_ns += iolm_clock_mono_ns() - t_start - l->root_ns;
 	err = IOLM_ELEDGER_STATEROOT;
 	if (memcmp(root, h->state_root.data, 32) != 0)
 		goto out;
@@ -279,26 +281,67 @@ int ledger_block_commit(ledger *l, const uint8_t *block, size_t len, const uint8
 	uint8_t hb[256];
 	size_t hn = protobuf_c_message_pack(&head.base, hb);
 	MDB_val hk = { 4, "head" }, hv = { hn, hb };
-	if ((err = ledger_lmdb_err(mdb_put(txn, l->meta, &hk, &hv, 0))))
-		goto out;
-	err = ledger_lmdb_err(mdb_txn_commit(txn));
-	txn = NULL;
-	if (!err) {
-		uint64_t t_end = iolm_clock_mono_ns();
-		l->stats.txs = b->n_txs;
-		l->stats.root_ns = l->root_ns;
-		l->stats.exec_ns = t_exec - t_start - l->root_ns;
-		l->stats.write_ns = t_end - t_exec;
-		l->stats.total_ns = t_end - t_start;
-		if (id_out)
-			memcpy(id_out, id, 32);
-	}
+	err = ledger_lmdb_err(mdb_put(txn, l->meta, &hk, &hv, 0));
 out:
-	if (txn)
-		mdb_txn_abort(txn);
 	if (c)
 		iolm_codec_free(&c->base);
 	free_block(b, h);
+	return err;
+}
+
+int ledger_block_commit(ledger *l, const uint8_t *block, size_t len, const uint8_t *cert,
+			size_t cert_len, ledger_sigcache *cache, uint8_t id_out[32])
+{
+	ledger_block_in in = { block, len, cert, cert_len };
+	uint8_t id[1][32];
+	size_t done;
+	int err = ledger_block_commit_many(l, &in, 1, cache, id, &done);
+	if (!err && id_out)
+		memcpy(id_out, id[0], 32);
+	return err;
+}
+
+int ledger_block_commit_many(ledger *l, const ledger_block_in *in, size_t n,
+			     ledger_sigcache *cache, uint8_t (*ids)[32], size_t *done)
+{
+	ledger_commit_stats st = { 0 };
+	MDB_txn *txn = NULL, *child = NULL;
+	uint64_t t_start = iolm_clock_mono_ns();
+	int err, err_commit;
+
+	*done = 0;
+	if ((err = ledger_lmdb_err(mdb_txn_begin(l->env, NULL, 0, &txn))))
+		return err;
+	for (size_t i = 0; i < n; i++) {
+		/* Each block in a nested transaction: a refused one leaves nothing behind, and
+		 * the ones before it are still committed. */
+		if (n > 1 && (err = ledger_lmdb_err(mdb_txn_begin(l->env, txn, 0, &child))))
+			break;
+		err = commit_in(l, n > 1 ? child : txn, in[i].block, in[i].len, in[i].cert,
+				in[i].cert_len, cache, ids[i], &st);
+		if (n > 1) {
+			if (err)
+				mdb_txn_abort(child);
+			else
+				err = ledger_lmdb_err(mdb_txn_commit(child));
+		}
+		if (err)
+			break;
+		(*done)++;
+	}
+	if (!*done) {
+		mdb_txn_abort(txn);
+		return err;
+	}
+	err_commit = ledger_lmdb_err(mdb_txn_commit(txn));
+	if (err_commit) {
+		*done = 0;
+		return err_commit;
+	}
+	/* write: storing blocks, certificates and head, and the commit with its sync */
+	st.total_ns = iolm_clock_mono_ns() - t_start;
+	st.write_ns = st.total_ns - st.exec_ns - st.root_ns;
+	l->stats = st;
 	return err;
 }
 

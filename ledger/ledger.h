@@ -263,6 +263,22 @@ int ledger_block_check(ledger *l, const uint8_t *block, size_t len,
 int ledger_block_commit(ledger *l, const uint8_t *block, size_t len, const uint8_t *cert,
 			size_t cert_len, ledger_sigcache *cache, uint8_t id[32]) IOLM_WUR;
 
+/* A block and the encoded CommitCert certifying it. */
+typedef struct ledger_block_in {
+	const uint8_t *block;
+	size_t len;
+	const uint8_t *cert;
+	size_t cert_len;
+} ledger_block_in;
+
+/* Check and commit n consecutive blocks in one LMDB write transaction (one sync: how a
+ * node catching up applies a batch of synced blocks). Each block is checked as by
+ * ledger_block_commit, in order; ids[i] gets block i's id. *done is the number committed:
+ * all n on success; on a refused block, the blocks before it are committed and its error
+ * is returned. */
+int ledger_block_commit_many(ledger *l, const ledger_block_in *in, size_t n,
+			     ledger_sigcache *cache, uint8_t (*ids)[32], size_t *done) IOLM_WUR;
+
 /* Where the time of the last successful ledger_block_commit went (for /metrics and the
  * benchmarks): executing the transactions, updating the state map, and writing and
  * syncing the LMDB transaction. */

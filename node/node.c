@@ -141,6 +141,8 @@ static int try_propose(struct node *n)
 		return IOLM_OK;
 	if (ledger_mempool_count(n->mp) == 0 && now < n->last_block_ms + n->cfg->heartbeat_ms)
 		return IOLM_OK;
+	if ((err = node_flush_commits(n)))
+		return err;
 	if ((err = ledger_get_head(n->l, &head)))
 		return err;
 	if (head.height + 1 != n->want_h)
@@ -178,24 +180,18 @@ out:
 
 /* ---- committing */
 
-static int commit_block(struct node *n, const cons_action *a)
+/* The node's work after the ledger committed block `len` bytes at height: the verifier,
+ * the mempool, counters, the log line and the status. */
+static int after_commit(struct node *n, uint64_t height, uint32_t round, const uint8_t id[32],
+			const uint8_t *block, size_t len, int log)
 {
-	uint8_t id[32];
 	Iolm__Block *b = NULL;
 	uint8_t (*ids)[32] = NULL;
 	int err;
 
-	err = ledger_block_commit(n->l, a->block, a->block_len, a->cert, a->cert_len, n->cache, id);
-	if (!err && n->verifier)
-		node_verifier_on_commit(n->verifier, a->height, id, a->block, a->block_len);
-	if (err) {
-		/* Consensus decided a block this ledger refuses: the node cannot go on. */
-		IOLM_ERROR(MOD, "cannot commit decided block %llu: %s", (unsigned long long)a->height,
-			   iolm_strerror(err));
-		n->fatal = err;
-		return err;
-	}
-	if ((err = iolm_decode_block(&b, a->block, a->block_len, IOLM_MAX_BLOCK_BYTES)))
+	if (n->verifier)
+		node_verifier_on_commit(n->verifier, height, id, block, len);
+	if ((err = iolm_decode_block(&b, block, len, IOLM_MAX_BLOCK_BYTES)))
 		return err;
 	ids = malloc((b->n_txs ? b->n_txs : 1) * sizeof *ids);
 	if (!ids) {
@@ -207,8 +203,6 @@ static int commit_block(struct node *n, const cons_action *a)
 	if ((err = ledger_mempool_update(n->mp, (const uint8_t(*)[32])ids, b->n_txs, node_account, n)))
 		goto out;
 
-	ledger_commit_stats st;
-	ledger_get_commit_stats(n->l, &st);
 	uint64_t now_ns = iolm_clock_mono_ns();
 	n->blocks_committed++;
 	n->txs_committed += b->n_txs;
@@ -221,23 +215,120 @@ static int commit_block(struct node *n, const cons_action *a)
 	}
 	n->last_commit_mono_ns = now_ns;
 	n->last_block_ms = iolm_clock_wall_ms();
-	node_p2p_set_height(n->p2p, a->height);
-	prune_timeouts(n, a->height + 1);
+	node_p2p_set_height(n->p2p, height);
+	prune_timeouts(n, height + 1);
 	/* While catching up, one line per hundred blocks and no status per block: sync
 	 * speed is bound by per-block costs. */
-	int syncing = n->best_peer_height > a->height + 1;
-	if (!syncing || a->height % 100 == 0)
+	int syncing = n->best_peer_height > height + 1;
+	if (log && (!syncing || height % 100 == 0)) {
+		ledger_commit_stats st;
+		ledger_get_commit_stats(n->l, &st);
 		IOLM_INFO(MOD, "committed height %llu round %u: %zu txs in %.1f ms (root %.1f ms), "
 			       "mempool %zu%s",
-			  (unsigned long long)a->height, a->round, b->n_txs, (double)st.total_ns / 1e6,
+			  (unsigned long long)height, round, b->n_txs, (double)st.total_ns / 1e6,
 			  (double)st.root_ns / 1e6, ledger_mempool_count(n->mp),
 			  syncing ? " (syncing)" : "");
+	}
 	if (!syncing)
 		node_send_status(n, NULL);
 out:
 	free(ids);
 	iolm_codec_free(&b->base);
 	return err;
+}
+
+static void decided_refused(struct node *n, uint64_t height, int err)
+{
+	/* Consensus decided a block this ledger refuses: the node cannot go on. */
+	IOLM_ERROR(MOD, "cannot commit decided block %llu: %s", (unsigned long long)height,
+		   iolm_strerror(err));
+	n->fatal = err;
+}
+
+static void pending_free(struct node *n)
+{
+	for (size_t i = 0; i < n->n_pending; i++) {
+		free(n->pending[i].block);
+		free(n->pending[i].cert);
+	}
+	n->n_pending = 0;
+}
+
+int node_flush_commits(struct node *n)
+{
+	ledger_block_in in[COMMIT_BATCH];
+	uint8_t ids[COMMIT_BATCH][32];
+	size_t done = 0;
+	int err = IOLM_OK;
+
+	if (!n->n_pending)
+		return n->fatal;
+	for (size_t i = 0; i < n->n_pending; i++)
+		in[i] = (ledger_block_in){ n->pending[i].block, n->pending[i].len,
+					   n->pending[i].cert, n->pending[i].cert_len };
+	int cerr = ledger_block_commit_many(n->l, in, n->n_pending, n->cache, ids, &done);
+	for (size_t i = 0; i < done && !err; i++) {
+		const struct node_pending *p = &n->pending[i];
+		/* the batch's stats are on its last line */
+		err = after_commit(n, p->height, p->round, ids[i], p->block, p->len,
+				   i + 1 == done);
+	}
+	if (cerr)
+		decided_refused(n, n->pending[done].height, cerr);
+	pending_free(n);
+	return cerr ? cerr : err;
+}
+
+static void on_flush(evutil_socket_t fd, short what, void *arg)
+{
+	struct node *n = arg;
+	(void)fd;
+	(void)what;
+	if (node_flush_commits(n) || node_drive(n))
+		event_base_loopexit(n->base, NULL);
+}
+
+/* A decided block: committed now, or, while the node catches up on blocks that peers
+ * already have, kept for a batch of up to COMMIT_BATCH blocks committed in one LMDB
+ * transaction within COMMIT_BATCH_MS (one sync for the batch instead of one per block).
+ * The engine has moved on either way; whatever reads the ledger for the engine's height
+ * (proposing, judging a proposal) flushes the batch first. */
+static int commit_block(struct node *n, const cons_action *a)
+{
+	uint8_t id[32];
+	int err;
+
+	if (n->best_peer_height > a->height + 1 && n->flush_ev) {
+		struct node_pending *p = &n->pending[n->n_pending];
+		p->block = malloc(a->block_len);
+		p->cert = malloc(a->cert_len ? a->cert_len : 1);
+		if (!p->block || !p->cert) {
+			free(p->block);
+			free(p->cert);
+			return IOLM_ENOMEM;
+		}
+		memcpy(p->block, a->block, a->block_len);
+		memcpy(p->cert, a->cert, a->cert_len);
+		p->len = a->block_len;
+		p->cert_len = a->cert_len;
+		p->height = a->height;
+		p->round = a->round;
+		if (++n->n_pending == COMMIT_BATCH)
+			return node_flush_commits(n);
+		if (n->n_pending == 1) {
+			struct timeval tv = { 0, COMMIT_BATCH_MS * 1000 };
+			evtimer_add(n->flush_ev, &tv);
+		}
+		return IOLM_OK;
+	}
+	if ((err = node_flush_commits(n)))
+		return err;
+	err = ledger_block_commit(n->l, a->block, a->block_len, a->cert, a->cert_len, n->cache, id);
+	if (err) {
+		decided_refused(n, a->height, err);
+		return err;
+	}
+	return after_commit(n, a->height, a->round, id, a->block, a->block_len, 1);
 }
 
 /* What the ledger leaves to the node before it judges a proposal: the certificate inside
@@ -306,6 +397,8 @@ static int do_action(struct node *n, const cons_action *a)
 		n->want_r = a->round;
 		return IOLM_OK; /* answered from try_propose on the tick */
 	case CONS_ACT_VALIDATE: {
+		if ((err = node_flush_commits(n)))
+			return err;
 		int rc = check_proposal(n, a->block, a->block_len);
 		if (!rc)
 			rc = ledger_block_check(n->l, a->block, a->block_len, n->cache);
@@ -650,6 +743,11 @@ static int open_net(struct node *n)
 
 static void node_close(struct node *n)
 {
+	if (n->l && n->n_pending && node_flush_commits(n))
+		IOLM_WARN(MOD, "could not commit the last synced blocks; they will be synced again");
+	pending_free(n);
+	if (n->flush_ev)
+		event_free(n->flush_ev);
 	prune_timeouts(n, UINT64_MAX);
 	node_rpc_destroy(n->rpc);
 	node_art_net_destroy(n->artnet);
@@ -690,7 +788,7 @@ int node_run(const node_config *c)
 	/* A peer that closes mid-write must cost us an error code, not the process. */
 	signal(SIGPIPE, SIG_IGN);
 	err = IOLM_ENOMEM;
-	if (!(n.base = event_base_new()))
+	if (!(n.base = event_base_new()) || !(n.flush_ev = evtimer_new(n.base, on_flush, &n)))
 		goto out;
 	if ((err = load_key(&n, c->dir)) || (err = open_ledger(&n)) || (err = open_net(&n)) ||
 	    (err = open_consensus(&n)))

@@ -34,8 +34,19 @@ struct node_timeout {
 struct node_future {
 	uint8_t *msg;
 	size_t len;
+	uint64_t height;
 	int is_vote;
 };
+/* A decided block waiting, with others of a catch-up, for one LMDB commit (node.c). */
+struct node_pending {
+	uint8_t *block, *cert;
+	size_t len, cert_len;
+	uint64_t height;
+	uint32_t round;
+};
+#define COMMIT_BATCH 64u       /* synced blocks per LMDB transaction, at most */
+#define COMMIT_BATCH_MS 25     /* longest a synced block waits for its batch */
+
 #define FUTURE_MAX_MSGS 256u
 #define FUTURE_MAX_BYTES (16u << 20)
 
@@ -68,11 +79,16 @@ struct node {
 	uint64_t want_h;
 	uint32_t want_r;
 
-	/* consensus messages from a height the engine has not reached, replayed when it
-	 * gets there (node_net.c); bounded by FUTURE_MAX_MSGS and FUTURE_MAX_BYTES */
+	/* consensus messages for the height after the engine's, replayed when it gets
+	 * there (node_net.c); bounded by FUTURE_MAX_MSGS and FUTURE_MAX_BYTES */
 	struct node_future *future;
 	size_t n_future, future_bytes;
 	uint64_t future_at;          /* engine height at the last replay */
+
+	/* catching up: decided blocks not in the ledger yet, committed together */
+	struct node_pending pending[COMMIT_BATCH];
+	size_t n_pending;
+	struct event *flush_ev;
 
 	/* sync */
 	uint64_t best_peer_height;
@@ -92,6 +108,8 @@ struct node {
 
 /* node.c */
 int node_drive(struct node *n);
+/* Commit the decided blocks waiting for their batch (node->pending). */
+int node_flush_commits(struct node *n);
 /* Balance and next nonce from the ledger: the mempool's account callback. */
 int node_account(void *ctx, const uint8_t id[static 20], uint64_t *bal, uint64_t *nonce);
 void node_block_id(void *ctx, uint8_t id[static CONS_ID_LEN], const uint8_t *block,

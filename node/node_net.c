@@ -173,12 +173,37 @@ void node_on_verified(void *ctx, const uint8_t *raw, size_t len, const uint8_t t
 
 /* ---- consensus messages */
 
-/* A verified message from a height the engine has not reached: keep it for when it gets
- * there (the oldest goes when the buffer is full). The seen-cache forgets its frame too,
- * so the sender's periodic rebroadcast gets through even when the buffer dropped it. */
-static void future_keep(struct node *n, const uint8_t *msg, size_t len, int is_vote)
+/* The height a vote or proposal is for (its signed body's), or 0 when it does not decode. */
+static uint64_t msg_height(const ProtobufCMessage *m, int is_vote)
 {
-	if (len > FUTURE_MAX_BYTES)
+	uint64_t h = 0;
+	if (is_vote) {
+		const Iolm__Vote *v = (const Iolm__Vote *)m;
+		Iolm__VoteBody *b;
+		if (iolm_decode_vote_body(&b, v->body.data, v->body.len, IOLM_MAX_VOTE_BYTES) == 0) {
+			h = b->height;
+			iolm_codec_free(&b->base);
+		}
+	} else {
+		const Iolm__Proposal *p = (const Iolm__Proposal *)m;
+		Iolm__ProposalBody *b;
+		if (iolm_decode_proposal_body(&b, p->body.data, p->body.len, IOLM_MAX_VOTE_BYTES) ==
+		    0) {
+			h = b->height;
+			iolm_codec_free(&b->base);
+		}
+	}
+	return h;
+}
+
+/* A verified message for the height after the engine's: keep it for when the engine gets
+ * there (the oldest goes when the buffer is full). Messages from further ahead are not
+ * kept: a node that far behind catches up by block sync, and replaying them at every
+ * synced block would cost a signature check each. */
+static void future_keep(struct node *n, const uint8_t *msg, size_t len, uint64_t height,
+			int is_vote)
+{
+	if (len > FUTURE_MAX_BYTES || height != cons_engine_height(n->eng) + 1)
 		return;
 	while (n->n_future &&
 	       (n->n_future == FUTURE_MAX_MSGS || n->future_bytes + len > FUTURE_MAX_BYTES)) {
@@ -194,7 +219,7 @@ static void future_keep(struct node *n, const uint8_t *msg, size_t len, int is_v
 	if (!copy)
 		return;
 	memcpy(copy, msg, len);
-	n->future[n->n_future++] = (struct node_future){ copy, len, is_vote };
+	n->future[n->n_future++] = (struct node_future){ copy, len, height, is_vote };
 	n->future_bytes += len;
 }
 
@@ -219,10 +244,13 @@ void node_future_replay(struct node *n)
 	n->n_future = n->future_bytes = 0;
 	for (size_t i = 0; i < nk; i++) {
 		const struct node_future *m = &kept[i];
-		int err = m->is_vote ? cons_engine_on_vote(n->eng, m->msg, m->len)
-				     : cons_engine_on_proposal(n->eng, m->msg, m->len);
-		if (err == IOLM_ECONS_FUTURE)
-			future_keep(n, m->msg, m->len, m->is_vote);
+		if (m->height == h) {
+			int err = m->is_vote ? cons_engine_on_vote(n->eng, m->msg, m->len)
+					     : cons_engine_on_proposal(n->eng, m->msg, m->len);
+			(void)err; /* verified when kept; stale now at worst */
+		} else if (m->height > h) {
+			future_keep(n, m->msg, m->len, m->height, m->is_vote);
+		}
 		free(m->msg);
 	}
 	free(kept);
@@ -240,7 +268,7 @@ static void on_consensus(struct node *n, node_peer *peer, const uint8_t *raw, si
 	err = is_vote ? cons_engine_on_vote(n->eng, bytes, blen)
 		      : cons_engine_on_proposal(n->eng, bytes, blen);
 	if (err == IOLM_ECONS_FUTURE)
-		future_keep(n, bytes, blen, is_vote);
+		future_keep(n, bytes, blen, msg_height(m, is_vote), is_vote);
 	free(bytes);
 	if (err == IOLM_OK) {
 		if (node_p2p_relay(n->p2p, raw, len, peer))
@@ -288,10 +316,9 @@ static void request_blocks(struct node *n, node_peer *peer, uint64_t from)
  * best peer then. */
 void node_sync_tick(struct node *n)
 {
-	ledger_head h;
+	/* decided so far, whether committed yet or waiting for its batch */
+	uint64_t decided = cons_engine_height(n->eng) - 1;
 	node_peer *best = NULL;
-	if (ledger_get_head(n->l, &h))
-		return;
 	for (size_t i = 0;; i++) {
 		node_peer *p = node_p2p_peer(n->p2p, i);
 		if (!p)
@@ -299,14 +326,14 @@ void node_sync_tick(struct node *n)
 		if (!best || node_peer_height(p) > node_peer_height(best))
 			best = p;
 	}
-	if (!best || node_peer_height(best) <= h.height)
+	if (!best || node_peer_height(best) <= decided)
 		return;
 	if (node_peer_height(best) > n->best_peer_height)
 		n->best_peer_height = node_peer_height(best);
 	uint64_t now = iolm_clock_wall_ms();
-	if (n->sync_requested_to > h.height && now < n->sync_last_ms + SYNC_RETRY_MS)
+	if (n->sync_requested_to > decided && now < n->sync_last_ms + SYNC_RETRY_MS)
 		return; /* a batch is in flight */
-	request_blocks(n, best, h.height + 1);
+	request_blocks(n, best, decided + 1);
 }
 
 static void on_block_request(struct node *n, node_peer *peer, const Iolm__BlockRequest *r)
@@ -344,11 +371,11 @@ static void on_block_request(struct node *n, node_peer *peer, const Iolm__BlockR
 
 static void on_block_response(struct node *n, node_peer *peer, const Iolm__BlockResponse *r)
 {
-	ledger_head h;
 	iolm_buf cert;
 	int err;
 
-	if (ledger_get_head(n->l, &h) || r->height != h.height + 1 || !r->commit ||
+	/* The engine's height, not the ledger's: decided blocks may wait for their batch. */
+	if (r->height != cons_engine_height(n->eng) || !r->commit ||
 	    r->commit->height != r->height)
 		return; /* not the next block: a duplicate, or from a batch we no longer need */
 	iolm_buf_init(&cert, IOLM_MAX_FRAME_BYTES);

@@ -221,10 +221,82 @@ static void subsidy_stops_at_max_supply(void **state)
 	fx_free(&f);
 }
 
+/* Blocks committed n at a time (a node catching up) give the very state of committing
+ * them one by one; a refused block in a batch leaves the ones before it committed and
+ * nothing of itself. */
+static void batch_commit_equals_one_by_one(void **state)
+{
+	struct fx f;
+	ledger *twin;
+	char twin_dir[] = "/tmp/iolm-test-batch-XXXXXX";
+	uint64_t nonce[FX_ACCOUNTS] = { 0 };
+	iolm_buf blocks[8], certs[8], c[4];
+	ledger_block_in in[8];
+	uint8_t ids[8][32];
+	size_t done;
+	ledger_head a, b;
+
+	(void)state;
+	fx_init(&f, NULL);
+	assert_non_null(mkdtemp(twin_dir));
+	fx_open_dir(&f, &twin, twin_dir);
+	for (int i = 0; i < 8; i++) {
+		fx_bufs_init(c, 4);
+		for (int k = 0; k < 4; k++)
+			fx_transfer(&f, &c[k], k, f.id[(k + i + 1) % FX_ACCOUNTS], 100 + (uint64_t)i,
+				    FX_MIN_FEE, nonce[k]++);
+		iolm_buf_init(&blocks[i], IOLM_MAX_BLOCK_BYTES);
+		iolm_buf_init(&certs[i], IOLM_MAX_FRAME_BYTES);
+		fx_build(&f, &blocks[i], c, 4, NULL, NULL);
+		fx_commit(&f, f.l, &blocks[i]);
+		assert_int_equal(iolm_buf_append(&certs[i], f.last_cert.data, f.last_cert.len),
+				 IOLM_OK);
+		in[i] = (ledger_block_in){ blocks[i].data, blocks[i].len, certs[i].data,
+					   certs[i].len };
+		fx_bufs_release(c, 4);
+	}
+	/* 1..5 in one batch, then 6..8 with 7's certificate swapped for 6's: 6 lands */
+	assert_int_equal(ledger_block_commit_many(twin, in, 5, NULL, ids, &done), IOLM_OK);
+	assert_int_equal(done, 5);
+	assert_int_equal(ledger_get_head(twin, &b), IOLM_OK);
+	assert_int_equal(b.height, 5);
+	assert_memory_equal(ids[4], b.block_id, 32);
+	ledger_block_in bad[3] = { in[5], in[6], in[7] };
+	bad[1].cert = in[5].cert;
+	bad[1].cert_len = in[5].cert_len;
+	assert_int_equal(ledger_block_commit_many(twin, bad, 3, NULL, ids, &done),
+			 IOLM_ELEDGER_CERT);
+	assert_int_equal(done, 1);
+	assert_int_equal(ledger_get_head(twin, &b), IOLM_OK);
+	assert_int_equal(b.height, 6);
+	assert_int_equal(ledger_block_commit_many(twin, in + 6, 2, NULL, ids, &done), IOLM_OK);
+	assert_int_equal(ledger_get_head(f.l, &a), IOLM_OK);
+	assert_int_equal(ledger_get_head(twin, &b), IOLM_OK);
+	assert_int_equal(a.height, 8);
+	assert_int_equal(b.height, 8);
+	assert_memory_equal(a.state_root, b.state_root, 32);
+	assert_memory_equal(a.block_id, b.block_id, 32);
+	for (int k = 0; k < FX_ACCOUNTS; k++) {
+		uint64_t ba, na, bb, nb;
+		assert_int_equal(ledger_get_account(f.l, f.id[k], &ba, &na), IOLM_OK);
+		assert_int_equal(ledger_get_account(twin, f.id[k], &bb, &nb), IOLM_OK);
+		assert_int_equal(ba, bb);
+		assert_int_equal(na, nb);
+	}
+	for (int i = 0; i < 8; i++) {
+		iolm_buf_release(&blocks[i], 0);
+		iolm_buf_release(&certs[i], 0);
+	}
+	ledger_close(twin);
+	fx_rmdir(twin_dir);
+	fx_free(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(two_ledgers_agree_at_every_height),
+		cmocka_unit_test(batch_commit_equals_one_by_one),
 		cmocka_unit_test(task_and_work_rules),
 		cmocka_unit_test(subsidy_stops_at_max_supply),
 	};
