@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <event2/event.h>
+
 #include "core/log.h"
 
 #define MOD "art"
@@ -11,6 +13,7 @@
 struct node_art_net {
 	node_p2p *p2p;
 	art_xfer *x;
+	struct event *ready;         /* art_xfer_fd readable: verified chunks are waiting */
 	int busy;                    /* inside an engine call */
 	node_peer **gone;            /* disconnected while busy: removed after the call */
 	size_t n_gone, cap_gone;
@@ -282,8 +285,19 @@ static int rpc_progress(void *ctx, art_xfer_progress *out, const uint8_t id[ART_
 	return node_art_net_progress(ctx, out, id);
 }
 
+/* The transfer's workers verified chunks: take them now rather than at the next tick. */
+static void on_ready(evutil_socket_t fd, short what, void *ctx)
+{
+	node_art_net *a = ctx;
+	(void)fd;
+	(void)what;
+	enter(a);
+	art_xfer_drain(a->x);
+	leave(a);
+}
+
 int node_art_net_create(node_art_net **out, node_p2p *p2p, art_store *s,
-			const art_xfer_config *cfg, node_rpc *rpc)
+			const art_xfer_config *cfg, node_rpc *rpc, struct event_base *base)
 {
 	node_art_net *a;
 	art_xfer_callbacks cb;
@@ -299,6 +313,13 @@ int node_art_net_create(node_art_net **out, node_p2p *p2p, art_store *s,
 		free(a);
 		return err;
 	}
+	if (base && art_xfer_fd(a->x) >= 0) {
+		a->ready = event_new(base, art_xfer_fd(a->x), EV_READ | EV_PERSIST, on_ready, a);
+		if (!a->ready || event_add(a->ready, NULL)) {
+			node_art_net_destroy(a);
+			return IOLM_ENOMEM;
+		}
+	}
 	if (rpc) {
 		node_rpc_art_ops ops = { rpc_fetch, rpc_progress, a };
 		node_rpc_set_art(rpc, &ops);
@@ -311,6 +332,8 @@ void node_art_net_destroy(node_art_net *a)
 {
 	if (!a)
 		return;
+	if (a->ready)
+		event_free(a->ready);
 	art_xfer_destroy(a->x);
 	free(a->gone);
 	free(a);

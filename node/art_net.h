@@ -24,14 +24,18 @@
 
 #define NODE_ART_PTS_MALFORMED 20u  /* an artifact frame with a malformed id */
 
+struct event_base;
 typedef struct node_art_net node_art_net;
 
 /* Create over p2p and store s (both must outlive it). cfg may be NULL: window 16,
  * timeout 10 s, no rate limit. rpc (may be NULL) gets the artifact endpoints (POST
  * /artifact/fetch/{id}, GET /artifact/{id}: node/rpc_art.c) bound to this object, so
- * destroy the rpc first (node_close does). *out is NULL on failure. */
+ * destroy the rpc first (node_close does). With base (may be NULL), chunks the
+ * transfer's workers verified are taken as soon as they are ready (an event on
+ * art_xfer_fd); without, at the next tick. *out is NULL on failure. */
 int node_art_net_create(node_art_net **out, node_p2p *p2p, art_store *s,
-			const art_xfer_config *cfg, node_rpc *rpc) IOLM_WUR;
+			const art_xfer_config *cfg, node_rpc *rpc,
+			struct event_base *base) IOLM_WUR;
 /* NULL is a no-op. Chunks stored stay stored: a fetch resumes after a restart. */
 void node_art_net_destroy(node_art_net *a);
 

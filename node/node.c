@@ -738,7 +738,7 @@ static int open_net(struct node *n)
 		IOLM_ERROR(MOD, "rpc on %s:%u: %s", c->rpc_host, c->rpc_port, iolm_strerror(rc));
 		return rc;
 	}
-	return node_art_net_create(&n->artnet, n->p2p, n->art, NULL, n->rpc);
+	return node_art_net_create(&n->artnet, n->p2p, n->art, NULL, n->rpc, n->base);
 }
 
 static void node_close(struct node *n)
