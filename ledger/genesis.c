@@ -112,7 +112,7 @@ static int parse_params(ledger_params *p, const json_t *obj, char *err, size_t e
 	size_t n = sizeof param_rules / sizeof param_rules[0];
 	for (size_t i = 0; i < n; i++) {
 		known[i] = param_rules[i].name;
-		*(uint64_t *)((char *)p + param_rules[i].offset) = param_rules[i].def;
+		memcpy((char *)p + param_rules[i].offset, &param_rules[i].def, sizeof(uint64_t));
 	}
 	known[n] = NULL;
 	if (!obj)
@@ -131,7 +131,7 @@ static int parse_params(ledger_params *p, const json_t *obj, char *err, size_t e
 		if (get_u64(v, &x) || x < r->min || x > r->max)
 			return gerr(err, errlen, "params.%s: must be an integer in [%llu, %llu]",
 				    r->name, (unsigned long long)r->min, (unsigned long long)r->max);
-		*(uint64_t *)((char *)p + r->offset) = x;
+		memcpy((char *)p + r->offset, &x, sizeof x);
 	}
 	return IOLM_OK;
 }

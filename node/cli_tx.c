@@ -259,7 +259,7 @@ int cli_tx(int argc, char **argv)
 		rc = submit(c, token, &b, &key, chain, wait) ? 1 : 0;
 	} else if (!strcmp(verb, "task-create")) {
 		compute_task_file tf;
-		unsigned bad;
+		unsigned bad = 0;
 		uint8_t ds[LEDGER_ARTIFACT_ID_LEN], ev[LEDGER_ARTIFACT_ID_LEN];
 		uint64_t v[8];
 		const char *tfp = cli_opt(argc, argv, "--task-file");

@@ -114,7 +114,7 @@ static int set_key(node_config *c, const char *k, char *v)
 		if (strcmp(k, nums[i].name) == 0) {
 			if (parse_u32(v, nums[i].min, nums[i].max, &x))
 				return -1;
-			*(uint32_t *)((char *)c + nums[i].off) = x;
+			memcpy((char *)c + nums[i].off, &x, sizeof x);
 			return 0;
 		}
 	}

@@ -70,6 +70,9 @@ const char *wallet_trust_chain_id(const wallet_trust *t)
 }
 
 static int refuse(char *why, size_t len, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int refuse(char *why, size_t len, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
