@@ -288,8 +288,8 @@ static void on_flush(evutil_socket_t fd, short what, void *arg)
 		event_base_loopexit(n->base, NULL);
 }
 
-/* A decided block: committed now, or, while the node catches up on blocks that peers
- * already have, kept for a batch of up to COMMIT_BATCH blocks committed in one LMDB
+/* A decided block: committed now, or, when block sync delivered it and more are to come,
+ * kept for a batch of up to COMMIT_BATCH blocks committed in one LMDB
  * transaction within COMMIT_BATCH_MS (one sync for the batch instead of one per block).
  * The engine has moved on either way; whatever reads the ledger for the engine's height
  * (proposing, judging a proposal) flushes the batch first. */
@@ -298,7 +298,7 @@ static int commit_block(struct node *n, const cons_action *a)
 	uint8_t id[32];
 	int err;
 
-	if (n->best_peer_height > a->height + 1 && n->flush_ev) {
+	if (n->applying_synced && n->best_peer_height > a->height + 1 && n->flush_ev) {
 		struct node_pending *p = &n->pending[n->n_pending];
 		p->block = malloc(a->block_len);
 		p->cert = malloc(a->cert_len ? a->cert_len : 1);

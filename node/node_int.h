@@ -89,6 +89,7 @@ struct node {
 	struct node_pending pending[COMMIT_BATCH];
 	size_t n_pending;
 	struct event *flush_ev;
+	int applying_synced;         /* the engine is deciding a block sync delivered */
 
 	/* sync */
 	uint64_t best_peer_height;

@@ -383,15 +383,20 @@ static void on_block_response(struct node *n, node_peer *peer, const Iolm__Block
 		goto out;
 	/* The certificate alone proves the block: +2/3 of the validators signed its id. The
 	 * engine checks it (signatures, quorum, that the block is the one signed). */
+	n->applying_synced = 1; /* its commit may wait for a batch (node.c commit_block) */
 	err = cons_engine_on_commit(n->eng, r->block.data, r->block.len, cert.data, cert.len);
+	int fatal = err ? 0 : node_drive(n);
+	n->applying_synced = 0;
+	if (fatal) {
+		event_base_loopexit(n->base, NULL);
+		goto out;
+	}
 	if (err) {
 		if (is_forged(err) || err == IOLM_ECONS_QUORUM || err == IOLM_ECONS_CERT)
 			node_p2p_penalize(n->p2p, peer, PTS_BAD_BLOCK, iolm_strerror(err));
 		goto out;
 	}
 	n->blocks_synced++;
-	if (node_drive(n))
-		event_base_loopexit(n->base, NULL);
 	/* Ask for the next batch as soon as this one is used up. */
 	if (r->height == n->sync_requested_to && node_peer_height(peer) > r->height)
 		request_blocks(n, peer, r->height + 1);
