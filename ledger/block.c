@@ -113,8 +113,10 @@ static int check_header(ledger *l, const Iolm__BlockHeader *h, const ledger_head
 
 /* Execute a decoded block on top of head in txn: header rules, every transaction, the
  * end-of-block rules; the resulting state root goes to root. */
+/* Execute block b (header h) in txn and compute its state root; index: also write the
+ * history and task indexes (a commit; a check is thrown away). */
 static int execute(ledger *l, MDB_txn *txn, const Iolm__Block *b, const Iolm__BlockHeader *h,
-		   ledger_sigcache *cache, uint8_t root[static 32])
+		   ledger_sigcache *cache, int index, uint8_t root[static 32])
 {
 	const ledger_genesis *g = l->g;
 	struct exec x;
@@ -133,6 +135,7 @@ static int execute(ledger *l, MDB_txn *txn, const Iolm__Block *b, const Iolm__Bl
 
 	if ((err = exec_begin(&x, l, txn, h->height)))
 		return err;
+	x.index = index;
 	x.time_ms = h->time_ms;
 	if ((err = state_load_supply(&x)))
 		goto out;
@@ -211,7 +214,7 @@ int ledger_block_check(ledger *l, const uint8_t *block, size_t len, ledger_sigca
 		return err;
 	if ((err = ledger_lmdb_err(mdb_txn_begin(l->env, NULL, 0, &txn))))
 		goto out;
-	if ((err = execute(l, txn, b, h, cache, root)))
+	if ((err = execute(l, txn, b, h, cache, 0, root)))
 		goto out;
 	if (memcmp(root, h->state_root.data, 32) != 0)
 		err = IOLM_ELEDGER_STATEROOT;
@@ -251,7 +254,7 @@ static int commit_in(ledger *l, MDB_txn *txn, const uint8_t *block, size_t len,
 	if (c->height != h->height || c->block_id.len != 32 || memcmp(c->block_id.data, id, 32) ||
 	    c->n_sigs == 0)
 		goto out;
-	if ((err = execute(l, txn, b, h, cache, root)))
+	if ((err = execute(l, txn, b, h, cache, 1, root)))
 		goto out;
 	st->txs += b->n_txs;
 	st->root_ns += l->root_ns;
@@ -414,6 +417,7 @@ int ledger_block_build(ledger *l, iolm_buf *out, const uint8_t (*const *cands),
 	if ((err = head_in(l, txn, &head)) || (err = exec_begin(&bd.x, l, txn, head.height + 1)) ||
 	    (err = state_load_supply(&bd.x)))
 		goto out;
+	bd.x.index = 0; /* the block is built, not committed: no history for it */
 	/* the header time, fixed before any transaction runs (they may read it) */
 	uint64_t btime = time_ms > head.time_ms ? time_ms : head.time_ms + 1;
 	if (btime - head.time_ms > MAX_BLOCK_GAP_MS)

@@ -67,6 +67,8 @@ struct exec {
 	Iolm__Supply supply;
 	uint64_t fees; /* collected in this block, paid out at its end */
 	uint32_t hist_seq; /* history entries written in this block so far */
+	int index;         /* write the history and task indexes: only when committing (a
+			    * proposal's check or a block being built is thrown away) */
 };
 
 int ledger_lmdb_err(int rc);
