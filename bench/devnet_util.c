@@ -22,6 +22,7 @@
 #include "core/buf.h"
 #include "core/clock.h"
 #include "core/hex.h"
+#include "core/httpc.h"
 #include "core/key.h"
 #include "node/node.h"
 
@@ -341,13 +342,9 @@ void devnet_read_token(devnet_node *n)
 {
 	char path[DEVNET_PATH + 128];
 	snprintf(path, sizeof path, "%s/rpc.cookie", n->dir);
-	FILE *fp = fopen(path, "r");
-	if (!fp)
-		devnet_die("%s: %s", path, strerror(errno));
-	int ok = fscanf(fp, "%64s", n->token) == 1;
-	fclose(fp);
-	if (!ok)
-		devnet_die("%s: no token", path);
+	int err = iolm_httpc_read_cookie(n->token, path);
+	if (err)
+		devnet_die("%s: %s", path, iolm_strerror(err));
 }
 
 void devnet_sleep(double s)

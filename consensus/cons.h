@@ -55,6 +55,10 @@ int cons_valset_create(cons_valset **out, const uint8_t *pubkeys, const uint64_t
 		       size_t n) IOLM_WUR;
 void cons_valset_destroy(cons_valset *vs);
 
+/* The validator set of a genesis file, in its order (errors as cons_valset_create). */
+struct ledger_genesis;
+int cons_valset_from_genesis(cons_valset **out, const struct ledger_genesis *g) IOLM_WUR;
+
 size_t cons_valset_size(const cons_valset *vs);
 uint64_t cons_valset_total_power(const cons_valset *vs);
 /* Key of validator i (i < size): a pointer into vs, valid while vs is. */

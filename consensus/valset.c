@@ -13,6 +13,7 @@
 #include "consensus/internal.h"
 #include "core/hash.h"
 #include "core/key.h"
+#include "ledger/ledger.h"
 
 #define TOTAL_POWER_MAX (UINT64_C(1) << 62)
 
@@ -86,6 +87,27 @@ int cons_valset_copy(cons_valset **out, const cons_valset *vs)
 	memcpy((*out)->pub, vs->pub, vs->n * sizeof *vs->pub);
 	memcpy((*out)->power, vs->power, vs->n * sizeof *vs->power);
 	return IOLM_OK;
+}
+
+int cons_valset_from_genesis(cons_valset **out, const ledger_genesis *g)
+{
+	size_t nv = ledger_genesis_validator_count(g);
+	uint8_t *keys = malloc(nv * IOLM_PUBKEY_LEN + 1);
+	uint64_t *powers = malloc(nv * sizeof *powers + 1);
+	int err = IOLM_ENOMEM;
+
+	*out = NULL;
+	if (keys && powers) {
+		for (size_t i = 0; i < nv; i++) {
+			const ledger_validator *v = ledger_genesis_validator(g, i);
+			memcpy(keys + IOLM_PUBKEY_LEN * i, v->pub, IOLM_PUBKEY_LEN);
+			powers[i] = v->power;
+		}
+		err = cons_valset_create(out, keys, powers, nv);
+	}
+	free(keys);
+	free(powers);
+	return err;
 }
 
 void cons_valset_destroy(cons_valset *vs)

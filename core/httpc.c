@@ -1,5 +1,7 @@
 #include "core/httpc.h"
 
+#include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -121,5 +123,25 @@ static int request_once(iolm_httpc *c, const char *method, const char *path, con
 	if (r.err)
 		return r.err;
 	*status = r.status;
+	return IOLM_OK;
+}
+
+int iolm_httpc_read_cookie(char token[static 65], const char *path)
+{
+	char buf[128];
+	size_t n;
+	FILE *fp = fopen(path, "r");
+
+	token[0] = '\0';
+	if (!fp)
+		return IOLM_ENOTFOUND;
+	n = fread(buf, 1, sizeof buf - 1, fp);
+	fclose(fp);
+	while (n && isspace((unsigned char)buf[n - 1]))
+		n--;
+	if (n != 64)
+		return IOLM_ELENGTH;
+	memcpy(token, buf, 64);
+	token[64] = '\0';
 	return IOLM_OK;
 }

@@ -17,6 +17,11 @@ typedef struct iolm_httpc iolm_httpc;
 int iolm_httpc_create(iolm_httpc **out, const char *host, uint16_t port) IOLM_WUR;
 void iolm_httpc_destroy(iolm_httpc *c);
 
+/* The token of a node's RPC cookie file (64 hex characters, then white space at most)
+ * into token, NUL-terminated. IOLM_ENOTFOUND when the file cannot be opened,
+ * IOLM_ELENGTH when it does not hold exactly one 64-character token. */
+int iolm_httpc_read_cookie(char token[static 65], const char *path) IOLM_WUR;
+
 /* Send method (GET or POST) path with an optional bearer token and body; the HTTP status
  * goes to *status and the response body is appended to out (capped by out's limit).
  * IOLM_ETIMEOUT after timeout_ms, IOLM_EIO when the connection fails. */

@@ -54,16 +54,6 @@ static int num(int argc, char **argv, const char *name, uint64_t def, uint64_t *
 	return *end || end == v ? -1 : 0;
 }
 
-static int read_token(const char *path, char token[65])
-{
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return -1;
-	int ok = fscanf(f, "%64s", token) == 1;
-	fclose(f);
-	return ok ? 0 : -1;
-}
-
 static json_t *get_json(iolm_httpc *c, const char *path, int *status)
 {
 	iolm_buf out;
@@ -171,7 +161,7 @@ int cli_tx(int argc, char **argv)
 	memcpy(host, rpc, (size_t)(colon - rpc));
 	host[colon - rpc] = '\0';
 	port = strtoull(colon + 1, NULL, 10);
-	if (read_token(cookie, token) || iolm_key_load(&key, keyf)) {
+	if (iolm_httpc_read_cookie(token, cookie) || iolm_key_load(&key, keyf)) {
 		fprintf(stderr, "iolmd: cannot read %s or %s\n", cookie, keyf);
 		return 1;
 	}

@@ -46,12 +46,7 @@ static int read_token(struct rpc_node *r)
 {
 	char path[1300];
 	snprintf(path, sizeof path, "%s/rpc.cookie", r->dir);
-	FILE *fp = fopen(path, "r");
-	if (!fp)
-		return -1;
-	int ok = fscanf(fp, "%64s", r->token) == 1;
-	fclose(fp);
-	return ok ? 0 : -1;
+	return iolm_httpc_read_cookie(r->token, path);
 }
 
 static json_t *get_json(struct rpc_node *r, const char *path)

@@ -95,25 +95,6 @@ static int get_json(miner_rpc *r, json_t **out, const char *path)
 	return err;
 }
 
-static int read_cookie(char token[static 65], const char *path)
-{
-	uint8_t *data;
-	size_t len;
-	int err = miner_read_file(&data, &len, path, 1024);
-	if (err)
-		return err;
-	while (len && (data[len - 1] == '\n' || data[len - 1] == '\r' || data[len - 1] == ' '))
-		len--;
-	if (len != 64) {
-		free(data);
-		return IOLM_ELENGTH;
-	}
-	memcpy(token, data, 64);
-	token[64] = '\0';
-	free(data);
-	return IOLM_OK;
-}
-
 int miner_rpc_open(miner_rpc *r, const char *hostport, const char *cookie_file)
 {
 	char host[256];
@@ -125,7 +106,7 @@ int miner_rpc_open(miner_rpc *r, const char *hostport, const char *cookie_file)
 		fprintf(stderr, "iolm-miner: --node must be HOST:PORT, not '%s'\n", hostport);
 		return err;
 	}
-	if ((err = read_cookie(r->token, cookie_file))) {
+	if ((err = iolm_httpc_read_cookie(r->token, cookie_file))) {
 		fprintf(stderr, "iolm-miner: cookie %s: %s\n", cookie_file, iolm_strerror(err));
 		return err;
 	}

@@ -605,23 +605,13 @@ static int load_key(struct node *n, const char *dir)
 
 static int open_consensus(struct node *n)
 {
-	size_t nv = ledger_genesis_validator_count(n->g);
-	uint8_t *keys = malloc(nv * 32);
-	uint64_t *powers = malloc(nv * sizeof *powers);
 	char path[1200];
 	ledger_head head;
 	cons_config cc;
-	int err = IOLM_ENOMEM;
+	int err;
 
-	if (!keys || !powers)
-		goto out;
-	for (size_t i = 0; i < nv; i++) {
-		const ledger_validator *v = ledger_genesis_validator(n->g, i);
-		memcpy(keys + 32 * i, v->pub, 32);
-		powers[i] = v->power;
-	}
-	if ((err = cons_valset_create(&n->vs, keys, powers, nv)))
-		goto out;
+	if ((err = cons_valset_from_genesis(&n->vs, n->g)))
+		return err;
 	n->val_index = cons_valset_find(n->vs, iolm_key_pub(&n->key));
 	if ((err = ledger_get_head(n->l, &head)))
 		goto out;
@@ -664,8 +654,6 @@ static int open_consensus(struct node *n)
 	}
 	err = cons_engine_start(n->eng);
 out:
-	free(keys);
-	free(powers);
 	return err;
 }
 

@@ -44,8 +44,10 @@ const char *cli_arg(const wallet_cli *c, int i);
 /* A decimal uint64 option (def when absent). IOLM_EINVAL when malformed. */
 int cli_u64(const wallet_cli *c, const char *name, uint64_t def, uint64_t *out) IOLM_WUR;
 
-/* Open the node (with the cookie when one was given) and the trust anchor. On failure
- * c->detail says why. */
+/* Open the node (with the cookie when one was given): for answers shown as the node
+ * gives them. On failure c->detail says why. */
+int cli_node(wallet_cli *c, wallet_node *n) IOLM_WUR;
+/* Open the node and the trust anchor: for answers the wallet checks. */
 int cli_connect(wallet_cli *c, wallet_node *n, wallet_trust **t) IOLM_WUR;
 /* Unlock the keystore: passphrase, then decrypt. */
 int cli_unlock(wallet_cli *c, iolm_key *key) IOLM_WUR;
@@ -57,8 +59,6 @@ int cli_address(wallet_cli *c, const char *arg, uint8_t id[static IOLM_ADDR_LEN]
 void cli_emit_json(const wallet_cli *c, json_t *o);
 /* "1,234,567" */
 const char *cli_amount(char buf[static 32], uint64_t v);
-/* A JSON integer or decimal-string field as uint64 (0 when absent). */
-uint64_t cli_json_u64(const json_t *o, const char *name);
 
 /* Sign body with key (the caller set the kind; nonce and fee come from the proved account
  * and --fee), check that the account can pay `spend` + fee, submit, print the id, and wait

@@ -27,14 +27,8 @@ int wallet_node_open(wallet_node *n, const char *hostport, const char *cookie)
 		return IOLM_EINVAL;
 	memcpy(host, hostport, (size_t)(colon - hostport));
 	host[colon - hostport] = '\0';
-	if (cookie) {
-		FILE *f = fopen(cookie, "r");
-		int ok = f && fscanf(f, "%64s", n->token) == 1;
-		if (f)
-			fclose(f);
-		if (!ok)
-			return IOLM_ENOTFOUND;
-	}
+	if (cookie && iolm_httpc_read_cookie(n->token, cookie))
+		return IOLM_ENOTFOUND;
 	return iolm_httpc_create(&n->c, host, (uint16_t)port) ? IOLM_ENOMEM : IOLM_OK;
 }
 

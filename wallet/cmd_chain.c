@@ -75,7 +75,7 @@ static int wait_commit(wallet_cli *c, wallet_node *n, const char *idhex, uint64_
 		int err = wallet_get(n, path, &j);
 		const char *st = json_string_value(json_object_get(j, "status"));
 		if (!err && st && !strcmp(st, "committed")) {
-			*height = cli_json_u64(j, "height");
+			*height = wallet_json_u64(j, "height", NULL);
 			json_decref(j);
 			return IOLM_OK;
 		}

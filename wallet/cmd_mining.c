@@ -28,6 +28,11 @@ static int get(wallet_cli *c, wallet_node *n, const char *path, json_t **out)
 	return err;
 }
 
+static uint64_t u64(const json_t *o, const char *k)
+{
+	return wallet_json_u64(o, k, NULL);
+}
+
 static const char *str(const json_t *o, const char *k)
 {
 	const char *s = json_string_value(json_object_get(o, k));
@@ -49,15 +54,13 @@ static const char *nats(char buf[static 32], uint64_t micro)
 int cmd_task_list(wallet_cli *c)
 {
 	wallet_node n;
-	wallet_trust *t;
 	json_t *o = NULL;
 	int err;
 
-	if ((err = cli_connect(c, &n, &t)))
+	if ((err = cli_node(c, &n)))
 		return err;
 	err = get(c, &n, "/tasks?limit=1000", &o);
 	wallet_node_close(&n);
-	wallet_trust_destroy(t);
 	if (err)
 		return err;
 	if (c->json) {
@@ -72,8 +75,8 @@ int cmd_task_list(wallet_cli *c)
 	       "best (nats)", "accepted", "status");
 	json_array_foreach(tasks, i, tk) {
 		printf("%-16.16s  %-16.16s  %16s  %10s  %8llu  %s\n", str(tk, "id"), str(tk, "name"),
-		       cli_amount(a, cli_json_u64(tk, "pool")), nats(b, cli_json_u64(tk, "best_loss")),
-		       (unsigned long long)cli_json_u64(tk, "n_accepted"), str(tk, "status_name"));
+		       cli_amount(a, u64(tk, "pool")), nats(b, u64(tk, "best_loss")),
+		       (unsigned long long)u64(tk, "n_accepted"), str(tk, "status_name"));
 	}
 	if (!json_array_size(tasks))
 		printf("(no tasks)\n");
@@ -87,7 +90,6 @@ int cmd_task_show(wallet_cli *c)
 	uint8_t raw[32];
 	char path[128], a[32], b[32];
 	wallet_node n;
-	wallet_trust *t;
 	json_t *task = NULL, *shares = NULL;
 	int err;
 
@@ -95,7 +97,7 @@ int cmd_task_show(wallet_cli *c)
 		snprintf(c->detail, sizeof c->detail, "task show wants a task id (64 hex)");
 		return IOLM_EINVAL;
 	}
-	if ((err = cli_connect(c, &n, &t)))
+	if ((err = cli_node(c, &n)))
 		return err;
 	snprintf(path, sizeof path, "/task/%s", id);
 	if (!(err = get(c, &n, path, &task))) {
@@ -103,7 +105,6 @@ int cmd_task_show(wallet_cli *c)
 		err = get(c, &n, path, &shares);
 	}
 	wallet_node_close(&n);
-	wallet_trust_destroy(t);
 	if (err)
 		goto out;
 	if (c->json) {
@@ -116,23 +117,23 @@ int cmd_task_show(wallet_cli *c)
 	printf("name        %s\n", str(p, "name"));
 	printf("designer    %s\n", str(task, "creator"));
 	printf("status      %s (created at height %llu)\n", str(task, "status_name"),
-	       (unsigned long long)cli_json_u64(task, "created_height"));
-	printf("pool        %s units left, %s paid out\n", cli_amount(a, cli_json_u64(task, "pool")),
-	       cli_amount(b, cli_json_u64(task, "paid_out")));
-	printf("revenue     %s units waiting\n", cli_amount(a, cli_json_u64(task, "revenue")));
+	       (unsigned long long)u64(task, "created_height"));
+	printf("pool        %s units left, %s paid out\n", cli_amount(a, u64(task, "pool")),
+	       cli_amount(b, u64(task, "paid_out")));
+	printf("revenue     %s units waiting\n", cli_amount(a, u64(task, "revenue")));
 	printf("works       %llu committed, %llu accepted\n",
-	       (unsigned long long)cli_json_u64(task, "n_works"),
-	       (unsigned long long)cli_json_u64(task, "n_accepted"));
+	       (unsigned long long)u64(task, "n_works"),
+	       (unsigned long long)u64(task, "n_accepted"));
 	printf("best        %s nats, work %.16s, height %llu\n",
-	       nats(a, cli_json_u64(task, "best_loss")), str(task, "best_work"),
-	       (unsigned long long)cli_json_u64(task, "best_height"));
+	       nats(a, u64(task, "best_loss")), str(task, "best_work"),
+	       (unsigned long long)u64(task, "best_height"));
 	const json_t *sh = json_object_get(shares, "shares");
-	uint64_t total = cli_json_u64(shares, "total_credit");
+	uint64_t total = u64(shares, "total_credit");
 	size_t i;
 	json_t *s;
 	printf("\n%-44s  %16s  %8s\n", "profit shares: account", "credit", "share");
 	json_array_foreach(sh, i, s) {
-		uint64_t cr = cli_json_u64(s, "credit");
+		uint64_t cr = u64(s, "credit");
 		printf("%-44s  %16s  %7.2f%%\n", str(s, "address"), cli_amount(a, cr),
 		       total ? 100.0 * (double)cr / (double)total : 0.0);
 	}
@@ -162,7 +163,7 @@ static int rewards_proved(wallet_cli *c, wallet_node *n, const wallet_trust *t,
 	iolm_addr_encode(addr, id);
 	snprintf(path, sizeof path, "/rewards/%s", addr);
 	if ((err = wallet_get_anchored(n, path, &ans, &blk, c->detail, sizeof c->detail)) ||
-	    (err = wallet_verify_anchor(t, cli_json_u64(ans, "height"), blk, at, c->detail,
+	    (err = wallet_verify_anchor(t, u64(ans, "height"), blk, at, c->detail,
 					sizeof c->detail)))
 		goto out;
 	const json_t *rec = json_object_get(ans, "record");
@@ -178,11 +179,11 @@ static int rewards_proved(wallet_cli *c, wallet_node *n, const wallet_trust *t,
 		goto out;
 	}
 	const Iolm__Rewards *r = *out ? *out : &zero;
-	if (cli_json_u64(ans, "breakthrough") != r->breakthrough ||
-	    cli_json_u64(ans, "revenue") != r->revenue ||
-	    cli_json_u64(ans, "validator") != r->validator ||
-	    cli_json_u64(ans, "bonds_returned") != r->bonds_returned ||
-	    cli_json_u64(ans, "slashed") != r->slashed) {
+	if (u64(ans, "breakthrough") != r->breakthrough ||
+	    u64(ans, "revenue") != r->revenue ||
+	    u64(ans, "validator") != r->validator ||
+	    u64(ans, "bonds_returned") != r->bonds_returned ||
+	    u64(ans, "slashed") != r->slashed) {
 		snprintf(c->detail, sizeof c->detail, "the node's reward totals differ from the "
 			 "record it proved");
 		err = IOLM_EWALLET_PROOF;
@@ -288,7 +289,7 @@ int cmd_rewards(wallet_cli *c)
 		snprintf(path, sizeof path, "/shares/%s/%s", json_string_value(tid), addr);
 		if ((err = get(c, &n, path, &s)))
 			goto out;
-		uint64_t cr = cli_json_u64(s, "credit"), tot = cli_json_u64(s, "total_credit");
+		uint64_t cr = u64(s, "credit"), tot = u64(s, "total_credit");
 		if (cr)
 			json_array_append_new(shares, json_pack("{s:O,s:I,s:I,s:f}", "task_id", tid,
 				"credit", (json_int_t)cr, "total_credit", (json_int_t)tot,
@@ -320,8 +321,8 @@ int cmd_rewards(wallet_cli *c)
 	json_t *s;
 	json_array_foreach(shares, i, s)
 		printf("  task %.16s  credit %16s of %16s  %7.2f%%\n", str(s, "task_id"),
-		       cli_amount(a, cli_json_u64(s, "credit")),
-		       cli_amount(b, cli_json_u64(s, "total_credit")),
+		       cli_amount(a, u64(s, "credit")),
+		       cli_amount(b, u64(s, "total_credit")),
 		       100.0 * json_real_value(json_object_get(s, "share")));
 	if (!json_array_size(shares))
 		printf("  (none)\n");
@@ -329,8 +330,8 @@ int cmd_rewards(wallet_cli *c)
 	       "object");
 	json_t *e;
 	json_array_foreach(entries, i, e)
-		printf("  %8llu  %-20s %20s  %.16s\n", (unsigned long long)cli_json_u64(e, "height"),
-		       str(e, "kind"), cli_amount(a, cli_json_u64(e, "amount")),
+		printf("  %8llu  %-20s %20s  %.16s\n", (unsigned long long)u64(e, "height"),
+		       str(e, "kind"), cli_amount(a, u64(e, "amount")),
 		       str(e, "object_id"));
 	if (!json_array_size(entries))
 		printf("  (none)\n");
@@ -338,7 +339,7 @@ int cmd_rewards(wallet_cli *c)
 	const char *k;
 	json_t *v;
 	json_object_foreach(totals, k, v)
-		printf("  %-28s %20s\n", k, cli_amount(a, cli_json_u64(totals, k)));
+		printf("  %-28s %20s\n", k, cli_amount(a, u64(totals, k)));
 out:
 	wallet_node_close(&n);
 	wallet_trust_destroy(t);
@@ -359,11 +360,10 @@ int cmd_works(wallet_cli *c)
 	uint8_t id[IOLM_ADDR_LEN];
 	char addr[IOLM_ADDR_STRLEN + 1], path[128], a[32], b[32];
 	wallet_node n;
-	wallet_trust *t;
 	json_t *entries = NULL, *totals = NULL, *works = json_array();
 	int err;
 
-	if ((err = cli_address(c, cli_arg(c, 0), id)) || (err = cli_connect(c, &n, &t)))
+	if ((err = cli_address(c, cli_arg(c, 0), id)) || (err = cli_node(c, &n)))
 		goto done;
 	iolm_addr_encode(addr, id);
 	if ((err = history(c, &n, addr, "work_committed", &entries, &totals)))
@@ -379,10 +379,10 @@ int cmd_works(wallet_cli *c)
 		json_array_append_new(works, json_pack(
 			"{s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:b}", "work_id", str(e, "object_id"),
 			"task_id", str(w, "task_id"), "status", str(w, "status_name"), "eval_loss",
-			(json_int_t)cli_json_u64(cm, "eval_loss"), "steps",
-			(json_int_t)cli_json_u64(cm, "steps"), "bond", (json_int_t)cli_json_u64(w, "bond"),
-			"commit_height", (json_int_t)cli_json_u64(w, "commit_height"),
-			"decided_height", (json_int_t)cli_json_u64(w, "decided_height"), "was_best",
+			(json_int_t)u64(cm, "eval_loss"), "steps",
+			(json_int_t)u64(cm, "steps"), "bond", (json_int_t)u64(w, "bond"),
+			"commit_height", (json_int_t)u64(w, "commit_height"),
+			"decided_height", (json_int_t)u64(w, "decided_height"), "was_best",
 			json_is_true(json_object_get(w, "was_best"))));
 		json_decref(w);
 	}
@@ -396,17 +396,16 @@ int cmd_works(wallet_cli *c)
 	json_array_foreach(works, i, w)
 		printf("%-16.16s  %-16.16s  %-9s  %10s  %6llu  %12s  %8llu  %8llu%s\n",
 		       str(w, "work_id"), str(w, "task_id"), str(w, "status"),
-		       nats(a, cli_json_u64(w, "eval_loss")),
-		       (unsigned long long)cli_json_u64(w, "steps"),
-		       cli_amount(b, cli_json_u64(w, "bond")),
-		       (unsigned long long)cli_json_u64(w, "commit_height"),
-		       (unsigned long long)cli_json_u64(w, "decided_height"),
+		       nats(a, u64(w, "eval_loss")),
+		       (unsigned long long)u64(w, "steps"),
+		       cli_amount(b, u64(w, "bond")),
+		       (unsigned long long)u64(w, "commit_height"),
+		       (unsigned long long)u64(w, "decided_height"),
 		       json_is_true(json_object_get(w, "was_best")) ? "  best" : "");
 	if (!json_array_size(works))
 		printf("(no works)\n");
 out:
 	wallet_node_close(&n);
-	wallet_trust_destroy(t);
 done:
 	json_decref(entries);
 	json_decref(totals);

@@ -157,16 +157,6 @@ const char *cli_amount(char buf[static 32], uint64_t v)
 	return buf;
 }
 
-uint64_t cli_json_u64(const json_t *o, const char *name)
-{
-	const json_t *f = json_object_get(o, name);
-	if (json_is_integer(f))
-		return json_integer_value(f) > 0 ? (uint64_t)json_integer_value(f) : 0;
-	if (json_is_string(f))
-		return strtoull(json_string_value(f), NULL, 10);
-	return 0;
-}
-
 static int exit_code(int err)
 {
 	switch (err) {
@@ -211,6 +201,15 @@ static int report(const wallet_cli *c, int err)
 
 /* ---------------------------------------------------------------- shared steps */
 
+int cli_node(wallet_cli *c, wallet_node *n)
+{
+	int err = wallet_node_open(n, c->node, c->cookie);
+	if (err)
+		snprintf(c->detail, sizeof c->detail, "%s %s", err == IOLM_ENOTFOUND ? "cookie file"
+			 : "node address", err == IOLM_ENOTFOUND ? c->cookie : c->node);
+	return err;
+}
+
 int cli_connect(wallet_cli *c, wallet_node *n, wallet_trust **t)
 {
 	int err;
@@ -218,9 +217,7 @@ int cli_connect(wallet_cli *c, wallet_node *n, wallet_trust **t)
 	memset(n, 0, sizeof *n);
 	if ((err = wallet_trust_load(t, c->genesis, c->detail, sizeof c->detail)))
 		return err;
-	if ((err = wallet_node_open(n, c->node, c->cookie))) {
-		snprintf(c->detail, sizeof c->detail, "%s %s", err == IOLM_ENOTFOUND ? "cookie file"
-			 : "node address", err == IOLM_ENOTFOUND ? c->cookie : c->node);
+	if ((err = cli_node(c, n))) {
 		wallet_trust_destroy(*t);
 		*t = NULL;
 	}

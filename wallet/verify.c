@@ -20,37 +20,20 @@ struct wallet_trust {
 int wallet_trust_load(wallet_trust **out, const char *path, char *err, size_t errlen)
 {
 	wallet_trust *t = calloc(1, sizeof *t);
-	uint8_t *keys = NULL;
-	uint64_t *powers = NULL;
-	int rc = IOLM_ENOMEM;
+	int rc;
 
 	*out = NULL;
 	if (!t)
-		return rc;
+		return IOLM_ENOMEM;
 	if ((rc = ledger_genesis_load(&t->g, path, err, errlen)))
 		goto fail;
-	size_t nv = ledger_genesis_validator_count(t->g);
-	keys = malloc(nv * IOLM_PUBKEY_LEN + 1);
-	powers = malloc(nv * sizeof *powers + 1);
-	rc = IOLM_ENOMEM;
-	if (!keys || !powers)
-		goto fail;
-	for (size_t i = 0; i < nv; i++) {
-		const ledger_validator *v = ledger_genesis_validator(t->g, i);
-		memcpy(keys + IOLM_PUBKEY_LEN * i, v->pub, IOLM_PUBKEY_LEN);
-		powers[i] = v->power;
-	}
-	if ((rc = cons_valset_create(&t->vs, keys, powers, nv))) {
+	if ((rc = cons_valset_from_genesis(&t->vs, t->g))) {
 		snprintf(err, errlen, "%s: validator set: %s", path, iolm_strerror(rc));
 		goto fail;
 	}
-	free(keys);
-	free(powers);
 	*out = t;
 	return IOLM_OK;
 fail:
-	free(keys);
-	free(powers);
 	wallet_trust_destroy(t);
 	return rc;
 }
@@ -102,7 +85,7 @@ static int hex_value(const json_t *f, uint8_t **out, size_t *len, size_t cap)
 	return IOLM_OK;
 }
 
-static uint64_t u64_field(const json_t *o, const char *name, int *ok)
+uint64_t wallet_json_u64(const json_t *o, const char *name, int *ok)
 {
 	const json_t *f = json_object_get(o, name);
 	if (json_is_integer(f) && json_integer_value(f) >= 0)
@@ -113,7 +96,8 @@ static uint64_t u64_field(const json_t *o, const char *name, int *ok)
 		if (!*end && end != json_string_value(f))
 			return v;
 	}
-	*ok = 0;
+	if (ok)
+		*ok = 0;
 	return 0;
 }
 
@@ -223,9 +207,9 @@ int wallet_verify_account(const wallet_trust *t, const uint8_t id[static IOLM_AD
 	memset(out, 0, sizeof *out);
 	memcpy(out->id, id, IOLM_ADDR_LEN);
 	memcpy(raw + 1, id, IOLM_ADDR_LEN);
-	uint64_t height = u64_field(account, "height", &ok);
-	uint64_t said_balance = u64_field(account, "balance", &ok);
-	uint64_t said_nonce = u64_field(account, "nonce", &ok);
+	uint64_t height = wallet_json_u64(account, "height", &ok);
+	uint64_t said_balance = wallet_json_u64(account, "balance", &ok);
+	uint64_t said_nonce = wallet_json_u64(account, "nonce", &ok);
 	if (!ok)
 		return refuse(why, why_len, "the account answer lacks its height or balance");
 	if ((err = wallet_verify_anchor(t, height, block, &out->at, why, why_len)) ||
@@ -270,7 +254,7 @@ int wallet_get_anchored(wallet_node *n, const char *path, json_t **answer, json_
 	why[0] = '\0';
 	if ((err = wallet_get(n, path, answer)))
 		return err;
-	uint64_t height = u64_field(*answer, "height", &ok);
+	uint64_t height = wallet_json_u64(*answer, "height", &ok);
 	if (!ok)
 		return refuse(why, why_len, "the answer to %s has no height", path);
 	snprintf(bpath, sizeof bpath, "/block/%llu", (unsigned long long)height);

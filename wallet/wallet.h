@@ -83,6 +83,10 @@ int wallet_get(wallet_node *n, const char *path, json_t **out) IOLM_WUR;
 int wallet_post_tx(wallet_node *n, const uint8_t *tx, size_t len, char id_hex[65], char *why,
 		   size_t why_len) IOLM_WUR;
 
+/* A JSON integer field, or a decimal string (amounts past 2^53), as uint64. 0 when it is
+ * absent, negative or malformed, and then *ok (when not NULL) is set to 0. */
+uint64_t wallet_json_u64(const json_t *o, const char *name, int *ok);
+
 /* ---------------------------------------------------------------- light client */
 
 typedef struct wallet_trust wallet_trust;
