@@ -424,9 +424,9 @@ int node_drive(struct node *n)
 				return err;
 			}
 		}
-		if (n->fatal || !n->n_future || cons_engine_height(n->eng) == n->future_at)
+		if (n->fatal || !n->n_future || n->future[0].height > cons_engine_height(n->eng))
 			break;
-		node_future_replay(n); /* the height moved on: what we kept may apply now */
+		node_future_replay(n); /* the engine reached what we kept */
 	}
 	return n->fatal;
 }

@@ -82,8 +82,7 @@ struct node {
 	/* consensus messages for the height after the engine's, replayed when it gets
 	 * there (node_net.c); bounded by FUTURE_MAX_MSGS and FUTURE_MAX_BYTES */
 	struct node_future *future;
-	size_t n_future, future_bytes;
-	uint64_t future_at;          /* engine height at the last replay */
+	size_t n_future, future_bytes; /* oldest first: heights never decrease */
 
 	/* catching up: decided blocks not in the ledger yet, committed together */
 	struct node_pending pending[COMMIT_BATCH];
@@ -126,7 +125,7 @@ void node_on_verified(void *ctx, const uint8_t *raw, size_t len, const uint8_t t
 void node_send_status(struct node *n, node_peer *to);
 void node_sync_tick(struct node *n);
 int node_broadcast_msg(struct node *n, enum cons_msg_kind kind, const uint8_t *msg, size_t len);
-/* Hand kept next-height messages to the engine once its height moved on. */
+/* Hand the kept messages of the engine's height to it, drop older ones. */
 void node_future_replay(struct node *n);
 void node_future_clear(struct node *n);
 

@@ -213,8 +213,6 @@ static void future_keep(struct node *n, const uint8_t *msg, size_t len, uint64_t
 	}
 	if (!n->future && !(n->future = calloc(FUTURE_MAX_MSGS, sizeof *n->future)))
 		return;
-	if (!n->n_future)
-		n->future_at = cons_engine_height(n->eng);
 	uint8_t *copy = malloc(len ? len : 1);
 	if (!copy)
 		return;
@@ -235,9 +233,6 @@ void node_future_clear(struct node *n)
 void node_future_replay(struct node *n)
 {
 	uint64_t h = cons_engine_height(n->eng);
-	if (h == n->future_at)
-		return;
-	n->future_at = h;
 	struct node_future *kept = n->future;
 	size_t nk = n->n_future;
 	n->future = NULL;
