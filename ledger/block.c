@@ -1,6 +1,16 @@
 /* Blocks: building (proposer), checking (everyone) and committing, each by executing the
  * block's transactions inside one LMDB write transaction. The header rules are in
- * docs/protocol.md with their error codes. */
+ * docs/protocol.md with their error codes.
+ *
+ * Prepared blocks. A validator checks (or builds) the block of a height and, moments
+ * later, commits the same bytes. Rather than execute it twice, the last block checked or
+ * built keeps its write transaction open, uncommitted (struct ledger_prep); committing
+ * those exact bytes then only stores the block, its certificate and the head, and
+ * commits that transaction. Anything else that writes drops it first (LMDB has one
+ * writer), so a prepared block always sits on the current head. Its history and task
+ * indexes are written during that execution, as for a commit: they vanish with it when it
+ * is dropped. Readers are not affected: they see the committed state. */
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -111,12 +121,10 @@ static int check_header(ledger *l, const Iolm__BlockHeader *h, const ledger_head
 	return IOLM_OK;
 }
 
-/* Execute a decoded block on top of head in txn: header rules, every transaction, the
- * end-of-block rules; the resulting state root goes to root. */
-/* Execute block b (header h) in txn and compute its state root; index: also write the
- * history and task indexes (a commit; a check is thrown away). */
+/* Execute block b (header h) in txn, with the history and task indexes, and compute its
+ * state root. */
 static int execute(ledger *l, MDB_txn *txn, const Iolm__Block *b, const Iolm__BlockHeader *h,
-		   ledger_sigcache *cache, int index, uint8_t root[static 32])
+		   ledger_sigcache *cache, uint8_t root[static 32])
 {
 	const ledger_genesis *g = l->g;
 	struct exec x;
@@ -135,7 +143,6 @@ static int execute(ledger *l, MDB_txn *txn, const Iolm__Block *b, const Iolm__Bl
 
 	if ((err = exec_begin(&x, l, txn, h->height)))
 		return err;
-	x.index = index;
 	x.time_ms = h->time_ms;
 	if ((err = state_load_supply(&x)))
 		goto out;
@@ -203,21 +210,79 @@ static void free_block(Iolm__Block *b, Iolm__BlockHeader *h)
 		iolm_codec_free(&b->base);
 }
 
+/* ---- prepared blocks */
+
+void ledger_prep_drop(ledger *l)
+{
+	if (l->prep.txn)
+		mdb_txn_abort(l->prep.txn);
+	l->prep.txn = NULL;
+}
+
+void ledger_release_prepared(ledger *l, uint64_t older_than_ms)
+{
+	if (l->prep.txn && iolm_clock_mono_ns() - l->prep.since_ns >= older_than_ms * 1000000)
+		ledger_prep_drop(l);
+}
+
+static int prep_is(const ledger *l, const uint8_t *block, size_t len)
+{
+	return l->prep.txn && l->prep.len == len && memcmp(l->prep.block, block, len) == 0;
+}
+
+/* Keep *txn, in which block (header h, state root root, id) was executed, as the prepared
+ * block; on success *txn is the ledger's (NULL here). Without memory for the copy nothing
+ * is kept and *txn stays the caller's to abort. */
+static void prep_keep(ledger *l, MDB_txn **txn, const uint8_t *block, size_t len,
+		      const uint8_t id[static 32], uint64_t height, uint64_t time_ms,
+		      const uint8_t root[static 32], const ledger_commit_stats *st)
+{
+	struct ledger_prep *p = &l->prep;
+	assert(!p->txn);
+	if (len > p->cap) {
+		uint8_t *nb = realloc(p->block, len);
+		if (!nb)
+			return;
+		p->block = nb;
+		p->cap = len;
+	}
+	memcpy(p->block, block, len);
+	p->len = len;
+	memcpy(p->id, id, 32);
+	memcpy(p->root, root, 32);
+	p->height = height;
+	p->time_ms = time_ms;
+	p->st = *st;
+	p->since_ns = iolm_clock_mono_ns();
+	p->txn = *txn;
+	*txn = NULL;
+}
+
 int ledger_block_check(ledger *l, const uint8_t *block, size_t len, ledger_sigcache *cache)
 {
 	Iolm__Block *b;
 	Iolm__BlockHeader *h;
 	MDB_txn *txn = NULL;
-	uint8_t root[32];
+	uint8_t root[32], id[32];
+	uint64_t t0 = iolm_clock_mono_ns();
+	if (prep_is(l, block, len))
+		return IOLM_OK; /* checked (or built) on this very head already */
+	ledger_prep_drop(l);
 	int err = decode_block(block, len, l->g->params.max_block_bytes, &b, &h);
 	if (err)
 		return err;
 	if ((err = ledger_lmdb_err(mdb_txn_begin(l->env, NULL, 0, &txn))))
 		goto out;
-	if ((err = execute(l, txn, b, h, cache, 0, root)))
+	if ((err = execute(l, txn, b, h, cache, root)))
 		goto out;
-	if (memcmp(root, h->state_root.data, 32) != 0)
+	if (memcmp(root, h->state_root.data, 32) != 0) {
 		err = IOLM_ELEDGER_STATEROOT;
+		goto out;
+	}
+	ledger_commit_stats st = { .txs = b->n_txs, .root_ns = l->root_ns };
+	st.exec_ns = iolm_clock_mono_ns() - t0 - l->root_ns;
+	iolm_hash(id, IOLM_TAG_BLOCK, b->header.data, b->header.len);
+	prep_keep(l, &txn, block, len, id, h->height, h->time_ms, root, &st);
 out:
 	if (txn)
 		mdb_txn_abort(txn);
@@ -231,6 +296,79 @@ static int put_u64key(MDB_txn *txn, MDB_dbi dbi, uint64_t height, const void *da
 	u64be(k8, height);
 	MDB_val k = { 8, k8 }, v = { len, (void *)data };
 	return ledger_lmdb_err(mdb_put(txn, dbi, &k, &v, 0));
+}
+
+/* Store an executed block (id, height, time, state root) with its certificate, and make it
+ * the head, inside txn. */
+static int store_block(ledger *l, MDB_txn *txn, const uint8_t id[static 32], uint64_t height,
+		       uint64_t time_ms, const uint8_t root[static 32], const uint8_t *block,
+		       size_t len, const uint8_t *cert, size_t cert_len)
+{
+	MDB_val k = { 32, (void *)id }, v;
+	uint8_t h8[8];
+	int err;
+	u64be(h8, height);
+	v.mv_size = 8;
+	v.mv_data = h8;
+	if ((err = ledger_lmdb_err(mdb_put(txn, l->blockid, &k, &v, 0))) ||
+	    (err = put_u64key(txn, l->blocks, height, block, len)) ||
+	    (err = put_u64key(txn, l->certs, height, cert, cert_len)))
+		return err;
+	Iolm__ChainHead head = IOLM__CHAIN_HEAD__INIT;
+	head.height = height;
+	head.block_id.data = (uint8_t *)id;
+	head.block_id.len = 32;
+	head.time_ms = time_ms;
+	head.state_root.data = (uint8_t *)root;
+	head.state_root.len = 32;
+	head.genesis_hash.data = (uint8_t *)l->g->hash;
+	head.genesis_hash.len = 32;
+	uint8_t hb[256];
+	size_t hn = protobuf_c_message_pack(&head.base, hb);
+	MDB_val hk = { 4, "head" }, hv = { hn, hb };
+	return ledger_lmdb_err(mdb_put(txn, l->meta, &hk, &hv, 0));
+}
+
+/* The certificate's shape against the block it should certify (its signatures are
+ * consensus's to check). */
+static int cert_names(const Iolm__CommitCert *c, uint64_t height, const uint8_t id[static 32])
+{
+	if (c->height != height || c->block_id.len != 32 || memcmp(c->block_id.data, id, 32) ||
+	    c->n_sigs == 0)
+		return IOLM_ELEDGER_CERT;
+	return IOLM_OK;
+}
+
+/* Commit the prepared block, in[0], with its certificate: only the writes of store_block
+ * remain to be done. */
+static int commit_prepared(ledger *l, const ledger_block_in *in, uint8_t id[static 32])
+{
+	struct ledger_prep *p = &l->prep;
+	Iolm__CommitCert *c = NULL;
+	uint64_t t_start = iolm_clock_mono_ns();
+	int err = iolm_decode_commit_cert(&c, in->cert, in->cert_len, IOLM_MAX_FRAME_BYTES);
+	if (err)
+		return err;
+	err = cert_names(c, p->height, p->id);
+	iolm_codec_free(&c->base);
+	if (err)
+		return err; /* the prepared transaction stays, untouched */
+	err = store_block(l, p->txn, p->id, p->height, p->time_ms, p->root, in->block, in->len,
+			  in->cert, in->cert_len);
+	if (err) {
+		ledger_prep_drop(l);
+		return err;
+	}
+	err = ledger_lmdb_err(mdb_txn_commit(p->txn));
+	p->txn = NULL; /* committed or freed by the failed commit */
+	if (err)
+		return err;
+	memcpy(id, p->id, 32);
+	ledger_commit_stats st = p->st;
+	st.write_ns = iolm_clock_mono_ns() - t_start;
+	st.total_ns = st.exec_ns + st.root_ns + st.write_ns;
+	l->stats = st;
+	return IOLM_OK;
 }
 
 /* Check block against cert and apply it inside txn: its state, the block, the certificate
@@ -250,11 +388,9 @@ static int commit_in(ledger *l, MDB_txn *txn, const uint8_t *block, size_t len,
 	iolm_hash(id, IOLM_TAG_BLOCK, b->header.data, b->header.len);
 	if ((err = iolm_decode_commit_cert(&c, cert, cert_len, IOLM_MAX_FRAME_BYTES)))
 		goto out;
-	err = IOLM_ELEDGER_CERT;
-	if (c->height != h->height || c->block_id.len != 32 || memcmp(c->block_id.data, id, 32) ||
-	    c->n_sigs == 0)
+	if ((err = cert_names(c, h->height, id)))
 		goto out;
-	if ((err = execute(l, txn, b, h, cache, 1, root)))
+	if ((err = execute(l, txn, b, h, cache, root)))
 		goto out;
 	st->txs += b->n_txs;
 	st->root_ns += l->root_ns;
@@ -263,28 +399,7 @@ static int commit_in(ledger *l, MDB_txn *txn, const uint8_t *block, size_t len,
 	if (memcmp(root, h->state_root.data, 32) != 0)
 		goto out;
 
-	MDB_val k = { 32, id }, v;
-	uint8_t h8[8];
-	u64be(h8, h->height);
-	v.mv_size = 8;
-	v.mv_data = h8;
-	if ((err = ledger_lmdb_err(mdb_put(txn, l->blockid, &k, &v, 0))) ||
-	    (err = put_u64key(txn, l->blocks, h->height, block, len)) ||
-	    (err = put_u64key(txn, l->certs, h->height, cert, cert_len)))
-		goto out;
-	Iolm__ChainHead head = IOLM__CHAIN_HEAD__INIT;
-	head.height = h->height;
-	head.block_id.data = id;
-	head.block_id.len = 32;
-	head.time_ms = h->time_ms;
-	head.state_root.data = root;
-	head.state_root.len = 32;
-	head.genesis_hash.data = (uint8_t *)l->g->hash;
-	head.genesis_hash.len = 32;
-	uint8_t hb[256];
-	size_t hn = protobuf_c_message_pack(&head.base, hb);
-	MDB_val hk = { 4, "head" }, hv = { hn, hb };
-	err = ledger_lmdb_err(mdb_put(txn, l->meta, &hk, &hv, 0));
+	err = store_block(l, txn, id, h->height, h->time_ms, root, block, len, cert, cert_len);
 out:
 	if (c)
 		iolm_codec_free(&c->base);
@@ -313,6 +428,13 @@ int ledger_block_commit_many(ledger *l, const ledger_block_in *in, size_t n,
 	int err, err_commit;
 
 	*done = 0;
+	if (n == 1 && prep_is(l, in[0].block, in[0].len)) {
+		if ((err = commit_prepared(l, &in[0], ids[0])))
+			return err;
+		*done = 1;
+		return IOLM_OK;
+	}
+	ledger_prep_drop(l);
 	if ((err = ledger_lmdb_err(mdb_txn_begin(l->env, NULL, 0, &txn))))
 		return err;
 	for (size_t i = 0; i < n; i++) {
@@ -373,6 +495,7 @@ static int try_candidate(ledger *l, struct build *bd, const ledger_tx *tx)
 	size_t touched = bd->x.n_touched;
 	Iolm__Supply supply = bd->x.supply;
 	uint64_t fees = bd->x.fees;
+	uint32_t hist_seq = bd->x.hist_seq;
 	int err = ledger_lmdb_err(mdb_txn_begin(l->env, parent, 0, &child));
 	if (err)
 		return err;
@@ -384,6 +507,7 @@ static int try_candidate(ledger *l, struct build *bd, const ledger_tx *tx)
 		bd->x.n_touched = touched;
 		bd->x.supply = supply;
 		bd->x.fees = fees;
+		bd->x.hist_seq = hist_seq;
 		return err;
 	}
 	return ledger_lmdb_err(mdb_txn_commit(child));
@@ -403,12 +527,14 @@ int ledger_block_build(ledger *l, iolm_buf *out, const uint8_t (*const *cands),
 	ledger_head head;
 	uint8_t root[32], txroot[32], lch[32];
 	iolm_buf hdr;
+	uint64_t t0 = iolm_clock_mono_ns();
 	int err;
 
 	memset(&bd, 0, sizeof bd);
 	iolm_buf_init(&hdr, 4096);
 	if (proposer_index(g, proposer, 32) < 0)
 		return IOLM_ELEDGER_PROPOSER;
+	ledger_prep_drop(l);
 	if (last_cert && (err = iolm_decode_commit_cert(&cert, last_cert, last_cert_len,
 							IOLM_MAX_FRAME_BYTES)))
 		return err;
@@ -417,7 +543,6 @@ int ledger_block_build(ledger *l, iolm_buf *out, const uint8_t (*const *cands),
 	if ((err = head_in(l, txn, &head)) || (err = exec_begin(&bd.x, l, txn, head.height + 1)) ||
 	    (err = state_load_supply(&bd.x)))
 		goto out;
-	bd.x.index = 0; /* the block is built, not committed: no history for it */
 	/* the header time, fixed before any transaction runs (they may read it) */
 	uint64_t btime = time_ms > head.time_ms ? time_ms : head.time_ms + 1;
 	if (btime - head.time_ms > MAX_BLOCK_GAP_MS)
@@ -473,8 +598,12 @@ int ledger_block_build(ledger *l, iolm_buf *out, const uint8_t (*const *cands),
 	}
 	if (l->rules.end_block && (err = l->rules.end_block(l->rules.ctx, &bd.x)))
 		goto out;
-	if ((err = apply_end_block(&bd.x, proposer, cert)) || (err = exec_finish(&bd.x, root)))
+	if ((err = apply_end_block(&bd.x, proposer, cert)))
 		goto out;
+	uint64_t t_root = iolm_clock_mono_ns();
+	if ((err = exec_finish(&bd.x, root)))
+		goto out;
+	l->root_ns = iolm_clock_mono_ns() - t_root;
 
 	iolm_merkle_root(txroot, bd.leaves, bd.n_txs);
 	Iolm__BlockHeader h = IOLM__BLOCK_HEADER__INIT;
@@ -505,7 +634,14 @@ int ledger_block_build(ledger *l, iolm_buf *out, const uint8_t (*const *cands),
 	b.n_txs = bd.n_txs;
 	b.txs = txs;
 	b.last_commit = cert;
-	err = iolm_codec_encode(out, &b.base);
+	size_t off = out->len;
+	if ((err = iolm_codec_encode(out, &b.base)))
+		goto out;
+	ledger_commit_stats st = { .txs = bd.n_txs, .root_ns = l->root_ns };
+	st.exec_ns = iolm_clock_mono_ns() - t0 - st.root_ns;
+	uint8_t id[32];
+	iolm_hash(id, IOLM_TAG_BLOCK, hdr.data, hdr.len);
+	prep_keep(l, &txn, out->data + off, out->len - off, id, h.height, btime, root, &st);
 out:
 	if (txn)
 		mdb_txn_abort(txn);

@@ -126,7 +126,7 @@ int hist_add(struct exec *x, const uint8_t account[static IOLM_ADDR_LEN],
 	int rc;
 
 	assert(kind > 0 && kind < LEDGER_HIST_KINDS);
-	if (amount == 0 || !x->index)
+	if (amount == 0)
 		return IOLM_OK;
 	if (!ref)
 		ref = &none;
@@ -147,8 +147,6 @@ int hist_add(struct exec *x, const uint8_t account[static IOLM_ADDR_LEN],
 static int tasklist_add(struct exec *x, const uint8_t task[static 32], uint32_t index)
 {
 	uint8_t key[12];
-	if (!x->index)
-		return IOLM_OK;
 	put_be(key, x->height, 8);
 	put_be(key + 8, index, 4);
 	MDB_val k = { sizeof key, key }, v = { 32, (void *)task };

@@ -30,6 +30,19 @@ struct ledger_genesis {
 	uint8_t hash[32];
 };
 
+/* The last block checked or built, still executed and uncommitted in its own write
+ * transaction, so that its commit only adds the block, the certificate and the head
+ * (ledger/block.c, "Prepared blocks"). txn == NULL: none. */
+struct ledger_prep {
+	MDB_txn *txn;
+	uint8_t *block;              /* a copy of its bytes, to recognise it */
+	size_t len, cap;
+	uint8_t id[32], root[32];
+	uint64_t height, time_ms;
+	uint64_t since_ns;           /* when it was kept (iolm_clock_mono_ns) */
+	ledger_commit_stats st;      /* its execution: txs, exec_ns, root_ns */
+};
+
 struct ledger {
 	MDB_env *env;
 	ledger_rules rules;          /* end-of-block rules (consensus), or none */
@@ -39,7 +52,12 @@ struct ledger {
 	uint8_t valset_hash[32];
 	ledger_commit_stats stats;   /* of the last commit */
 	uint64_t root_ns;            /* time spent in exec_finish by the last execute() */
+	struct ledger_prep prep;
 };
+
+/* Abort the prepared block's transaction, if any (ledger/block.c); before any other write
+ * transaction begins, and at close. */
+void ledger_prep_drop(ledger *l);
 
 /* Raw state keys: a kind byte, then the object's id (docs/protocol.md, "State"). */
 enum state_kind {
@@ -67,8 +85,6 @@ struct exec {
 	Iolm__Supply supply;
 	uint64_t fees; /* collected in this block, paid out at its end */
 	uint32_t hist_seq; /* history entries written in this block so far */
-	int index;         /* write the history and task indexes: only when committing (a
-			    * proposal's check or a block being built is thrown away) */
 };
 
 int ledger_lmdb_err(int rc);

@@ -155,6 +155,8 @@ void ledger_close(ledger *l)
 {
 	if (!l)
 		return;
+	ledger_prep_drop(l);
+	free(l->prep.block);
 	if (l->env)
 		mdb_env_close(l->env);
 	free(l);

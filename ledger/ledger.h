@@ -244,7 +244,8 @@ typedef void (*ledger_reject_fn)(void *ctx, const uint8_t id[static 32], int err
  * nonces would no longer follow), up to the genesis block limits; then fill the header
  * (height, time_ms, prev id, last commit hash, tx root, state root, validators hash,
  * proposer) and append the encoded Block to out. last_cert: the encoded CommitCert of the
- * head block (NULL at height 1). Nothing is committed. */
+ * head block (NULL at height 1). Nothing is committed; the execution is kept for the
+ * block's commit, as ledger_block_check keeps it. */
 int ledger_block_build(ledger *l, iolm_buf *out, const uint8_t (*const *cands),
 		       const size_t *cand_lens, size_t n_cands, uint64_t time_ms,
 		       const uint8_t proposer[static 32], const uint8_t *last_cert,
@@ -254,9 +255,20 @@ int ledger_block_build(ledger *l, iolm_buf *out, const uint8_t (*const *cands),
 /* Check that block is a valid next block: every rule of docs/protocol.md, every
  * transaction, and that its state root is the one executing it gives. Commits nothing.
  * The certificate inside (last_commit) must already have been verified by consensus; the
- * ledger checks that it names the head block. */
+ * ledger checks that it names the head block.
+ *
+ * A valid block's execution is kept (as is that of the block ledger_block_build made
+ * last): committing the same bytes next does not execute it again, and checking them
+ * again returns at once. The kept execution is an open LMDB write transaction, so it
+ * holds the environment's writer lock (other processes' writers and mdb_copy wait) until
+ * the block is committed, another block is checked, built or committed, or
+ * ledger_release_prepared() lets it go. */
 int ledger_block_check(ledger *l, const uint8_t *block, size_t len,
 		       ledger_sigcache *cache) IOLM_WUR;
+
+/* Drop the kept execution of the last checked or built block (see ledger_block_check)
+ * when it was kept at least older_than_ms ago (0: now). Its commit will execute it. */
+void ledger_release_prepared(ledger *l, uint64_t older_than_ms);
 
 /* Check and commit block with cert, the encoded CommitCert certifying it, in one LMDB
  * write transaction. The block id is written to id (may be NULL). */

@@ -30,7 +30,6 @@ int exec_begin(struct exec *x, ledger *l, MDB_txn *txn, uint64_t height)
 	x->l = l;
 	x->txn = txn;
 	x->height = height;
-	x->index = 1;
 	iolm__supply__init(&x->supply);
 	return IOLM_OK;
 }

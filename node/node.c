@@ -433,6 +433,8 @@ int node_drive(struct node *n)
 
 /* ---- the tick: proposals waiting for transactions, status, sync, rebroadcast */
 
+#define PREPARED_MAX_MS 5000
+
 static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct node *n = arg;
@@ -447,6 +449,9 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	}
 	node_sync_tick(n);
 	node_art_net_tick(n->artnet, now);
+	/* A proposal checked but not decided holds the ledger's writer lock (kept for its
+	 * commit); let it go when the height drags on, for mdb_copy and other writers. */
+	ledger_release_prepared(n->l, PREPARED_MAX_MS);
 	if (now >= n->last_rebroadcast_ms + REBROADCAST_EVERY_MS) {
 		if (cons_engine_rebroadcast(n->eng) == IOLM_OK)
 			n->last_rebroadcast_ms = now;
