@@ -25,9 +25,10 @@
  *                          discarded; goal ratio >= 0.5. Size: 1 GiB, 256 MiB with
  *                          --quick, or --xfer-mib N.
  *
- * Usage: bench_artifacts [--quick] [--dir DIR] [--mib N] [--xfer-mib N]   (DIR: scratch
- * space for the files and the stores, default "."; N: file size for add/get, default
- * 1024). */
+ * Usage: bench_artifacts [--quick] [--dir DIR] [--mib N] [--xfer-mib N] [--transfer-only]
+ * (DIR: scratch space for the files and the stores, default "."; N: file size for
+ * add/get, default 1024; --transfer-only: the transfer and its limit alone, for
+ * profiling). */
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -541,7 +542,7 @@ static void bench_transfer(const char *dir, uint64_t mib)
 
 int main(int argc, char **argv)
 {
-	int quick = bench_quick(argc, argv);
+	int quick = bench_quick(argc, argv), only_transfer = 0;
 	const char *dir = ".";
 	uint64_t mib = 1024, xfer_mib = 0;
 	for (int i = 1; i < argc; i++) {
@@ -551,6 +552,8 @@ int main(int argc, char **argv)
 			mib = strtoull(argv[++i], NULL, 10);
 		else if (strcmp(argv[i], "--xfer-mib") == 0 && i + 1 < argc)
 			xfer_mib = strtoull(argv[++i], NULL, 10);
+		else if (strcmp(argv[i], "--transfer-only") == 0)
+			only_transfer = 1;
 	}
 	if (mib == 0 || mib > 65536)
 		mib = 1024;
@@ -561,10 +564,12 @@ int main(int argc, char **argv)
 		return 1;
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	unsigned threads = cpus > 8 ? 8 : cpus > 0 ? (unsigned)cpus : 1;
-	double blake = bench_blake2b(secs);
-	bench_chunking(secs, blake);
-	bench_chunk_ids(secs, blake);
-	bench_store(dir, mib, blake, threads);
+	if (!only_transfer) {
+		double blake = bench_blake2b(secs);
+		bench_chunking(secs, blake);
+		bench_chunk_ids(secs, blake);
+		bench_store(dir, mib, blake, threads);
+	}
 	if (xfer_mib == 0 || xfer_mib > 65536)
 		xfer_mib = quick ? 256 : 1024;
 	bench_transfer(dir, xfer_mib);
