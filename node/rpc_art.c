@@ -46,6 +46,7 @@ static int progress_reply(node_rpc *r, const uint8_t id[ART_ID_LEN], json_t **re
 	rpc_json_put(&err, o, "bytes_done", rpc_json_u64(p.bytes_done));
 	rpc_json_put(&err, o, "peers", rpc_json_u64(p.peers));
 	rpc_json_put(&err, o, "in_flight", rpc_json_u64(p.in_flight));
+	rpc_json_put(&err, o, "verifying", rpc_json_u64(p.verifying));
 	if (err)
 		json_decref(o);
 	else

@@ -42,8 +42,9 @@ def test_artifacts(net):
         return p.get("state") == "done"
     net.wait("node2 fetching the artifact", done, 60)
     p = n2.get("/artifact/" + aid)
-    assert_that(p["chunks_done"] == p["chunks_total"] and p["bytes_done"] == p["bytes_total"],
-          "progress at the end: %s" % p)
+    assert_that(p["chunks_done"] == p["chunks_total"] and p["bytes_done"] == p["bytes_total"]
+                and p["in_flight"] == 0 and p["verifying"] == 0,
+                "progress at the end: %s" % p)
 
     dest = os.path.join(net.dir, "got")
     out = subprocess.run([net.iolmd, "art", "get", "-d", n2.dir, aid, dest],
