@@ -97,12 +97,18 @@ struct rpc_param {
 };
 #define RPC_MAX_PARAMS 8 /* parameters an endpoint takes at most */
 
-/* Parse req's query string into p[0..n) (n <= RPC_MAX_PARAMS). q holds the values: the
- * caller releases it with evhttp_clear_headers() once done with them, also on failure.
- * IOLM_ERPC_BADQUERY for a malformed query string, a name that is not in p, or one
- * given twice. */
+/* Parse the query string qs (the part after '?', without it; NULL or "" for none) into
+ * p[0..n) (n <= RPC_MAX_PARAMS). q holds the values: the caller releases it with
+ * evhttp_clear_headers() once done with them, also on failure. IOLM_ERPC_BADQUERY for a
+ * malformed query string, a name that is not in p, or one given twice. */
 int rpc_query_parse(struct evkeyvalq *q, struct rpc_param *p, size_t n,
-		    struct evhttp_request *req) IOLM_WUR;
+		    const char *qs) IOLM_WUR;
+/* req's query string, for rpc_query_parse (NULL when it has none). Valid as long as req. */
+const char *rpc_query_string(struct evhttp_request *req);
+/* GET /history's query, ?limit=N&before=H&before_seq=S&kind=K (docs/rpc.md), into *q:
+ * limit in [1, 1000] (default 100), before_seq only with before, kind a name of
+ * ledger_hist_kind_name. IOLM_ERPC_BADQUERY otherwise. (node/rpc_query.c) */
+int rpc_history_query_parse(ledger_hist_query *q, const char *qs) IOLM_WUR;
 /* The value of p as a decimal number in [min, max] (dflt when p is absent);
  * IOLM_ERPC_BADQUERY otherwise. */
 int rpc_query_u64(uint64_t *out, const struct rpc_param *p, uint64_t dflt, uint64_t min,

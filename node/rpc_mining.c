@@ -946,7 +946,7 @@ int rpc_h_tasks(node_rpc *r, struct evhttp_request *req, const char *arg, json_t
 	struct evkeyvalq kv;
 	struct tasks_args ta;
 	uint64_t limit;
-	int err = rpc_query_parse(&kv, p, 2, req);
+	int err = rpc_query_parse(&kv, p, 2, rpc_query_string(req));
 	(void)arg;
 	if (!err && !(err = rpc_query_u64(&limit, &p[0], RPC_TASKS_DEFAULT, 1, RPC_TASKS_MAX)))
 		err = rpc_query_u64(&ta.offset, &p[1], 0, 0, UINT64_MAX);

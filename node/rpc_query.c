@@ -49,10 +49,13 @@ static int parse_height(uint64_t *h, const char *s)
 	return parse_decimal(h, s) ? IOLM_ERPC_BADREF : IOLM_OK;
 }
 
-int rpc_query_parse(struct evkeyvalq *q, struct rpc_param *p, size_t n,
-		    struct evhttp_request *req)
+const char *rpc_query_string(struct evhttp_request *req)
 {
-	const char *qs = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
+	return evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
+}
+
+int rpc_query_parse(struct evkeyvalq *q, struct rpc_param *p, size_t n, const char *qs)
+{
 	struct evkeyval *kv;
 
 	TAILQ_INIT(q);
@@ -434,14 +437,13 @@ static json_t *hist_totals_json(int *err, const ledger_hist_page *p)
 	return o;
 }
 
-/* The query: ?limit=N&before=H&before_seq=S&kind=K (docs/rpc.md). */
-static int hist_query(ledger_hist_query *q, struct evhttp_request *req)
+int rpc_history_query_parse(ledger_hist_query *q, const char *qs)
 {
 	struct rpc_param p[] = { { .name = "limit" }, { .name = "before" },
 				 { .name = "before_seq" }, { .name = "kind" } };
 	struct evkeyvalq kv;
 	uint64_t limit, seq;
-	int err = rpc_query_parse(&kv, p, 4, req);
+	int err = rpc_query_parse(&kv, p, 4, qs);
 
 	memset(q, 0, sizeof *q);
 	if (!err && !(err = rpc_query_u64(&limit, &p[0], RPC_HISTORY_DEFAULT, 1, RPC_HISTORY_MAX)) &&
@@ -466,7 +468,7 @@ int rpc_h_history(node_rpc *r, struct evhttp_request *req, const char *arg, json
 	json_t *o = NULL, *a = NULL;
 	int err;
 
-	if ((err = iolm_addr_decode(id, arg)) || (err = hist_query(&q, req)))
+	if ((err = iolm_addr_decode(id, arg)) || (err = rpc_history_query_parse(&q, rpc_query_string(req))))
 		return err;
 	e = malloc(q.limit * sizeof *e);
 	if (!e)
