@@ -109,6 +109,8 @@ static int set_key(node_config *c, const char *k, char *v)
 		{ "timeout_propose_delta_ms", offsetof(node_config, propose_delta_ms), 0, 600000 },
 		{ "timeout_vote_ms", offsetof(node_config, vote_ms), 10, 600000 },
 		{ "timeout_vote_delta_ms", offsetof(node_config, vote_delta_ms), 0, 600000 },
+		{ "art_peer_kib_s", offsetof(node_config, art_peer_kib_s), 0, 1u << 30 },
+		{ "art_global_kib_s", offsetof(node_config, art_global_kib_s), 0, 1u << 30 },
 	};
 	for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
 		if (strcmp(k, nums[i].name) == 0) {
@@ -250,6 +252,8 @@ int node_config_save(const node_config *c)
 	fprintf(fp, "mempool_max_txs = %zu\nmempool_max_mb = %zu\n", c->mempool_max_txs,
 		c->mempool_max_bytes >> 20);
 	fprintf(fp, "lmdb_map_mb = %zu\n", c->map_size_mb);
+	fprintf(fp, "art_peer_kib_s = %u\nart_global_kib_s = %u\n", c->art_peer_kib_s,
+		c->art_global_kib_s);
 	fprintf(fp, "log_level = %s\nlog_format = %s\n", level_name(c->log_level),
 		c->log_format == IOLM_LOG_JSON ? "json" : "text");
 	if (fflush(fp) || fsync(fileno(fp))) {

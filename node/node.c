@@ -731,7 +731,9 @@ static int open_net(struct node *n)
 		IOLM_ERROR(MOD, "rpc on %s:%u: %s", c->rpc_host, c->rpc_port, iolm_strerror(rc));
 		return rc;
 	}
-	return node_art_net_create(&n->artnet, n->p2p, n->art, NULL, n->rpc, n->base);
+	art_xfer_config ac = { .peer_rate = (uint64_t)c->art_peer_kib_s << 10,
+			       .global_rate = (uint64_t)c->art_global_kib_s << 10 };
+	return node_art_net_create(&n->artnet, n->p2p, n->art, &ac, n->rpc, n->base);
 }
 
 static void node_close(struct node *n)

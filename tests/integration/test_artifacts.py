@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
 """Artifacts between real nodes: an artifact added to one node's store is fetched by
 another over the encrypted P2P link (POST /artifact/fetch), chunk by chunk with every
-chunk verified, and comes out byte for byte the same."""
+chunk verified, and comes out byte for byte the same. The node serving it is limited to
+1 MiB/s (art_global_kib_s in node.conf), so the 3 MiB fetch takes at least 2 s."""
 import os
 import random
 import subprocess
 import sys
+import time
 
 from framework import TestFailure, run
 
@@ -16,6 +18,9 @@ def assert_that(cond, what):
 
 
 def test_artifacts(net):
+    conf = os.path.join(net.nodes[0].dir, "node.conf")
+    with open(conf, "a") as f:
+        f.write("art_global_kib_s = 1024\n")
     net.start_all()
     net.wait("all nodes at height 2", lambda: all(n.height() >= 2 for n in net.nodes), 60)
     src = os.path.join(net.dir, "model.bin")
@@ -28,6 +33,7 @@ def test_artifacts(net):
     aid = out.stdout.strip()
 
     n2 = net.nodes[2]
+    t0 = time.monotonic()
     status, body = n2.post("/artifact/fetch/" + aid, b"", token=n2.cookie())
     assert_that(status == 200, "fetch request: %s %s" % (status, body))
     status, body = n2.post("/artifact/fetch/" + aid, b"", token=None)
@@ -41,6 +47,8 @@ def test_artifacts(net):
         assert_that(p.get("state") != "failed", "fetch failed: %s" % p)
         return p.get("state") == "done"
     net.wait("node2 fetching the artifact", done, 60)
+    secs = time.monotonic() - t0
+    assert_that(secs >= 2.0, "3 MiB from a node serving 1 MiB/s came in %.2f s" % secs)
     p = n2.get("/artifact/" + aid)
     assert_that(p["chunks_done"] == p["chunks_total"] and p["bytes_done"] == p["bytes_total"]
                 and p["in_flight"] == 0 and p["verifying"] == 0,
