@@ -2,7 +2,7 @@
  *
  * Add streams each file through a buffer of ADD_BUF bytes: cut points are found
  * sequentially (the rolling hash is cheap), the chunks of one buffer are hashed on the
- * store's pool of threads, then written in the current write transaction, which is
+ * store's pool of threads (ART_IDS_GROUP chunks per task, in lock-step), then written in the current write transaction, which is
  * committed every ADD_TXN_BYTES of new data so no transaction grows without bound. The
  * manifest is written last, in one transaction that also takes the chunk references;
  * until then the new chunks sit in the gc queue (store.c), and the shared gc lock keeps
@@ -37,13 +37,17 @@ typedef struct adder {
 	/* the batch being hashed */
 	size_t off[ADD_BATCH], len[ADD_BATCH];
 	const uint8_t *ptr[ADD_BATCH];
+	size_t n_batch;
 	art_ref *out;
 } adder;
 
-static void hash_one(void *ctx, size_t i)
+static void hash_task(void *ctx, size_t t)
 {
 	adder *a = ctx;
-	art_chunk_id(a->out[i].id, a->ptr[i], a->len[i]);
+	uint8_t ids[ART_IDS_GROUP][ART_ID_LEN];
+	size_t first, k = art_chunk_ids_task(ids, &first, a->ptr, a->len, a->n_batch, t);
+	for (size_t i = 0; i < k; i++)
+		memcpy(a->out[first + i].id, ids[i], ART_ID_LEN);
 }
 
 static int read_full(int fd, uint8_t *p, size_t want, size_t *got)
@@ -87,7 +91,8 @@ static int flush_batch(adder *a, size_t n)
 		a->ptr[i] = a->buf + a->off[i];
 		a->out[i].size = (uint32_t)a->len[i];
 	}
-	art_pool_run(a->s->pool, hash_one, a, n);
+	a->n_batch = n;
+	art_pool_run(a->s->pool, hash_task, a, (n + ART_IDS_GROUP - 1) / ART_IDS_GROUP);
 	if (!a->txn && (rc = art_lmdb_err(mdb_txn_begin(a->s->env, NULL, 0, &a->txn)))) {
 		a->txn = NULL;
 		return rc;

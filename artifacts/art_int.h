@@ -100,6 +100,13 @@ typedef void art_ids_fn(uint8_t (*ids)[ART_ID_LEN], const uint8_t *const *data,
 			const size_t *len, size_t n);
 void art_chunk_ids(uint8_t (*ids)[ART_ID_LEN], const uint8_t *const *data, const size_t *len,
 		   size_t n);
+/* Chunks per task when a pool hashes a batch: enough for art_chunk_ids' lanes. */
+#define ART_IDS_GROUP 32u
+/* Task t of a pool job hashing the n chunks data/len: the ids of chunks [*first,
+ * *first + k) into ids[0..k), k (at most ART_IDS_GROUP) returned, *first = t *
+ * ART_IDS_GROUP. A job over n chunks has ceil(n / ART_IDS_GROUP) tasks. */
+size_t art_chunk_ids_task(uint8_t (*ids)[ART_ID_LEN], size_t *first,
+			  const uint8_t *const *data, const size_t *len, size_t n, size_t t);
 /* A backend by name ("scalar"; "avx512" where supported), NULL when this CPU lacks it;
  * name NULL: the one art_chunk_ids uses. For tests and benchmarks. */
 art_ids_fn *art_chunk_ids_backend(const char *name);

@@ -12,6 +12,7 @@
  * else "scalar" (libsodium, one chunk at a time). */
 #include "artifacts/art_int.h"
 
+#include <assert.h>
 #include <string.h>
 
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -374,4 +375,15 @@ void art_chunk_id_portable(uint8_t id[ART_ID_LEN], const void *data, size_t len)
 	uint64_t h[8];
 	state_init(h);
 	finish1(id, h, data, len, 0);
+}
+
+size_t art_chunk_ids_task(uint8_t (*ids)[ART_ID_LEN], size_t *first,
+			  const uint8_t *const *data, const size_t *len, size_t n, size_t t)
+{
+	size_t k;
+	*first = t * ART_IDS_GROUP;
+	assert(*first < n);
+	k = n - *first < ART_IDS_GROUP ? n - *first : ART_IDS_GROUP;
+	art_chunk_ids(ids, data + *first, len + *first, k);
+	return k;
 }

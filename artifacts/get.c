@@ -1,5 +1,5 @@
-/* Reassembling an artifact from the store: every chunk is hashed (on the store's pool)
- * and compared with its id before its bytes are written, straight from LMDB's map. */
+/* Reassembling an artifact from the store: every chunk is hashed (on the store's pool,
+ * ART_IDS_GROUP chunks per task in lock-step) and compared with its id before its bytes are written, straight from LMDB's map. */
 #include "artifacts/art_int.h"
 
 #include <fcntl.h>
@@ -17,14 +17,16 @@ typedef struct getter {
 	size_t len[GET_BATCH];
 	const uint8_t *want[GET_BATCH];
 	int bad[GET_BATCH];
+	size_t n;
 } getter;
 
-static void verify_one(void *ctx, size_t i)
+static void verify_task(void *ctx, size_t t)
 {
 	getter *g = ctx;
-	uint8_t id[ART_ID_LEN];
-	art_chunk_id(id, g->data[i], g->len[i]);
-	g->bad[i] = memcmp(id, g->want[i], ART_ID_LEN) != 0;
+	uint8_t ids[ART_IDS_GROUP][ART_ID_LEN];
+	size_t first, k = art_chunk_ids_task(ids, &first, g->data, g->len, g->n, t);
+	for (size_t i = 0; i < k; i++)
+		g->bad[first + i] = memcmp(ids[i], g->want[first + i], ART_ID_LEN) != 0;
 }
 
 static int write_full(int fd, const uint8_t *p, size_t n)
@@ -87,7 +89,8 @@ static int write_chunks(art_store *s, getter *g, int fd, const Iolm__Manifest *m
 			g->want[i] = c->id.data;
 		}
 		if (!rc) {
-			art_pool_run(s->pool, verify_one, g, n);
+			g->n = n;
+			art_pool_run(s->pool, verify_task, g, (n + ART_IDS_GROUP - 1) / ART_IDS_GROUP);
 			for (size_t i = 0; i < n && !rc; i++)
 				if (g->bad[i])
 					rc = IOLM_EART_CORRUPT;
