@@ -129,7 +129,7 @@ static void encoder_matches_reference(void **state)
 	float *g_d = up(&h, dout, sizeof(float) * N * C);
 	float *gwte_d = up(&h, dwte, sizeof(float) * V * C);
 	float *gwpe_d = up(&h, out, sizeof(float) * T * C); /* garbage: overwritten */
-	h.o->encoder_bwd(h.ctx, gwte_d, gwpe_d, g_d, dtok, N, T, C);
+	h.o->encoder_bwd(h.ctx, gwte_d, gwpe_d, NULL, NULL, g_d, dtok, N, T, C, 0);
 	for (int t = 0; t < T; t++)
 		for (int c = 0; c < C; c++) {
 			float s = 0.0f;
@@ -191,7 +191,7 @@ static void layernorm_matches_reference(void **state)
 
 	float *g_d = up(&h, dout, sizeof out), *di_d = up(&h, dinp, sizeof out);
 	float *dw_d = up(&h, dout, sizeof dw), *db_d = up(&h, dout, sizeof db);
-	h.o->layernorm_bwd(h.ctx, di_d, dw_d, db_d, g_d, x_d, w_d, m_d, r_d, N, C);
+	h.o->layernorm_bwd(h.ctx, di_d, dw_d, db_d, g_d, x_d, w_d, m_d, r_d, N, C, 0);
 	for (int c = 0; c < C; c++) {
 		float sw = 0.0f, sb = 0.0f;
 		for (int n = 0; n < N; n++) {
@@ -249,7 +249,7 @@ static void matmul_case(unsigned threads, int N, int I, int O, int with_bias)
 	float *g_d = up(&h, dout, sizeof(float) * N * O);
 	float *di_d = up(&h, inp, sizeof(float) * N * I), *dw_d = up(&h, w, sizeof(float) * O * I);
 	float *db_d = with_bias ? up(&h, bias, sizeof(float) * O) : NULL;
-	h.o->matmul_bwd(h.ctx, di_d, dw_d, db_d, g_d, inp_d, w_d, N, I, O);
+	h.o->matmul_bwd(h.ctx, di_d, dw_d, db_d, g_d, inp_d, w_d, N, I, O, 0);
 	for (int n = 0; n < N; n++)
 		for (int i = 0; i < I; i++) {
 			float s = 0.0f;
