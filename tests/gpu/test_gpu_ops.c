@@ -13,6 +13,7 @@
  *
  * Exits 77 (skipped) when no CUDA device is present. */
 #include "../unit/test_util.h"
+#include "gpu_util.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -367,17 +368,9 @@ static void sumsq_and_adamw_match_cpu(void **state)
 
 int main(void)
 {
-	compute_backend *probe = NULL;
-	int err = compute_backend_cuda_create(&probe, 0);
-	if (err == IOLM_ECUDA_NODEVICE) {
-		printf("# no CUDA device (%s): skipped\n", iolm_strerror(err));
-		return 77;
-	}
-	if (err) {
-		printf("# CUDA backend: %s\n", iolm_strerror(err));
-		return 1;
-	}
-	compute_backend_destroy(probe);
+	int skip_or_fail = gpu_test_probe();
+	if (skip_or_fail)
+		return skip_or_fail;
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(encoder_matches_cpu),
 		cmocka_unit_test(layernorm_matches_cpu),
