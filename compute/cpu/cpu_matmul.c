@@ -54,10 +54,11 @@ static void mm_edge(const struct mm_job *j, int r0, int nr, int m0, int nm)
 	assert(nr >= 0 && nr <= MM_RT);
 	for (int x0 = m0; x0 < m0 + nm; x0 += MM_EDGE_MT) {
 		int w = m0 + nm - x0 < MM_EDGE_MT ? m0 + nm - x0 : MM_EDGE_MT;
-		for (int r = 0; r < nr; r++)
+		for (int r = 0; r < nr; r++) {
+			const float *c0 = j->c + (size_t)(r0 + r) * j->ldc + (size_t)x0;
 			for (int x = 0; x < w; x++)
-				acc[r][x] = j->cont ? j->c[(size_t)(r0 + r) * j->ldc + (size_t)(x0 + x)]
-						    : 0.0f;
+				acc[r][x] = j->cont ? c0[x] : 0.0f;
+		}
 		for (int k = 0; k < j->k; k++) {
 			const float *bk = j->b + (size_t)k * j->ldb + x0;
 			for (int r = 0; r < nr; r++) {

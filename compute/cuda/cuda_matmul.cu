@@ -142,7 +142,8 @@ static void mm_fwd(void *ctx, float *out, const float *inp, const float *w,
 {
 	const struct cuda_ctx *cx = (const struct cuda_ctx *)ctx;
 	cuda_use(ctx);
-	struct mm_args g = { out, (size_t)O, inp, (size_t)I, 1, w, 1, (size_t)I, bias, N, O, I, 0 };
+	struct mm_args g = { out, (size_t)O, inp, (size_t)I, 1, w, 1, (size_t)I, bias,
+			     N, O, I, 0 };
 	mm_run<FAST>(cx, &g);
 }
 
