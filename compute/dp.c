@@ -104,7 +104,8 @@ int compute_dp_create(compute_dp **out, const compute_config *cfg, uint32_t batc
 	*out = NULL;
 	if (nranks < 1 || nranks > COMPUTE_DP_MAX_RANKS || !tr)
 		return IOLM_EINVAL;
-	if (compute_config_check(cfg) || batch < nranks || batch > COMPUTE_MAX_BATCH)
+	if (compute_config_check(cfg) || batch < nranks || batch > COMPUTE_MAX_BATCH ||
+	    (uint64_t)batch * cfg->seq_len > (1u << 24)) /* compute_model_create's limits */
 		return IOLM_ECONFIG;
 	dp = calloc(1, sizeof *dp);
 	if (!dp)
@@ -121,10 +122,8 @@ int compute_dp_create(compute_dp **out, const compute_config *cfg, uint32_t batc
 	}
 	for (unsigned r = 0; r < nranks; r++) {
 		uint32_t nb = dp->first[r + 1] - dp->first[r];
-		if ((err = compute_model_create(&dp->rank[r], cfg, nb, opt, be[r])))
-			goto out;
-		dp->D = r + 1; /* what compute_dp_destroy releases on failure */
-		if ((err = model_chain_enable(dp->rank[r])))
+		if ((err = compute_model_create(&dp->rank[r], cfg, nb, opt, be[r])) ||
+		    (err = model_chain_enable(dp->rank[r])))
 			goto out;
 	}
 	*out = dp;

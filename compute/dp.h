@@ -31,7 +31,9 @@
 
 /* How ranks exchange backend memory. Both calls take rank-local device pointers and
  * are ordered after every operation already issued on the ranks involved and before
- * every later one (a transport on asynchronous devices enqueues, it need not wait). */
+ * every later one (a transport on asynchronous devices enqueues, it need not wait).
+ * The per-token losses do not use it: the host reads them from each rank through the
+ * rank's own backend (download), in rank order. */
 struct compute_dp_transport_ops {
 	const char *name;
 	/* Copy bytes from src (memory of rank `from`) to dst (memory of rank `to`): one
