@@ -11,7 +11,15 @@
  *   "writes X"       X is overwritten;
  *   "adds into X"    X[i] = X[i] + s, where s is the contribution computed from 0.
  * A sum "over k in order" means s = 0.0f; for k = 0..K-1: s = s + term(k), each
- * product and sum rounded separately (no fused multiply-add). */
+ * product and sum rounded separately (no fused multiply-add).
+ *
+ * Batch reductions (sums over rows n: matmul dw and dbias, layernorm dw and db, the
+ * encoder's dwpe and vocabulary sums) take `cont`, for the data-parallel chain of
+ * docs/compute.md §7a: with cont == 0 each sum starts from 0.0f ("writes"); with
+ * cont != 0 it starts from the value its output holds, received from the previous
+ * rank, and continues over this call's rows in order. Rows split into consecutive
+ * ranges r_0, r_1, ... and run with cont = 0, 1, 1, ... on the same output arrays
+ * give exactly the sums of one call over all rows. */
 #ifndef IOLM_COMPUTE_BACKEND_H
 #define IOLM_COMPUTE_BACKEND_H
 
@@ -32,6 +40,9 @@ struct compute_backend_ops {
 	void (*zero)(void *ctx, void *p, size_t bytes);
 	void (*upload)(void *ctx, void *dst, const void *src, size_t bytes);
 	void (*download)(void *ctx, void *dst, const void *src, size_t bytes);
+	/* dst = src, both this backend's memory (or, for CUDA, any device's: unified
+	 * addressing), in order with the operations issued before and after. */
+	void (*copy)(void *ctx, void *dst, const void *src, size_t bytes);
 	/* Prepare for operations on at most N rows of C channels (V vocabulary): scratch
 	 * space and the like, so that no operation allocates. IOLM_OK or IOLM_ENOMEM. */
 	int (*reserve)(void *ctx, int N, int C, int V);
@@ -39,12 +50,19 @@ struct compute_backend_ops {
 	/* out[n][c] = wte[tok[n]][c] + wpe[n % T][c], n < N = B*T. Writes out. */
 	void (*encoder_fwd)(void *ctx, float *out, const uint8_t *tok, const float *wte,
 			    const float *wpe, int N, int T, int C);
-	/* dwpe[t][c] = sum over b in order of dout[b*T+t][c] (writes dwpe).
-	 * For each vocabulary row v that occurs in tok: dwte[v][c] adds into with the sum
-	 * over n in order (n = 0..N-1 with tok[n] == v) of dout[n][c]; rows that do not
-	 * occur are untouched. */
-	void (*encoder_bwd)(void *ctx, float *dwte, float *dwpe, const float *dout,
-			    const uint8_t *tok, int N, int T, int C);
+	/* dwpe[t][c] = sum over b in order of dout[b*T+t][c] (writes; continues when cont).
+	 * The vocabulary sums: for each row v that occurs in tok, the sum over n in order
+	 * (n = 0..N-1 with tok[n] == v) of dout[n][c].
+	 * Without vacc (NULL; one device): each starts from 0.0f and adds into dwte[v][c];
+	 * rows that do not occur are untouched (adding +0 would turn a -0 into +0).
+	 * With vacc [V][C] and vseen [V] (a link of the chain): when cont == 0, vacc and
+	 * vseen are first reset to 0; the sums then continue in vacc[v][c] and
+	 * vseen[v] = 1 for the rows that occur here. When dwte is not NULL (the last
+	 * link) dwte[v][c] then adds into with vacc[v][c] for every v with vseen[v],
+	 * i.e. every row that occurred in any link; dwte NULL leaves it alone. */
+	void (*encoder_bwd)(void *ctx, float *dwte, float *dwpe, float *vacc,
+			    uint8_t *vseen, const float *dout, const uint8_t *tok, int N,
+			    int T, int C, int cont);
 
 	/* Per row n: mean = (sum over c in order of x) / C; var = (sum over c in order of
 	 * (x - mean)^2) / C; rstd = 1 / sqrt(var + 1e-5); out = ((x - mean) * rstd) * w + b.
@@ -54,11 +72,12 @@ struct compute_backend_ops {
 	/* With xhat = (x - mean) * rstd and dxh = dout * w:
 	 *   dw[c] = sum over n in order of dout[n][c] * xhat[n][c]    (writes dw)
 	 *   db[c] = sum over n in order of dout[n][c]                (writes db)
+	 *   (dw and db continue from their values when cont)
 	 *   per row: a = (sum over c of dxh) / C, b = (sum over c of dxh * xhat) / C,
 	 *   dinp adds into with (dxh - a - xhat * b) * rstd. */
 	void (*layernorm_bwd)(void *ctx, float *dinp, float *dw, float *db,
 			      const float *dout, const float *inp, const float *w,
-			      const float *mean, const float *rstd, int N, int C);
+			      const float *mean, const float *rstd, int N, int C, int cont);
 
 	/* out[n][o] = (sum over i in order of inp[n][i] * w[o][i]) + bias[o] (bias may be
 	 * NULL: no addition). w is [O][I]. Writes out. */
@@ -66,10 +85,11 @@ struct compute_backend_ops {
 			   const float *bias, int N, int I, int O);
 	/* dinp[n][i] = sum over o in order of dout[n][o] * w[o][i]        (writes dinp)
 	 * dw[o][i]   = sum over n in order of dout[n][o] * inp[n][i]      (writes dw)
-	 * dbias[o]   = sum over n in order of dout[n][o]  (writes; skipped when NULL) */
+	 * dbias[o]   = sum over n in order of dout[n][o]  (writes; skipped when NULL)
+	 * dw and dbias continue from their values when cont; dinp is always written. */
 	void (*matmul_bwd)(void *ctx, float *dinp, float *dw, float *dbias,
 			   const float *dout, const float *inp, const float *w, int N,
-			   int I, int O);
+			   int I, int O, int cont);
 
 	/* Causal multi-head attention over qkv [B][T][3C] (q, k, v each C = NH * hs).
 	 * For b, h, t: pre[t2] = (sum over i < hs in order of q[t][i] k[t2][i]) * scale,

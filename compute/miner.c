@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "compute/dp.h"
 #include "core/hex.h"
 
 #define MINER_PATH_MAX 4096
@@ -104,10 +105,25 @@ static int report(const compute_miner_params *p, const compute_miner_progress *p
 	return p->progress ? p->progress(p->progress_ctx, pr) : IOLM_OK;
 }
 
-/* The training loop over [start, start + steps): boundaries, losses, claim arrays. */
-static int train_loop(const compute_miner_params *p, compute_model *m, compute_proof *proof,
-		      compute_claim *c)
+/* What trains: one model, or a data-parallel one whose last rank (m) holds the
+ * state. */
+struct trainer {
+	compute_model *m;
+	compute_dp *dp;
+};
+
+static int trainer_step(struct trainer *tr, float *loss, const compute_miner_params *p)
 {
+	if (tr->dp)
+		return compute_dp_step(tr->dp, loss, p->task->id, p->train, p->train_len);
+	return compute_model_step(tr->m, loss, p->task->id, p->train, p->train_len);
+}
+
+/* The training loop over [start, start + steps): boundaries, losses, claim arrays. */
+static int train_loop(const compute_miner_params *p, struct trainer *tr,
+		      compute_proof *proof, compute_claim *c)
+{
+	compute_model *m = tr->m;
 	const compute_task *t = p->task;
 	uint64_t start = compute_model_step_count(m), tok_step = (uint64_t)t->batch * t->cfg.seq_len;
 	double t0 = now_s(), tlast = t0;
@@ -119,7 +135,7 @@ static int train_loop(const compute_miner_params *p, compute_model *m, compute_p
 				return err;
 		}
 		float loss;
-		if ((err = compute_model_step(m, &loss, t->id, p->train, p->train_len)) ||
+		if ((err = trainer_step(tr, &loss, p)) ||
 		    (err = compute_loss_micronats(&c->losses[s], loss)) ||
 		    (err = compute_proof_add_loss(proof, start + s, c->losses[s])))
 			return err;
@@ -140,20 +156,29 @@ static int train_loop(const compute_miner_params *p, compute_model *m, compute_p
 }
 
 /* The model at the run's start: fresh, or the parent checkpoint checked against the
- * committed state and step. */
-static int start_model(compute_model **out, const compute_miner_params *p)
+ * committed state and step (loaded into the last rank, which hands its parameters to
+ * the others at the first step). */
+static int start_model(struct trainer *tr, const compute_miner_params *p)
 {
 	uint8_t h[IOLM_HASH_LEN];
-	int err = compute_model_create(out, &p->task->cfg, p->task->batch, &p->task->opt, p->be);
+	const compute_task *t = p->task;
+	int err;
+	if (p->nranks >= 2) {
+		err = compute_dp_create(&tr->dp, &t->cfg, t->batch, &t->opt, p->ranks, p->nranks,
+					p->dp_tr);
+		tr->m = err ? NULL : compute_dp_model(tr->dp);
+	} else {
+		err = compute_model_create(&tr->m, &t->cfg, t->batch, &t->opt, p->be);
+	}
 	if (err || !p->parent_ckpt)
 		return err;
-	if ((err = compute_checkpoint_load(*out, p->parent_ckpt)) ||
-	    (err = compute_model_state_hash(*out, h)))
+	if ((err = compute_checkpoint_load(tr->m, p->parent_ckpt)) ||
+	    (err = compute_model_state_hash(tr->m, h)))
 		return err;
 	if (p->parent_state) {
 		if (memcmp(h, p->parent_state, IOLM_HASH_LEN) != 0)
 			return IOLM_EVERIFY_CKPT;
-		if (compute_model_step_count(*out) != p->parent_step)
+		if (compute_model_step_count(tr->m) != p->parent_step)
 			return IOLM_EVERIFY_SKIP;
 	}
 	return IOLM_OK;
@@ -162,7 +187,7 @@ static int start_model(compute_model **out, const compute_miner_params *p)
 static int check_params(const compute_miner_params *p)
 {
 	const compute_task *t = p->task;
-	if (!t || !p->be || !p->out_dir || !p->train || !p->eval || t->seg_len == 0 ||
+	if (!t || (p->nranks >= 2 ? !p->ranks || !p->dp_tr : !p->be) || !p->out_dir || !p->train || !p->eval || t->seg_len == 0 ||
 	    p->steps == 0 || p->steps % t->seg_len != 0 ||
 	    p->steps > COMPUTE_CLAIM_MAX_STEPS || p->steps / t->seg_len > COMPUTE_CLAIM_MAX_SEGMENTS)
 		return IOLM_EINVAL;
@@ -171,7 +196,8 @@ static int check_params(const compute_miner_params *p)
 
 int compute_miner_run(compute_miner_result *r, const compute_miner_params *p)
 {
-	compute_model *m = NULL;
+	struct trainer tr = { NULL, NULL };
+	compute_model *m;
 	compute_proof *proof = NULL;
 	compute_claim claim = { 0 };
 	float evloss;
@@ -190,8 +216,9 @@ int compute_miner_run(compute_miner_result *r, const compute_miner_params *p)
 		err = IOLM_ENOMEM;
 		goto out;
 	}
-	if ((err = start_model(&m, p)))
+	if ((err = start_model(&tr, p)))
 		goto out;
+	m = tr.m;
 	r->start_step = claim.start_step = compute_model_step_count(m);
 	r->end_step = r->start_step + p->steps;
 	r->nparams = compute_model_param_count(m);
@@ -207,7 +234,7 @@ int compute_miner_run(compute_miner_result *r, const compute_miner_params *p)
 		if ((err = report(p, &pr)))
 			goto out;
 	}
-	if ((err = train_loop(p, m, proof, &claim)) ||
+	if ((err = train_loop(p, &tr, proof, &claim)) ||
 	    (err = compute_model_eval(m, &evloss, p->eval, p->eval_len, p->task->eval_windows)) ||
 	    (err = compute_loss_micronats(&claim.eval_loss, evloss)) ||
 	    (err = compute_proof_finish(proof, r->proof_root, r->end_step, claim.final_state,
@@ -223,6 +250,9 @@ out:
 		memset(r, 0, sizeof *r);
 	compute_claim_release(&claim);
 	compute_proof_destroy(proof);
-	compute_model_destroy(m);
+	if (tr.dp)
+		compute_dp_destroy(tr.dp);
+	else
+		compute_model_destroy(tr.m);
 	return err;
 }

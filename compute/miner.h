@@ -3,7 +3,8 @@
  *
  * A run trains the global steps [start, start + steps) of a task: from the task's
  * initial parameters (start = 0) or from a parent checkpoint (start = its step). Every
- * step is compute_model_step() with the task id as the batch seed, so it is exactly the
+ * step is compute_model_step() (or its data-parallel form compute_dp_step(), the same
+ * bits) with the task id as the batch seed, so it is exactly the
  * step a verifier re-executes (docs/compute.md §6a). At every segment boundary
  * (start + j k, and the end) it writes DIR/ckpt-%08llu.bin (compute_checkpoint_name) and
  * records the state hash in the proof; at the end DIR/claim.bin holds the encoded
@@ -37,9 +38,17 @@ typedef struct compute_miner_progress {
  * the run, which returns that value (use an iolm error code). */
 typedef int (*compute_miner_progress_fn)(void *ctx, const compute_miner_progress *p);
 
+struct compute_dp_transport;
+
 typedef struct compute_miner_params {
 	const compute_task *task;    /* id (batch seed), cfg, opt, batch, seg_len, eval_windows */
 	compute_backend *be;         /* the caller's; outlives the run */
+	/* Data-parallel training (compute/dp.h) instead of be, when nranks >= 2: the ranks'
+	 * backends ranks[0..nranks) joined by dp_tr (the caller's, outliving the run; the
+	 * batch must have at least nranks sequences). The same bits as on be. */
+	compute_backend *const *ranks;
+	unsigned nranks;
+	struct compute_dp_transport *dp_tr;
 	const uint8_t *train;        /* training bytes, at least seq_len + 1 */
 	size_t train_len;
 	const uint8_t *eval;         /* eval bytes */

@@ -37,15 +37,16 @@ int compute_config_check(const compute_config *c)
 	return IOLM_OK;
 }
 
-static int finite(float x)
+int model_finite(float x)
 {
 	return x == x && x - x == 0.0f;
 }
 
 int compute_optim_check(const compute_optim *o)
 {
-	if (!o || !finite(o->lr) || !finite(o->beta1) || !finite(o->beta2) ||
-	    !finite(o->eps) || !finite(o->weight_decay) || !finite(o->grad_clip))
+	if (!o || !model_finite(o->lr) || !model_finite(o->beta1) ||
+	    !model_finite(o->beta2) || !model_finite(o->eps) ||
+	    !model_finite(o->weight_decay) || !model_finite(o->grad_clip))
 		return IOLM_ECONFIG;
 	if (!(o->lr > 0.0f) || o->beta1 < 0.0f || !(o->beta1 < 1.0f) || o->beta2 < 0.0f ||
 	    !(o->beta2 < 1.0f) || !(o->eps > 0.0f) || o->weight_decay < 0.0f ||
@@ -184,6 +185,8 @@ void compute_model_destroy(compute_model *m)
 	OPS(m)->free(CTX(m), m->m);
 	OPS(m)->free(CTX(m), m->v);
 	OPS(m)->free(CTX(m), m->partial);
+	OPS(m)->free(CTX(m), m->vacc);
+	OPS(m)->free(CTX(m), m->vseen);
 	free(m->host_losses);
 	free(m->host_partial);
 	free(m);
@@ -234,6 +237,16 @@ out:
 	return err;
 }
 
+int model_chain_enable(compute_model *m)
+{
+	size_t V = m->cfg.vocab;
+	if (!m->vacc)
+		m->vacc = OPS(m)->alloc(CTX(m), V * m->cfg.n_embd * sizeof(float));
+	if (!m->vseen)
+		m->vseen = OPS(m)->alloc(CTX(m), V);
+	return m->vacc && m->vseen ? IOLM_OK : IOLM_ENOMEM;
+}
+
 const compute_config *compute_model_config(const compute_model *m)
 {
 	return &m->cfg;
@@ -260,7 +273,7 @@ void model_download_losses(compute_model *m, uint32_t nb)
 			 (size_t)nb * m->cfg.seq_len * sizeof(float));
 }
 
-int model_forward(compute_model *m, float *loss, uint32_t nb)
+void model_forward_ops(compute_model *m, uint32_t nb)
 {
 	const struct compute_backend_ops *o = OPS(m);
 	void *cx = CTX(m);
@@ -300,19 +313,93 @@ int model_forward(compute_model *m, float *loss, uint32_t nb)
 			 P(T_LNFW), P(T_LNFB), N, C);
 	o->matmul_fwd(cx, a->logits, a->lnf, P(T_WTE), NULL, N, C, V);
 	o->crossentropy_fwd(cx, a->losses, a->probs, a->logits, a->tgt, N, V);
+}
 
+int model_forward(compute_model *m, float *loss, uint32_t nb)
+{
+	int N = (int)(nb * m->cfg.seq_len);
+	model_forward_ops(m, nb);
 	/* mean loss: sum over tokens in order, then one division */
 	model_download_losses(m, nb);
 	float s = 0.0f;
 	for (int n = 0; n < N; n++)
 		s = s + m->host_losses[n];
 	*loss = s / (float)N;
-	return finite(*loss) ? IOLM_OK : IOLM_ENONFINITE;
+	return model_finite(*loss) ? IOLM_OK : IOLM_ENONFINITE;
 }
 
 /* ---------------------------------------------------------------- backward */
 
-static void model_backward(compute_model *m, uint32_t nb)
+/* The backward pass (docs/compute.md "Backward") as a fixed sequence of pieces, each
+ * ending in at most one backend call with batch reductions. The single-device pass
+ * runs them all with cont = 0; the data-parallel step (dp.c) runs piece i on every
+ * rank in turn, handing the piece's accumulators (model_bwd_accs) from rank to rank
+ * in between, so that each sum over rows continues where the previous rank stopped.
+ *
+ *   piece 0          cross-entropy, logits matmul (dwte)
+ *   piece 1          final layernorm (dlnfw, dlnfb)
+ *   2 + 6 (L-1-l)    per layer l = L-1 .. 0: fcproj; gelu + fc; ln2; attproj;
+ *                    attention + qkv; ln1
+ *   2 + 6 L          encoder (dwpe, vocabulary sums) */
+#define BWD_PER_LAYER 6
+
+size_t model_bwd_count(const compute_model *m)
+{
+	return 3 + BWD_PER_LAYER * (size_t)m->cfg.n_layer;
+}
+
+/* Parameter tensor i of layer l: offset and count of its slice. */
+static void layer_slice(const compute_model *m, unsigned i, size_t l, size_t *off,
+			size_t *n)
+{
+	*n = m->cnt[i] / m->cfg.n_layer;
+	*off = m->off[i] + l * *n;
+}
+
+static void acc_grad(const compute_model *m, struct model_acc *a, unsigned i, size_t l)
+{
+	size_t off, n;
+	if (i == T_WTE || i == T_WPE || i == T_LNFW || i == T_LNFB) {
+		off = m->off[i];
+		n = m->cnt[i];
+	} else {
+		layer_slice(m, i, l, &off, &n);
+	}
+	a->p = m->grads + off;
+	a->bytes = n * sizeof(float);
+}
+
+size_t model_bwd_accs(const compute_model *m, size_t piece, struct model_acc acc[3])
+{
+	size_t L = m->cfg.n_layer;
+	if (piece == 0) {
+		acc_grad(m, &acc[0], T_WTE, 0);
+		return 1;
+	}
+	if (piece == 1) {
+		acc_grad(m, &acc[0], T_LNFW, 0);
+		acc_grad(m, &acc[1], T_LNFB, 0);
+		return 2;
+	}
+	if (piece == 2 + BWD_PER_LAYER * L) {
+		acc_grad(m, &acc[0], T_WPE, 0);
+		acc[1].p = m->vacc;
+		acc[1].bytes = (size_t)m->cfg.vocab * m->cfg.n_embd * sizeof(float);
+		acc[2].p = m->vseen;
+		acc[2].bytes = m->cfg.vocab;
+		return m->vacc ? 3 : 1;
+	}
+	static const unsigned w[BWD_PER_LAYER] = { T_FCPROJW, T_FCW, T_LN2W, T_ATTPROJW,
+						   T_QKVW, T_LN1W };
+	size_t k = piece - 2, l = L - 1 - k / BWD_PER_LAYER;
+	unsigned i = w[k % BWD_PER_LAYER];
+	acc_grad(m, &acc[0], i, l);
+	acc_grad(m, &acc[1], i + 1, l); /* each weight's bias follows it in the layout */
+	return 2;
+}
+
+void model_bwd_piece(compute_model *m, size_t piece, uint32_t nb, float dloss, int cont,
+		     int last)
 {
 	const struct compute_backend_ops *o = OPS(m);
 	void *cx = CTX(m);
@@ -321,37 +408,70 @@ static void model_backward(compute_model *m, uint32_t nb)
 	int V = (int)m->cfg.vocab, L = (int)m->cfg.n_layer, N = (int)nb * T;
 	size_t BN = (size_t)m->B * (size_t)T, sC = BN * (size_t)C;
 
-	o->crossentropy_bwd(cx, a->dlogits, a->probs, a->tgt, 1.0f / (float)N, N, V);
-	o->matmul_bwd(cx, a->dlnx, G(T_WTE), NULL, a->dlogits, a->lnf, P(T_WTE), N, C, V);
-	o->zero(cx, a->dres, (size_t)N * (size_t)C * sizeof(float));
-	o->layernorm_bwd(cx, a->dres, G(T_LNFW), G(T_LNFB), a->dlnx,
-			 a->res3 + (size_t)(L - 1) * sC, P(T_LNFW), a->lnfm, a->lnfr, N, C);
-	for (int l = L - 1; l >= 0; l--) {
-		size_t lc = (size_t)l * (size_t)C;
-		const float *res = l == 0 ? a->encoded : a->res3 + (size_t)(l - 1) * sC;
-		float *ln1 = a->ln1 + (size_t)l * sC, *qkv = a->qkv + (size_t)l * 3 * sC;
-		float *atty = a->atty + (size_t)l * sC, *res2 = a->res2 + (size_t)l * sC;
-		float *ln2 = a->ln2 + (size_t)l * sC, *fch = a->fch + (size_t)l * 4 * sC;
-		float *fchg = a->fchg + (size_t)l * 4 * sC;
-		float *att = a->att + (size_t)l * m->B * (size_t)NH * (size_t)T * (size_t)T;
+	if (piece == 0) {
+		o->crossentropy_bwd(cx, a->dlogits, a->probs, a->tgt, dloss, N, V);
+		o->matmul_bwd(cx, a->dlnx, G(T_WTE), NULL, a->dlogits, a->lnf, P(T_WTE), N, C,
+			      V, cont);
+		return;
+	}
+	if (piece == 1) {
+		o->zero(cx, a->dres, (size_t)N * (size_t)C * sizeof(float));
+		o->layernorm_bwd(cx, a->dres, G(T_LNFW), G(T_LNFB), a->dlnx,
+				 a->res3 + (size_t)(L - 1) * sC, P(T_LNFW), a->lnfm, a->lnfr, N,
+				 C, cont);
+		return;
+	}
+	if (piece == model_bwd_count(m) - 1) {
+		o->encoder_bwd(cx, last ? G(T_WTE) : NULL, G(T_WPE), m->vacc, m->vseen, a->dres,
+			       a->tok, N, T, C, cont);
+		return;
+	}
+	size_t k = piece - 2;
+	int l = L - 1 - (int)(k / BWD_PER_LAYER);
+	size_t lc = (size_t)l * (size_t)C;
+	const float *res = l == 0 ? a->encoded : a->res3 + (size_t)(l - 1) * sC;
+	float *ln1 = a->ln1 + (size_t)l * sC, *qkv = a->qkv + (size_t)l * 3 * sC;
+	float *atty = a->atty + (size_t)l * sC, *res2 = a->res2 + (size_t)l * sC;
+	float *ln2 = a->ln2 + (size_t)l * sC, *fch = a->fch + (size_t)l * 4 * sC;
+	float *fchg = a->fchg + (size_t)l * 4 * sC;
+	float *att = a->att + (size_t)l * m->B * (size_t)NH * (size_t)T * (size_t)T;
+	switch (k % BWD_PER_LAYER) {
+	case 0:
 		o->matmul_bwd(cx, a->dbig, G(T_FCPROJW) + lc * 4 * (size_t)C, G(T_FCPROJB) + lc,
-			      a->dres, fchg, P(T_FCPROJW) + lc * 4 * (size_t)C, N, 4 * C, C);
+			      a->dres, fchg, P(T_FCPROJW) + lc * 4 * (size_t)C, N, 4 * C, C, cont);
+		break;
+	case 1:
 		o->gelu_bwd(cx, a->dbig2, fch, a->dbig, 4 * (size_t)N * (size_t)C);
 		o->matmul_bwd(cx, a->dlnx, G(T_FCW) + lc * 4 * (size_t)C, G(T_FCB) + 4 * lc,
-			      a->dbig2, ln2, P(T_FCW) + lc * 4 * (size_t)C, N, C, 4 * C);
+			      a->dbig2, ln2, P(T_FCW) + lc * 4 * (size_t)C, N, C, 4 * C, cont);
+		break;
+	case 2:
 		o->layernorm_bwd(cx, a->dres, G(T_LN2W) + lc, G(T_LN2B) + lc, a->dlnx, res2,
 				 P(T_LN2W) + lc, a->ln2m + (size_t)l * BN, a->ln2r + (size_t)l * BN,
-				 N, C);
+				 N, C, cont);
+		break;
+	case 3:
 		o->matmul_bwd(cx, a->datty, G(T_ATTPROJW) + lc * (size_t)C, G(T_ATTPROJB) + lc,
-			      a->dres, atty, P(T_ATTPROJW) + lc * (size_t)C, N, C, C);
+			      a->dres, atty, P(T_ATTPROJW) + lc * (size_t)C, N, C, C, cont);
+		break;
+	case 4:
 		o->attention_bwd(cx, a->dqkv, a->datty, qkv, att, (int)nb, T, C, NH);
 		o->matmul_bwd(cx, a->dlnx, G(T_QKVW) + lc * 3 * (size_t)C, G(T_QKVB) + 3 * lc,
-			      a->dqkv, ln1, P(T_QKVW) + lc * 3 * (size_t)C, N, C, 3 * C);
+			      a->dqkv, ln1, P(T_QKVW) + lc * 3 * (size_t)C, N, C, 3 * C, cont);
+		break;
+	default:
 		o->layernorm_bwd(cx, a->dres, G(T_LN1W) + lc, G(T_LN1B) + lc, a->dlnx, res,
 				 P(T_LN1W) + lc, a->ln1m + (size_t)l * BN, a->ln1r + (size_t)l * BN,
-				 N, C);
+				 N, C, cont);
+		break;
 	}
-	o->encoder_bwd(cx, G(T_WTE), G(T_WPE), a->dres, a->tok, N, T, C);
+}
+
+static void model_backward(compute_model *m, uint32_t nb)
+{
+	float dloss = 1.0f / (float)(nb * m->cfg.seq_len);
+	for (size_t i = 0; i < model_bwd_count(m); i++)
+		model_bwd_piece(m, i, nb, dloss, 0, 1);
 }
 
 /* ---------------------------------------------------------------- optimizer */
@@ -395,7 +515,7 @@ static float clip_scale(compute_model *m)
 	return norm > m->opt.grad_clip ? m->opt.grad_clip / norm : 1.0f;
 }
 
-static void model_update(compute_model *m)
+void model_update(compute_model *m)
 {
 	struct iolm_adamw a;
 	uint64_t t = m->step + 1;
@@ -415,7 +535,7 @@ static void model_update(compute_model *m)
 
 /* ---------------------------------------------------------------- entry points */
 
-static int upload_batch(compute_model *m, const uint8_t *inputs, const uint8_t *targets,
+int model_upload_batch(compute_model *m, const uint8_t *inputs, const uint8_t *targets,
 			uint32_t nb)
 {
 	if (nb < 1 || nb > m->B)
@@ -429,7 +549,7 @@ static int upload_batch(compute_model *m, const uint8_t *inputs, const uint8_t *
 int compute_model_loss(compute_model *m, float *loss, const uint8_t *inputs,
 		       const uint8_t *targets, uint32_t nb)
 {
-	int err = upload_batch(m, inputs, targets, nb);
+	int err = model_upload_batch(m, inputs, targets, nb);
 	if (err)
 		return err;
 	return model_forward(m, loss, nb);

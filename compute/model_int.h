@@ -49,10 +49,47 @@ struct compute_model {
 	float *partial;                /* backend: sumsq blocks */
 	float *host_partial;           /* the same, downloaded */
 	size_t nblocks;
+	/* Data-parallel ranks only (model_chain_enable): the encoder's vocabulary sums
+	 * [V][C] and row-met flags [V] handed along the chain; NULL on one device. */
+	float *vacc;
+	uint8_t *vseen;
 };
 
+/* A gradient accumulator region (backend memory) of a backward piece. */
+struct model_acc {
+	void *p;
+	size_t bytes;
+};
+
+/* x is neither NaN nor infinite. */
+int model_finite(float x);
+
+/* Upload nb <= B sequences of inputs and targets (IOLM_EINVAL for nb out of range). */
+int model_upload_batch(compute_model *m, const uint8_t *inputs, const uint8_t *targets,
+		       uint32_t nb) IOLM_WUR;
+/* Issue the forward over nb sequences already uploaded (per-token losses left in
+ * a.losses, nothing downloaded). */
+void model_forward_ops(compute_model *m, uint32_t nb);
 /* Forward over nb sequences already uploaded to a.tok / a.tgt; *loss the mean. */
 int model_forward(compute_model *m, float *loss, uint32_t nb) IOLM_WUR;
+
+/* The backward pass in pieces (model.c): model_bwd_count pieces, run in order. Piece
+ * `piece` over nb sequences with the loss scale dloss (1 / total rows of the batch);
+ * cont: its reductions continue from the accumulators (model_bwd_accs) instead of
+ * starting from 0; last: this rank ends the chain (adds the vocabulary sums into
+ * dwte; always 1 on one device). */
+size_t model_bwd_count(const compute_model *m);
+void model_bwd_piece(compute_model *m, size_t piece, uint32_t nb, float dloss, int cont,
+		     int last);
+/* The accumulator regions of piece `piece` (at most 3), in acc; returns how many. */
+size_t model_bwd_accs(const compute_model *m, size_t piece, struct model_acc acc[3]);
+
+/* Allocate vacc and vseen, making the model a rank of a data-parallel chain.
+ * IOLM_ENOMEM. */
+int model_chain_enable(compute_model *m) IOLM_WUR;
+
+/* Clip, AdamW on the gradient, step + 1 (the end of compute_model_step). */
+void model_update(compute_model *m);
 /* Per-token losses of the last forward, downloaded to host_losses. */
 void model_download_losses(compute_model *m, uint32_t nb);
 

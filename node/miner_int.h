@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "compute/dp.h"
 #include "compute/miner.h"
 #include "core/addr.h"
 #include "core/err.h"
@@ -30,8 +31,22 @@ extern volatile sig_atomic_t miner_stop;
  * frees it. IOLM_ENOTFOUND, IOLM_EIO, IOLM_ETOOBIG past cap. */
 int miner_read_file(uint8_t **out, size_t *len, const char *path, size_t cap) IOLM_WUR;
 
-/* The backend --device names ("auto", "cpu", "cuda"), printing why on failure. */
-int miner_make_backend(compute_backend **be, const char *device, unsigned threads) IOLM_WUR;
+/* What --device names: "auto", "cpu" or "cuda" (GPU 0), one backend; "cuda:LIST"
+ * (device numbers separated by commas, e.g. cuda:0,1) or "cuda:all" (every device),
+ * one CUDA backend per device and, for two or more, the data-parallel transport
+ * joining them (NCCL when built, else copies between the devices). */
+typedef struct miner_devices {
+	compute_backend *be[COMPUTE_DP_MAX_RANKS];
+	unsigned n;
+	compute_dp_transport *tr; /* n >= 2 */
+	char name[64];            /* for the log: "cpu", "cuda", "cuda x2 (nccl)" */
+} miner_devices;
+
+/* Open the backends --device names (d zeroed first), printing why on failure. */
+int miner_devices_open(miner_devices *d, const char *device, unsigned threads) IOLM_WUR;
+/* Set the backend fields of p from d. */
+void miner_devices_use(const miner_devices *d, compute_miner_params *p);
+void miner_devices_close(miner_devices *d);
 
 /* A compute_miner_progress_fn printing "step N/M loss L tok/s ETA" lines; ctx unused.
  * Returns IOLM_ETIMEOUT once miner_stop is set, which stops the run. */

@@ -3,7 +3,7 @@
  *   iolm-miner train [--task-file FILE] [--data FILE --steps N --layers L --channels C
  *                    --heads H --seq T --batch B --lr X --seed S --segment K
  *                    --threads N --out DIR --eval FILE --eval-windows W --warmup W
- *                    --clip X --task HEX --device auto|cpu|cuda]
+ *                    --clip X --task HEX --device auto|cpu|cuda|cuda:LIST|cuda:all]
  *   iolm-miner mine --node HOST:PORT --cookie FILE --key FILE --task HEX ...
  *                   (miner_mine.c; docs/compute.md "Mining on chain")
  *
@@ -38,11 +38,13 @@ static void usage(FILE *f)
 		   "         [--layers L] [--channels C]\n"
 		   "         [--heads H] [--seq T] [--batch B] [--lr X] [--seed S] [--segment K]\n"
 		   "         [--threads N] [--out DIR] [--eval FILE] [--eval-windows W]\n"
-		   "         [--warmup W] [--clip X] [--task HEX] [--device auto|cpu|cuda]\n"
+		   "         [--warmup W] [--clip X] [--task HEX]\n"
+		   "         [--device auto|cpu|cuda|cuda:LIST|cuda:all]\n"
 		   "       iolm-miner mine --node HOST:PORT --cookie FILE --key FILE --task HEX\n"
 		   "         --data FILE --eval FILE --steps N --listen HOST:PORT --out DIR\n"
 		   "         [--parent HEX|best|none] [--bond N] [--fee N] [--endpoint URL]\n"
-		   "         [--device auto|cpu|cuda] [--threads N] [--rounds R] [--follow SECONDS]\n");
+		   "         [--device auto|cpu|cuda|cuda:LIST|cuda:all] [--threads N]\n"
+		   "         [--rounds R] [--follow SECONDS]\n");
 }
 
 int miner_parse_u64(uint64_t *out, const char *s)
@@ -118,11 +120,12 @@ out:
 /* --device cuda: the CUDA backend on GPU 0 or a clear error; auto: CUDA when the build
  * has it and a device is present, else the CPU; cpu: the CPU. Results are the same
  * bits on every backend (docs/compute.md). */
-int miner_make_backend(compute_backend **be, const char *device, unsigned threads)
+static int make_backend(compute_backend **be, const char *device, unsigned threads)
 {
 	*be = NULL;
 	if (strcmp(device, "cpu") && strcmp(device, "cuda") && strcmp(device, "auto")) {
-		fprintf(stderr, "iolm-miner: unknown device '%s' (auto, cpu or cuda)\n", device);
+		fprintf(stderr, "iolm-miner: unknown device '%s' (auto, cpu, cuda, cuda:LIST or "
+				"cuda:all)\n", device);
 		return IOLM_EINVAL;
 	}
 	if (!strcmp(device, "cpu"))
@@ -142,6 +145,97 @@ int miner_make_backend(compute_backend **be, const char *device, unsigned thread
 	else
 		fprintf(stderr, "iolm-miner: --device cuda: %s\n", iolm_strerror(err));
 	return err;
+}
+
+/* The device numbers of "all" (every device that opens) or "0,1,..." into dev. */
+static int parse_gpu_list(int *dev, unsigned *n, const char *list)
+{
+	*n = 0;
+	if (!strcmp(list, "all")) {
+		compute_backend *be;
+		while (*n < COMPUTE_DP_MAX_RANKS && compute_backend_cuda_create(&be, (int)*n) == 0) {
+			compute_backend_destroy(be);
+			dev[*n] = (int)*n;
+			(*n)++;
+		}
+		return *n ? IOLM_OK : IOLM_ECUDA_NODEVICE;
+	}
+	for (const char *s = list; *s;) {
+		char *end;
+		errno = 0;
+		long v = strtol(s, &end, 10);
+		if (end == s || errno || v < 0 || v > 1024 || *n == COMPUTE_DP_MAX_RANKS ||
+		    (*end && *end != ','))
+			return IOLM_EINVAL;
+		dev[(*n)++] = (int)v;
+		s = *end ? end + 1 : end;
+	}
+	return *n ? IOLM_OK : IOLM_EINVAL;
+}
+
+/* cuda:LIST: a CUDA backend per device, joined by NCCL (or, without it in the build,
+ * by copies between the devices) when there are two or more. */
+static int open_gpus(miner_devices *d, const char *list)
+{
+	int dev[COMPUTE_DP_MAX_RANKS], err = parse_gpu_list(dev, &d->n, list);
+	if (err) {
+		fprintf(stderr, "iolm-miner: --device cuda:%s: %s (a list like cuda:0,1, at most "
+				"%d devices, or cuda:all)\n", list, iolm_strerror(err),
+			COMPUTE_DP_MAX_RANKS);
+		return err;
+	}
+	for (unsigned r = 0; r < d->n; r++)
+		if ((err = compute_backend_cuda_create(&d->be[r], dev[r]))) {
+			fprintf(stderr, "iolm-miner: --device cuda:%s: device %d: %s\n", list,
+				dev[r], iolm_strerror(err));
+			return err;
+		}
+	if (d->n == 1) {
+		snprintf(d->name, sizeof d->name, "cuda (device %d)", dev[0]);
+		return IOLM_OK;
+	}
+	const char *how = "nccl";
+	if (compute_dp_transport_nccl_built())
+		err = compute_dp_transport_nccl_create(&d->tr, dev, d->n);
+	else if (!(err = compute_dp_transport_local_create(&d->tr, d->be, d->n)))
+		how = "copies, no NCCL in this build";
+	if (err) {
+		fprintf(stderr, "iolm-miner: --device cuda:%s: %s\n", list, iolm_strerror(err));
+		return err;
+	}
+	snprintf(d->name, sizeof d->name, "cuda x%u data parallel (%s)", d->n, how);
+	return IOLM_OK;
+}
+
+int miner_devices_open(miner_devices *d, const char *device, unsigned threads)
+{
+	int err;
+	memset(d, 0, sizeof *d);
+	if (!strncmp(device, "cuda:", 5))
+		err = open_gpus(d, device + 5);
+	else if (!(err = make_backend(&d->be[0], device, threads))) {
+		d->n = 1;
+		snprintf(d->name, sizeof d->name, "%s", compute_backend_name(d->be[0]));
+	}
+	if (err)
+		miner_devices_close(d);
+	return err;
+}
+
+void miner_devices_use(const miner_devices *d, compute_miner_params *p)
+{
+	p->be = d->be[0];
+	p->ranks = d->be;
+	p->nranks = d->n;
+	p->dp_tr = d->tr;
+}
+
+void miner_devices_close(miner_devices *d)
+{
+	compute_dp_transport_destroy(d->tr);
+	for (unsigned r = 0; r < COMPUTE_DP_MAX_RANKS; r++)
+		compute_backend_destroy(d->be[r]);
+	memset(d, 0, sizeof *d);
 }
 
 int miner_print_progress(void *ctx, const compute_miner_progress *p)
@@ -287,7 +381,7 @@ static int train(struct opts *o)
 	int err;
 	uint8_t *data = NULL, *evdata = NULL;
 	size_t len = 0, evlen = 0;
-	compute_backend *be = NULL;
+	miner_devices dev = { 0 };
 	compute_miner_result res;
 
 	if ((err = miner_read_file(&data, &len, o->data, MINER_MAX_DATA)))
@@ -299,26 +393,27 @@ static int train(struct opts *o)
 		evlen = len / 10;
 		len -= evlen;
 	}
-	if ((err = miner_make_backend(&be, o->device, o->threads)))
+	if ((err = miner_devices_open(&dev, o->device, o->threads)))
 		goto out;
 	const compute_config *c = &o->task.cfg;
 	printf("model L=%u C=%u NH=%u T=%u: %zu parameters; batch %u, %s backend, %u threads, "
 	       "%zu training bytes, %zu eval bytes\n", c->n_layer, c->n_embd, c->n_head,
 	       c->seq_len, compute_config_check(c) ? (size_t)0 : compute_config_param_count(c),
-	       o->batch, compute_backend_name(be), o->threads, len, evlen);
+	       o->batch, dev.name, o->threads, len, evlen);
 	compute_miner_params p = {
-		.task = &o->task, .be = be, .train = data, .train_len = len,
+		.task = &o->task, .train = data, .train_len = len,
 		.eval = o->eval ? evdata : data + len, .eval_len = evlen,
 		.steps = o->steps, .out_dir = o->out, .initial_eval = 1,
 		.progress = miner_print_progress,
 	};
+	miner_devices_use(&dev, &p);
 	if ((err = compute_miner_run(&res, &p)))
 		goto out;
 	print_result(&res);
 out:
 	if (err)
 		fprintf(stderr, "iolm-miner: %s (%s)\n", iolm_strerror(err), iolm_errname(err));
-	compute_backend_destroy(be);
+	miner_devices_close(&dev);
 	free(evdata);
 	free(data);
 	return err;

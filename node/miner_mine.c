@@ -58,7 +58,7 @@ struct mine {
 	miner_task task;
 	art_store *store;
 	miner_server *srv;
-	compute_backend *be;
+	miner_devices dev;
 	uint8_t *train, *eval;
 	size_t train_len, eval_len;
 	char endpoint[LEDGER_MAX_ENDPOINT + 1];
@@ -259,7 +259,7 @@ static int setup(struct mine *m)
 	if ((err = make_endpoint(m, host, port)) ||
 	    (err = miner_rpc_open(&m->rpc, m->o.node, m->o.cookie)) || (err = setup_task(m)))
 		return err;
-	if ((err = miner_make_backend(&m->be, m->o.device, m->o.threads)))
+	if ((err = miner_devices_open(&m->dev, m->o.device, m->o.threads)))
 		return err;
 	if ((err = miner_server_start(&m->srv, host, port)))
 		return err;
@@ -267,7 +267,7 @@ static int setup(struct mine *m)
 	if (!m->works)
 		return IOLM_ENOMEM;
 	printf("miner %s on chain %s, serving %s, %s backend\n", m->addr, m->rpc.chain_id,
-	       m->endpoint, compute_backend_name(m->be));
+	       m->endpoint, m->dev.name);
 	fflush(stdout);
 	return IOLM_OK;
 }
@@ -440,7 +440,7 @@ static int mine_round(struct mine *m, unsigned round, const char *parent_spec)
 	    (err = run_dir(m, ow->dir, sizeof ow->dir)))
 		return err;
 	compute_miner_params mp = {
-		.task = &m->task.task, .be = m->be, .train = m->train, .train_len = m->train_len,
+		.task = &m->task.task, .train = m->train, .train_len = m->train_len,
 		.eval = m->eval, .eval_len = m->eval_len, .parent_ckpt = p.has ? p.ckpt : NULL,
 		.parent_state = p.has ? p.state : NULL, .parent_step = p.step,
 		.steps = m->o.steps, .out_dir = ow->dir, .initial_eval = 1,
@@ -452,6 +452,7 @@ static int mine_round(struct mine *m, unsigned round, const char *parent_spec)
 	printf("training steps [%" PRIu64 ", %" PRIu64 ") into %s\n", p.step, p.step + m->o.steps,
 	       ow->dir);
 	fflush(stdout);
+	miner_devices_use(&m->dev, &mp);
 	if ((err = compute_miner_run(&r, &mp))) {
 		if (err == IOLM_EVERIFY_CKPT || err == IOLM_EVERIFY_SKIP)
 			fprintf(stderr, "iolm-miner: the parent's checkpoint is not the state it "
@@ -612,7 +613,7 @@ static enum watch_end watch(struct mine *m, int until_decided)
 static void mine_release(struct mine *m)
 {
 	miner_server_stop(m->srv);
-	compute_backend_destroy(m->be);
+	miner_devices_close(&m->dev);
 	art_store_close(m->store);
 	miner_rpc_close(&m->rpc);
 	iolm_key_wipe(&m->key);

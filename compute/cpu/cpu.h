@@ -27,6 +27,6 @@ struct cpu_scratch {
 void cpu_matmul_fwd(void *ctx, float *out, const float *inp, const float *w,
 		    const float *bias, int N, int I, int O);
 void cpu_matmul_bwd(void *ctx, float *dinp, float *dw, float *dbias, const float *dout,
-		    const float *inp, const float *w, int N, int I, int O);
+		    const float *inp, const float *w, int N, int I, int O, int cont);
 
 #endif

@@ -15,7 +15,9 @@
  *   forward  out = inp . w^T + bias : A = inp (N x I), B = w^T (I x O, transposed
  *            once into scratch), so each output sums over i in order;
  *   dinp     = dout . w              : A = dout (N x O), B = w (O x I);
- *   dw       = dout^T . inp          : A = dout read transposed (O x N), B = inp. */
+ *   dw       = dout^T . inp          : A = dout read transposed (O x N), B = inp.
+ * With cont (the data-parallel chain, backend.h) the dw and dbias accumulators start
+ * from the values the outputs hold instead of 0.0f; nothing else changes. */
 #include "compute/cpu/cpu.h"
 
 #include <assert.h>
@@ -41,6 +43,7 @@ struct mm_job {
 	size_t ldb;
 	const float *bias; /* added to each column after the sum, or NULL */
 	int rows, m, k;
+	int cont;          /* sums start from c's values instead of 0.0f (the chain) */
 };
 
 /* Any block: rows [r0, r0 + nr) (nr <= MM_RT), columns [m0, m0 + nm), the plain loop
@@ -51,9 +54,11 @@ static void mm_edge(const struct mm_job *j, int r0, int nr, int m0, int nm)
 	assert(nr >= 0 && nr <= MM_RT);
 	for (int x0 = m0; x0 < m0 + nm; x0 += MM_EDGE_MT) {
 		int w = m0 + nm - x0 < MM_EDGE_MT ? m0 + nm - x0 : MM_EDGE_MT;
-		for (int r = 0; r < nr; r++)
+		for (int r = 0; r < nr; r++) {
+			const float *c0 = j->c + (size_t)(r0 + r) * j->ldc + (size_t)x0;
 			for (int x = 0; x < w; x++)
-				acc[r][x] = 0.0f;
+				acc[r][x] = j->cont ? c0[x] : 0.0f;
+		}
 		for (int k = 0; k < j->k; k++) {
 			const float *bk = j->b + (size_t)k * j->ldb + x0;
 			for (int r = 0; r < nr; r++) {
@@ -144,7 +149,7 @@ void cpu_matmul_fwd(void *ctx, float *out, const float *inp, const float *w,
 struct bias_job {
 	float *dbias;
 	const float *dout;
-	int n, o;
+	int n, o, cont;
 };
 
 /* dbias[o] for o in [b, e): sum over rows in order, vectorised across o. */
@@ -153,7 +158,7 @@ static void bias_cols(void *arg, size_t b, size_t e)
 	const struct bias_job *j = arg;
 	size_t w = e - b;
 	float *d = j->dbias + b;
-	for (size_t x = 0; x < w; x++)
+	for (size_t x = 0; x < w && !j->cont; x++)
 		d[x] = 0.0f;
 	for (int n = 0; n < j->n; n++) {
 		const float *row = j->dout + (size_t)n * (size_t)j->o + b;
@@ -163,7 +168,7 @@ static void bias_cols(void *arg, size_t b, size_t e)
 }
 
 void cpu_matmul_bwd(void *ctx, float *dinp, float *dw, float *dbias, const float *dout,
-		    const float *inp, const float *w, int N, int I, int O)
+		    const float *inp, const float *w, int N, int I, int O, int cont)
 {
 	struct cpu_ctx *cx = ctx;
 	struct mm_job jd = {
@@ -174,10 +179,11 @@ void cpu_matmul_bwd(void *ctx, float *dinp, float *dw, float *dbias, const float
 	struct mm_job jw = {
 		.c = dw, .ldc = (size_t)I, .a = dout, .sar = 1, .sak = (size_t)O,
 		.b = inp, .ldb = (size_t)I, .bias = NULL, .rows = O, .m = I, .k = N,
+		.cont = cont,
 	};
 	mm_run(cx, &jw);
 	if (dbias) {
-		struct bias_job jb = { dbias, dout, N, O };
+		struct bias_job jb = { dbias, dout, N, O, cont };
 		compute_pool_run(cx->pool, (size_t)O, 64, bias_cols, &jb);
 	}
 }

@@ -13,7 +13,8 @@
  * the stack on every k and the kernel runs at a fraction of the FPU's rate.
  *
  * Each lane of each accumulator is one output element, updated once per k by one IEEE
- * multiply and one IEEE add, in k order, starting from 0.0f: exactly the scalar loop of
+ * multiply and one IEEE add, in k order, starting from 0.0f (or, with j->cont, from the
+ * output's value: the data-parallel chain): exactly the scalar loop of
  * mm_edge, whatever the width, so every instruction set gives the same bits. */
 
 #define MMT_CAT2(a, b) a##b
@@ -33,8 +34,12 @@ MMT_BLOCK(const struct mm_job *j, int r0, int m0, int nv)
 	const float *b = j->b + m0;
 	size_t sar = j->sar, sak = j->sak, ldb = j->ldb, ldc = j->ldc;
 	for (int r = 0; r < MMT_RT; r++)
-		for (int v = 0; v < nv; v++)
+		for (int v = 0; v < nv; v++) {
 			acc[r][v] = (MMT_VEC){ 0 };
+			if (j->cont)
+				memcpy(&acc[r][v], j->c + (size_t)(r0 + r) * j->ldc +
+				       (size_t)m0 + (size_t)v * MMT_W, sizeof acc[r][v]);
+		}
 	for (int k = 0; k < j->k; k++) {
 		MMT_VEC bv[MMT_NV];
 		const float *ak = a + (size_t)k * sak;

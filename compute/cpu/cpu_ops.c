@@ -60,11 +60,12 @@ static int cpu_reserve(void *ctx, int N, int C, int V)
 /* ---------------------------------------------------------------- encoder */
 
 struct enc_job {
-	float *out, *dwte, *dwpe;
+	float *out, *dwte, *dwpe, *vacc;
+	uint8_t *vseen;
 	const float *dout, *wte, *wpe;
 	const uint8_t *tok;
 	const int *first, *list; /* tokens grouped by vocabulary row (encoder_bwd) */
-	int N, T, C;
+	int N, T, C, cont;
 };
 
 static void enc_fwd_rows(void *arg, size_t b, size_t e)
@@ -94,7 +95,7 @@ static void enc_bwd_pos(void *arg, size_t b, size_t e)
 	int B = j->N / j->T;
 	for (size_t t = b; t < e; t++) {
 		float *d = j->dwpe + t * (size_t)j->C;
-		for (int c = 0; c < j->C; c++)
+		for (int c = 0; c < j->C && !j->cont; c++)
 			d[c] = 0.0f;
 		for (int bb = 0; bb < B; bb++) {
 			const float *g = j->dout + ((size_t)bb * (size_t)j->T + t) * (size_t)j->C;
@@ -105,7 +106,7 @@ static void enc_bwd_pos(void *arg, size_t b, size_t e)
 }
 
 /* Vocabulary rows [b, e): the positions of row v are list[first[v] .. first[v + 1]),
- * in increasing order. */
+ * in increasing order. One device: the sum in acc, added into dwte. */
 static void enc_bwd_vocab(void *arg, size_t b, size_t e)
 {
 	const struct enc_job *j = arg;
@@ -126,8 +127,36 @@ static void enc_bwd_vocab(void *arg, size_t b, size_t e)
 	}
 }
 
-static void cpu_encoder_bwd(void *ctx, float *dwte, float *dwpe, const float *dout,
-			    const uint8_t *tok, int N, int T, int C)
+/* The same rows as a link of the data-parallel chain: the sums continue in vacc (reset
+ * first when !cont), vseen records the rows met so far, the last link adds into dwte. */
+static void enc_bwd_vocab_chain(void *arg, size_t b, size_t e)
+{
+	const struct enc_job *j = arg;
+	for (size_t v = b; v < e; v++) {
+		float *acc = j->vacc + v * (size_t)j->C;
+		if (!j->cont) {
+			for (int c = 0; c < j->C; c++)
+				acc[c] = 0.0f;
+			j->vseen[v] = 0;
+		}
+		for (int p = j->first[v]; p < j->first[v + 1]; p++) {
+			const float *g = j->dout + (size_t)j->list[p] * (size_t)j->C;
+			for (int c = 0; c < j->C; c++)
+				acc[c] = acc[c] + g[c];
+		}
+		if (j->first[v] != j->first[v + 1])
+			j->vseen[v] = 1;
+		if (!j->dwte || !j->vseen[v])
+			continue;
+		float *d = j->dwte + v * (size_t)j->C;
+		for (int c = 0; c < j->C; c++)
+			d[c] = d[c] + acc[c];
+	}
+}
+
+static void cpu_encoder_bwd(void *ctx, float *dwte, float *dwpe, float *vacc,
+			    uint8_t *vseen, const float *dout, const uint8_t *tok, int N, int T,
+			    int C, int cont)
 {
 	struct cpu_ctx *cx = ctx;
 	int *first = (int *)(void *)((float *)cx->scratch + cx->wt_floats);
@@ -142,10 +171,12 @@ static void cpu_encoder_bwd(void *ctx, float *dwte, float *dwpe, const float *do
 	memcpy(fill, first, sizeof fill);
 	for (int n = 0; n < N; n++)
 		list[fill[tok[n]]++] = n;
-	struct enc_job j = { .dwte = dwte, .dwpe = dwpe, .dout = dout, .tok = tok,
-			     .first = first, .list = list, .N = N, .T = T, .C = C };
+	struct enc_job j = { .dwte = dwte, .dwpe = dwpe, .vacc = vacc, .vseen = vseen,
+			     .dout = dout, .tok = tok, .first = first, .list = list, .N = N,
+			     .T = T, .C = C, .cont = cont };
 	compute_pool_run(cx->pool, (size_t)T, 4, enc_bwd_pos, &j);
-	compute_pool_run(cx->pool, COMPUTE_VOCAB, 4, enc_bwd_vocab, &j);
+	compute_pool_run(cx->pool, COMPUTE_VOCAB, 4, vacc ? enc_bwd_vocab_chain : enc_bwd_vocab,
+			 &j);
 }
 
 /* ---------------------------------------------------------------- layernorm */
@@ -153,7 +184,7 @@ static void cpu_encoder_bwd(void *ctx, float *dwte, float *dwpe, const float *do
 struct ln_job {
 	float *out, *mean, *rstd, *dinp, *dw, *db;
 	const float *inp, *w, *b, *dout, *cmean, *crstd;
-	int N, C;
+	int N, C, cont;
 };
 
 static void ln_fwd_rows(void *arg, size_t b, size_t e)
@@ -215,13 +246,14 @@ static void ln_bwd_rows(void *arg, size_t b, size_t e)
 	}
 }
 
-/* Channels [b, e): dw and db summed over rows in order, vectorised across channels. */
+/* Channels [b, e): dw and db summed over rows in order (from 0.0f, or continued when
+ * cont), vectorised across channels. */
 static void ln_bwd_cols(void *arg, size_t b, size_t e)
 {
 	const struct ln_job *j = arg;
 	size_t C = (size_t)j->C, w = e - b;
 	float *dw = j->dw + b, *db = j->db + b;
-	for (size_t x = 0; x < w; x++) {
+	for (size_t x = 0; x < w && !j->cont; x++) {
 		dw[x] = 0.0f;
 		db[x] = 0.0f;
 	}
@@ -238,11 +270,12 @@ static void ln_bwd_cols(void *arg, size_t b, size_t e)
 
 static void cpu_layernorm_bwd(void *ctx, float *dinp, float *dw, float *db,
 			      const float *dout, const float *inp, const float *w,
-			      const float *mean, const float *rstd, int N, int C)
+			      const float *mean, const float *rstd, int N, int C, int cont)
 {
 	struct cpu_ctx *cx = ctx;
 	struct ln_job j = { .dinp = dinp, .dw = dw, .db = db, .inp = inp, .w = w,
-			    .dout = dout, .cmean = mean, .crstd = rstd, .N = N, .C = C };
+			    .dout = dout, .cmean = mean, .crstd = rstd, .N = N, .C = C,
+			    .cont = cont };
 	compute_pool_run(cx->pool, (size_t)N, 8, ln_bwd_rows, &j);
 	compute_pool_run(cx->pool, (size_t)C, 16, ln_bwd_cols, &j);
 }
@@ -535,6 +568,7 @@ static const struct compute_backend_ops cpu_ops = {
 	.zero = cpu_zero,
 	.upload = cpu_copy,
 	.download = cpu_copy,
+	.copy = cpu_copy,
 	.reserve = cpu_reserve,
 	.encoder_fwd = cpu_encoder_fwd,
 	.encoder_bwd = cpu_encoder_bwd,

@@ -76,7 +76,7 @@ static __global__ void k_att_fwd(float *out, float *att, const float *qkv, int B
 void cuda_attention_fwd(void *ctx, float *out, float *att, const float *qkv, int B, int T,
 			int C, int NH)
 {
-	(void)ctx;
+	cuda_use(ctx);
 	size_t tasks = (size_t)B * (size_t)NH * (size_t)T;
 	if (!tasks)
 		return;
@@ -177,6 +177,7 @@ void cuda_attention_bwd(void *ctx, float *dqkv, const float *dout, const float *
 			const float *att, int B, int T, int C, int NH)
 {
 	struct cuda_ctx *cx = (struct cuda_ctx *)ctx;
+	cuda_use(ctx);
 	size_t tasks = (size_t)B * (size_t)NH * (size_t)T;
 	if (!tasks)
 		return;

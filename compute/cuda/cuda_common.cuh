@@ -32,6 +32,15 @@ struct cuda_ctx {
 	size_t attd_n;
 };
 
+// Make the context's device current for this thread. Every entry point of the table
+// starts with it, so backends on several devices can be driven from one thread (the
+// data-parallel step, compute/dp.c); when the device is already current it costs a
+// check of thread-local state.
+static inline void cuda_use(const void *ctx)
+{
+	CUDA_CHECK(cudaSetDevice(((const struct cuda_ctx *)ctx)->device));
+}
+
 // Blocks of `threads` covering n items.
 static inline unsigned cuda_blocks(size_t n, unsigned threads)
 {
@@ -45,12 +54,12 @@ void cuda_scratch(float **p, size_t *cap, size_t n);
 void cuda_matmul_fwd(void *ctx, float *out, const float *inp, const float *w,
 		     const float *bias, int N, int I, int O);
 void cuda_matmul_bwd(void *ctx, float *dinp, float *dw, float *dbias, const float *dout,
-		     const float *inp, const float *w, int N, int I, int O);
+		     const float *inp, const float *w, int N, int I, int O, int cont);
 void cuda_matmul_fwd_fast(void *ctx, float *out, const float *inp, const float *w,
 			  const float *bias, int N, int I, int O);
 void cuda_matmul_bwd_fast(void *ctx, float *dinp, float *dw, float *dbias,
 			  const float *dout, const float *inp, const float *w, int N, int I,
-			  int O);
+			  int O, int cont);
 
 // cuda_attention.cu
 void cuda_attention_fwd(void *ctx, float *out, float *att, const float *qkv, int B, int T,

@@ -18,6 +18,8 @@
 //   dinp     = dout . w       : A(n, o) = dout[n][o], B(o, i) = w[o][i]
 //   dw       = dout^T . inp   : A(o, n) = dout[n][o], B(n, i) = inp[n][i]
 // dbias[o] = sum over n in order of dout[n][o] is a column sum, one thread per o.
+// With cont (the data-parallel chain) the dw and dbias accumulators start from the
+// values the outputs hold instead of 0.0f.
 //
 // FAST = true is the benchmark's non-deterministic reference (gpu_determinism_cost):
 // the same tiling with fused multiply-adds, whose bits differ from the CPU's.
@@ -34,6 +36,7 @@ struct mm_args {
 	size_t sbk, sbm; // B(k, m) = b[k * sbk + m * sbm]
 	const float *bias;
 	int rows, m, k;
+	int cont; // accumulators start from c's values (the data-parallel chain)
 };
 
 template <int BM, int BN, int TM, int TN, bool FAST>
@@ -46,8 +49,11 @@ static __global__ void __launch_bounds__((BM / TM) * (BN / TN)) k_mm(struct mm_a
 	const int r0 = blockIdx.y * BM, m0 = blockIdx.x * BN;
 	float acc[TM][TN];
 	for (int i = 0; i < TM; i++)
-		for (int j = 0; j < TN; j++)
-			acc[i][j] = 0.0f;
+		for (int j = 0; j < TN; j++) {
+			int r = r0 + ty + i * TY, mm = m0 + tx + j * TX;
+			acc[i][j] = g.cont && r < g.rows && mm < g.m ?
+				g.c[(size_t)r * g.ldc + (size_t)mm] : 0.0f;
+		}
 	const bool a_kfast = g.sak == 1, b_mfast = g.sbm == 1;
 	for (int k0 = 0; k0 < g.k; k0 += MM_BK) {
 		// Stage A(r0.., k0..) and B(k0.., m0..), walking memory along the unit
@@ -117,13 +123,14 @@ static void mm_run(const struct cuda_ctx *cx, const struct mm_args *g)
 	CUDA_LAUNCHED();
 }
 
-// bias_cols: dbias[o] = 0; for n ascending: dbias[o] += dout[n][o]. Thread per o.
-static __global__ void k_colsum(float *dbias, const float *dout, int N, int O)
+// bias_cols: dbias[o] = 0 (kept when cont); for n ascending: dbias[o] += dout[n][o].
+// Thread per o.
+static __global__ void k_colsum(float *dbias, const float *dout, int N, int O, int cont)
 {
 	int o = blockIdx.x * blockDim.x + threadIdx.x;
 	if (o >= O)
 		return;
-	float s = 0.0f;
+	float s = cont ? dbias[o] : 0.0f;
 	for (int n = 0; n < N; n++)
 		s = s + dout[(size_t)n * (size_t)O + (size_t)o];
 	dbias[o] = s;
@@ -134,23 +141,26 @@ static void mm_fwd(void *ctx, float *out, const float *inp, const float *w,
 		   const float *bias, int N, int I, int O)
 {
 	const struct cuda_ctx *cx = (const struct cuda_ctx *)ctx;
-	struct mm_args g = { out, (size_t)O, inp, (size_t)I, 1, w, 1, (size_t)I, bias, N, O, I };
+	cuda_use(ctx);
+	struct mm_args g = { out, (size_t)O, inp, (size_t)I, 1, w, 1, (size_t)I, bias,
+			     N, O, I, 0 };
 	mm_run<FAST>(cx, &g);
 }
 
 template <bool FAST>
 static void mm_bwd(void *ctx, float *dinp, float *dw, float *dbias, const float *dout,
-		   const float *inp, const float *w, int N, int I, int O)
+		   const float *inp, const float *w, int N, int I, int O, int cont)
 {
 	const struct cuda_ctx *cx = (const struct cuda_ctx *)ctx;
+	cuda_use(ctx);
 	struct mm_args gd = { dinp, (size_t)I, dout, (size_t)O, 1, w, (size_t)I, 1, NULL,
-			      N, I, O };
+			      N, I, O, 0 };
 	mm_run<FAST>(cx, &gd);
 	struct mm_args gw = { dw, (size_t)I, dout, 1, (size_t)O, inp, (size_t)I, 1, NULL,
-			      O, I, N };
+			      O, I, N, cont };
 	mm_run<FAST>(cx, &gw);
 	if (dbias && O > 0) {
-		k_colsum<<<cuda_blocks((size_t)O, 64), 64>>>(dbias, dout, N, O);
+		k_colsum<<<cuda_blocks((size_t)O, 64), 64>>>(dbias, dout, N, O, cont);
 		CUDA_LAUNCHED();
 	}
 }
@@ -162,9 +172,9 @@ void cuda_matmul_fwd(void *ctx, float *out, const float *inp, const float *w,
 }
 
 void cuda_matmul_bwd(void *ctx, float *dinp, float *dw, float *dbias, const float *dout,
-		     const float *inp, const float *w, int N, int I, int O)
+		     const float *inp, const float *w, int N, int I, int O, int cont)
 {
-	mm_bwd<false>(ctx, dinp, dw, dbias, dout, inp, w, N, I, O);
+	mm_bwd<false>(ctx, dinp, dw, dbias, dout, inp, w, N, I, O, cont);
 }
 
 void cuda_matmul_fwd_fast(void *ctx, float *out, const float *inp, const float *w,
@@ -175,7 +185,7 @@ void cuda_matmul_fwd_fast(void *ctx, float *out, const float *inp, const float *
 
 void cuda_matmul_bwd_fast(void *ctx, float *dinp, float *dw, float *dbias,
 			  const float *dout, const float *inp, const float *w, int N, int I,
-			  int O)
+			  int O, int cont)
 {
-	mm_bwd<true>(ctx, dinp, dw, dbias, dout, inp, w, N, I, O);
+	mm_bwd<true>(ctx, dinp, dw, dbias, dout, inp, w, N, I, O, cont);
 }

@@ -32,7 +32,7 @@ int cuda_check_at(cudaError_t err, const char *call, const char *file, int line,
 
 static void *cu_alloc(void *ctx, size_t bytes)
 {
-	(void)ctx;
+	cuda_use(ctx);
 	void *p = NULL;
 	cudaError_t e = cudaMalloc(&p, bytes ? bytes : 1);
 	if (e == cudaErrorMemoryAllocation) {
@@ -46,27 +46,34 @@ static void *cu_alloc(void *ctx, size_t bytes)
 
 static void cu_free(void *ctx, void *p)
 {
-	(void)ctx;
+	cuda_use(ctx);
 	if (p)
 		CUDA_CHECK(cudaFree(p));
 }
 
 static void cu_zero(void *ctx, void *p, size_t bytes)
 {
-	(void)ctx;
+	cuda_use(ctx);
 	CUDA_CHECK(cudaMemset(p, 0, bytes));
 }
 
 static void cu_upload(void *ctx, void *dst, const void *src, size_t bytes)
 {
-	(void)ctx;
+	cuda_use(ctx);
 	CUDA_CHECK(cudaMemcpy(dst, src, bytes, cudaMemcpyHostToDevice));
 }
 
 static void cu_download(void *ctx, void *dst, const void *src, size_t bytes)
 {
-	(void)ctx;
+	cuda_use(ctx);
 	CUDA_CHECK(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToHost));
+}
+
+// Device to device; with unified addressing src may be on another device.
+static void cu_copy(void *ctx, void *dst, const void *src, size_t bytes)
+{
+	cuda_use(ctx);
+	CUDA_CHECK(cudaMemcpy(dst, src, bytes, cudaMemcpyDefault));
 }
 
 void cuda_scratch(float **p, size_t *cap, size_t n)
@@ -84,6 +91,7 @@ void cuda_scratch(float **p, size_t *cap, size_t n)
 static int cu_reserve(void *ctx, int N, int C, int V)
 {
 	struct cuda_ctx *cx = (struct cuda_ctx *)ctx;
+	cuda_use(ctx);
 	(void)C;
 	(void)V;
 	if (2 * (size_t)N <= cx->rowtmp_n)
@@ -102,7 +110,7 @@ static int cu_reserve(void *ctx, int N, int C, int V)
 
 void cuda_sync(void *ctx)
 {
-	(void)ctx;
+	cuda_use(ctx);
 	CUDA_CHECK(cudaDeviceSynchronize());
 }
 
@@ -122,20 +130,22 @@ static __global__ void k_encoder_fwd(float *out, const uint8_t *tok, const float
 static void cu_encoder_fwd(void *ctx, float *out, const uint8_t *tok, const float *wte,
 			   const float *wpe, int N, int T, int C)
 {
-	(void)ctx;
+	cuda_use(ctx);
 	k_encoder_fwd<<<cuda_blocks((size_t)N * (size_t)C, 256), 256>>>(out, tok, wte, wpe,
 									  N, T, C);
 	CUDA_LAUNCHED();
 }
 
-// enc_bwd_pos: dwpe[t][c] = 0; for b ascending: += dout[b*T + t][c]. Thread per (t, c).
-static __global__ void k_encoder_bwd_pos(float *dwpe, const float *dout, int B, int T, int C)
+// enc_bwd_pos: dwpe[t][c] = 0 (kept when cont); for b ascending: += dout[b*T + t][c].
+// Thread per (t, c).
+static __global__ void k_encoder_bwd_pos(float *dwpe, const float *dout, int B, int T, int C,
+				  int cont)
 {
 	size_t idx = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
 	if (idx >= (size_t)T * (size_t)C)
 		return;
 	size_t t = idx / (size_t)C, c = idx % (size_t)C;
-	float d = 0.0f;
+	float d = cont ? dwpe[idx] : 0.0f;
 	for (int b = 0; b < B; b++)
 		d = d + dout[((size_t)b * (size_t)T + t) * (size_t)C + c];
 	dwpe[idx] = d;
@@ -145,15 +155,24 @@ static __global__ void k_encoder_bwd_pos(float *dwpe, const float *dout, int B, 
 // tok[n] == v: acc += dout[n][c]; then dwte[v][c] += acc. Rows that do not occur stay
 // untouched (adding +0 would turn a -0 into +0). Block (v, channel chunk), thread per
 // channel; the tokens are staged through shared memory in order.
+//
+// enc_bwd_vocab_chain (vacc != NULL, a link of the data-parallel chain): acc starts
+// from vacc[v][c] (0 unless cont) and is stored back; vseen[v] becomes 1 when v occurs
+// here; with dwte (the last link) dwte[v][c] += acc when v occurred in any link. Only
+// thread (0, 0) of row v writes vseen[v]; another thread of the row may read it before
+// or after that write, which gives it the same flag (the write happens only when v
+// occurs here, and then the flag is 1 either way).
 #define ENC_TOK_CHUNK 1024
-static __global__ void k_encoder_bwd_vocab(float *dwte, const float *dout, const uint8_t *tok,
-				    int N, int C)
+static __global__ void k_encoder_bwd_vocab(float *dwte, float *vacc, uint8_t *vseen,
+				    const float *dout, const uint8_t *tok, int N, int C,
+				    int cont)
 {
 	__shared__ uint8_t st[ENC_TOK_CHUNK];
 	int v = blockIdx.y;
 	int c = blockIdx.x * blockDim.x + threadIdx.x;
-	float acc = 0.0f;
-	int any = 0;
+	size_t vc = (size_t)v * (size_t)C + (size_t)c;
+	float acc = vacc && cont && c < C ? vacc[vc] : 0.0f;
+	int seen = vacc && cont ? vseen[v] : 0, any = 0;
 	for (int n0 = 0; n0 < N; n0 += ENC_TOK_CHUNK) {
 		int len = N - n0 < ENC_TOK_CHUNK ? N - n0 : ENC_TOK_CHUNK;
 		__syncthreads();
@@ -168,21 +187,29 @@ static __global__ void k_encoder_bwd_vocab(float *dwte, const float *dout, const
 				any = 1;
 			}
 	}
-	if (c < C && any) {
-		float *d = dwte + (size_t)v * (size_t)C + (size_t)c;
-		*d = *d + acc;
+	if (c >= C)
+		return;
+	if (vacc) {
+		vacc[vc] = acc;
+		if (c == 0)
+			vseen[v] = (uint8_t)(seen || any);
+		if (!dwte || !(seen || any))
+			return;
+	} else if (!any) {
+		return;
 	}
+	dwte[vc] = dwte[vc] + acc;
 }
 
-static void cu_encoder_bwd(void *ctx, float *dwte, float *dwpe, const float *dout,
-			   const uint8_t *tok, int N, int T, int C)
+static void cu_encoder_bwd(void *ctx, float *dwte, float *dwpe, float *vacc, uint8_t *vseen,
+			   const float *dout, const uint8_t *tok, int N, int T, int C, int cont)
 {
-	(void)ctx;
+	cuda_use(ctx);
 	k_encoder_bwd_pos<<<cuda_blocks((size_t)T * (size_t)C, 256), 256>>>(dwpe, dout, N / T,
-									     T, C);
+									     T, C, cont);
 	CUDA_LAUNCHED();
 	dim3 grid(cuda_blocks((size_t)C, 128), 256); // tokens are bytes: 256 rows
-	k_encoder_bwd_vocab<<<grid, 128>>>(dwte, dout, tok, N, C);
+	k_encoder_bwd_vocab<<<grid, 128>>>(dwte, vacc, vseen, dout, tok, N, C, cont);
 	CUDA_LAUNCHED();
 }
 
@@ -223,7 +250,7 @@ static __global__ void k_ln_apply(float *out, const float *inp, const float *mea
 static void cu_layernorm_fwd(void *ctx, float *out, float *mean, float *rstd,
 			     const float *inp, const float *w, const float *b, int N, int C)
 {
-	(void)ctx;
+	cuda_use(ctx);
 	k_ln_stats<<<cuda_blocks((size_t)N, 64), 64>>>(mean, rstd, inp, N, C);
 	CUDA_LAUNCHED();
 	k_ln_apply<<<cuda_blocks((size_t)N * (size_t)C, 256), 256>>>(out, inp, mean, rstd, w,
@@ -268,14 +295,15 @@ static __global__ void k_ln_bwd_dinp(float *dinp, const float *dout, const float
 	dinp[idx] = dinp[idx] + ((dxh - sa[n]) - xh * sb[n]) * rs;
 }
 
-// ln_bwd_cols: dw[c] = sum over n ascending of g * xh, db[c] = sum of g; thread per c.
+// ln_bwd_cols: dw[c] = sum over n ascending of g * xh, db[c] = sum of g, from 0 or
+// (cont) from their values; thread per c.
 static __global__ void k_ln_bwd_cols(float *dw, float *db, const float *dout, const float *inp,
-			      const float *mean, const float *rstd, int N, int C)
+			      const float *mean, const float *rstd, int N, int C, int cont)
 {
 	int c = blockIdx.x * blockDim.x + threadIdx.x;
 	if (c >= C)
 		return;
-	float sw = 0.0f, sbias = 0.0f;
+	float sw = cont ? dw[c] : 0.0f, sbias = cont ? db[c] : 0.0f;
 	for (int n = 0; n < N; n++) {
 		size_t i = (size_t)n * (size_t)C + (size_t)c;
 		float g = dout[i];
@@ -289,9 +317,10 @@ static __global__ void k_ln_bwd_cols(float *dw, float *db, const float *dout, co
 
 static void cu_layernorm_bwd(void *ctx, float *dinp, float *dw, float *db,
 			     const float *dout, const float *inp, const float *w,
-			     const float *mean, const float *rstd, int N, int C)
+			     const float *mean, const float *rstd, int N, int C, int cont)
 {
 	struct cuda_ctx *cx = (struct cuda_ctx *)ctx;
+	cuda_use(ctx);
 	cuda_scratch(&cx->rowtmp, &cx->rowtmp_n, 2 * (size_t)N); // normally from reserve
 	float *sa = cx->rowtmp, *sb = cx->rowtmp + N;
 	k_ln_bwd_rowsums<<<cuda_blocks((size_t)N, 64), 64>>>(sa, sb, dout, inp, w, mean, rstd,
@@ -300,7 +329,8 @@ static void cu_layernorm_bwd(void *ctx, float *dinp, float *dw, float *db,
 	k_ln_bwd_dinp<<<cuda_blocks((size_t)N * (size_t)C, 256), 256>>>(
 		dinp, dout, inp, w, mean, rstd, sa, sb, N, C);
 	CUDA_LAUNCHED();
-	k_ln_bwd_cols<<<cuda_blocks((size_t)C, 64), 64>>>(dw, db, dout, inp, mean, rstd, N, C);
+	k_ln_bwd_cols<<<cuda_blocks((size_t)C, 64), 64>>>(dw, db, dout, inp, mean, rstd, N, C,
+							  cont);
 	CUDA_LAUNCHED();
 }
 
@@ -337,7 +367,7 @@ static __global__ void k_adamw(float *p, float *m, float *v, const float *g, siz
 
 static void cu_gelu_fwd(void *ctx, float *out, const float *inp, size_t n)
 {
-	(void)ctx;
+	cuda_use(ctx);
 	if (!n)
 		return;
 	k_gelu_fwd<<<cuda_blocks(n, 256), 256>>>(out, inp, n);
@@ -347,7 +377,7 @@ static void cu_gelu_fwd(void *ctx, float *out, const float *inp, size_t n)
 static void cu_gelu_bwd(void *ctx, float *dinp, const float *inp, const float *dout,
 			size_t n)
 {
-	(void)ctx;
+	cuda_use(ctx);
 	if (!n)
 		return;
 	k_gelu_bwd<<<cuda_blocks(n, 256), 256>>>(dinp, inp, dout, n);
@@ -356,7 +386,7 @@ static void cu_gelu_bwd(void *ctx, float *dinp, const float *inp, const float *d
 
 static void cu_residual_fwd(void *ctx, float *out, const float *a, const float *b, size_t n)
 {
-	(void)ctx;
+	cuda_use(ctx);
 	if (!n)
 		return;
 	k_residual<<<cuda_blocks(n, 256), 256>>>(out, a, b, n);
@@ -366,7 +396,7 @@ static void cu_residual_fwd(void *ctx, float *out, const float *a, const float *
 static void cu_adamw(void *ctx, float *p, float *m, float *v, const float *g, size_t n,
 		     float wd, const struct iolm_adamw *a)
 {
-	(void)ctx;
+	cuda_use(ctx);
 	if (!n)
 		return;
 	k_adamw<<<cuda_blocks(n, 256), 256>>>(p, m, v, g, n, wd, *a);
@@ -390,7 +420,7 @@ static __global__ void k_sumsq(float *partial, const float *x, size_t n, size_t 
 
 static void cu_sumsq(void *ctx, float *partial, const float *x, size_t n)
 {
-	(void)ctx;
+	cuda_use(ctx);
 	size_t blocks = (n + COMPUTE_SUMSQ_BLOCK - 1) / COMPUTE_SUMSQ_BLOCK;
 	if (!blocks)
 		return;
@@ -437,7 +467,7 @@ static __global__ void k_ce_fwd(float *losses, float *probs, const float *logits
 static void cu_crossentropy_fwd(void *ctx, float *losses, float *probs,
 				const float *logits, const uint8_t *targets, int N, int V)
 {
-	(void)ctx;
+	cuda_use(ctx);
 	k_ce_fwd<<<cuda_blocks((size_t)N, 4), 128>>>(losses, probs, logits, targets, N, V);
 	CUDA_LAUNCHED();
 }
@@ -457,7 +487,7 @@ static __global__ void k_ce_bwd(float *dlogits, const float *probs, const uint8_
 static void cu_crossentropy_bwd(void *ctx, float *dlogits, const float *probs,
 				const uint8_t *targets, float dloss, int N, int V)
 {
-	(void)ctx;
+	cuda_use(ctx);
 	k_ce_bwd<<<cuda_blocks((size_t)N * (size_t)V, 256), 256>>>(dlogits, probs, targets,
 								     dloss, N, V);
 	CUDA_LAUNCHED();
@@ -474,6 +504,7 @@ void cuda_ops_fill(struct compute_backend_ops *o, int fast)
 	o->zero = cu_zero;
 	o->upload = cu_upload;
 	o->download = cu_download;
+	o->copy = cu_copy;
 	o->reserve = cu_reserve;
 	o->encoder_fwd = cu_encoder_fwd;
 	o->encoder_bwd = cu_encoder_bwd;
@@ -521,6 +552,7 @@ void cuda_ctx_destroy(void *ctx)
 	struct cuda_ctx *cx = (struct cuda_ctx *)ctx;
 	if (!cx)
 		return;
+	cuda_use(cx);
 	if (cx->rowtmp)
 		CUDA_CHECK(cudaFree(cx->rowtmp));
 	if (cx->attd)

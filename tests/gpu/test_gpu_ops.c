@@ -13,6 +13,7 @@
  *
  * Exits 77 (skipped) when no CUDA device is present. */
 #include "../unit/test_util.h"
+#include "gpu_util.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -158,9 +159,19 @@ static void encoder_case(int B, int T, int C, unsigned vocab_used)
 	struct buf g = up(&h, dout, sizeof(float) * N * C);
 	struct buf gwte = up(&h, wte, sizeof(float) * 256 * C); /* adds into */
 	struct buf gwpe = up(&h, dout, sizeof(float) * T * C);  /* garbage: overwritten */
-	BOTH(&h, encoder_bwd, PF(gwte), PF(gwpe), PF(g), P(dtok), N, T, C);
-	same_bits(&h, "encoder_bwd dwpe", gwpe, (size_t)T * C);
+	BOTH(&h, encoder_bwd, PF(gwte), PF(gwpe), NULL, NULL, PF(g), P(dtok), N, T, C, 0);
 	same_bits(&h, "encoder_bwd dwte", gwte, (size_t)256 * C);
+	/* dwpe continued (cont); a two-link chain through vacc and vseen ending in dwte */
+	BOTH(&h, encoder_bwd, PF(gwte), PF(gwpe), NULL, NULL, PF(g), P(dtok), N, T, C, 1);
+	same_bits(&h, "encoder_bwd dwpe", gwpe, (size_t)T * C);
+	struct buf vacc = up(&h, dout, sizeof(float) * 256 * C); /* garbage: reset */
+	struct buf vseen = up(&h, tok, 256);                       /* garbage: reset */
+	BOTH(&h, encoder_bwd, NULL, PF(gwpe), PF(vacc), P(vseen), PF(g), P(dtok), N, T, C, 0);
+	BOTH(&h, encoder_bwd, PF(gwte), PF(gwpe), PF(vacc), P(vseen), PF(g), P(dtok), N, T, C,
+	     1);
+	same_bits(&h, "encoder_bwd chain vacc", vacc, (size_t)256 * C);
+	same_bits(&h, "encoder_bwd chain vseen", vseen, 256 / sizeof(float));
+	same_bits(&h, "encoder_bwd chain dwte", gwte, (size_t)256 * C);
 	free(tok); free(wte); free(wpe); free(dout);
 	h_release(&h);
 }
@@ -192,10 +203,14 @@ static void layernorm_case(int N, int C)
 	struct buf g = up(&h, dout, nc), di = up(&h, dinp, nc); /* dinp: adds into */
 	struct buf dw = up(&h, dout, sizeof(float) * C), db = up(&h, dout, sizeof(float) * C);
 	BOTH(&h, layernorm_bwd, PF(di), PF(dw), PF(db), PF(g), PF(bx), PF(bw), PF(mean),
-	     PF(rstd), N, C);
+	     PF(rstd), N, C, 0);
 	same_bits(&h, "layernorm_bwd dinp", di, (size_t)N * C);
 	same_bits(&h, "layernorm_bwd dw", dw, (size_t)C);
 	same_bits(&h, "layernorm_bwd db", db, (size_t)C);
+	BOTH(&h, layernorm_bwd, PF(di), PF(dw), PF(db), PF(g), PF(bx), PF(bw), PF(mean),
+	     PF(rstd), N, C, 1); /* the chain: continue from dw, db */
+	same_bits(&h, "layernorm_bwd cont dw", dw, (size_t)C);
+	same_bits(&h, "layernorm_bwd cont db", db, (size_t)C);
 	free(x); free(w); free(b); free(dout); free(dinp);
 	h_release(&h);
 }
@@ -225,10 +240,14 @@ static void matmul_case(int N, int I, int O, int with_bias)
 	struct buf di = up(&h, inp, sizeof(float) * N * I), dw = up(&h, w, sizeof(float) * O * I);
 	struct buf db = up(&h, bias, sizeof(float) * O);
 	BOTH(&h, matmul_bwd, PF(di), PF(dw), with_bias ? PF(db) : NULL, PF(g), PF(bi), PF(bw),
-	     N, I, O);
+	     N, I, O, 0);
 	same_bits(&h, "matmul_bwd dinp", di, (size_t)N * I);
 	same_bits(&h, "matmul_bwd dw", dw, (size_t)O * I);
 	same_bits(&h, "matmul_bwd dbias", db, (size_t)O);
+	BOTH(&h, matmul_bwd, PF(di), PF(dw), with_bias ? PF(db) : NULL, PF(g), PF(bi), PF(bw),
+	     N, I, O, 1); /* the chain: continue from dw, dbias */
+	same_bits(&h, "matmul_bwd cont dw", dw, (size_t)O * I);
+	same_bits(&h, "matmul_bwd cont dbias", db, (size_t)O);
 	free(inp); free(w); free(bias); free(dout);
 	h_release(&h);
 }
@@ -349,17 +368,9 @@ static void sumsq_and_adamw_match_cpu(void **state)
 
 int main(void)
 {
-	compute_backend *probe = NULL;
-	int err = compute_backend_cuda_create(&probe, 0);
-	if (err == IOLM_ECUDA_NODEVICE) {
-		printf("# no CUDA device (%s): skipped\n", iolm_strerror(err));
-		return 77;
-	}
-	if (err) {
-		printf("# CUDA backend: %s\n", iolm_strerror(err));
-		return 1;
-	}
-	compute_backend_destroy(probe);
+	int skip_or_fail = gpu_test_probe();
+	if (skip_or_fail)
+		return skip_or_fail;
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(encoder_matches_cpu),
 		cmocka_unit_test(layernorm_matches_cpu),

@@ -10,6 +10,7 @@
  * parameter index, so a later session with a GPU can locate the operation at fault
  * (then run test_gpu_ops). Exits 77 (skipped) when no CUDA device is present. */
 #include "../unit/test_util.h"
+#include "gpu_util.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -128,17 +129,9 @@ static void awkward_model_matches_cpu_for_20_steps(void **state)
 
 int main(void)
 {
-	compute_backend *probe = NULL;
-	int err = compute_backend_cuda_create(&probe, 0);
-	if (err == IOLM_ECUDA_NODEVICE) {
-		printf("# no CUDA device (%s): skipped\n", iolm_strerror(err));
-		return 77;
-	}
-	if (err) {
-		printf("# CUDA backend: %s\n", iolm_strerror(err));
-		return 1;
-	}
-	compute_backend_destroy(probe);
+	int skip_or_fail = gpu_test_probe();
+	if (skip_or_fail)
+		return skip_or_fail;
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(small_model_matches_cpu_for_20_steps),
 		cmocka_unit_test(awkward_model_matches_cpu_for_20_steps),

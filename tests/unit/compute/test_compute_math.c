@@ -183,7 +183,7 @@ static void matmul_bitwise_equals_sequential_order(void **state)
 	for (int i = 0; i < N * O; i++)
 		dy[i] = iolm_normal(4, (uint64_t)i);
 	ops->matmul_fwd(be->ctx, y, x, w, b, N, I, O);
-	ops->matmul_bwd(be->ctx, dx, dw, db, dy, x, w, N, I, O);
+	ops->matmul_bwd(be->ctx, dx, dw, db, dy, x, w, N, I, O, 0);
 	for (int n = 0; n < N; n++)
 		for (int o = 0; o < O; o++) {
 			float s = 0.0f;

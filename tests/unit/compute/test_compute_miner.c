@@ -1,5 +1,5 @@
 /* compute_miner_run: a run's claim and checkpoints verify; a run continued from a parent
- * checkpoint is bit for bit the longer run; a parent that is not the committed state is
+ * checkpoint is bit for bit the longer run (also when trained data-parallel); a parent that is not the committed state is
  * refused; bad steps and a stopping progress callback end the run with their codes. */
 #define _DEFAULT_SOURCE
 #include "../test_util.h"
@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "compute/compute.h"
+#include "compute/dp.h"
 #include "compute/miner.h"
 
 #define K 2
@@ -150,6 +151,49 @@ static void continued_run_equals_the_longer_run(void **state)
 	free(claim);
 }
 
+/* A data-parallel run (two CPU ranks, one sequence each) writes a claim the
+ * single-backend verifier accepts, and continued from its own checkpoint it ends
+ * where one single-backend run over all the steps ends. */
+static void data_parallel_run_verifies_on_one_backend(void **state)
+{
+	struct fixture *f = *state;
+	compute_backend *be[2];
+	compute_dp_transport *tr;
+	compute_miner_result r1, r2, whole;
+	compute_verdict v;
+	char parent[256];
+	uint8_t *claim, seed[32] = { 3 };
+	size_t len;
+	for (int r = 0; r < 2; r++)
+		assert_int_equal(compute_backend_cpu_create(&be[r], 1), IOLM_OK);
+	assert_int_equal(compute_dp_transport_local_create(&tr, be, 2), IOLM_OK);
+	compute_miner_params p = params(f, f->b, 2 * K);
+	p.be = NULL;
+	p.ranks = be;
+	p.nranks = 2;
+	p.dp_tr = tr;
+	assert_int_equal(compute_miner_run(&r1, &p), IOLM_OK);
+	read_claim(f->b, &claim, &len);
+	assert_int_equal(compute_verify(&v, f->be, &f->task, claim, len, r1.proof_root, seed, f->b,
+					f->data, DATA_LEN, f->data, DATA_LEN), IOLM_OK);
+	assert_int_equal(v.reason, IOLM_OK);
+	assert_int_equal(v.nsampled, 2);
+	assert_int_equal(compute_checkpoint_name(parent, sizeof parent, f->b, 2 * K), IOLM_OK);
+	p.out_dir = f->c;
+	p.parent_ckpt = parent;
+	p.parent_state = r1.final_state;
+	p.parent_step = r1.end_step;
+	assert_int_equal(compute_miner_run(&r2, &p), IOLM_OK);
+	compute_miner_params q = params(f, f->a, 4 * K);
+	assert_int_equal(compute_miner_run(&whole, &q), IOLM_OK);
+	assert_memory_equal(r2.final_state, whole.final_state, 32);
+	assert_int_equal(r2.eval_loss, whole.eval_loss);
+	free(claim);
+	compute_dp_transport_destroy(tr);
+	for (int r = 0; r < 2; r++)
+		compute_backend_destroy(be[r]);
+}
+
 /* A parent checkpoint whose state or step is not the committed one is refused before
  * any training, and so is a missing one. */
 static void parent_not_the_committed_state_is_refused(void **state)
@@ -213,6 +257,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(run_writes_a_claim_that_verifies, setup, teardown),
+		cmocka_unit_test_setup_teardown(data_parallel_run_verifies_on_one_backend, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(continued_run_equals_the_longer_run, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(parent_not_the_committed_state_is_refused, setup,

@@ -21,7 +21,7 @@ struct h {
 	compute_backend *be;
 	const struct compute_backend_ops *o;
 	void *ctx;
-	void *dev[16];
+	void *dev[24];
 	int ndev;
 };
 
@@ -71,7 +71,7 @@ static void h_release(struct h *h)
 /* A device copy of bytes of host (freed by h_release). */
 static void *up(struct h *h, const void *host, size_t bytes)
 {
-	assert_true(h->ndev < 16);
+	assert_true(h->ndev < 24);
 	void *d = h->o->alloc(h->ctx, bytes);
 	assert_non_null(d);
 	h->o->upload(h->ctx, d, host, bytes);
@@ -82,7 +82,7 @@ static void *up(struct h *h, const void *host, size_t bytes)
 /* A zeroed device buffer (freed by h_release). */
 static void *dz(struct h *h, size_t bytes)
 {
-	assert_true(h->ndev < 16);
+	assert_true(h->ndev < 24);
 	void *d = h->o->alloc(h->ctx, bytes);
 	assert_non_null(d);
 	h->dev[h->ndev++] = d;
@@ -129,7 +129,7 @@ static void encoder_matches_reference(void **state)
 	float *g_d = up(&h, dout, sizeof(float) * N * C);
 	float *gwte_d = up(&h, dwte, sizeof(float) * V * C);
 	float *gwpe_d = up(&h, out, sizeof(float) * T * C); /* garbage: overwritten */
-	h.o->encoder_bwd(h.ctx, gwte_d, gwpe_d, g_d, dtok, N, T, C);
+	h.o->encoder_bwd(h.ctx, gwte_d, gwpe_d, NULL, NULL, g_d, dtok, N, T, C, 0);
 	for (int t = 0; t < T; t++)
 		for (int c = 0; c < C; c++) {
 			float s = 0.0f;
@@ -191,7 +191,7 @@ static void layernorm_matches_reference(void **state)
 
 	float *g_d = up(&h, dout, sizeof out), *di_d = up(&h, dinp, sizeof out);
 	float *dw_d = up(&h, dout, sizeof dw), *db_d = up(&h, dout, sizeof db);
-	h.o->layernorm_bwd(h.ctx, di_d, dw_d, db_d, g_d, x_d, w_d, m_d, r_d, N, C);
+	h.o->layernorm_bwd(h.ctx, di_d, dw_d, db_d, g_d, x_d, w_d, m_d, r_d, N, C, 0);
 	for (int c = 0; c < C; c++) {
 		float sw = 0.0f, sb = 0.0f;
 		for (int n = 0; n < N; n++) {
@@ -249,7 +249,7 @@ static void matmul_case(unsigned threads, int N, int I, int O, int with_bias)
 	float *g_d = up(&h, dout, sizeof(float) * N * O);
 	float *di_d = up(&h, inp, sizeof(float) * N * I), *dw_d = up(&h, w, sizeof(float) * O * I);
 	float *db_d = with_bias ? up(&h, bias, sizeof(float) * O) : NULL;
-	h.o->matmul_bwd(h.ctx, di_d, dw_d, db_d, g_d, inp_d, w_d, N, I, O);
+	h.o->matmul_bwd(h.ctx, di_d, dw_d, db_d, g_d, inp_d, w_d, N, I, O, 0);
 	for (int n = 0; n < N; n++)
 		for (int i = 0; i < I; i++) {
 			float s = 0.0f;
@@ -284,6 +284,92 @@ static void matmul_matches_reference(void **state)
 	matmul_case(th, 9, 70, 67, 0);  /* more than two 32-lane tiles, no bias */
 	matmul_case(th, 1, 1, 1, 1);
 	matmul_case(th, 33, 5, 96, 1);
+}
+
+/* ---------------------------------------------------------------- the chain */
+
+/* A copy on the host of n floats of backend memory (caller frees). */
+static float *down(struct h *h, const void *d, size_t n)
+{
+	float *p = malloc((n ? n : 1) * sizeof *p);
+	assert_non_null(p);
+	h->o->download(h->ctx, p, d, n * sizeof *p);
+	return p;
+}
+
+/* Rows [0, N) in three links [0, a), [a, b), [b, N) run with cont = 0, 1, 1 give the
+ * bits of one call over all rows (backend.h, the data-parallel chain), for every
+ * batch reduction: matmul dw and dbias, layernorm dw and db, encoder dwpe and the
+ * vocabulary sums (a link in which some rows do not occur, the flags, the final add
+ * into dwte). The one-call results are checked against the reference above. */
+static void reductions_continue_across_row_splits(void **state)
+{
+	struct h h;
+	h_init(&h, *(unsigned *)*state);
+	int N = 37, I = 130, O = 67, cut[4] = { 0, 10, 11, 37 };
+	float *inp = host_rand((size_t)N * I, 1), *w = host_rand((size_t)O * I, 1);
+	float *dout = host_rand((size_t)N * O, 1);
+	float *inp_d = up(&h, inp, sizeof(float) * N * I), *w_d = up(&h, w, sizeof(float) * O * I);
+	float *g_d = up(&h, dout, sizeof(float) * N * O);
+	float *di_d = dz(&h, sizeof(float) * N * I);
+	/* db1, db3: O for the matmul, then C = I > O for the layernorm */
+	float *dw1 = dz(&h, sizeof(float) * O * I), *db1 = dz(&h, sizeof(float) * I);
+	float *dw3 = dz(&h, sizeof(float) * O * I), *db3 = dz(&h, sizeof(float) * I);
+	h.o->matmul_bwd(h.ctx, di_d, dw1, db1, g_d, inp_d, w_d, N, I, O, 0);
+	for (int k = 0; k < 3; k++)
+		h.o->matmul_bwd(h.ctx, di_d + (size_t)cut[k] * I, dw3, db3,
+				g_d + (size_t)cut[k] * O, inp_d + (size_t)cut[k] * I, w_d,
+				cut[k + 1] - cut[k], I, O, k > 0);
+	float *ref = down(&h, dw1, (size_t)O * I);
+	same_bits(&h, "chained matmul dw", dw3, ref, (size_t)O * I);
+	free(ref);
+	ref = down(&h, db1, (size_t)O);
+	same_bits(&h, "chained matmul dbias", db3, ref, (size_t)O);
+	free(ref);
+
+	/* layernorm over C = I channels: statistics from a forward first */
+	int C = I;
+	float *lw = host_rand((size_t)C, 1), *lb = host_rand((size_t)C, 1);
+	float *lw_d = up(&h, lw, sizeof(float) * C), *lb_d = up(&h, lb, sizeof(float) * C);
+	float *mean_d = dz(&h, sizeof(float) * N), *rstd_d = dz(&h, sizeof(float) * N);
+	h.o->layernorm_fwd(h.ctx, di_d, mean_d, rstd_d, inp_d, lw_d, lb_d, N, C);
+	h.o->layernorm_bwd(h.ctx, di_d, dw1, db1, inp_d, inp_d, lw_d, mean_d, rstd_d, N, C, 0);
+	for (int k = 0; k < 3; k++)
+		h.o->layernorm_bwd(h.ctx, di_d + (size_t)cut[k] * C, dw3, db3,
+				   inp_d + (size_t)cut[k] * C, inp_d + (size_t)cut[k] * C, lw_d,
+				   mean_d + cut[k], rstd_d + cut[k], cut[k + 1] - cut[k], C, k > 0);
+	ref = down(&h, dw1, (size_t)C);
+	same_bits(&h, "chained layernorm dw", dw3, ref, (size_t)C);
+	free(ref);
+	ref = down(&h, db1, (size_t)C);
+	same_bits(&h, "chained layernorm db", db3, ref, (size_t)C);
+	free(ref);
+
+	/* encoder: T = 1 so that every row is a sequence and the links split anywhere;
+	 * tokens 0..4 in the middle link only, 5..8 everywhere, the rest nowhere */
+	int V = 256, T = 1;
+	uint8_t tok[37];
+	for (int n = 0; n < N; n++)
+		tok[n] = (uint8_t)(n == 10 ? n % 5 : 5 + n % 4);
+	uint8_t *tok_d = up(&h, tok, (size_t)N);
+	float *wte = host_rand((size_t)V * C, 1);
+	float *wte1 = up(&h, wte, sizeof(float) * V * C), *wte3 = up(&h, wte, sizeof(float) * V * C);
+	float *pe1 = dz(&h, sizeof(float) * T * C), *pe3 = dz(&h, sizeof(float) * T * C);
+	float *vacc = up(&h, wte, sizeof(float) * V * C); /* garbage: reset by link 0 */
+	uint8_t *vseen = up(&h, wte, (size_t)V); /* garbage too */
+	h.o->encoder_bwd(h.ctx, wte1, pe1, NULL, NULL, inp_d, tok_d, N, T, C, 0);
+	for (int k = 0; k < 3; k++)
+		h.o->encoder_bwd(h.ctx, k == 2 ? wte3 : NULL, pe3, vacc, vseen,
+				 inp_d + (size_t)cut[k] * C, tok_d + cut[k], cut[k + 1] - cut[k],
+				 T, C, k > 0);
+	ref = down(&h, pe1, (size_t)T * C);
+	same_bits(&h, "chained encoder dwpe", pe3, ref, (size_t)T * C);
+	free(ref);
+	ref = down(&h, wte1, (size_t)V * C);
+	same_bits(&h, "chained encoder dwte", wte3, ref, (size_t)V * C);
+	free(ref);
+	free(inp); free(w); free(dout); free(lw); free(lb); free(wte);
+	h_release(&h);
 }
 
 /* ---------------------------------------------------------------- attention */
@@ -476,6 +562,8 @@ int main(void)
 			cmocka_unit_test_prestate(encoder_matches_reference, &threads[i]),
 			cmocka_unit_test_prestate(layernorm_matches_reference, &threads[i]),
 			cmocka_unit_test_prestate(matmul_matches_reference, &threads[i]),
+			cmocka_unit_test_prestate(reductions_continue_across_row_splits,
+						  &threads[i]),
 			cmocka_unit_test_prestate(attention_matches_reference, &threads[i]),
 			cmocka_unit_test_prestate(elementwise_ops_match_reference, &threads[i]),
 			cmocka_unit_test_prestate(crossentropy_matches_reference, &threads[i]),
