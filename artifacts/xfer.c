@@ -7,7 +7,10 @@
  *     bit k set when the peer is believed to hold chunk k.
  *   - fetches: a fixed table of ART_XFER_MAX_FETCHES. A fetch in the chunk phase holds
  *     its distinct chunks sorted by id (c[], found by binary search when a block
- *     arrives) and order[], the same chunks in manifest order, which scheduling walks.
+ *     arrives) and order[], the same chunks in manifest order rotated to start at a
+ *     random chunk, which scheduling walks. (Each node starts elsewhere, so nodes
+ *     fetching one artifact from the same holders ask for different chunks first and
+ *     can serve each other what they got, through partial ArtHaves.)
  *     Each chunk carries its state (wanted, in flight from one peer, received from one
  *     peer and being verified, done), its size and avail, the number of peers whose
  *     bit is set: its rarity.
@@ -21,7 +24,7 @@
  * workers (verify.c) see only the jobs handed to them and the store.
  *
  * Scheduling: a peer whose requests in flight fall to half its window is topped up
- * with the rarest wanted chunks it holds (ties: manifest order), chosen in one pass over
+ * with the rarest wanted chunks it holds (ties: order[]), chosen in one pass over
  * order[] from the first chunk not done, bounded to XF_SCAN candidates so one pass
  * stays cheap on the largest artifacts. Rates: a token bucket per peer and a global one
  * on bytes served, refilled by art_xfer_tick; a block is sent while the buckets are
@@ -29,6 +32,7 @@
  * largest blocks, manifests, are never starved). */
 #include "artifacts/xfer_int.h"
 
+#include <sodium.h>
 #include <unistd.h>
 
 /* ---------------------------------------------------------------- small helpers */
@@ -181,9 +185,12 @@ static void table_free(art_xfer *x, int fi)
 	}
 	free(f->c);
 	free(f->order);
+	free(f->fresh);
 	f->c = NULL;
 	f->order = NULL;
+	f->fresh = NULL;
 	f->n = f->lo = 0;
+	f->n_fresh = 0;
 	f->verifying = 0;
 }
 
@@ -245,8 +252,9 @@ static int table_build(art_xfer *x, int fi, const Iolm__Manifest *m)
 	}
 	if (u)
 		qsort(ord, u, sizeof *ord, u64_cmp);
+	size_t rot = u ? randombytes_uniform((uint32_t)u) : 0;
 	for (size_t k = 0; k < u; k++)
-		f->order[k] = (uint32_t)ord[k];
+		f->order[k] = (uint32_t)ord[(k + rot) % u];
 	if ((err = art_store_missing(x->s, miss, n, &nmiss, NULL, f->id)))
 		goto out;
 	for (size_t i = 0; i < nmiss; i++) {
@@ -273,11 +281,33 @@ out:
 	return err;
 }
 
-static void announce_all(art_xfer *x, const uint8_t id[ART_ID_LEN])
+/* ArtHave{id} (n 0: whole) or ArtHave{id, chunk_ids} to every peer. */
+static void announce_all(art_xfer *x, const uint8_t id[ART_ID_LEN], const uint8_t *chunk_ids,
+			 size_t n)
 {
 	for (size_t i = 0; i < ART_XFER_MAX_PEERS; i++)
-		if (x->p[i].key && x->cb.send_have(x->cb.ctx, x->p[i].key, id))
+		if (x->p[i].key && x->cb.send_have(x->cb.ctx, x->p[i].key, id, chunk_ids, n))
 			IOLM_DEBUG(MOD, "have not sent");
+}
+
+/* The chunks fetch fi stored since its last partial ArtHave, to every peer. */
+static void announce_fresh(art_xfer *x, int fi)
+{
+	struct xf_fetch *f = &x->f[fi];
+	if (!f->n_fresh)
+		return;
+	announce_all(x, f->id, f->fresh, f->n_fresh);
+	f->n_fresh = 0;
+}
+
+void xf_fresh_add(art_xfer *x, int fi, const uint8_t id[ART_ID_LEN])
+{
+	struct xf_fetch *f = &x->f[fi];
+	if (!f->fresh && !(f->fresh = malloc(ART_XFER_MAX_HAVE_IDS * ART_ID_LEN)))
+		return; /* not announced: peers still get the whole artifact's ArtHave */
+	memcpy(f->fresh + f->n_fresh * ART_ID_LEN, id, ART_ID_LEN);
+	if (++f->n_fresh == ART_XFER_MAX_HAVE_IDS)
+		announce_fresh(x, fi);
 }
 
 void xf_fetch_finish(art_xfer *x, int fi, int err)
@@ -290,7 +320,7 @@ void xf_fetch_finish(art_xfer *x, int fi, int err)
 		x->st.store_errors++;
 		IOLM_WARN(MOD, "fetch stopped: %s", iolm_strerror(err));
 	} else {
-		announce_all(x, f->id);
+		announce_all(x, f->id, NULL, 0);
 	}
 	if (x->cb.on_done)
 		x->cb.on_done(x->cb.ctx, f->id, err);
@@ -526,6 +556,33 @@ void art_xfer_destroy(art_xfer *x)
 	free(x);
 }
 
+/* Partial ArtHaves for the chunks every running fetch has stored, to a new peer. */
+static void announce_partial(art_xfer *x, void *peer)
+{
+	uint8_t *ids = NULL;
+	for (int fi = 0; fi < (int)ART_XFER_MAX_FETCHES; fi++) {
+		struct xf_fetch *f = &x->f[fi];
+		size_t n = 0;
+		if (!f->used || f->state != ART_XFER_CHUNKS || !f->done)
+			continue;
+		if (!ids && !(ids = malloc(ART_XFER_MAX_HAVE_IDS * ART_ID_LEN)))
+			return;
+		for (size_t k = 0; k < f->n; k++) {
+			if (f->c[k].state != C_DONE)
+				continue;
+			memcpy(ids + n * ART_ID_LEN, f->c[k].id, ART_ID_LEN);
+			if (++n == ART_XFER_MAX_HAVE_IDS) {
+				if (x->cb.send_have(x->cb.ctx, peer, f->id, ids, n))
+					IOLM_DEBUG(MOD, "have not sent");
+				n = 0;
+			}
+		}
+		if (n && x->cb.send_have(x->cb.ctx, peer, f->id, ids, n))
+			IOLM_DEBUG(MOD, "have not sent");
+	}
+	free(ids);
+}
+
 /* ArtHave for each complete local artifact, at most ART_XFER_MAX_ANNOUNCE. */
 static void announce_local(art_xfer *x, void *peer)
 {
@@ -538,7 +595,7 @@ static void announce_local(art_xfer *x, void *peer)
 	for (size_t i = 0; i < n; i++) {
 		size_t n0, left = 1;
 		if (art_store_missing(x->s, NULL, 0, &n0, &left, info[i].id) == IOLM_OK &&
-		    left == 0 && x->cb.send_have(x->cb.ctx, peer, info[i].id))
+		    left == 0 && x->cb.send_have(x->cb.ctx, peer, info[i].id, NULL, 0))
 			IOLM_DEBUG(MOD, "have not sent");
 	}
 	free(info);
@@ -568,6 +625,7 @@ int art_xfer_peer_add(art_xfer *x, void *peer)
 	x->gen[pi]++;
 	p->tokens = (int64_t)(x->cfg.peer_rate / 4);
 	announce_local(x, peer);
+	announce_partial(x, peer);
 	schedule(x);
 	return IOLM_OK;
 }
@@ -674,6 +732,12 @@ void art_xfer_tick(art_xfer *x, uint64_t now_ms)
 		}
 	}
 	xf_serve(x);
+	if (now_ms >= x->last_have + ART_XFER_HAVE_MS) {
+		x->last_have = now_ms;
+		for (int fi = 0; fi < (int)ART_XFER_MAX_FETCHES; fi++)
+			if (x->f[fi].used && x->f[fi].state == ART_XFER_CHUNKS)
+				announce_fresh(x, fi);
+	}
 	/* Timeouts are looked for a few times per timeout period, not every tick. */
 	if (now_ms >= x->last_scan + x->cfg.timeout_ms / 4) {
 		x->last_scan = now_ms;

@@ -26,7 +26,10 @@
  * out: the store verified it when it was put, the receiver verifies it again), under a
  * per-peer and a global token bucket on bytes sent; an id the store lacks is answered
  * "not here". ArtHave for every complete local artifact goes to each peer as it is
- * added, and to every peer when a fetch completes.
+ * added, and to every peer when a fetch completes. While a fetch runs, the chunks it
+ * has stored are announced too (partial ArtHave: the artifact id and those chunk ids),
+ * every ART_XFER_HAVE_MS or each ART_XFER_MAX_HAVE_IDS chunks, and to a peer as it is
+ * added, so that nodes fetching the same artifact serve each other.
  *
  * Every call on one art_xfer from one thread (iolmd: its event loop), and every callback
  * is made from that thread inside such a call; the engine's own worker threads only
@@ -46,6 +49,8 @@
 #define ART_XFER_MAX_FETCHES 16u    /* fetches (running or finished) tracked at once */
 #define ART_XFER_MAX_HAVES 256u     /* artifact ids remembered per peer (oldest forgotten) */
 #define ART_XFER_MAX_ANNOUNCE 256u  /* local artifacts announced to a new peer */
+#define ART_XFER_MAX_HAVE_IDS 1024u /* chunk ids in one partial ArtHave (the engine sends) */
+#define ART_XFER_HAVE_MS 250u       /* newly stored chunks of a fetch announced this often */
 /* Misbehaviour points (the transport bans at 100). */
 #define ART_XFER_PTS_CORRUPT 25u    /* a block that does not hash to its id */
 #define ART_XFER_PTS_FLOOD 5u       /* wants past the serving queue, malformed ids */
@@ -60,8 +65,10 @@ typedef struct art_xfer_callbacks {
 	/* ArtBlock{id, data}; len 0 means "not here". data is valid during the call. */
 	int (*send_block)(void *ctx, void *peer, const uint8_t id[ART_ID_LEN],
 			  const uint8_t *data, size_t len);
-	/* ArtHave{artifact_id}: this node holds the whole artifact. */
-	int (*send_have)(void *ctx, void *peer, const uint8_t id[ART_ID_LEN]);
+	/* ArtHave{artifact_id}: this node holds the whole artifact (n 0), or the n chunks
+	 * chunk_ids of it (1..ART_XFER_MAX_HAVE_IDS ids back to back: a fetch under way). */
+	int (*send_have)(void *ctx, void *peer, const uint8_t id[ART_ID_LEN],
+			 const uint8_t *chunk_ids, size_t n);
 	void (*penalize)(void *ctx, void *peer, uint32_t points, const char *reason);
 	/* Optional: a fetch finished (err IOLM_OK) or stopped on a store error. */
 	void (*on_done)(void *ctx, const uint8_t id[ART_ID_LEN], int err);

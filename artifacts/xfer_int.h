@@ -51,6 +51,8 @@ struct xf_fetch {
 	uint64_t bytes_total, bytes_done;
 	uint32_t in_flight;
 	uint32_t verifying;          /* chunks in state C_VERIFY */
+	uint8_t *fresh;              /* chunks stored since the last partial ArtHave */
+	size_t n_fresh;              /* (ART_XFER_MAX_HAVE_IDS ids of room, or NULL) */
 	/* manifest phase */
 	int man_asked;               /* a want is outstanding */
 	int man_peer;                /* the one peer asked, or -1 when all were */
@@ -81,7 +83,7 @@ struct art_xfer {
 	struct xf_peer p[ART_XFER_MAX_PEERS];
 	uint32_t gen[ART_XFER_MAX_PEERS]; /* bumped when a slot takes a new peer */
 	struct xf_fetch f[ART_XFER_MAX_FETCHES];
-	uint64_t now, last_refill, last_scan, seq;
+	uint64_t now, last_refill, last_scan, last_have, seq;
 	uint32_t in_flight;          /* chunk requests out, all fetches and peers */
 	int64_t gtokens;
 	int ticked;
@@ -106,6 +108,9 @@ void xf_release(art_xfer *x, int fi, size_t k);
 void xf_fetch_finish(art_xfer *x, int fi, int err);
 /* Load the fetch's manifest from the store when it is there (xfer.c). */
 int xf_fetch_load(art_xfer *x, int fi) IOLM_WUR;
+/* Chunk id of fetch fi was stored: it joins the next partial ArtHave (sent now when
+ * ART_XFER_MAX_HAVE_IDS are waiting). */
+void xf_fresh_add(art_xfer *x, int fi, const uint8_t id[ART_ID_LEN]);
 
 /* xfer_recv.c */
 /* ArtBlock{A, manifest} for fetch fi in its manifest phase, from peer slot pi. */

@@ -80,6 +80,8 @@ static int chunk_stored(art_xfer *x, int from, const uint8_t *id)
 		f->done++;
 		f->bytes_done += c->size;
 		marked++;
+		if (f->done < f->n)
+			xf_fresh_add(x, fi, id);
 		if (f->done == f->n) {
 			int err = IOLM_OK;
 			size_t n0, left = 0;

@@ -205,7 +205,8 @@ static void bench_store(const char *dir, uint64_t mib, double blake, unsigned th
 /* ---------------------------------------------------------------- transfer */
 
 /* The bench's framing: type (1 byte), payload length (4 bytes, big-endian), payload.
- * want/cancel: ids back to back; have: an id; block: the id, then the data. */
+ * want/cancel: ids back to back; have: the artifact id, then any chunk ids; block: the
+ * id, then the data. */
 enum { BX_WANT = 1, BX_CANCEL, BX_HAVE, BX_BLOCK };
 #define BX_IN_CAP ((size_t)(IOLM_MAX_MANIFEST_BYTES) + 64)
 #define BX_WINDOW 64u            /* requests in flight (4 MiB): loopback needs no more */
@@ -293,10 +294,11 @@ static int bx_block(void *ctx, void *peer, const uint8_t id[ART_ID_LEN], const u
 	return IOLM_OK;
 }
 
-static int bx_have(void *ctx, void *peer, const uint8_t id[ART_ID_LEN])
+static int bx_have(void *ctx, void *peer, const uint8_t id[ART_ID_LEN],
+		   const uint8_t *chunk_ids, size_t n)
 {
 	(void)peer;
-	bx_frame(ctx, BX_HAVE, id, ART_ID_LEN, NULL, 0);
+	bx_frame(ctx, BX_HAVE, id, ART_ID_LEN, chunk_ids, n * ART_ID_LEN);
 	return IOLM_OK;
 }
 
@@ -347,7 +349,10 @@ static void bx_dispatch(struct bx_side *b)
 			art_xfer_on_cancel(b->x, &b->peer, p, len / ART_ID_LEN);
 			break;
 		case BX_HAVE:
-			art_xfer_on_have(b->x, &b->peer, p, NULL, 0);
+			if (len < ART_ID_LEN || (len - ART_ID_LEN) % ART_ID_LEN)
+				exit(1);
+			art_xfer_on_have(b->x, &b->peer, p, p + ART_ID_LEN,
+					 (len - ART_ID_LEN) / ART_ID_LEN);
 			break;
 		case BX_BLOCK:
 			art_xfer_on_block(b->x, &b->peer, p, p + ART_ID_LEN, len - ART_ID_LEN);

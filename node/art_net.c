@@ -1,6 +1,7 @@
 /* Artifact frames on the P2P link <-> the transfer engine (art_net.h). */
 #include "node/art_net.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -73,13 +74,22 @@ static int cb_block(void *ctx, void *peer, const uint8_t id[ART_ID_LEN], const u
 	return node_p2p_send(a->p2p, peer, &f);
 }
 
-static int cb_have(void *ctx, void *peer, const uint8_t id[ART_ID_LEN])
+static int cb_have(void *ctx, void *peer, const uint8_t id[ART_ID_LEN],
+		   const uint8_t *chunk_ids, size_t n)
 {
 	node_art_net *a = ctx;
 	Iolm__Frame f = IOLM__FRAME__INIT;
 	Iolm__ArtHave h = IOLM__ART_HAVE__INIT;
+	ProtobufCBinaryData v[ART_XFER_MAX_HAVE_IDS];
+	assert(n <= ART_XFER_MAX_HAVE_IDS);
+	for (size_t i = 0; i < n; i++) {
+		v[i].data = (uint8_t *)(uintptr_t)(chunk_ids + i * ART_ID_LEN);
+		v[i].len = ART_ID_LEN;
+	}
 	h.artifact_id.data = (uint8_t *)(uintptr_t)id;
 	h.artifact_id.len = ART_ID_LEN;
+	h.n_chunk_ids = n;
+	h.chunk_ids = v;
 	f.msg_case = IOLM__FRAME__MSG_ART_HAVE;
 	f.art_have = &h;
 	return node_p2p_send(a->p2p, peer, &f);

@@ -34,6 +34,7 @@ struct tnode {
 	int corrupt_nth;             /* corrupt the n-th data block sent (1-based); 0: never */
 	int mute;                    /* ignore every want received */
 	int blocks_sent;
+	int partial_haves;           /* partial ArtHaves sent */
 	uint32_t penalties[TN];      /* points given to each other node */
 	int done, done_err;
 };
@@ -98,9 +99,14 @@ static int cb_block(void *ctx, void *peer, const uint8_t id[ART_ID_LEN], const u
 	return IOLM_OK;
 }
 
-static int cb_have(void *ctx, void *peer, const uint8_t id[ART_ID_LEN])
+static int cb_have(void *ctx, void *peer, const uint8_t id[ART_ID_LEN],
+		   const uint8_t *chunk_ids, size_t n)
 {
-	enqueue(ctx, peer, M_HAVE, id, 1, NULL, 0);
+	struct tnode *t = ctx;
+	assert_true(n <= ART_XFER_MAX_HAVE_IDS);
+	if (n)
+		t->partial_haves++;
+	enqueue(t, peer, M_HAVE, id, 1, chunk_ids, n * ART_ID_LEN);
 	return IOLM_OK;
 }
 
@@ -199,7 +205,8 @@ static void deliver(struct tnet *net, struct tmsg *m)
 		art_xfer_on_block(t->x, from, m->ids, m->data, m->len);
 		break;
 	case M_HAVE:
-		art_xfer_on_have(t->x, from, m->ids, NULL, 0);
+		art_xfer_on_have(t->x, from, m->ids, m->len ? m->data : NULL,
+				 m->len / ART_ID_LEN);
 		break;
 	default:
 		art_xfer_on_cancel(t->x, from, m->ids, m->n);
@@ -535,6 +542,65 @@ static void test_peer_rate_limit_paces_the_transfer(void **state)
 	net_free(net);
 }
 
+/* ---------------------------------------------------------------- swarming */
+
+/* A chain 0 - 1 - 2: node 0 holds a 6 MiB artifact (about 86 chunks) and serves node 1
+ * at 1 MiB/s; node 2, which already has the manifest, is linked to node 1 alone. Node 2
+ * gets chunks while node 1 is still fetching: those node 1 had when they were linked
+ * (its partial ArtHaves to a new peer; node 0 is stopped meanwhile, so nothing else
+ * reaches node 1), then those node 1 stores afterwards (announced every
+ * ART_XFER_HAVE_MS). Without partial announcements node 2 would get nothing until node
+ * 1 is complete. */
+static void test_partial_holder_serves_while_fetching(void **state)
+{
+	(void)state;
+	struct tnet *net = net_new(3);
+	uint8_t id[ART_ID_LEN], mid[ART_ID_LEN];
+	char src[300];
+	art_xfer_stats s1, s2;
+	iolm_buf man;
+	node_stop(&net->node[0], 0);
+	net->node[0].cfg.peer_rate = 1u << 20;
+	node_start(&net->node[0]);
+	node_stop(&net->node[1], 0);
+	net->node[1].cfg.timeout_ms = 10000; /* requests wait in node 0's queue */
+	node_start(&net->node[1]);
+	add_file(net, 0, id, src, sizeof src, (uint64_t)6 << 20, 77);
+	art_xfer_tick(net->node[0].x, net->now);
+	link_nodes(net, 0, 1);
+	assert_int_equal(art_xfer_fetch(net->node[1].x, id, 1), IOLM_OK);
+	assert_true(run(net, 1, 28, 60000));
+
+	node_stop(&net->node[0], 0);
+	iolm_buf_init(&man, IOLM_MAX_MANIFEST_BYTES);
+	assert_int_equal(art_store_manifest(net->node[0].s, &man, id), IOLM_OK);
+	assert_int_equal(art_store_put_manifest(net->node[2].s, mid, man.data, man.len, 1),
+			 IOLM_OK);
+	iolm_buf_release(&man, 0);
+	assert_int_equal(art_xfer_fetch(net->node[2].x, id, 1), IOLM_OK);
+	link_nodes(net, 1, 2);
+	art_xfer_get_stats(net->node[1].x, &s1);
+	assert_true(run(net, 2, s1.chunks_received, 1000));
+	assert_false(net->node[1].done);
+
+	node_start(&net->node[0]);
+	link_nodes(net, 0, 1);
+	assert_true(run(net, 2, 50, 60000));
+	assert_false(net->node[1].done);
+	assert_true(net->node[1].partial_haves > 0);
+
+	assert_true(run(net, 2, 0, 60000));
+	assert_true(run(net, 1, 0, 60000));
+	check_copy(net, 1, id, src);
+	check_copy(net, 2, id, src);
+	art_xfer_get_stats(net->node[1].x, &s1);
+	art_xfer_get_stats(net->node[2].x, &s2);
+	assert_int_equal(s1.bytes_served, (uint64_t)6 << 20); /* all of node 2's bytes */
+	assert_int_equal(s2.bytes_received, (uint64_t)6 << 20);
+	assert_int_equal(s2.corrupt, 0);
+	net_free(net);
+}
+
 /* ---------------------------------------------------------------- verification on workers */
 
 /* A window of 64 from each of two holders (128 requests: every verifier job reserved)
@@ -559,6 +625,7 @@ int main(void)
 		cmocka_unit_test(test_timeout_falls_back_to_another_peer),
 		cmocka_unit_test(test_resume_after_kill_refetches_nothing_verified),
 		cmocka_unit_test(test_peer_rate_limit_paces_the_transfer),
+		cmocka_unit_test(test_partial_holder_serves_while_fetching),
 		cmocka_unit_test(test_many_in_flight_one_corrupt_refused_on_workers),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

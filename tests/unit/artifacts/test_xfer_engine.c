@@ -46,9 +46,10 @@ static int cap_block(void *ctx, void *peer, const uint8_t id[ART_ID_LEN], const 
 	return IOLM_OK;
 }
 
-static int cap_have(void *ctx, void *peer, const uint8_t id[ART_ID_LEN])
+static int cap_have(void *ctx, void *peer, const uint8_t id[ART_ID_LEN],
+		    const uint8_t *chunk_ids, size_t n)
 {
-	(void)ctx, (void)peer, (void)id;
+	(void)ctx, (void)peer, (void)id, (void)chunk_ids, (void)n;
 	return IOLM_OK;
 }
 
