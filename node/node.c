@@ -725,7 +725,8 @@ static int open_net(struct node *n)
 		return rc;
 	node_rpc_config rc_cfg = { .host = c->rpc_host, .port = c->rpc_port, .cookie = n->cookie };
 	node_rpc_backend be = { .ledger = n->l, .mempool = n->mp, .p2p = n->p2p,
-				.submit_tx = node_submit_tx, .get_status = get_status,
+				.submit_tx = node_submit_tx, .submit_tx_start = node_submit_tx_start,
+				.get_status = get_status,
 				.write_metrics = write_metrics, .ctx = n };
 	if ((rc = node_rpc_create(&n->rpc, n->base, &rc_cfg, &be))) {
 		IOLM_ERROR(MOD, "rpc on %s:%u: %s", c->rpc_host, c->rpc_port, iolm_strerror(rc));

@@ -121,7 +121,12 @@ void node_on_disconnect(void *ctx, node_peer *peer);
 void node_on_frame(void *ctx, node_peer *peer, const Iolm__Frame *f, const uint8_t *raw,
 		   size_t len);
 int node_submit_tx(void *ctx, const uint8_t *raw, size_t len, uint8_t id[32]);
-void node_on_verified(void *ctx, const uint8_t *raw, size_t len, const uint8_t tag[32], int err);
+/* A transaction's signature was checked off the loop (node_net.c): token 0, one gossiped
+ * by the peer whose key is tag; otherwise one posted to POST /tx, answered here. */
+void node_on_verified(void *ctx, const uint8_t *raw, size_t len, const uint8_t tag[32],
+		      uint64_t token, int err);
+/* POST /tx (rpc.h submit_tx_start): the signature is checked on the verification pool. */
+int node_submit_tx_start(void *ctx, const uint8_t *raw, size_t len, uint64_t token);
 void node_send_status(struct node *n, node_peer *to);
 void node_sync_tick(struct node *n);
 int node_broadcast_msg(struct node *n, enum cons_msg_kind kind, const uint8_t *msg, size_t len);

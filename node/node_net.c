@@ -1,4 +1,5 @@
 /* Frames from peers: transactions, consensus messages, status, and block sync. */
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -140,17 +141,34 @@ static void on_tx(struct node *n, node_peer *peer, const uint8_t *raw, size_t le
 	if (!bytes)
 		return;
 	protobuf_c_message_pack(&tx->base, bytes);
-	int err = node_vpool_submit(n->vpool, bytes, blen, node_peer_key(peer));
+	int err = node_vpool_submit(n->vpool, bytes, blen, node_peer_key(peer), 0);
 	free(bytes);
 	if (err)
 		IOLM_DEBUG(MOD, "gossiped transaction dropped: %s", iolm_strerror(err));
 }
 
-void node_on_verified(void *ctx, const uint8_t *raw, size_t len, const uint8_t tag[32], int err)
+int node_submit_tx_start(void *ctx, const uint8_t *raw, size_t len, uint64_t token)
+{
+	static const uint8_t no_peer[32];
+	struct node *n = ctx;
+	assert(token != 0);
+	return node_vpool_submit(n->vpool, raw, len, no_peer, token);
+}
+
+void node_on_verified(void *ctx, const uint8_t *raw, size_t len, const uint8_t tag[32],
+		      uint64_t token, int err)
 {
 	struct node *n = ctx;
-	node_peer *peer = peer_by_key(n, tag);
+	node_peer *peer;
 	uint8_t id[32];
+	if (token) { /* POST /tx: admitted (the signature is cached now) and answered */
+		if (!err)
+			err = node_submit_tx(n, raw, len, id);
+		if (n->rpc)
+			node_rpc_submit_done(n->rpc, token, err, id);
+		return;
+	}
+	peer = peer_by_key(n, tag);
 	if (!err)
 		err = ledger_mempool_add(n->mp, raw, len, node_account, n, id);
 	if (err) {

@@ -71,6 +71,7 @@ static int http_status(int err)
 	case IOLM_EMEMPOOL_FULL:
 	case IOLM_ESTATE:
 	case IOLM_EART_BUSY:
+	case IOLM_ERPC_BUSY:
 		return HTTP_SERVUNAVAIL;
 	case IOLM_ENOMEM:
 	case IOLM_EIO:
@@ -174,6 +175,61 @@ static int is_space(uint8_t c)
 	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
+/* The answer to an admitted transaction: {"id": hex}. */
+static int submitted(json_t **reply, const uint8_t id[32])
+{
+	json_t *o = NULL;
+	int err = rpc_new_object(&o);
+	if (err)
+		return err;
+	rpc_json_put(&err, o, "id", rpc_json_hex(id, 32));
+	if (err)
+		json_decref(o);
+	else
+		*reply = o;
+	return err;
+}
+
+/* POST /tx through submit_tx_start: the answer waits in a pending slot. The request
+ * stays valid until it is answered, even when its client leaves meanwhile: evhttp then
+ * detaches it from the connection instead of freeing it, and answering it frees it. */
+static int submit_start(node_rpc *r, struct evhttp_request *req, const uint8_t *tx,
+			size_t len)
+{
+	if (!r->n_pend_free)
+		return IOLM_ERPC_BUSY;
+	uint32_t slot = r->pend_free[r->n_pend_free - 1];
+	struct rpc_pending *p = &r->pend[slot];
+	uint32_t gen = ++r->pend_gen ? r->pend_gen : ++r->pend_gen; /* never 0 */
+	int err = r->be.submit_tx_start(r->be.ctx, tx, len, (uint64_t)gen << 32 | slot);
+	if (err)
+		return err;
+	r->n_pend_free--;
+	p->used = 1;
+	p->gen = gen;
+	p->req = req;
+	return IOLM_OK;
+}
+
+void node_rpc_submit_done(node_rpc *r, uint64_t token, int err, const uint8_t id[32])
+{
+	uint32_t slot = (uint32_t)token, gen = (uint32_t)(token >> 32);
+	json_t *reply = NULL;
+	if (!r->pend || slot >= RPC_MAX_PENDING || !r->pend[slot].used ||
+	    r->pend[slot].gen != gen)
+		return;
+	struct rpc_pending *p = &r->pend[slot];
+	struct evhttp_request *req = p->req;
+	memset(p, 0, sizeof *p);
+	r->pend_free[r->n_pend_free++] = slot;
+	if (!err)
+		err = submitted(&reply, id);
+	if (err)
+		send_error(req, 0, err);
+	else
+		send_json(req, HTTP_OK, reply);
+}
+
 static int h_submit(node_rpc *r, struct evhttp_request *req, const char *arg, json_t **reply)
 {
 	struct evbuffer *in = evhttp_request_get_input_buffer(req);
@@ -182,7 +238,6 @@ static int h_submit(node_rpc *r, struct evhttp_request *req, const char *arg, js
 	size_t n = evbuffer_get_length(in), txlen = 0, lo = 0;
 	const uint8_t *body, *tx;
 	uint8_t *dec = NULL, id[32];
-	json_t *o = NULL;
 	int err;
 
 	if (!authorized(r, req))
@@ -215,15 +270,12 @@ static int h_submit(node_rpc *r, struct evhttp_request *req, const char *arg, js
 			goto out;
 		tx = dec;
 	}
-	if ((err = r->be.submit_tx(r->be.ctx, tx, txlen, id)) || (err = rpc_new_object(&o)))
-		goto out;
-	rpc_json_put(&err, o, "id", rpc_json_hex(id, 32));
+	if (r->be.submit_tx_start)
+		err = submit_start(r, req, tx, txlen); /* answered by node_rpc_submit_done */
+	else if (!(err = r->be.submit_tx(r->be.ctx, tx, txlen, id)))
+		err = submitted(reply, id);
 out:
 	free(dec);
-	if (err)
-		json_decref(o);
-	else
-		*reply = o;
 	return err;
 }
 
@@ -496,6 +548,17 @@ int node_rpc_create(node_rpc **out, struct event_base *base, const node_rpc_conf
 		return IOLM_ENOMEM;
 	r->base = base;
 	r->be = *backend;
+	if (backend->submit_tx_start) {
+		r->pend = calloc(RPC_MAX_PENDING, sizeof *r->pend);
+		r->pend_free = malloc(RPC_MAX_PENDING * sizeof *r->pend_free);
+		if (!r->pend || !r->pend_free) {
+			err = IOLM_ENOMEM;
+			goto fail;
+		}
+		for (uint32_t i = 0; i < RPC_MAX_PENDING; i++)
+			r->pend_free[i] = RPC_MAX_PENDING - 1 - i;
+		r->n_pend_free = RPC_MAX_PENDING;
+	}
 	if (cfg->cookie) {
 		r->cookie_len = strlen(cfg->cookie);
 		memcpy(r->cookie, cfg->cookie, r->cookie_len);
@@ -536,9 +599,17 @@ void node_rpc_destroy(node_rpc *r)
 {
 	if (!r)
 		return;
+	/* Answer what waits (freeing the requests whose clients left) before the server
+	 * goes. */
+	for (uint32_t i = 0; r->pend && i < RPC_MAX_PENDING; i++)
+		if (r->pend[i].used)
+			node_rpc_submit_done(r, (uint64_t)r->pend[i].gen << 32 | i, IOLM_ERPC_BUSY,
+					     NULL);
 	if (r->http)
 		evhttp_free(r->http);
 	sodium_memzero(r->cookie, sizeof r->cookie);
+	free(r->pend);
+	free(r->pend_free);
 	free(r);
 }
 

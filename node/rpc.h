@@ -80,6 +80,12 @@ typedef struct node_rpc_backend {
 	 * iolm error code naming the rule that failed (answered as HTTP 400, or 413 for
 	 * IOLM_ETOOBIG, 503 for IOLM_EMEMPOOL_FULL). */
 	int (*submit_tx)(void *ctx, const uint8_t *raw, size_t len, uint8_t id[32]);
+	/* Optional; when set, POST /tx uses it instead of submit_tx. Start admitting a
+	 * transaction (raw valid during the call) whose signature is to be checked off the
+	 * loop; the backend finishes it later on the loop with node_rpc_submit_done(token),
+	 * exactly once for every IOLM_OK returned here. Any other result is answered at
+	 * once, as submit_tx's errors are. */
+	int (*submit_tx_start)(void *ctx, const uint8_t *raw, size_t len, uint64_t token);
 	/* Required. out is zeroed before the call. */
 	void (*get_status)(void *ctx, node_status *out);
 	/* Optional (may be NULL). Append the node's own metric lines (Prometheus text, with
@@ -105,6 +111,13 @@ int node_rpc_create(node_rpc **out, struct event_base *base, const node_rpc_conf
 /* Close the listener and every open RPC connection, wipe the cookie, free r. NULL is a
  * no-op. */
 void node_rpc_destroy(node_rpc *r);
+/* Finish the POST /tx that submit_tx_start started with token: answered with err (an
+ * iolm code, as submit_tx's) or, for IOLM_OK, the transaction's id (id may be NULL
+ * otherwise). When the client has left meanwhile nothing is sent; an unknown or
+ * finished token is ignored. On the loop thread. node_rpc_destroy answers every one
+ * still waiting with IOLM_ERPC_BUSY. */
+void node_rpc_submit_done(node_rpc *r, uint64_t token, int err, const uint8_t id[32]);
+
 /* The port actually listened on (useful with cfg->port 0). */
 uint16_t node_rpc_port(const node_rpc *r);
 

@@ -39,6 +39,15 @@ enum rpc_ep {
 	EP__COUNT
 };
 
+/* POST /tx answers waiting for the backend (submit_tx_start). A slot's token is its
+ * generation (high 32 bits, never 0) and index. */
+#define RPC_MAX_PENDING 4096u
+struct rpc_pending {
+	struct evhttp_request *req;
+	uint32_t gen;
+	int used;
+};
+
 struct node_rpc {
 	struct event_base *base;
 	struct evhttp *http;
@@ -48,6 +57,10 @@ struct node_rpc {
 	size_t cookie_len; /* 0: write calls are refused */
 	uint64_t requests[EP__COUNT];
 	node_rpc_art_ops art;         /* node_rpc_set_art(); zero: the endpoints answer 404 */
+	struct rpc_pending *pend;     /* RPC_MAX_PENDING slots, with submit_tx_start */
+	uint32_t *pend_free;          /* free slot indices, a stack */
+	size_t n_pend_free;
+	uint32_t pend_gen;
 };
 
 /* A handler answers IOLM_OK with a new JSON value in *reply (which the caller sends and

@@ -12,6 +12,7 @@
 struct job {
 	struct job *next;
 	uint8_t tag[32];
+	uint64_t token;
 	int err;
 	size_t len;
 	uint8_t raw[];
@@ -21,6 +22,8 @@ struct node_vpool {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	struct job *todo, *todo_tail; /* FIFO */
+	struct job *first, *first_tail; /* FIFO of jobs with a token (POST /tx): taken before
+					 * todo, so a local client never waits behind gossip */
 	struct job *done;             /* LIFO; reversed when drained */
 	size_t pending;
 	int stopping;
@@ -54,14 +57,19 @@ static void *worker(void *arg)
 	node_vpool *p = arg;
 	pthread_mutex_lock(&p->mu);
 	for (;;) {
-		while (!p->todo && !p->stopping)
+		while (!p->todo && !p->first && !p->stopping)
 			pthread_cond_wait(&p->cv, &p->mu);
 		if (p->stopping)
 			break;
-		struct job *j = p->todo;
-		p->todo = j->next;
-		if (!p->todo)
-			p->todo_tail = NULL;
+		struct job **head = p->first ? &p->first : &p->todo;
+		struct job *j = *head;
+		*head = j->next;
+		if (!*head) {
+			if (head == &p->first)
+				p->first_tail = NULL;
+			else
+				p->todo_tail = NULL;
+		}
 		pthread_mutex_unlock(&p->mu);
 
 		j->err = verify_job(p, j);
@@ -100,7 +108,7 @@ static void on_wake(evutil_socket_t fd, short what, void *arg)
 	}
 	while (rev) {
 		struct job *n = rev->next;
-		p->done_fn(p->ctx, rev->raw, rev->len, rev->tag, rev->err);
+		p->done_fn(p->ctx, rev->raw, rev->len, rev->tag, rev->token, rev->err);
 		pthread_mutex_lock(&p->mu);
 		p->pending--;
 		pthread_mutex_unlock(&p->mu);
@@ -170,6 +178,7 @@ void node_vpool_destroy(node_vpool *p)
 		pthread_join(p->threads[i], NULL);
 	free(p->threads);
 	free_list(p->todo);
+	free_list(p->first);
 	free_list(p->done);
 	if (p->ev)
 		event_free(p->ev);
@@ -182,7 +191,8 @@ void node_vpool_destroy(node_vpool *p)
 	free(p);
 }
 
-int node_vpool_submit(node_vpool *p, const uint8_t *raw, size_t len, const uint8_t tag[static 32])
+int node_vpool_submit(node_vpool *p, const uint8_t *raw, size_t len, const uint8_t tag[static 32],
+		      uint64_t token)
 {
 	if (len > IOLM_MAX_TX_BYTES)
 		return IOLM_ETOOBIG;
@@ -192,6 +202,7 @@ int node_vpool_submit(node_vpool *p, const uint8_t *raw, size_t len, const uint8
 	j->next = NULL;
 	j->len = len;
 	j->err = 0;
+	j->token = token;
 	memcpy(j->tag, tag, 32);
 	memcpy(j->raw, raw, len);
 	pthread_mutex_lock(&p->mu);
@@ -200,11 +211,13 @@ int node_vpool_submit(node_vpool *p, const uint8_t *raw, size_t len, const uint8
 		free(j);
 		return IOLM_EMEMPOOL_FULL;
 	}
-	if (p->todo_tail)
-		p->todo_tail->next = j;
+	struct job **head = token ? &p->first : &p->todo, **tail = token ? &p->first_tail
+									  : &p->todo_tail;
+	if (*tail)
+		(*tail)->next = j;
 	else
-		p->todo = j;
-	p->todo_tail = j;
+		*head = j;
+	*tail = j;
 	p->pending++;
 	pthread_cond_signal(&p->cv);
 	pthread_mutex_unlock(&p->mu);
