@@ -46,6 +46,7 @@
 #include "artifacts/art_int.h"
 #include "artifacts/xfer.h"
 #include "bench_util.h"
+#include "raw_tcp.h"
 #include "core/codec.h"
 
 static volatile uint8_t sink;
@@ -403,78 +404,6 @@ static void *bx_server(void *arg)
 	return NULL;
 }
 
-/* A connected pair of loopback TCP sockets. */
-static void bx_socketpair(int fds[2])
-{
-	struct sockaddr_in a;
-	socklen_t al = sizeof a;
-	int one = 1, l = socket(AF_INET, SOCK_STREAM, 0);
-	memset(&a, 0, sizeof a);
-	a.sin_family = AF_INET;
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (l < 0 || bind(l, (struct sockaddr *)&a, sizeof a) || listen(l, 1) ||
-	    getsockname(l, (struct sockaddr *)&a, &al))
-		exit(1);
-	fds[0] = socket(AF_INET, SOCK_STREAM, 0);
-	if (fds[0] < 0 || connect(fds[0], (struct sockaddr *)&a, sizeof a))
-		exit(1);
-	if ((fds[1] = accept(l, NULL, NULL)) < 0)
-		exit(1);
-	close(l);
-	for (int i = 0; i < 2; i++)
-		if (setsockopt(fds[i], IPPROTO_TCP, TCP_NODELAY, &one, sizeof one))
-			exit(1);
-}
-
-struct raw_arg {
-	int fd;
-	uint64_t bytes;
-};
-
-static void *raw_writer(void *arg)
-{
-	struct raw_arg *r = arg;
-	uint8_t *buf = random_bytes(1u << 20, 7);
-	for (uint64_t left = r->bytes; left;) {
-		size_t n = left < (1u << 20) ? (size_t)left : (1u << 20);
-		ssize_t w = send(r->fd, buf, n, MSG_NOSIGNAL);
-		if (w <= 0)
-			exit(1);
-		left -= (uint64_t)w;
-	}
-	free(buf);
-	return NULL;
-}
-
-/* Raw loopback throughput: bytes through one socket in 1 MiB writes, read and dropped. */
-static double bench_raw_tcp(uint64_t bytes)
-{
-	int fds[2];
-	pthread_t t;
-	struct raw_arg ra;
-	uint8_t *buf = malloc(1u << 20);
-	if (!buf)
-		exit(1);
-	bx_socketpair(fds);
-	ra.fd = fds[1];
-	ra.bytes = bytes;
-	double t0 = bench_now();
-	if (pthread_create(&t, NULL, raw_writer, &ra))
-		exit(1);
-	for (uint64_t got = 0; got < bytes;) {
-		ssize_t r = recv(fds[0], buf, 1u << 20, 0);
-		if (r <= 0)
-			exit(1);
-		got += (uint64_t)r;
-	}
-	double secs = bench_now() - t0;
-	pthread_join(t, NULL);
-	close(fds[0]);
-	close(fds[1]);
-	free(buf);
-	return (double)bytes / secs / (1u << 30);
-}
-
 static void bx_side_open(struct bx_side *b, const char *dir, uint64_t bytes, int fd)
 {
 	art_store_options o = { .map_size = bytes * 2 + (64u << 20), .no_sync = 1 };
@@ -506,7 +435,7 @@ static void bench_transfer(const char *dir, uint64_t mib)
 	pthread_t t;
 	int fds[2];
 
-	double raw = bench_raw_tcp(bytes);
+	double raw = bench_raw_tcp_gib_per_s(bytes);
 	snprintf(base, sizeof base, "%s/bench-xfer-%d", dir, (int)getpid());
 	snprintf(file, sizeof file, "%s/data.bin", base);
 	snprintf(src, sizeof src, "%s/src", base);
@@ -514,7 +443,7 @@ static void bench_transfer(const char *dir, uint64_t mib)
 	if (mkdir(base, 0700))
 		exit(1);
 	write_file(file, bytes);
-	bx_socketpair(fds);
+	bench_tcp_pair(fds);
 	bx_side_open(&sv, src, bytes, fds[1]);
 	bx_side_open(&cl, dst, bytes, fds[0]);
 	if (art_store_add(sv.s, id, NULL, file, NULL) || unlink(file))
