@@ -5,6 +5,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -269,6 +270,16 @@ static void peer_event_cb(struct bufferevent *bev, short what, void *ctx)
 							    : "connect failed");
 }
 
+/* Frames go out as soon as they are written (no Nagle delay): consensus messages are
+ * small and latency-bound, and a small ArtWant behind unacknowledged data would wait for
+ * the peer's delayed ACK. Best effort: a socket without it still works. */
+static void no_delay(evutil_socket_t fd)
+{
+	int one = 1;
+	if (fd >= 0 && setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) != 0)
+		IOLM_DEBUG(P2P_LOG, "TCP_NODELAY: %s", strerror(errno));
+}
+
 static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 		      int socklen, void *ctx)
 {
@@ -290,6 +301,7 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
 		evutil_closesocket(fd);
 		return;
 	}
+	no_delay(fd);
 	bev = bufferevent_socket_new(p->base, fd, BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
 	if (!bev) {
 		evutil_closesocket(fd);
@@ -326,6 +338,8 @@ static void persist_dial(struct p2p_persist *ps)
 	ps->peer = peer;
 	if (bufferevent_socket_connect(bev, (struct sockaddr *)&ps->ss, ps->sslen) != 0)
 		p2p_peer_close(peer, IOLM_EIO, "connect failed"); /* reschedules */
+	else
+		no_delay(bufferevent_getfd(bev));
 }
 
 static void persist_timer_cb(evutil_socket_t fd, short what, void *ctx)
