@@ -46,11 +46,40 @@ static int has_unknown(const ProtobufCMessage *m, int depth)
 	return 0;
 }
 
+/* A ProtobufCBuffer that, instead of storing what is packed into it, compares it with the
+ * input the message was decoded from: the canonical check without a copy of the encoding
+ * (protobuf-c hands bytes and string fields to append as they are). */
+struct same_buffer {
+	ProtobufCBuffer base;
+	const uint8_t *data;
+	size_t len, off;
+	int differs;
+};
+
+static void same_append(ProtobufCBuffer *b, size_t n, const uint8_t *p)
+{
+	struct same_buffer *s = (struct same_buffer *)(void *)b;
+	if (s->differs || n > s->len - s->off || (n && memcmp(p, s->data + s->off, n) != 0)) {
+		s->differs = 1;
+		return;
+	}
+	s->off += n;
+}
+
+/* Whether m packs to exactly the len bytes at data. */
+static int packs_to(const ProtobufCMessage *m, const uint8_t *data, size_t len)
+{
+	struct same_buffer s = { { same_append }, data, len, 0, 0 };
+	if (protobuf_c_message_get_packed_size(m) != len)
+		return 0;
+	protobuf_c_message_pack_to_buffer(m, &s.base);
+	return !s.differs && s.off == len;
+}
+
 int iolm_codec_decode(ProtobufCMessage **out, const ProtobufCMessageDescriptor *desc,
 		      const uint8_t *data, size_t len, size_t cap)
 {
 	ProtobufCMessage *m = NULL;
-	uint8_t *re = NULL;
 	int err;
 
 	*out = NULL;
@@ -69,22 +98,11 @@ int iolm_codec_decode(ProtobufCMessage **out, const ProtobufCMessageDescriptor *
 		goto fail;
 
 	err = IOLM_ENONCANON;
-	if (protobuf_c_message_get_packed_size(m) != len)
+	if (!packs_to(m, len ? data : empty, len))
 		goto fail;
-	if (len) {
-		err = IOLM_ENOMEM;
-		re = malloc(len);
-		if (!re)
-			goto fail;
-		err = IOLM_ENONCANON;
-		if (protobuf_c_message_pack(m, re) != len || memcmp(re, data, len) != 0)
-			goto fail;
-		free(re);
-	}
 	*out = m;
 	return IOLM_OK;
 fail:
-	free(re);
 	protobuf_c_message_free_unpacked(m, NULL);
 	return err;
 }
