@@ -549,6 +549,31 @@ static void write_metrics(void *ctx, iolm_buf *out)
 		(unsigned long long)n->txs_rejected, n->val_index >= 0,
 		node_vpool_pending(n->vpool), cons_engine_evidence_count(n->eng));
 	(void)err; /* a truncated metrics page is still a valid page */
+	if (!n->artnet)
+		return;
+	art_xfer_stats xs;
+	node_art_net_get_stats(n->artnet, &xs);
+	err = iolm_buf_printf(
+		out,
+		"# HELP iolm_artifact_transfer_bytes_total Artifact chunk bytes verified and stored "
+		"from peers, and served to peers.\n"
+		"# TYPE iolm_artifact_transfer_bytes_total counter\n"
+		"iolm_artifact_transfer_bytes_total{direction=\"received\"} %llu\n"
+		"iolm_artifact_transfer_bytes_total{direction=\"served\"} %llu\n"
+		"# HELP iolm_artifact_transfer_events_total Blocks refused as corrupt, requests "
+		"that timed out, wants dropped past a serving queue, store errors.\n"
+		"# TYPE iolm_artifact_transfer_events_total counter\n"
+		"iolm_artifact_transfer_events_total{event=\"corrupt\"} %llu\n"
+		"iolm_artifact_transfer_events_total{event=\"timeout\"} %llu\n"
+		"iolm_artifact_transfer_events_total{event=\"want_dropped\"} %llu\n"
+		"iolm_artifact_transfer_events_total{event=\"store_error\"} %llu\n"
+		"# HELP iolm_artifact_verifying Received chunks being hashed and stored.\n"
+		"# TYPE iolm_artifact_verifying gauge\niolm_artifact_verifying %llu\n",
+		(unsigned long long)xs.bytes_received, (unsigned long long)xs.bytes_served,
+		(unsigned long long)xs.corrupt, (unsigned long long)xs.timeouts,
+		(unsigned long long)xs.wants_dropped, (unsigned long long)xs.store_errors,
+		(unsigned long long)xs.verifying);
+	(void)err;
 }
 
 /* ---- attestations */

@@ -54,6 +54,21 @@ def test_artifacts(net):
                 and p["in_flight"] == 0 and p["verifying"] == 0,
                 "progress at the end: %s" % p)
 
+    # the transfer in each side's /metrics: node0 served the bytes, node2 received them
+    size = os.path.getsize(src)
+
+    def metric(node, name):
+        for line in node.get_text("/metrics").splitlines():
+            if line.startswith(name + " "):
+                return int(float(line.split()[1]))
+        raise TestFailure("no %s in /metrics" % name)
+    served = 'iolm_artifact_transfer_bytes_total{direction="served"}'
+    received = 'iolm_artifact_transfer_bytes_total{direction="received"}'
+    assert_that(metric(net.nodes[0], served) >= size, "node0 served %d" % metric(net.nodes[0], served))
+    assert_that(metric(n2, received) == size, "node2 received %d" % metric(n2, received))
+    assert_that(metric(n2, 'iolm_artifact_transfer_events_total{event="corrupt"}') == 0,
+                "corrupt blocks at node2")
+
     dest = os.path.join(net.dir, "got")
     out = subprocess.run([net.iolmd, "art", "get", "-d", n2.dir, aid, dest],
                          capture_output=True, text=True, timeout=60)
