@@ -205,7 +205,6 @@ static int submit_start(node_rpc *r, struct evhttp_request *req, const uint8_t *
 	if (err)
 		return err;
 	r->n_pend_free--;
-	p->used = 1;
 	p->gen = gen;
 	p->req = req;
 	return IOLM_OK;
@@ -215,7 +214,7 @@ void node_rpc_submit_done(node_rpc *r, uint64_t token, int err, const uint8_t id
 {
 	uint32_t slot = (uint32_t)token, gen = (uint32_t)(token >> 32);
 	json_t *reply = NULL;
-	if (!r->pend || slot >= RPC_MAX_PENDING || !r->pend[slot].used ||
+	if (!r->pend || slot >= RPC_MAX_PENDING || !r->pend[slot].req ||
 	    r->pend[slot].gen != gen)
 		return;
 	struct rpc_pending *p = &r->pend[slot];
@@ -602,7 +601,7 @@ void node_rpc_destroy(node_rpc *r)
 	/* Answer what waits (freeing the requests whose clients left) before the server
 	 * goes. */
 	for (uint32_t i = 0; r->pend && i < RPC_MAX_PENDING; i++)
-		if (r->pend[i].used)
+		if (r->pend[i].req)
 			node_rpc_submit_done(r, (uint64_t)r->pend[i].gen << 32 | i, IOLM_ERPC_BUSY,
 					     NULL);
 	if (r->http)

@@ -40,12 +40,11 @@ enum rpc_ep {
 };
 
 /* POST /tx answers waiting for the backend (submit_tx_start). A slot's token is its
- * generation (high 32 bits, never 0) and index. */
+ * generation (high 32 bits, never 0) and index; req is NULL in a free slot. */
 #define RPC_MAX_PENDING 4096u
 struct rpc_pending {
 	struct evhttp_request *req;
 	uint32_t gen;
-	int used;
 };
 
 struct node_rpc {
