@@ -92,6 +92,25 @@ corpus = {
     "hex": [b"00ff10abCD", b"0"],
 }
 
+# fuzz_art_xfer reads a script, not a message (see its header): window, rate flag, then
+# per operation [fetch?, pin when fetching,] op, peer, chunk, operands. These three
+# fetch from one honest peer; from peers that tamper, flood and leave; and with the
+# serving side rate-limited.
+FETCH, NOFETCH = [0, 1], [255]
+honest = [3, 0] + FETCH + [0, 0, 0] + [2, 0, 0] + [4, 0, 0]
+for i in range(8):
+    honest += [5, 0, i]
+honest += [12, 0, 0]
+hostile = [5, 0] + FETCH + [0, 0, 0, 0, 1, 0, 2, 1, 0, 2, 0, 0]
+hostile += [4, 1, 0, 6, 0, 1, 0, 9, 6, 0, 2, 200, 7, 1, 0, 3, 11, 0, 0, 70, 12, 0, 0]
+hostile += [8, 0, 0, 40, 8, 1, 0, 250, 9, 7, 9, 1, 0, 3, 40, 100, 240, 10, 1, 0, 1, 40]
+hostile += [3, 1, 0, 5, 5, 1, 1, 1, 0, 0, 11, 0, 0, 255, 5, 1, 2, 12, 0, 0]
+flood = [1, 1] + NOFETCH + [0, 2, 0] + NOFETCH + [4, 2, 0]
+for r in range(6):
+    flood += NOFETCH + [9, 2, 0, 7] + [40 + r, 41, 42, 43, 44, 45, 46, 47]
+flood += FETCH + [2, 2, 0, 11, 2, 0, 90]
+corpus["art_xfer"] = [bytes(honest), bytes(hostile), bytes(flood)]
+
 for name, seeds in corpus.items():
     d = os.path.join(HERE, "corpus", name)
     os.makedirs(d, exist_ok=True)
