@@ -266,11 +266,23 @@ static int table_build(art_xfer *x, int fi, const Iolm__Manifest *m)
 	for (size_t k = 0; k < u; k++)
 		if (f->c[k].state == C_DONE)
 			f->bytes_done += f->c[k].size;
-	/* Peers that announced the whole artifact hold every chunk. */
-	for (int pi = 0; pi < (int)ART_XFER_MAX_PEERS; pi++)
-		if (x->p[pi].key && peer_has(&x->p[pi], f->id) == 2 &&
-		    (err = avail_add(x, pi, fi, -1)))
-			goto out;
+	/* Peers that announced the whole artifact hold every chunk; the others hold the
+	 * chunks of it they announced before the chunk list was known. */
+	for (int pi = 0; pi < (int)ART_XFER_MAX_PEERS; pi++) {
+		struct xf_peer *p = &x->p[pi];
+		if (!p->key)
+			continue;
+		if (peer_has(p, f->id) == 2) {
+			if ((err = avail_add(x, pi, fi, -1)))
+				goto out;
+			continue;
+		}
+		for (size_t i = 0; i < p->n_early; i++) {
+			long k = xf_chunk_find(f, p->early[i]);
+			if (k >= 0 && (err = avail_add(x, pi, fi, k)))
+				goto out;
+		}
+	}
 	err = IOLM_OK;
 out:
 	if (err)
@@ -550,6 +562,7 @@ void art_xfer_destroy(art_xfer *x)
 			table_free(x, fi);
 	for (size_t i = 0; i < ART_XFER_MAX_PEERS; i++) {
 		free(x->p[i].haves);
+		free(x->p[i].early);
 		free(x->p[i].q);
 	}
 	iolm_buf_release(&x->buf, 0);
@@ -655,9 +668,25 @@ void art_xfer_peer_remove(art_xfer *x, void *peer)
 	}
 	assert(p->inflight == 0);
 	free(p->haves);
+	free(p->early);
 	free(p->q);
 	memset(p, 0, sizeof *p);
 	schedule(x);
+}
+
+/* Remember chunk ids a peer announced for an artifact whose chunk list is not known
+ * yet (oldest forgotten past XF_EARLY_IDS; nothing remembered when memory is short: the
+ * peer's later announcements still count). */
+static void early_put(struct xf_peer *p, const uint8_t *ids, size_t n)
+{
+	if (!p->early && !(p->early = malloc(XF_EARLY_IDS * sizeof *p->early)))
+		return;
+	for (size_t i = 0; i < n; i++) {
+		memcpy(p->early[p->next_early], ids + i * ART_ID_LEN, ART_ID_LEN);
+		p->next_early = (p->next_early + 1) % XF_EARLY_IDS;
+		if (p->n_early < XF_EARLY_IDS)
+			p->n_early++;
+	}
 }
 
 void art_xfer_on_have(art_xfer *x, void *peer, const uint8_t id[ART_ID_LEN],
@@ -668,6 +697,8 @@ void art_xfer_on_have(art_xfer *x, void *peer, const uint8_t id[ART_ID_LEN],
 		return;
 	xf_have_put(&x->p[pi], id, n == 0);
 	fi = fetch_find(x, id);
+	if (n && (fi < 0 || x->f[fi].state != ART_XFER_CHUNKS))
+		early_put(&x->p[pi], chunk_ids, n);
 	if (fi >= 0 && x->f[fi].state == ART_XFER_CHUNKS) {
 		int err = IOLM_OK;
 		if (n == 0)

@@ -106,9 +106,9 @@ void art_xfer_peer_remove(art_xfer *x, void *peer);
 
 /* Frames from peer. Ids are ART_ID_LEN bytes each, back to back; callers drop frames
  * with malformed ids (wrong length) before this and may penalize them. on_have: the peer
- * holds artifact id whole (n 0), or only the chunks listed (n > 0; applied to a fetch
- * that already knows the artifact's chunk list, otherwise only remembered as "has the
- * manifest"). on_block: len 0 is "not here". */
+ * holds artifact id whole (n 0), or only the chunks listed (n > 0: applied to a fetch
+ * that knows the artifact's chunk list; otherwise the peer's last 4,096 such ids are
+ * kept and applied when a fetch's chunk list is built). on_block: len 0 is "not here". */
 void art_xfer_on_have(art_xfer *x, void *peer, const uint8_t id[ART_ID_LEN],
 		      const uint8_t *chunk_ids, size_t n);
 void art_xfer_on_want(art_xfer *x, void *peer, const uint8_t *ids, size_t n);

@@ -23,6 +23,7 @@
 #define XF_DEF_MAX_BLOCK (8u * 1024 * 1024)
 #define XF_MAX_WORKERS 16u
 #define XF_JOBS 128u             /* blocks verifying at once (16 MiB of buffers at most) */
+#define XF_EARLY_IDS 4096u       /* early chunk announcements kept per peer (139 KiB) */
 
 /* A chunk is wanted, requested from its owner (in flight), received from its owner and
  * being hashed by the verifier, or stored. */
@@ -71,6 +72,11 @@ struct xf_peer {
 	int64_t tokens;
 	struct xf_have *haves;       /* ring of ART_XFER_MAX_HAVES */
 	size_t n_haves, next_have;
+	/* Chunk ids it announced (partial ArtHave) for artifacts whose chunk list this
+	 * engine did not have then: a ring of XF_EARLY_IDS, allocated on first use and
+	 * applied to a fetch's table when the table is built. */
+	uint8_t (*early)[ART_ID_LEN];
+	size_t n_early, next_early;
 	uint64_t *bits[ART_XFER_MAX_FETCHES];
 	uint8_t *q;                  /* serving queue: serve_queue ids */
 	size_t q_head, q_len;

@@ -59,12 +59,35 @@ static void cap_penalize(void *ctx, void *peer, uint32_t points, const char *rea
 	((struct capture *)ctx)->penalty = points;
 }
 
+/* A random artifact of size bytes added to store a (in directory da): its id, its
+ * encoded manifest (man: initialized here) and its distinct chunk ids in manifest order
+ * (at most cap, into ids), read from a scratch store that took the manifest. Returns
+ * their number. */
+static size_t artifact_in(art_store *a, const char *da, uint64_t size, uint64_t seed,
+			  uint8_t id[ART_ID_LEN], iolm_buf *man, uint8_t *ids, size_t cap)
+{
+	char src[300], dc[256];
+	uint8_t got[ART_ID_LEN];
+	size_t n = 0;
+	snprintf(src, sizeof src, "%s/src.bin", da);
+	t_write_random(src, size, seed);
+	assert_int_equal(art_store_add(a, id, NULL, src, NULL), IOLM_OK);
+	iolm_buf_init(man, IOLM_MAX_MANIFEST_BYTES);
+	assert_int_equal(art_store_manifest(a, man, id), IOLM_OK);
+	art_store *c = t_open(t_tmpdir(dc, sizeof dc));
+	assert_int_equal(art_store_put_manifest(c, got, man->data, man->len, 0), IOLM_OK);
+	assert_int_equal(art_store_missing(c, ids, cap, &n, NULL, id), IOLM_OK);
+	art_store_close(c);
+	t_rmrf(dc);
+	return n;
+}
+
 /* Peer P1 holds everything, P2 announced the first half of the chunks: P1 is asked for
  * chunks only it holds (the rarest) before any chunk P2 also holds. */
 static void test_rarest_chunks_requested_first(void **state)
 {
 	(void)state;
-	char da[256], db[256], src[300];
+	char da[256], db[256];
 	art_store *a = t_open(t_tmpdir(da, sizeof da)), *b = t_open(t_tmpdir(db, sizeof db));
 	uint8_t id[ART_ID_LEN], got[ART_ID_LEN];
 	iolm_buf man;
@@ -74,17 +97,11 @@ static void test_rarest_chunks_requested_first(void **state)
 	art_xfer_callbacks cb = { cap_want, cap_cancel, cap_block, cap_have, cap_penalize, NULL,
 				  &cap };
 	art_xfer_config cfg = { .window = 8 };
-
-	snprintf(src, sizeof src, "%s/src.bin", da);
-	t_write_random(src, (uint64_t)3 << 20, 4);
-	assert_int_equal(art_store_add(a, id, NULL, src, NULL), IOLM_OK);
-	iolm_buf_init(&man, IOLM_MAX_MANIFEST_BYTES);
-	assert_int_equal(art_store_manifest(a, &man, id), IOLM_OK);
-	assert_int_equal(art_store_put_manifest(b, got, man.data, man.len, 0), IOLM_OK);
-	size_t nmiss = 0;
 	uint8_t *miss = malloc(1024 * ART_ID_LEN);
+
 	assert_non_null(miss);
-	assert_int_equal(art_store_missing(b, miss, 1024, &nmiss, NULL, id), IOLM_OK);
+	size_t nmiss = artifact_in(a, da, (uint64_t)3 << 20, 4, id, &man, miss, 1024);
+	assert_int_equal(art_store_put_manifest(b, got, man.data, man.len, 0), IOLM_OK);
 	assert_true(nmiss >= 20);
 	size_t half = nmiss / 2;
 
@@ -121,6 +138,64 @@ static void test_rarest_chunks_requested_first(void **state)
 
 	art_xfer_destroy(x);
 	free(miss);
+	iolm_buf_release(&man, 0);
+	art_store_close(a);
+	art_store_close(b);
+	t_rmrf(da);
+	t_rmrf(db);
+}
+
+/* P2 announces part of an artifact before this node fetches it, P1 then sends the
+ * manifest: the chunks P2 announced count when the chunk list is built, and P2 is asked
+ * for them (and for nothing else). */
+static void test_early_partial_have_counts(void **state)
+{
+	(void)state;
+	char da[256], db[256];
+	art_store *a = t_open(t_tmpdir(da, sizeof da)), *b = t_open(t_tmpdir(db, sizeof db));
+	uint8_t id[ART_ID_LEN];
+	iolm_buf man;
+	static struct capture cap;
+	art_xfer *x;
+	int p1, p2;
+	art_xfer_callbacks cb = { cap_want, cap_cancel, cap_block, cap_have, cap_penalize, NULL,
+				  &cap };
+	art_xfer_config cfg = { .window = 8 };
+	uint8_t *ids = malloc(1024 * ART_ID_LEN);
+
+	assert_non_null(ids);
+	size_t n = artifact_in(a, da, (uint64_t)3 << 20, 5, id, &man, ids, 1024);
+	assert_true(n >= 20);
+	size_t half = n / 2;
+
+	memset(&cap, 0, sizeof cap);
+	assert_int_equal(art_xfer_create(&x, b, &cfg, &cb), IOLM_OK);
+	assert_int_equal(art_xfer_peer_add(x, &p2), IOLM_OK);
+	art_xfer_on_have(x, &p2, id, ids + half * ART_ID_LEN, n - half);
+	assert_int_equal(art_xfer_fetch(x, id, 0), IOLM_OK);
+	assert_int_equal(art_xfer_peer_add(x, &p1), IOLM_OK);
+	art_xfer_on_have(x, &p1, id, NULL, 0);
+	cap.n = 0;
+	art_xfer_on_block(x, &p1, id, man.data, man.len);
+	art_xfer_progress pr;
+	assert_int_equal(art_xfer_get_progress(x, &pr, id), IOLM_OK);
+	assert_int_equal(pr.state, ART_XFER_CHUNKS);
+	size_t to_p2 = 0;
+	for (size_t i = 0; i < cap.n; i++) {
+		if (cap.to[i] != &p2)
+			continue;
+		to_p2++;
+		int in_second = 0;
+		for (size_t j = half; j < n; j++)
+			in_second |= memcmp(cap.ids[i], ids + j * ART_ID_LEN, ART_ID_LEN) == 0;
+		assert_true(in_second);
+	}
+	assert_int_equal(to_p2, cfg.window);
+	assert_int_equal(pr.in_flight, 2 * cfg.window);
+	assert_int_equal(cap.penalty, 0);
+
+	art_xfer_destroy(x);
+	free(ids);
 	iolm_buf_release(&man, 0);
 	art_store_close(a);
 	art_store_close(b);
@@ -447,6 +522,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_rarest_chunks_requested_first),
+		cmocka_unit_test(test_early_partial_have_counts),
 		cmocka_unit_test(test_serving_wants_not_here_and_flood),
 		cmocka_unit_test(test_verified_block_signals_fd_and_drain_stores_it),
 		cmocka_unit_test(test_bad_blocks_refused_before_store),
