@@ -62,14 +62,14 @@ void ledger_prep_drop(ledger *l);
 /* Raw state keys: a kind byte, then the object's id (docs/protocol.md, "State"). */
 enum state_kind {
 	SK_ACCOUNT = LEDGER_SK_ACCOUNT, /* || account id (20) -> Account */
-	SK_TASK = 0x02,    /* || task id (32)    -> TaskState */
+	SK_TASK = LEDGER_SK_TASK, /* || task id (32) -> TaskState */
 	SK_WORK = 0x03,    /* || work id (32)    -> WorkState */
 	SK_SUPPLY = 0x04,  /* (no id)            -> Supply */
 	SK_ATTEST = 0x05,  /* || work id || validator (4 BE) -> AttestRecord */
 	SK_PENDING = 0x06, /* || commit height (8 BE) || index (4 BE) || work id -> 0x01 */
-	SK_SHARE = 0x07,   /* || task id || account id -> ShareRecord */
+	SK_SHARE = LEDGER_SK_SHARE, /* || task id || account id -> ShareRecord */
 	SK_REVENUE = 0x08, /* || task id -> 0x01: revenue to distribute this block */
-	SK_REWARDS = 0x09, /* || account id -> Rewards */
+	SK_REWARDS = LEDGER_SK_REWARDS, /* || account id -> Rewards */
 };
 #define STATE_KEY_MAX 53
 

@@ -31,6 +31,8 @@ typedef struct ledger_proof {
 /* The first byte of a raw state key (docs/protocol.md "State"); the rest are in
  * ledger/internal.h. */
 #define LEDGER_SK_ACCOUNT 0x01
+#define LEDGER_SK_TASK 0x02
+#define LEDGER_SK_SHARE 0x07
 #define LEDGER_SK_REWARDS 0x09
 
 /* The state map key of a raw state key: spread uniformly, so the tree stays ~log2(n) deep. */

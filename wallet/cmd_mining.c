@@ -84,64 +84,104 @@ int cmd_task_list(wallet_cli *c)
 	return IOLM_OK;
 }
 
+/* GET path, then the block its answer's height names (as get() reports errors). */
+static int get_anchored(wallet_cli *c, wallet_node *n, const char *path, json_t **ans,
+			json_t **blk)
+{
+	int err = wallet_get_anchored(n, path, ans, blk, c->detail, sizeof c->detail);
+	if (err == IOLM_EWALLET_ANSWER && *ans) {
+		const char *m = json_string_value(
+			json_object_get(json_object_get(*ans, "error"), "message"));
+		snprintf(c->detail, sizeof c->detail, "%s: %s", path, m ? m : "error");
+	} else if (err && !c->detail[0]) {
+		snprintf(c->detail, sizeof c->detail, "%s", path);
+	}
+	return err;
+}
+
+/* The task and its profit shares, each answer checked against a header signed by +2/3
+ * of the genesis validators; what is printed is what was proved. */
 int cmd_task_show(wallet_cli *c)
 {
 	const char *id = cli_arg(c, 0);
 	uint8_t raw[32];
-	char path[128], a[32], b[32];
+	char path[128], a[32], b[32], addr[IOLM_ADDR_STRLEN + 1];
 	wallet_node n;
-	json_t *task = NULL, *shares = NULL;
+	wallet_trust *t = NULL;
+	wallet_task tk, sh;
+	json_t *task = NULL, *tblk = NULL, *shares = NULL, *sblk = NULL;
 	int err;
 
+	memset(&tk, 0, sizeof tk);
+	memset(&sh, 0, sizeof sh);
 	if (!id || iolm_hex_decode_exact(raw, 32, id)) {
 		snprintf(c->detail, sizeof c->detail, "task show wants a task id (64 hex)");
 		return IOLM_EINVAL;
 	}
-	if ((err = cli_node(c, &n)))
+	if ((err = cli_connect(c, &n, &t)))
 		return err;
 	snprintf(path, sizeof path, "/task/%s", id);
-	if (!(err = get(c, &n, path, &task))) {
+	if (!(err = get_anchored(c, &n, path, &task, &tblk)) &&
+	    !(err = wallet_verify_task(t, raw, task, tblk, &tk, c->detail, sizeof c->detail))) {
 		snprintf(path, sizeof path, "/task/%s/shares", id);
-		err = get(c, &n, path, &shares);
+		if (!(err = get_anchored(c, &n, path, &shares, &sblk)))
+			err = wallet_verify_task_shares(t, raw, shares, sblk, &sh, c->detail,
+							sizeof c->detail);
 	}
 	wallet_node_close(&n);
 	if (err)
 		goto out;
 	if (c->json) {
 		json_object_set(task, "shares", json_object_get(shares, "shares"));
+		json_object_set_new(task, "shares_height", json_integer((json_int_t)sh.at.height));
+		json_object_set_new(task, "shares_complete", json_boolean(sh.complete));
+		json_object_set_new(task, "verified", json_true());
 		cli_emit_json(c, json_incref(task));
 		goto out;
 	}
-	const json_t *p = json_object_get(task, "params");
+	const Iolm__TaskState *s = tk.state;
 	printf("task        %s\n", id);
-	printf("name        %s\n", str(p, "name"));
-	printf("designer    %s\n", str(task, "creator"));
-	printf("status      %s (created at height %llu)\n", str(task, "status_name"),
-	       (unsigned long long)u64(task, "created_height"));
-	printf("pool        %s units left, %s paid out\n", cli_amount(a, u64(task, "pool")),
-	       cli_amount(b, u64(task, "paid_out")));
-	printf("revenue     %s units waiting\n", cli_amount(a, u64(task, "revenue")));
-	printf("works       %llu committed, %llu accepted\n",
-	       (unsigned long long)u64(task, "n_works"),
-	       (unsigned long long)u64(task, "n_accepted"));
-	printf("best        %s nats, work %.16s, height %llu\n",
-	       nats(a, u64(task, "best_loss")), str(task, "best_work"),
-	       (unsigned long long)u64(task, "best_height"));
-	const json_t *sh = json_object_get(shares, "shares");
-	uint64_t total = u64(shares, "total_credit");
-	size_t i;
-	json_t *s;
+	printf("name        %s\n", tk.params->name && *tk.params->name ? tk.params->name : "-");
+	iolm_addr_encode(addr, s->creator.data);
+	printf("designer    %s\n", addr);
+	printf("status      %s (created at height %llu)\n",
+	       s->status == IOLM__TASK_STATUS__TASK_OPEN     ? "open"
+	       : s->status == IOLM__TASK_STATUS__TASK_CLOSED ? "closed"
+							     : "unknown",
+	       (unsigned long long)s->created_height);
+	printf("pool        %s units left, %s paid out\n", cli_amount(a, s->pool),
+	       cli_amount(b, s->paid_out));
+	printf("revenue     %s units waiting\n", cli_amount(a, s->revenue));
+	printf("works       %llu committed, %llu accepted\n", (unsigned long long)s->n_works,
+	       (unsigned long long)s->n_accepted);
+	char best[17] = "-";
+	if (s->best_work.len >= 8)
+		iolm_hex_encode(best, sizeof best, s->best_work.data, 8);
+	printf("best        %s nats, work %s, height %llu\n", nats(a, s->best_loss), best,
+	       (unsigned long long)s->best_height);
+	printf("height      %llu  signed by %llu of %llu voting power  (verified)\n",
+	       (unsigned long long)tk.at.height, (unsigned long long)tk.at.signed_power,
+	       (unsigned long long)tk.at.total_power);
+	uint64_t total = sh.state->total_credit;
 	printf("\n%-44s  %16s  %8s\n", "profit shares: account", "credit", "share");
-	json_array_foreach(sh, i, s) {
-		uint64_t cr = u64(s, "credit");
-		printf("%-44s  %16s  %7.2f%%\n", str(s, "address"), cli_amount(a, cr),
-		       total ? 100.0 * (double)cr / (double)total : 0.0);
+	for (size_t i = 0; i < sh.n_shares; i++) {
+		iolm_addr_encode(addr, sh.accounts[i]);
+		printf("%-44s  %16s  %7.2f%%\n", addr, cli_amount(a, sh.credits[i]),
+		       total ? 100.0 * (double)sh.credits[i] / (double)total : 0.0);
 	}
-	if (!json_array_size(sh))
+	if (!sh.n_shares)
 		printf("(none yet)\n");
+	printf("(verified at height %llu%s)\n", (unsigned long long)sh.at.height,
+	       sh.complete ? ", complete: they add up to the task's total credit"
+			   : "; the node listed only the first 1,000");
 out:
+	wallet_task_free(&tk);
+	wallet_task_free(&sh);
 	json_decref(task);
+	json_decref(tblk);
 	json_decref(shares);
+	json_decref(sblk);
+	wallet_trust_destroy(t);
 	return err;
 }
 
@@ -280,21 +320,34 @@ int cmd_rewards(wallet_cli *c)
 	if ((err = rewards_proved(c, &n, t, id, &r, &at)) ||
 	    (err = history(c, &n, addr, NULL, &entries, &totals)))
 		goto out;
-	/* Profit shares in every task the account touched. */
+	/* Profit shares in every task the account touched (the history names them), each
+	 * proved. */
 	tasks = tasks_of(entries);
 	size_t i;
 	json_t *tid;
 	json_array_foreach(tasks, i, tid) {
-		json_t *s = NULL;
-		snprintf(path, sizeof path, "/shares/%s/%s", json_string_value(tid), addr);
-		if ((err = get(c, &n, path, &s)))
+		json_t *s = NULL, *blk = NULL;
+		uint8_t task[32];
+		wallet_share ws;
+		if (iolm_hex_decode_exact(task, 32, json_string_value(tid))) {
+			snprintf(c->detail, sizeof c->detail, "the history names a bad task id");
+			err = IOLM_EWALLET_ANSWER;
 			goto out;
-		uint64_t cr = u64(s, "credit"), tot = u64(s, "total_credit");
-		if (cr)
-			json_array_append_new(shares, json_pack("{s:O,s:I,s:I,s:f}", "task_id", tid,
-				"credit", (json_int_t)cr, "total_credit", (json_int_t)tot,
-				"share", tot ? (double)cr / (double)tot : 0.0));
+		}
+		snprintf(path, sizeof path, "/shares/%s/%s", json_string_value(tid), addr);
+		if (!(err = get_anchored(c, &n, path, &s, &blk)))
+			err = wallet_verify_share(t, task, id, s, blk, &ws, c->detail,
+						  sizeof c->detail);
 		json_decref(s);
+		json_decref(blk);
+		if (err)
+			goto out;
+		if (ws.credit)
+			json_array_append_new(shares, json_pack("{s:O,s:I,s:I,s:f,s:I}", "task_id",
+				tid, "credit", (json_int_t)ws.credit, "total_credit",
+				(json_int_t)ws.total_credit, "share",
+				(double)ws.credit / (double)ws.total_credit, "height",
+				(json_int_t)ws.at.height));
 	}
 	const Iolm__Rewards *p = r ? r : &zero;
 	if (c->json) {
@@ -317,7 +370,7 @@ int cmd_rewards(wallet_cli *c)
 	printf("  %-28s %20s\n", "bonds returned", cli_amount(a, p->bonds_returned));
 	printf("  %-28s %20s\n", "bonds slashed", cli_amount(a, p->slashed));
 	printf("  %-28s %20s\n", "(all amounts in units)", "");
-	printf("\nprofit shares\n");
+	printf("\nprofit shares (verified)\n");
 	json_t *s;
 	json_array_foreach(shares, i, s)
 		printf("  task %.16s  credit %16s of %16s  %7.2f%%\n", str(s, "task_id"),

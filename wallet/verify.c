@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "consensus/cons.h"
+#include "core/checked.h"
 #include "core/codec.h"
 #include "core/hash.h"
 #include "core/hex.h"
@@ -278,5 +279,242 @@ int wallet_account_proved(wallet_node *n, const wallet_trust *t,
 		err = wallet_verify_account(t, id, acct, blk, out, why, why_len);
 	json_decref(acct);
 	json_decref(blk);
+	return err;
+}
+
+/* ---------------------------------------------------------------- tasks and shares */
+
+/* The record under raw (rec: {"key", "bytes", "proof"}) proved under a and decoded as
+ * desc (*out NULL when the proof shows it absent). */
+static int proved_msg(const wallet_anchor *a, const uint8_t *raw, size_t raw_len,
+		      const json_t *rec, const ProtobufCMessageDescriptor *desc,
+		      ProtobufCMessage **out, const char *what, char *why, size_t why_len)
+{
+	uint8_t *val = NULL;
+	size_t vlen;
+	int err;
+
+	*out = NULL;
+	if ((err = wallet_verify_record(a, raw, raw_len, json_object_get(rec, "bytes"),
+					json_object_get(rec, "proof"), &val, &vlen, why, why_len)))
+		return err;
+	if (val && iolm_codec_decode(out, desc, val, vlen, 64u * 1024))
+		err = refuse(why, why_len, "the proved %s record does not decode", what);
+	free(val);
+	return err;
+}
+
+/* The task record 0x02 || task, which must exist, and its parameters. */
+static int proved_task(const wallet_anchor *a, const uint8_t task[static 32], const json_t *rec,
+		       wallet_task *out, char *why, size_t why_len)
+{
+	uint8_t raw[1 + 32] = { LEDGER_SK_TASK };
+	int err;
+
+	memcpy(raw + 1, task, 32);
+	if ((err = proved_msg(a, raw, sizeof raw, rec, &iolm__task_state__descriptor,
+			      (ProtobufCMessage **)&out->state, "task", why, why_len)))
+		return err;
+	if (!out->state)
+		return refuse(why, why_len, "the node's proof says the task does not exist at "
+				  "height %llu", (unsigned long long)a->height);
+	if (iolm_codec_decode((ProtobufCMessage **)&out->params, &iolm__task_create__descriptor,
+			      out->state->params.data, out->state->params.len, 64u * 1024))
+		return refuse(why, why_len, "the proved task's parameters do not decode");
+	return IOLM_OK;
+}
+
+/* The share record 0x07 || task || account: its credit, 0 when absent. */
+static int proved_share(const wallet_anchor *a, const uint8_t task[static 32],
+			const uint8_t acct[static IOLM_ADDR_LEN], const json_t *rec,
+			int *exists, uint64_t *credit, char *why, size_t why_len)
+{
+	uint8_t raw[1 + 32 + IOLM_ADDR_LEN] = { LEDGER_SK_SHARE };
+	Iolm__ShareRecord *s = NULL;
+	int err;
+
+	memcpy(raw + 1, task, 32);
+	memcpy(raw + 33, acct, IOLM_ADDR_LEN);
+	if ((err = proved_msg(a, raw, sizeof raw, rec, &iolm__share_record__descriptor,
+			      (ProtobufCMessage **)&s, "profit share", why, why_len)))
+		return err;
+	*exists = s != NULL;
+	*credit = s ? s->credit : 0;
+	iolm_codec_free(s ? &s->base : NULL);
+	return IOLM_OK;
+}
+
+/* An answer read at its "height": the block anchoring it, then the task record in its
+ * field rec. */
+static int anchored_task(const wallet_trust *t, const uint8_t task[static 32],
+			 const json_t *answer, const char *rec, const json_t *block,
+			 wallet_task *out, char *why, size_t why_len)
+{
+	int ok = 1, err;
+	uint64_t height = wallet_json_u64(answer, "height", &ok);
+	if (!ok)
+		return refuse(why, why_len, "the answer has no height");
+	if ((err = wallet_verify_anchor(t, height, block, &out->at, why, why_len)))
+		return err;
+	return proved_task(&out->at, task, json_object_get(answer, rec), out, why, why_len);
+}
+
+/* Whether a JSON field holds the hex of exactly these bytes (null or "" for none). */
+static int same_hex(const json_t *f, const uint8_t *b, size_t len)
+{
+	uint8_t *v = NULL;
+	size_t vlen = 0;
+	if (!len && (json_is_null(f) || (json_is_string(f) && !*json_string_value(f))))
+		return 1;
+	int same = hex_value(f, &v, &vlen, 64u * 1024) == IOLM_OK && v && vlen == len &&
+		   memcmp(v, b, len) == 0;
+	free(v);
+	return same;
+}
+
+void wallet_task_free(wallet_task *wt)
+{
+	iolm_codec_free(wt->state ? &wt->state->base : NULL);
+	iolm_codec_free(wt->params ? &wt->params->base : NULL);
+	free(wt->accounts);
+	free(wt->credits);
+	memset(wt, 0, sizeof *wt);
+}
+
+int wallet_verify_task(const wallet_trust *t, const uint8_t task[static 32],
+		       const json_t *answer, const json_t *block, wallet_task *out, char *why,
+		       size_t why_len)
+{
+	char creator[IOLM_ADDR_STRLEN + 1];
+	int ok = 1, err;
+
+	memset(out, 0, sizeof *out);
+	if ((err = anchored_task(t, task, answer, "record", block, out, why, why_len)))
+		goto out;
+	/* What the node spelled out must be what it proved. */
+	const Iolm__TaskState *s = out->state;
+	const char *name = json_string_value(
+		json_object_get(json_object_get(answer, "params"), "name"));
+	if (s->creator.len == IOLM_ADDR_LEN)
+		iolm_addr_encode(creator, s->creator.data);
+	else
+		creator[0] = '\0';
+	if (!json_is_string(json_object_get(answer, "creator")) ||
+	    strcmp(json_string_value(json_object_get(answer, "creator")), creator) ||
+	    wallet_json_u64(answer, "created_height", &ok) != s->created_height ||
+	    wallet_json_u64(answer, "status", &ok) != (uint64_t)s->status ||
+	    wallet_json_u64(answer, "pool", &ok) != s->pool ||
+	    wallet_json_u64(answer, "revenue", &ok) != s->revenue ||
+	    wallet_json_u64(answer, "best_loss", &ok) != s->best_loss ||
+	    wallet_json_u64(answer, "best_height", &ok) != s->best_height ||
+	    wallet_json_u64(answer, "n_works", &ok) != s->n_works ||
+	    wallet_json_u64(answer, "n_accepted", &ok) != s->n_accepted ||
+	    wallet_json_u64(answer, "total_credit", &ok) != s->total_credit ||
+	    wallet_json_u64(answer, "paid_out", &ok) != s->paid_out || !ok ||
+	    !same_hex(json_object_get(answer, "best_work"), s->best_work.data, s->best_work.len) ||
+	    !same_hex(json_object_get(answer, "params_bytes"), s->params.data, s->params.len) ||
+	    !name || strcmp(name, out->params->name ? out->params->name : "")) {
+		err = refuse(why, why_len, "the node's task fields differ from the record it "
+				 "proved at height %llu", (unsigned long long)out->at.height);
+		goto out;
+	}
+	err = IOLM_OK;
+out:
+	if (err)
+		wallet_task_free(out);
+	return err;
+}
+
+int wallet_verify_task_shares(const wallet_trust *t, const uint8_t task[static 32],
+			      const json_t *answer, const json_t *block, wallet_task *out,
+			      char *why, size_t why_len)
+{
+	const json_t *shares = json_object_get(answer, "shares");
+	size_t n = json_array_size(shares);
+	int ok = 1, err;
+
+	memset(out, 0, sizeof *out);
+	if (!json_is_array(shares) || n > WALLET_MAX_SHARES)
+		return refuse(why, why_len, "the shares answer has no list of at most %u",
+			      WALLET_MAX_SHARES);
+	if ((err = anchored_task(t, task, answer, "task_record", block, out, why, why_len)))
+		goto out;
+	if (wallet_json_u64(answer, "total_credit", &ok) != out->state->total_credit || !ok) {
+		err = refuse(why, why_len, "the node's total credit differs from the task record "
+				 "it proved");
+		goto out;
+	}
+	out->accounts = malloc((n ? n : 1) * sizeof *out->accounts);
+	out->credits = malloc((n ? n : 1) * sizeof *out->credits);
+	if (!out->accounts || !out->credits) {
+		err = IOLM_ENOMEM;
+		goto out;
+	}
+	/* Each listed share proved, the accounts in strictly increasing order (the state
+	 * key order: each account once), the plain credit the proved one. */
+	uint64_t sum = 0;
+	for (size_t i = 0; i < n; i++) {
+		const json_t *sh = json_array_get(shares, i);
+		const char *addr = json_string_value(json_object_get(sh, "address"));
+		uint8_t *acct = out->accounts[i];
+		int exists;
+		if (!addr || iolm_addr_decode(acct, addr) ||
+		    (i && memcmp(out->accounts[i - 1], acct, IOLM_ADDR_LEN) >= 0)) {
+			err = refuse(why, why_len, "the shares answer lists a bad address, or one "
+					 "twice or out of order");
+			goto out;
+		}
+		if ((err = proved_share(&out->at, task, acct, json_object_get(sh, "record"),
+					&exists, &out->credits[i], why, why_len)))
+			goto out;
+		if (!exists || wallet_json_u64(sh, "credit", &ok) != out->credits[i] || !ok) {
+			err = refuse(why, why_len, "the node's share of %s differs from the record it "
+					 "proved", addr);
+			goto out;
+		}
+		if (iolm_add_u64(&sum, sum, out->credits[i])) {
+			err = refuse(why, why_len, "the listed shares overflow");
+			goto out;
+		}
+		out->n_shares++;
+	}
+	/* Listed in full, they add up to the task's total: none was left out. */
+	out->complete = !json_is_true(json_object_get(answer, "truncated"));
+	if (out->complete ? sum != out->state->total_credit : sum > out->state->total_credit) {
+		err = refuse(why, why_len, "the listed shares add up to %llu, the task's proved "
+				 "total is %llu: the node left some out",
+			     (unsigned long long)sum,
+			     (unsigned long long)out->state->total_credit);
+		goto out;
+	}
+	err = IOLM_OK;
+out:
+	if (err)
+		wallet_task_free(out);
+	return err;
+}
+
+int wallet_verify_share(const wallet_trust *t, const uint8_t task[static 32],
+			const uint8_t acct[static IOLM_ADDR_LEN], const json_t *answer,
+			const json_t *block, wallet_share *out, char *why, size_t why_len)
+{
+	wallet_task wt;
+	int ok = 1, exists, err;
+
+	memset(out, 0, sizeof *out);
+	memset(&wt, 0, sizeof wt);
+	if ((err = anchored_task(t, task, answer, "task_record", block, &wt, why, why_len)) ||
+	    (err = proved_share(&wt.at, task, acct, json_object_get(answer, "record"), &exists,
+				&out->credit, why, why_len)))
+		goto out;
+	out->at = wt.at;
+	out->total_credit = wt.state->total_credit;
+	if (wallet_json_u64(answer, "credit", &ok) != out->credit ||
+	    wallet_json_u64(answer, "total_credit", &ok) != out->total_credit || !ok ||
+	    out->credit > out->total_credit)
+		err = refuse(why, why_len, "the node's share figures differ from the records it "
+				 "proved at height %llu", (unsigned long long)wt.at.height);
+out:
+	wallet_task_free(&wt);
 	return err;
 }

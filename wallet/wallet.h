@@ -139,6 +139,53 @@ int wallet_verify_account(const wallet_trust *t, const uint8_t id[static IOLM_AD
 			  const json_t *account, const json_t *block, wallet_account *out,
 			  char *why, size_t why_len) IOLM_WUR;
 
+/* A task as proved under `at`: its TaskState and the TaskCreate inside it; for a
+ * /task/{id}/shares answer also the listed profit shares (accounts in key order) and
+ * whether the list is complete (then their credits add up to state->total_credit). */
+struct Iolm__TaskState;
+struct Iolm__TaskCreate;
+typedef struct wallet_task {
+	wallet_anchor at;
+	struct Iolm__TaskState *state;
+	struct Iolm__TaskCreate *params;
+	size_t n_shares;
+	uint8_t (*accounts)[IOLM_ADDR_LEN];
+	uint64_t *credits;
+	int complete;
+} wallet_task;
+
+#define WALLET_MAX_SHARES 1000u /* shares one /task/{id}/shares answer lists at most */
+
+/* Check a /task/{id} answer and the /block/{height} it names: the anchor, the task's
+ * record (which must exist) under its state root, and every field the node spelled out
+ * (creator, status, pool, revenue, best, counts, credit, payouts, the parameters' bytes
+ * and name) against the proved record. Free *out with wallet_task_free. */
+int wallet_verify_task(const wallet_trust *t, const uint8_t task[static 32],
+		       const json_t *answer, const json_t *block, wallet_task *out, char *why,
+		       size_t why_len) IOLM_WUR;
+
+/* Check a /task/{id}/shares answer and its block: the anchor, the task record, each
+ * listed share's record (each account once, in key order, its plain credit the proved
+ * one), and, unless the node says the list is truncated, that the credits add up to the
+ * task's proved total_credit, so no share was left out. */
+int wallet_verify_task_shares(const wallet_trust *t, const uint8_t task[static 32],
+			      const json_t *answer, const json_t *block, wallet_task *out,
+			      char *why, size_t why_len) IOLM_WUR;
+void wallet_task_free(wallet_task *wt);
+
+/* One account's profit share of a task, as proved under `at` (credit 0: none). */
+typedef struct wallet_share {
+	wallet_anchor at;
+	uint64_t credit;
+	uint64_t total_credit;
+} wallet_share;
+
+/* Check a /shares/{task}/{address} answer and its block: the task record and the share
+ * record (or its absence) under the anchor, and the node's plain figures against them. */
+int wallet_verify_share(const wallet_trust *t, const uint8_t task[static 32],
+			const uint8_t acct[static IOLM_ADDR_LEN], const json_t *answer,
+			const json_t *block, wallet_share *out, char *why, size_t why_len) IOLM_WUR;
+
 /* Fetch and verify: GET /account/{addr}, then /block/{height}. */
 int wallet_account_proved(wallet_node *n, const wallet_trust *t,
 			  const uint8_t id[static IOLM_ADDR_LEN], wallet_account *out, char *why,

@@ -47,19 +47,29 @@ class Wallet:
 
 
 def forging_proxy(port, upstream, mode):
-    """An RPC front that lies about balances: `field` changes the plain balance only,
+    """An RPC front that lies. About balances: `field` changes the plain balance only,
     `bytes` re-encodes the account record with another balance (so the plain field and
-    the bytes agree, and only the proof can catch it)."""
+    the bytes agree, and only the proof can catch it). About tasks: `pool` changes a
+    task's plain pool, `drop` leaves the last profit share out of a task's list (its
+    count and sum adjusted), `credit` raises an account's plain profit share."""
     class Lie(http.server.BaseHTTPRequestHandler):
         def do_GET(self):  # noqa: N802 - http.server's name
             with urllib.request.urlopen("http://%s%s" % (upstream, self.path)) as r:
                 body = r.read()
-            if self.path.startswith("/account/"):
-                a = json.loads(body)
+            a = json.loads(body)
+            if self.path.startswith("/account/") and mode in ("field", "bytes"):
                 a["balance"] = int(a["balance"]) + 1000000
                 if mode == "bytes":
                     a["account_bytes"] = account_bytes(a["balance"], int(a["nonce"])).hex()
-                body = json.dumps(a).encode()
+            elif self.path.startswith("/task/") and "/" not in self.path[6:] and mode == "pool":
+                a["pool"] = int(a["pool"]) + 1
+            elif self.path.endswith("/shares") and mode == "drop" and a["shares"]:
+                gone = a["shares"].pop()
+                a["count"] -= 1
+                a["sum"] = int(a["sum"]) - int(gone["credit"])
+            elif self.path.startswith("/shares/") and mode == "credit":
+                a["credit"] = int(a["credit"]) + 1
+            body = json.dumps(a).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
@@ -149,8 +159,9 @@ def test_wallet(net):
     task = t["task_id"]
     shown = w.json("task", "show", task)
     node_task = n0.get("/task/" + task)
-    assert_that(shown["pool"] == node_task["pool"] == 1000000 and
-                shown["params"]["name"] == "wallet-it", "task show %s" % shown)
+    assert_that(shown["pool"] == node_task["pool"] == 1000000 and shown["verified"] and
+                shown["params"]["name"] == "wallet-it" and shown["shares"] == [] and
+                shown["shares_complete"], "task show %s" % shown)
     listed = w.json("task", "list")
     assert_that(any(x["id"] == task for x in listed["tasks"]), "task list %s" % listed)
     phase("task created")
@@ -203,6 +214,13 @@ def test_wallet(net):
     assert_that(vr["validator"] > 0, "validator rewards %s" % vr)
     human = w.run("rewards", miner).stdout
     assert_that("80,000" in human and "breakthrough payouts" in human, "human rewards:\n" + human)
+    shown = w.json("task", "show", task)
+    assert_that([(x["address"], x["credit"]) for x in shown["shares"]] == [(miner, 20)] and
+                shown["shares_complete"] and shown["total_credit"] == 20,
+                "task show shares %s" % shown)
+    human = w.run("task", "show", task).stdout
+    assert_that("wallet-it" in human and "(verified)" in human and
+                "complete: they add up" in human and miner in human, "human task:\n" + human)
     works = w.json("works", miner)["works"]
     assert_that(len(works) == 1 and works[0]["work_id"] == wid and
                 works[0]["status"] == "accepted" and
@@ -210,7 +228,7 @@ def test_wallet(net):
     phase("rewards shown")
 
     # a lying node is refused, whether it lies in the plain field or in the bytes
-    ports = free_base_port(2)
+    ports = free_base_port(5)
     for i, mode in enumerate(("field", "bytes")):
         srv = forging_proxy(ports + i, env.rpc, mode)
         try:
@@ -223,7 +241,19 @@ def test_wallet(net):
                   expect=7)
         finally:
             srv.shutdown()
-    phase("forged balances refused")
+    # a lying node's task, profit shares and share credit are refused too
+    for i, (mode, args) in enumerate((("pool", ("task", "show", task)),
+                                      ("drop", ("task", "show", task)),
+                                      ("credit", ("rewards", miner)))):
+        srv = forging_proxy(ports + 2 + i, env.rpc, mode)
+        try:
+            e = dict(w.env, IOLM_NODE="127.0.0.1:%d" % (ports + 2 + i))
+            out = w.run(*args, env=e, expect=7)
+            assert_that(("left some out" if mode == "drop" else "differ") in out.stderr,
+                        "forged %s refused without its reason: %s" % (mode, out.stderr))
+        finally:
+            srv.shutdown()
+    phase("forged balances, tasks and shares refused")
 
     # the keystore and the other exit codes
     bad = dict(w.env, IOLM_WALLET_PASSPHRASE="wrong")
