@@ -2,6 +2,7 @@
 #include "node/art_net.h"
 
 #include <assert.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -270,6 +271,52 @@ int node_art_net_fetch(node_art_net *a, const uint8_t id[ART_ID_LEN])
 	err = art_xfer_fetch(a->x, id, 1);
 	leave(a);
 	return err;
+}
+
+size_t node_art_net_resume(node_art_net *a, art_store *s)
+{
+	art_info *list = NULL;
+	size_t n = 0, total = 0, resumed = 0, skipped = 0;
+	int err;
+
+	if ((err = art_store_list(s, NULL, 0, &n, &total)) || !total)
+		goto out;
+	if (!(list = malloc(total * sizeof *list))) {
+		err = IOLM_ENOMEM;
+		goto out;
+	}
+	if ((err = art_store_list(s, list, total, &n, &total)))
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		char hex[2 * ART_ID_LEN + 1];
+		size_t n0, left = 0;
+		if (art_store_missing(s, NULL, 0, &n0, &left, list[i].id) || !left)
+			continue;
+		if (resumed == ART_XFER_MAX_FETCHES) {
+			skipped++;
+			continue;
+		}
+		enter(a);
+		err = art_xfer_fetch(a->x, list[i].id, list[i].pinned);
+		leave(a);
+		for (size_t k = 0; k < ART_ID_LEN; k++)
+			snprintf(hex + 2 * k, 3, "%02x", list[i].id[k]);
+		if (err) {
+			IOLM_WARN(MOD, "cannot resume the fetch of %s: %s", hex, iolm_strerror(err));
+			continue;
+		}
+		IOLM_INFO(MOD, "resuming the fetch of %s: %zu of %u chunks to go", hex, left,
+			  list[i].n_chunks);
+		resumed++;
+	}
+	if (skipped)
+		IOLM_WARN(MOD, "%zu more unfinished fetches wait for POST /artifact/fetch", skipped);
+	err = IOLM_OK;
+out:
+	if (err)
+		IOLM_WARN(MOD, "unfinished fetches not resumed: %s", iolm_strerror(err));
+	free(list);
+	return resumed;
 }
 
 int node_art_net_progress(node_art_net *a, art_xfer_progress *out,

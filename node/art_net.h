@@ -50,6 +50,11 @@ void node_art_net_on_disconnect(node_art_net *a, node_peer *peer);
 /* From the node's tick: rate buckets, timeouts, new requests. */
 void node_art_net_tick(node_art_net *a, uint64_t now_ms);
 
+/* Resume the fetches a previous run left unfinished: every artifact of store s whose
+ * manifest is stored but not all of whose chunks are (only a fetch stores a manifest
+ * before its chunks), at most ART_XFER_MAX_FETCHES of them; the rest resume on request.
+ * Returns how many were resumed. Called once at start, after create. */
+size_t node_art_net_resume(node_art_net *a, art_store *s);
 /* Start (or resume) fetching artifact id, pinned; see art_xfer_fetch. */
 int node_art_net_fetch(node_art_net *a, const uint8_t id[ART_ID_LEN]) IOLM_WUR;
 /* Progress of a fetch started since the node started; IOLM_EART_NOFETCH otherwise. */

@@ -759,7 +759,10 @@ static int open_net(struct node *n)
 	}
 	art_xfer_config ac = { .peer_rate = (uint64_t)c->art_peer_kib_s << 10,
 			       .global_rate = (uint64_t)c->art_global_kib_s << 10 };
-	return node_art_net_create(&n->artnet, n->p2p, n->art, &ac, n->rpc, n->base);
+	if ((rc = node_art_net_create(&n->artnet, n->p2p, n->art, &ac, n->rpc, n->base)))
+		return rc;
+	node_art_net_resume(n->artnet, n->art);
+	return IOLM_OK;
 }
 
 static void node_close(struct node *n)

@@ -2,9 +2,13 @@
 """Artifacts between real nodes: an artifact added to one node's store is fetched by
 another over the encrypted P2P link (POST /artifact/fetch), chunk by chunk with every
 chunk verified, and comes out byte for byte the same. The node serving it is limited to
-1 MiB/s (art_global_kib_s in node.conf), so the 3 MiB fetch takes at least 2 s."""
+1 MiB/s (art_global_kib_s in node.conf), so the 3 MiB fetch takes at least 2 s. Then
+the fetching node is killed (-9) half way through an 8 MiB artifact and started again:
+it resumes the fetch by itself, and the server sends at most 4 MiB more than the
+artifact (the requests that were in flight)."""
 import os
 import random
+import signal
 import subprocess
 import sys
 import time
@@ -15,6 +19,16 @@ from framework import TestFailure, run
 def assert_that(cond, what):
     if not cond:
         raise TestFailure(what)
+
+
+def same_in_store(net, node, art, src):
+    """`iolmd art get` of art from node's store gives back file src, byte for byte."""
+    dest = os.path.join(net.dir, "got-" + art[:16])
+    out = subprocess.run([net.iolmd, "art", "get", "-d", node.dir, art, dest],
+                         capture_output=True, text=True, timeout=60)
+    assert_that(out.returncode == 0, "art get: " + out.stderr)
+    with open(src, "rb") as a, open(os.path.join(dest, os.path.basename(src)), "rb") as b:
+        assert_that(a.read() == b.read(), "%s from node%d differs" % (art, node.index))
 
 
 def test_artifacts(net):
@@ -39,13 +53,17 @@ def test_artifacts(net):
     status, body = n2.post("/artifact/fetch/" + aid, b"", token=None)
     assert_that(status == 401, "fetch without the cookie: %s" % status)
 
-    def done():
+    def progress(art):
         try:
-            p = n2.get("/artifact/" + aid)
-        except Exception:  # noqa: BLE001 - not known yet
-            return False
+            p = n2.get("/artifact/" + art)
+        except Exception:  # noqa: BLE001 - not known yet, or the node is starting
+            return None
         assert_that(p.get("state") != "failed", "fetch failed: %s" % p)
-        return p.get("state") == "done"
+        return p
+
+    def done(art=aid):
+        p = progress(art)
+        return p is not None and p.get("state") == "done"
     net.wait("node2 fetching the artifact", done, 60)
     secs = time.monotonic() - t0
     assert_that(secs >= 2.0, "3 MiB from a node serving 1 MiB/s came in %.2f s" % secs)
@@ -69,12 +87,35 @@ def test_artifacts(net):
     assert_that(metric(n2, 'iolm_artifact_transfer_events_total{event="corrupt"}') == 0,
                 "corrupt blocks at node2")
 
-    dest = os.path.join(net.dir, "got")
-    out = subprocess.run([net.iolmd, "art", "get", "-d", n2.dir, aid, dest],
+    same_in_store(net, n2, aid, src)
+
+    # kill -9 half way through a fetch; the restarted node resumes it by itself
+    big = os.path.join(net.dir, "ckpt.bin")
+    with open(big, "wb") as f:
+        f.write(rnd.randbytes(8 * 1024 * 1024))
+    out = subprocess.run([net.iolmd, "art", "add", "-d", net.nodes[0].dir, big],
                          capture_output=True, text=True, timeout=60)
-    assert_that(out.returncode == 0, "art get: " + out.stderr)
-    with open(src, "rb") as a, open(os.path.join(dest, "model.bin"), "rb") as b:
-        assert_that(a.read() == b.read(), "the fetched artifact differs")
+    assert_that(out.returncode == 0, "art add: " + out.stderr)
+    bid = out.stdout.strip()
+    served0 = metric(net.nodes[0], served)
+    status, body = n2.post("/artifact/fetch/" + bid, b"", token=n2.cookie())
+    assert_that(status == 200, "fetch request: %s %s" % (status, body))
+
+    def half():
+        p = progress(bid)
+        return p is not None and p["bytes_total"] and 2 * p["bytes_done"] >= p["bytes_total"]
+    net.wait("node2 half way", half, 60)
+    n2.stop(sig=signal.SIGKILL)
+    n2.start()
+    net.wait("node2 resuming by itself and done", lambda: done(bid), 60)
+    big_size = os.path.getsize(big)
+    extra = metric(net.nodes[0], served) - served0 - big_size
+    print("kill -9 at half way: node0 sent %d bytes beyond the artifact's %d" %
+          (extra, big_size), flush=True)
+    assert_that(0 <= extra <= 4 * 1024 * 1024, "resume re-fetched %d bytes" % extra)
+    with open(n2.log_path) as f:
+        assert_that("resuming the fetch of " + bid in f.read(), "no resume in node2's log")
+    same_in_store(net, n2, bid, big)
 
 
 if __name__ == "__main__":
