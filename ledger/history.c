@@ -126,7 +126,7 @@ int hist_add(struct exec *x, const uint8_t account[static IOLM_ADDR_LEN],
 	int rc;
 
 	assert(kind > 0 && kind < LEDGER_HIST_KINDS);
-	if (amount == 0)
+	if (amount == 0 || !x->l->keep_history)
 		return IOLM_OK;
 	if (!ref)
 		ref = &none;
@@ -320,6 +320,8 @@ int ledger_history(ledger *l, ledger_hist_entry *out, ledger_hist_page *page,
 	memset(page, 0, sizeof *page);
 	if (q->limit == 0 || q->kind >= LEDGER_HIST_KINDS)
 		return IOLM_EINVAL;
+	if (!l->keep_history)
+		return IOLM_ELEDGER_NOHISTORY;
 	if ((err = read_begin(&r, l, l->history)))
 		return err;
 	page->height = r.height;

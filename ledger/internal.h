@@ -48,6 +48,7 @@ struct ledger {
 	ledger_rules rules;          /* end-of-block rules (consensus), or none */
 	MDB_dbi meta, state, smt, blocks, blockid, certs, txidx, receipts;
 	MDB_dbi history, histsum, tasklist; /* non-consensus indexes (ledger/history.c) */
+	int keep_history;            /* account history kept (history, histsum) */
 	const ledger_genesis *g;
 	uint8_t valset_hash[32];
 	ledger_commit_stats stats;   /* of the last commit */

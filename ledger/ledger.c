@@ -85,6 +85,34 @@ static int open_dbs(ledger *l, MDB_txn *txn)
 	return IOLM_OK;
 }
 
+/* The account-history setting stored in meta ("history": one byte, 1 on, 0 off; absent
+ * for a ledger older than the setting: on). A new ledger records the one asked for; an
+ * existing one may go from on to off (its history is dropped) but not back. */
+static int history_setting(ledger *l, MDB_txn *txn, int fresh)
+{
+	MDB_val k = { 7, "history" }, v;
+	uint8_t want = (uint8_t)(l->keep_history != 0), had = 1;
+	int rc = mdb_get(txn, l->meta, &k, &v);
+	if (rc && rc != MDB_NOTFOUND)
+		return ledger_lmdb_err(rc);
+	if (!rc)
+		had = v.mv_size == 1 && *(const uint8_t *)v.mv_data == 1;
+	if (!fresh && want == had)
+		return IOLM_OK;
+	if (!fresh && want)
+		return IOLM_ELEDGER_HISTORY_GAP;
+	if (!fresh && ((rc = mdb_drop(txn, l->history, 0)) || (rc = mdb_drop(txn, l->histsum, 0))))
+		return ledger_lmdb_err(rc);
+	v.mv_size = 1;
+	v.mv_data = &want;
+	return ledger_lmdb_err(mdb_put(txn, l->meta, &k, &v, 0));
+}
+
+int ledger_has_history(const ledger *l)
+{
+	return l->keep_history;
+}
+
 int ledger_open(ledger **out, const char *dir, const ledger_genesis *g,
 		const ledger_options *opt)
 {
@@ -101,6 +129,7 @@ int ledger_open(ledger **out, const char *dir, const ledger_genesis *g,
 	if (!l)
 		goto fail;
 	l->g = g;
+	l->keep_history = !(opt && opt->no_history);
 	if (opt && opt->rules)
 		l->rules = *opt->rules;
 	ledger_valset_hash(l->valset_hash, g);
@@ -124,7 +153,8 @@ int ledger_open(ledger **out, const char *dir, const ledger_genesis *g,
 	err = meta_get_head(l, txn, &head);
 	if (err == IOLM_ECORRUPT) {
 		MDB_val k = { 4, "head" }, v;
-		if (mdb_get(txn, l->meta, &k, &v) == MDB_NOTFOUND)
+		if (mdb_get(txn, l->meta, &k, &v) == MDB_NOTFOUND &&
+		    !(err = history_setting(l, txn, 1)))
 			err = init_genesis(l, txn); /* a new directory */
 		if (err)
 			goto fail;
@@ -133,6 +163,8 @@ int ledger_open(ledger **out, const char *dir, const ledger_genesis *g,
 	} else {
 		err = IOLM_ELEDGER_GENESIS_MISMATCH;
 		if (head->genesis_hash.len != 32 || memcmp(head->genesis_hash.data, g->hash, 32))
+			goto fail;
+		if ((err = history_setting(l, txn, 0)))
 			goto fail;
 	}
 	if ((err = ledger_lmdb_err(mdb_txn_commit(txn))))

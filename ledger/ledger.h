@@ -77,6 +77,12 @@ typedef struct ledger_options {
 	size_t map_size;       /* LMDB map size in bytes; 0: 16 GiB (sparse, grows on disk as used) */
 	int no_sync;           /* 1: skip fsync at commit (tests only: loses durability, not atomicity) */
 	const struct ledger_rules *rules; /* end-of-block rules (ledger/eob.h); copied */
+	/* 1: keep no account history (ledger_history answers IOLM_ELEDGER_NOHISTORY). It is
+	 * an index beside the state, not consensus, and costs about a third of block
+	 * execution. Switching it off drops what an existing ledger had; a ledger that ran
+	 * without it cannot switch it back on (IOLM_ELEDGER_HISTORY_GAP: its history would
+	 * miss blocks). The task list is kept either way. */
+	int no_history;
 } ledger_options;
 
 /* Open the ledger in dir (created if missing), initialising it from g when new. An
@@ -217,13 +223,16 @@ typedef struct ledger_hist_page {
 	uint64_t height;        /* the head height the page was read at */
 } ledger_hist_page;
 
+/* Whether the ledger keeps account history (ledger_options.no_history). */
+int ledger_has_history(const ledger *l);
+
 /* One page of an account's history, and its totals, from one read transaction. A page
  * ends where a block's entries end whenever it holds entries of more than one block, so
  * continuing from {next_height, 0} loses nothing; only a block with more entries than
  * the limit is split (next_seq set). A page may hold fewer than limit entries, even
  * none, while `more` is set (a kind filter, LEDGER_HIST_SCAN_MAX): follow it until it is
  * clear. out receives the entries (its size at least q->limit). IOLM_EINVAL for a limit
- * of 0 or an unknown kind. */
+ * of 0 or an unknown kind; IOLM_ELEDGER_NOHISTORY when the ledger keeps none. */
 int ledger_history(ledger *l, ledger_hist_entry *out, ledger_hist_page *page,
 		   const uint8_t account[static IOLM_ADDR_LEN],
 		   const ledger_hist_query *q) IOLM_WUR;

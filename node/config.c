@@ -26,6 +26,7 @@ void node_config_default(node_config *c, const char *dir)
 	c->mempool_max_txs = 100000;
 	c->mempool_max_bytes = 64u << 20;
 	c->map_size_mb = 16384;
+	c->history_index = 1;
 	c->log_level = IOLM_LOG_INFO;
 	c->log_format = IOLM_LOG_TEXT;
 }
@@ -97,6 +98,12 @@ static int set_key(node_config *c, const char *k, char *v)
 	}
 	if (strcmp(k, "log_level") == 0)
 		return iolm_log_level_parse(&c->log_level, v) ? -1 : 0;
+	if (strcmp(k, "history_index") == 0) {
+		if (strcmp(v, "on") && strcmp(v, "off"))
+			return -1;
+		c->history_index = strcmp(v, "on") == 0;
+		return 0;
+	}
 	if (strcmp(k, "log_format") == 0)
 		return iolm_log_format_parse(&c->log_format, v) ? -1 : 0;
 	static const struct {
@@ -254,6 +261,7 @@ int node_config_save(const node_config *c)
 	fprintf(fp, "lmdb_map_mb = %zu\n", c->map_size_mb);
 	fprintf(fp, "art_peer_kib_s = %u\nart_global_kib_s = %u\n", c->art_peer_kib_s,
 		c->art_global_kib_s);
+	fprintf(fp, "history_index = %s\n", c->history_index ? "on" : "off");
 	fprintf(fp, "log_level = %s\nlog_format = %s\n", level_name(c->log_level),
 		c->log_format == IOLM_LOG_JSON ? "json" : "text");
 	if (fflush(fp) || fsync(fileno(fp))) {

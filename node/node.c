@@ -699,11 +699,19 @@ static int open_ledger(struct node *n)
 	}
 	snprintf(path, sizeof path, "%s/ledger", c->dir);
 	/* Every node runs consensus's end-of-block rules: they are part of the chain. */
-	ledger_options opt = { .map_size = c->map_size_mb << 20, .rules = &cons_mining_rules };
+	ledger_options opt = { .map_size = c->map_size_mb << 20, .rules = &cons_mining_rules,
+			       .no_history = !c->history_index };
 	if ((rc = ledger_open(&n->l, path, n->g, &opt))) {
-		IOLM_ERROR(MOD, "%s: %s", path, iolm_strerror(rc));
+		IOLM_ERROR(MOD, "%s: %s%s", path, iolm_strerror(rc),
+			   rc == IOLM_ELEDGER_HISTORY_GAP
+				   ? " (set history_index = off again, or start from an empty data "
+				     "directory and sync)"
+				   : "");
 		return rc;
 	}
+	if (!c->history_index)
+		IOLM_INFO(MOD, "account history off (history_index = off): /history answers %s",
+			  iolm_strerror(IOLM_ELEDGER_NOHISTORY));
 	ledger_mempool_params mp = {
 		.max_txs = c->mempool_max_txs,
 		.max_bytes = c->mempool_max_bytes,

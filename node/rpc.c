@@ -60,6 +60,7 @@ static int http_status(int err)
 	case IOLM_ENOTFOUND:
 	case IOLM_ERPC_ROUTE:
 	case IOLM_EART_NOFETCH:
+	case IOLM_ELEDGER_NOHISTORY:
 		return HTTP_NOTFOUND;
 	case IOLM_ERPC_METHOD:
 		return 405;

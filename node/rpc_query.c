@@ -147,6 +147,7 @@ int rpc_h_status(node_rpc *r, struct evhttp_request *req, const char *arg, json_
 	rpc_json_put(&err, s, "target_height", rpc_json_u64(st.sync_target));
 	rpc_json_put(&err, o, "sync", s);
 	rpc_json_put(&err, o, "started_ms", rpc_json_u64(st.started_ms));
+	rpc_json_put(&err, o, "history_index", json_boolean(ledger_has_history(r->be.ledger)));
 	if (err)
 		json_decref(o);
 	else

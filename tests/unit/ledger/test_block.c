@@ -136,6 +136,75 @@ static void two_ledgers_agree_at_every_height(void **state)
 	fx_free(&f);
 }
 
+/* A ledger opened without account history runs the same chain to the same state and
+ * answers history queries IOLM_ELEDGER_NOHISTORY; a ledger that kept history may switch
+ * it off (and keeps its chain), but one that ran without it cannot switch it back on. */
+static void history_can_be_switched_off_not_back_on(void **state)
+{
+	(void)state;
+	struct fx f;
+	ledger *off;
+	char off_dir[] = "/tmp/iolm-test-nohist-XXXXXX";
+	ledger_options no = { .map_size = 1u << 30, .no_sync = 1, .rules = fx_rules,
+			      .no_history = 1 };
+	ledger_options yes = no;
+	iolm_buf c[4], blk;
+	ledger_hist_entry e[8];
+	ledger_hist_page p;
+	ledger_hist_query q = { .before_height = UINT64_MAX, .limit = 8 };
+	ledger_head a, b;
+
+	yes.no_history = 0;
+	fx_init(&f, NULL);
+	assert_non_null(mkdtemp(off_dir));
+	assert_int_equal(ledger_open(&off, off_dir, f.g, &no), IOLM_OK);
+	assert_true(ledger_has_history(f.l));
+	assert_false(ledger_has_history(off));
+	iolm_buf_init(&blk, IOLM_MAX_BLOCK_BYTES);
+	for (uint64_t h = 1; h <= 3; h++) {
+		struct rejects r = { 0 };
+		fx_bufs_init(c, 4);
+		for (int i = 0; i < 4; i++)
+			fx_transfer(&f, &c[i], i, f.id[i + 4], 100 + (uint64_t)i, FX_MIN_FEE, h - 1);
+		iolm_buf_reset(&blk);
+		fx_build(&f, &blk, c, 4, on_reject, &r);
+		assert_int_equal(r.n, 0);
+		fx_commit(&f, f.l, &blk);
+		fx_commit(&f, off, &blk);
+		assert_int_equal(ledger_get_head(f.l, &a), IOLM_OK);
+		assert_int_equal(ledger_get_head(off, &b), IOLM_OK);
+		assert_int_equal(b.height, h);
+		assert_memory_equal(a.state_root, b.state_root, 32);
+		assert_memory_equal(a.block_id, b.block_id, 32);
+		fx_bufs_release(c, 4);
+	}
+	assert_int_equal(ledger_history(f.l, e, &p, f.id[0], &q), IOLM_OK);
+	assert_int_equal(p.n, 7); /* genesis, then a transfer and its fee in each block */
+	assert_int_equal(ledger_history(off, e, &p, f.id[0], &q), IOLM_ELEDGER_NOHISTORY);
+
+	/* Off, then on: refused; off again: opens. */
+	ledger_close(off);
+	assert_int_equal(ledger_open(&off, off_dir, f.g, &yes), IOLM_ELEDGER_HISTORY_GAP);
+	assert_null(off);
+	assert_int_equal(ledger_open(&off, off_dir, f.g, &no), IOLM_OK);
+	assert_int_equal(ledger_verify_state(off), IOLM_OK);
+	ledger_close(off);
+	fx_rmdir(off_dir);
+
+	/* On, then off: the history goes, the chain stays, and it cannot come back. */
+	ledger_close(f.l);
+	assert_int_equal(ledger_open(&f.l, f.dir, f.g, &no), IOLM_OK);
+	assert_int_equal(ledger_history(f.l, e, &p, f.id[0], &q), IOLM_ELEDGER_NOHISTORY);
+	assert_int_equal(ledger_get_head(f.l, &b), IOLM_OK);
+	assert_memory_equal(a.state_root, b.state_root, 32);
+	assert_int_equal(ledger_verify_state(f.l), IOLM_OK);
+	ledger_close(f.l);
+	assert_int_equal(ledger_open(&f.l, f.dir, f.g, &yes), IOLM_ELEDGER_HISTORY_GAP);
+	assert_int_equal(ledger_open(&f.l, f.dir, f.g, &no), IOLM_OK);
+	iolm_buf_release(&blk, 0);
+	fx_free(&f);
+}
+
 static void task_and_work_rules(void **state)
 {
 	struct fx f;
@@ -461,6 +530,7 @@ int main(void)
 		cmocka_unit_test(two_ledgers_agree_at_every_height),
 		cmocka_unit_test(batch_commit_equals_one_by_one),
 		cmocka_unit_test(prepared_blocks_commit_as_executed),
+		cmocka_unit_test(history_can_be_switched_off_not_back_on),
 		cmocka_unit_test(task_and_work_rules),
 		cmocka_unit_test(subsidy_stops_at_max_supply),
 	};
