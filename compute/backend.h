@@ -43,9 +43,10 @@ struct compute_backend_ops {
 	/* dst = src, both this backend's memory (or, for CUDA, any device's: unified
 	 * addressing), in order with the operations issued before and after. */
 	void (*copy)(void *ctx, void *dst, const void *src, size_t bytes);
-	/* Prepare for operations on at most N rows of C channels (V vocabulary): scratch
-	 * space and the like, so that no operation allocates. IOLM_OK or IOLM_ENOMEM. */
-	int (*reserve)(void *ctx, int N, int C, int V);
+	/* Prepare for operations on at most N rows of C channels (V vocabulary), and an
+	 * attention backward over att = B·NH·T² scores (0: none yet): scratch space and the
+	 * like, so that no operation of that size allocates. IOLM_OK or IOLM_ENOMEM. */
+	int (*reserve)(void *ctx, int N, int C, int V, size_t att);
 
 	/* out[n][c] = wte[tok[n]][c] + wpe[n % T][c], n < N = B*T. Writes out. */
 	void (*encoder_fwd)(void *ctx, float *out, const uint8_t *tok, const float *wte,

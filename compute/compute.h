@@ -105,7 +105,7 @@ size_t compute_model_param_count(const compute_model *m);
  * from data (len bytes, len >= seq_len + 1) for (task_id, s), then forward, backward,
  * AdamW; afterwards the step count is s + 1. *loss is the mean training loss of the
  * batch before the update. IOLM_EDATA for a dataset too short, IOLM_ENONFINITE when
- * the loss is not finite (the model is then unchanged). */
+ * the loss or the gradient is not finite (the model is then unchanged). */
 int compute_model_step(compute_model *m, float *loss,
 		       const uint8_t task_id[static IOLM_HASH_LEN], const uint8_t *data,
 		       size_t len) IOLM_WUR;

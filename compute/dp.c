@@ -216,6 +216,5 @@ int compute_dp_step(compute_dp *dp, float *loss,
 		return err;
 	if ((err = compute_dp_grad(dp, loss, dp->batch, dp->batch + n)))
 		return err;
-	model_update(last);
-	return IOLM_OK;
+	return model_update(last);
 }

@@ -162,7 +162,7 @@ static int alloc_acts(compute_model *m)
 	a->tgt = OPS(m)->alloc(CTX(m), N);
 	if (!a->tok || !a->tgt)
 		return IOLM_ENOMEM;
-	return OPS(m)->reserve(CTX(m), (int)N, (int)C, (int)V);
+	return OPS(m)->reserve(CTX(m), (int)N, (int)C, (int)V, m->B * NH * T * T);
 }
 
 static void free_acts(compute_model *m)
@@ -502,35 +502,44 @@ static float schedule_lr(const compute_optim *o, uint64_t s)
 	return o->lr * (0.5f * (1.0f + iolm_cospif(p)));
 }
 
-static float clip_scale(compute_model *m)
+/* The gradients' sum of squares: per block of COMPUTE_SUMSQ_BLOCK on the backend, then
+ * the blocks in order here, so every backend gives the same bits. */
+static float grad_sumsq(compute_model *m)
 {
-	if (!(m->opt.grad_clip > 0.0f))
-		return 1.0f;
 	OPS(m)->sumsq(CTX(m), m->partial, m->grads, m->nparams);
 	OPS(m)->download(CTX(m), m->host_partial, m->partial, m->nblocks * sizeof(float));
 	float s = 0.0f;
 	for (size_t i = 0; i < m->nblocks; i++)
 		s = s + m->host_partial[i];
-	float norm = iolm_sqrtf(s);
-	return norm > m->opt.grad_clip ? m->opt.grad_clip / norm : 1.0f;
+	return s;
 }
 
-void model_update(compute_model *m)
+int model_update(compute_model *m)
 {
 	struct iolm_adamw a;
 	uint64_t t = m->step + 1;
+	/* A gradient with a NaN or an infinity (or whose sum of squares overflows) is
+	 * refused before it reaches the parameters: NaN bits differ between backends (x86
+	 * keeps payloads, CUDA makes them canonical), so a state holding one would hash
+	 * differently on the CPU and the GPU. Whether s is finite is the same everywhere. */
+	float s = grad_sumsq(m);
+	if (!model_finite(s))
+		return IOLM_ENONFINITE;
+	float norm = iolm_sqrtf(s);
 	a.lr = schedule_lr(&m->opt, m->step);
 	a.beta1 = m->opt.beta1;
 	a.beta2 = m->opt.beta2;
 	a.eps = m->opt.eps;
 	a.bc1 = 1.0f - powi_f(m->opt.beta1, t);
 	a.bc2 = 1.0f - powi_f(m->opt.beta2, t);
-	a.gscale = clip_scale(m);
+	a.gscale = m->opt.grad_clip > 0.0f && norm > m->opt.grad_clip ? m->opt.grad_clip / norm
+								     : 1.0f;
 	for (unsigned i = 0; i < COMPUTE_NTENSORS; i++)
 		OPS(m)->adamw(CTX(m), m->params + m->off[i], m->m + m->off[i],
 			      m->v + m->off[i], m->grads + m->off[i], m->cnt[i],
 			      tensor_decay(m, i), &a);
 	m->step++;
+	return IOLM_OK;
 }
 
 /* ---------------------------------------------------------------- entry points */
@@ -581,7 +590,7 @@ int compute_model_step(compute_model *m, float *loss,
 	err = compute_model_grad(m, loss, buf, buf + n, m->B);
 	if (err)
 		goto out;
-	model_update(m);
+	err = model_update(m);
 out:
 	free(buf);
 	return err;

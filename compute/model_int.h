@@ -88,8 +88,9 @@ size_t model_bwd_accs(const compute_model *m, size_t piece, struct model_acc acc
  * IOLM_ENOMEM. */
 int model_chain_enable(compute_model *m) IOLM_WUR;
 
-/* Clip, AdamW on the gradient, step + 1 (the end of compute_model_step). */
-void model_update(compute_model *m);
+/* Clip, AdamW on the gradient, step + 1 (the end of compute_model_step). IOLM_ENONFINITE,
+ * the model unchanged, when the gradient holds a NaN or an infinity. */
+int model_update(compute_model *m) IOLM_WUR;
 /* Per-token losses of the last forward, downloaded to host_losses. */
 void model_download_losses(compute_model *m, uint32_t nb);
 

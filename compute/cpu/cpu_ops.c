@@ -39,9 +39,10 @@ static void cpu_copy(void *ctx, void *dst, const void *src, size_t bytes)
 	memcpy(dst, src, bytes);
 }
 
-static int cpu_reserve(void *ctx, int N, int C, int V)
+static int cpu_reserve(void *ctx, int N, int C, int V, size_t att)
 {
 	struct cpu_ctx *cx = ctx;
+	(void)att; /* the CPU's attention backward needs no scratch */
 	size_t vc = (size_t)V * (size_t)C, cc = 4 * (size_t)C * (size_t)C;
 	size_t wt = vc > cc ? vc : cc;
 	size_t bytes = wt * sizeof(float) + ((size_t)N + (size_t)V + 1) * sizeof(int);

@@ -181,7 +181,7 @@ void cuda_attention_bwd(void *ctx, float *dqkv, const float *dout, const float *
 	size_t tasks = (size_t)B * (size_t)NH * (size_t)T;
 	if (!tasks)
 		return;
-	// Sized by the first backward (reserve does not know NH and T); later steps reuse it.
+	// Reserved by the model (reserve's att); a direct caller's first backward sizes it.
 	cuda_scratch(&cx->attd, &cx->attd_n, tasks * (size_t)T);
 	float scale = 1.0f / iolm_sqrtf((float)(C / NH));
 	k_att_bwd_d<<<cuda_blocks(tasks, ATT_WARPS), 32 * ATT_WARPS>>>(cx->attd, dout, qkv, att,

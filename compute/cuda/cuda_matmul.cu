@@ -46,7 +46,9 @@ static __global__ void __launch_bounds__((BM / TM) * (BN / TN)) k_mm(struct mm_a
 	__shared__ float as[MM_BK][BM];
 	__shared__ float bs[MM_BK][BN];
 	const int tid = threadIdx.x, tx = tid % TX, ty = tid / TX;
-	const int r0 = blockIdx.y * BM, m0 = blockIdx.x * BN;
+	// Row tiles on x (up to 2^31 - 1 blocks: rows are B*T, up to 2^24), column tiles on
+	// y (at most 65,535 blocks: columns are widths and the vocabulary).
+	const int r0 = blockIdx.x * BM, m0 = blockIdx.y * BN;
 	float acc[TM][TN];
 	for (int i = 0; i < TM; i++)
 		for (int j = 0; j < TN; j++) {
@@ -114,10 +116,10 @@ static void mm_run(const struct cuda_ctx *cx, const struct mm_args *g)
 		return;
 	size_t big = (size_t)((g->rows + 63) / 64) * (size_t)((g->m + 63) / 64);
 	if (big >= 2 * (size_t)cx->sms) {
-		dim3 grid((unsigned)((g->m + 63) / 64), (unsigned)((g->rows + 63) / 64));
+		dim3 grid((unsigned)((g->rows + 63) / 64), (unsigned)((g->m + 63) / 64));
 		k_mm<64, 64, 4, 4, FAST><<<grid, 256>>>(*g);
 	} else {
-		dim3 grid((unsigned)((g->m + 31) / 32), (unsigned)((g->rows + 31) / 32));
+		dim3 grid((unsigned)((g->rows + 31) / 32), (unsigned)((g->m + 31) / 32));
 		k_mm<32, 32, 2, 2, FAST><<<grid, 256>>>(*g);
 	}
 	CUDA_LAUNCHED();

@@ -88,24 +88,32 @@ void cuda_scratch(float **p, size_t *cap, size_t n)
 	*cap = n;
 }
 
-static int cu_reserve(void *ctx, int N, int C, int V)
+// Grow *p to n floats now, reporting a failure (cuda_scratch, used where an operation
+// finds its scratch short, can only abort).
+static int reserve_floats(float **p, size_t *cap, size_t n)
+{
+	if (n <= *cap)
+		return IOLM_OK;
+	float *q = NULL;
+	if (cudaMalloc((void **)&q, n * sizeof(float)) != cudaSuccess) {
+		(void)cudaGetLastError();
+		return IOLM_ENOMEM;
+	}
+	if (*p)
+		CUDA_CHECK(cudaFree(*p));
+	*p = q;
+	*cap = n;
+	return IOLM_OK;
+}
+
+static int cu_reserve(void *ctx, int N, int C, int V, size_t att)
 {
 	struct cuda_ctx *cx = (struct cuda_ctx *)ctx;
 	cuda_use(ctx);
 	(void)C;
 	(void)V;
-	if (2 * (size_t)N <= cx->rowtmp_n)
-		return IOLM_OK;
-	float *p = NULL;
-	if (cudaMalloc((void **)&p, 2 * (size_t)N * sizeof(float)) != cudaSuccess) {
-		(void)cudaGetLastError();
-		return IOLM_ENOMEM;
-	}
-	if (cx->rowtmp)
-		CUDA_CHECK(cudaFree(cx->rowtmp));
-	cx->rowtmp = p;
-	cx->rowtmp_n = 2 * (size_t)N;
-	return IOLM_OK;
+	int err = reserve_floats(&cx->rowtmp, &cx->rowtmp_n, 2 * (size_t)N);
+	return err ? err : reserve_floats(&cx->attd, &cx->attd_n, att);
 }
 
 void cuda_sync(void *ctx)
@@ -131,6 +139,8 @@ static void cu_encoder_fwd(void *ctx, float *out, const uint8_t *tok, const floa
 			   const float *wpe, int N, int T, int C)
 {
 	cuda_use(ctx);
+	if (!N || !C) // a launch of no blocks is an error; there is nothing to write
+		return;
 	k_encoder_fwd<<<cuda_blocks((size_t)N * (size_t)C, 256), 256>>>(out, tok, wte, wpe,
 									  N, T, C);
 	CUDA_LAUNCHED();
@@ -251,6 +261,8 @@ static void cu_layernorm_fwd(void *ctx, float *out, float *mean, float *rstd,
 			     const float *inp, const float *w, const float *b, int N, int C)
 {
 	cuda_use(ctx);
+	if (!N || !C)
+		return;
 	k_ln_stats<<<cuda_blocks((size_t)N, 64), 64>>>(mean, rstd, inp, N, C);
 	CUDA_LAUNCHED();
 	k_ln_apply<<<cuda_blocks((size_t)N * (size_t)C, 256), 256>>>(out, inp, mean, rstd, w,
@@ -323,12 +335,17 @@ static void cu_layernorm_bwd(void *ctx, float *dinp, float *dw, float *db,
 	cuda_use(ctx);
 	cuda_scratch(&cx->rowtmp, &cx->rowtmp_n, 2 * (size_t)N); // normally from reserve
 	float *sa = cx->rowtmp, *sb = cx->rowtmp + N;
-	k_ln_bwd_rowsums<<<cuda_blocks((size_t)N, 64), 64>>>(sa, sb, dout, inp, w, mean, rstd,
-							     N, C);
-	CUDA_LAUNCHED();
-	k_ln_bwd_dinp<<<cuda_blocks((size_t)N * (size_t)C, 256), 256>>>(
-		dinp, dout, inp, w, mean, rstd, sa, sb, N, C);
-	CUDA_LAUNCHED();
+	if (!C)
+		return;
+	if (N) {
+		k_ln_bwd_rowsums<<<cuda_blocks((size_t)N, 64), 64>>>(sa, sb, dout, inp, w, mean,
+								     rstd, N, C);
+		CUDA_LAUNCHED();
+		k_ln_bwd_dinp<<<cuda_blocks((size_t)N * (size_t)C, 256), 256>>>(
+			dinp, dout, inp, w, mean, rstd, sa, sb, N, C);
+		CUDA_LAUNCHED();
+	}
+	// With no rows dw and db are still written (zero, or kept when cont), as on the CPU.
 	k_ln_bwd_cols<<<cuda_blocks((size_t)C, 64), 64>>>(dw, db, dout, inp, mean, rstd, N, C,
 							  cont);
 	CUDA_LAUNCHED();
@@ -468,6 +485,8 @@ static void cu_crossentropy_fwd(void *ctx, float *losses, float *probs,
 				const float *logits, const uint8_t *targets, int N, int V)
 {
 	cuda_use(ctx);
+	if (!N)
+		return;
 	k_ce_fwd<<<cuda_blocks((size_t)N, 4), 128>>>(losses, probs, logits, targets, N, V);
 	CUDA_LAUNCHED();
 }
@@ -488,6 +507,8 @@ static void cu_crossentropy_bwd(void *ctx, float *dlogits, const float *probs,
 				const uint8_t *targets, float dloss, int N, int V)
 {
 	cuda_use(ctx);
+	if (!N || !V)
+		return;
 	k_ce_bwd<<<cuda_blocks((size_t)N * (size_t)V, 256), 256>>>(dlogits, probs, targets,
 								     dloss, N, V);
 	CUDA_LAUNCHED();
@@ -542,6 +563,21 @@ int cuda_ctx_create(void **out, int device)
 						   device)))) {
 		free(cx);
 		return err;
+	}
+	// A device this build has no kernel image for (an architecture left out of
+	// CMAKE_CUDA_ARCHITECTURES, and newer than its PTX) would fail at the first launch:
+	// say so now, while the caller can still fall back or report it.
+	struct cudaFuncAttributes fa;
+	if (cudaFuncGetAttributes(&fa, k_residual) != cudaSuccess) {
+		int major = 0, minor = 0;
+		(void)cudaGetLastError();
+		(void)cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device);
+		(void)cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device);
+		fprintf(stderr, "iolm cuda: device %d (sm_%d%d) has no kernel image in this build; "
+				"rebuild with -DCMAKE_CUDA_ARCHITECTURES=%d%d\n",
+			device, major, minor, major, minor);
+		free(cx);
+		return IOLM_ECUDA_NODEVICE;
 	}
 	*out = cx;
 	return IOLM_OK;

@@ -78,7 +78,7 @@ static void h_init(struct h *h)
 	assert_int_equal(compute_backend_cpu_create(&h->be[0], 3), IOLM_OK);
 	assert_int_equal(compute_backend_cuda_create(&h->be[1], 0), IOLM_OK);
 	for (int s = 0; s < 2; s++)
-		assert_int_equal(h->be[s]->ops->reserve(h->be[s]->ctx, 2048, 1024, 256), IOLM_OK);
+		assert_int_equal(h->be[s]->ops->reserve(h->be[s]->ctx, 2048, 1024, 256, 0), IOLM_OK);
 }
 
 static void h_release(struct h *h)
@@ -164,15 +164,18 @@ static void encoder_case(int B, int T, int C, unsigned vocab_used)
 	/* dwpe continued (cont); a two-link chain through vacc and vseen ending in dwte */
 	BOTH(&h, encoder_bwd, PF(gwte), PF(gwpe), NULL, NULL, PF(g), P(dtok), N, T, C, 1);
 	same_bits(&h, "encoder_bwd dwpe", gwpe, (size_t)T * C);
-	struct buf vacc = up(&h, dout, sizeof(float) * 256 * C); /* garbage: reset */
-	struct buf vseen = up(&h, tok, 256);                       /* garbage: reset */
+	/* Garbage the op must reset, of the vocabulary's size (more than N tokens). */
+	float *junk = host_rand((size_t)256 * C, 1, 1);
+	uint8_t *junk_seen = host_tok(256, 256);
+	struct buf vacc = up(&h, junk, sizeof(float) * 256 * C);
+	struct buf vseen = up(&h, junk_seen, 256);
 	BOTH(&h, encoder_bwd, NULL, PF(gwpe), PF(vacc), P(vseen), PF(g), P(dtok), N, T, C, 0);
 	BOTH(&h, encoder_bwd, PF(gwte), PF(gwpe), PF(vacc), P(vseen), PF(g), P(dtok), N, T, C,
 	     1);
 	same_bits(&h, "encoder_bwd chain vacc", vacc, (size_t)256 * C);
 	same_bits(&h, "encoder_bwd chain vseen", vseen, 256 / sizeof(float));
 	same_bits(&h, "encoder_bwd chain dwte", gwte, (size_t)256 * C);
-	free(tok); free(wte); free(wpe); free(dout);
+	free(tok); free(wte); free(wpe); free(dout); free(junk); free(junk_seen);
 	h_release(&h);
 }
 

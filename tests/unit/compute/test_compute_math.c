@@ -169,7 +169,7 @@ static void matmul_bitwise_equals_sequential_order(void **state)
 	compute_backend *be;
 	assert_int_equal(compute_backend_cpu_create(&be, 3), IOLM_OK);
 	const struct compute_backend_ops *ops = be->ops;
-	assert_int_equal(ops->reserve(be->ctx, N, 64, 256), IOLM_OK);
+	assert_int_equal(ops->reserve(be->ctx, N, 64, 256, 0), IOLM_OK);
 	float *x = malloc(sizeof(float) * N * I), *w = malloc(sizeof(float) * O * I);
 	float *b = malloc(sizeof(float) * O), *y = malloc(sizeof(float) * N * O);
 	float *dy = malloc(sizeof(float) * N * O), *dx = malloc(sizeof(float) * N * I);

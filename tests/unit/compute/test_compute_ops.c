@@ -58,7 +58,7 @@ static void h_init(struct h *h, unsigned threads)
 	assert_int_equal(compute_backend_cpu_create(&h->be, threads), IOLM_OK);
 	h->o = h->be->ops;
 	h->ctx = h->be->ctx;
-	assert_int_equal(h->o->reserve(h->ctx, 64, 96, 256), IOLM_OK);
+	assert_int_equal(h->o->reserve(h->ctx, 64, 96, 256, 0), IOLM_OK);
 }
 
 static void h_release(struct h *h)

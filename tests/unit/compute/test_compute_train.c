@@ -185,6 +185,48 @@ static void bad_configs_are_refused(void **state)
 	compute_backend_destroy(be);
 }
 
+/* One embedding row (a byte the text never holds) at 1e30: the loss stays finite (the
+ * logit of that byte dwarfs the target's), but the gradient's sum of squares overflows.
+ * The step is refused, with clipping and without, and the model is left as it was: NaN
+ * and infinity must not reach the state, whose NaN bits would differ between backends. */
+static void a_non_finite_gradient_is_refused(void **state)
+{
+	(void)state;
+	compute_config c = { 1, 16, 2, 16, 256, 5 };
+	const char *name;
+	size_t off, cnt, len = 4096, np = compute_config_param_count(&c);
+	uint8_t *data = repetitive(len), before[32], after[32];
+	float *p = malloc(np * sizeof *p), loss;
+	compute_backend *be;
+	compute_model *m;
+	compute_optim o;
+
+	assert_non_null(p);
+	assert_int_equal(compute_backend_cpu_create(&be, 1), IOLM_OK);
+	for (int clip = 0; clip < 2; clip++) {
+		compute_optim_default(&o);
+		o.grad_clip = clip ? 1.0f : 0.0f;
+		assert_int_equal(compute_model_create(&m, &c, 2, &o, be), IOLM_OK);
+		assert_int_equal(compute_model_step(m, &loss, task, data, len), IOLM_OK);
+		assert_int_equal(compute_model_params_get(m, p, np), IOLM_OK);
+		compute_config_tensor(&c, 0, &name, &off, &cnt);
+		assert_string_equal(name, "wte");
+		for (size_t i = 0; i < 16; i++)
+			p[off + 200 * 16 + i] = 1e30f;
+		assert_int_equal(compute_model_params_set(m, p, np), IOLM_OK);
+		assert_int_equal(compute_model_state_hash(m, before), IOLM_OK);
+		assert_int_equal(compute_model_step(m, &loss, task, data, len), IOLM_ENONFINITE);
+		assert_true(isfinite(loss) && loss > 1e20f); /* finite: the gradient is refused */
+		assert_int_equal(compute_model_step_count(m), 1);
+		assert_int_equal(compute_model_state_hash(m, after), IOLM_OK);
+		assert_memory_equal(before, after, 32);
+		compute_model_destroy(m);
+	}
+	compute_backend_destroy(be);
+	free(p);
+	free(data);
+}
+
 static void eval_loss_independent_of_batch_size(void **state)
 {
 	compute_config c = { 1, 16, 2, 8, 256, 3 };
@@ -216,6 +258,7 @@ int main(void)
 		cmocka_unit_test(batches_depend_on_task_and_step_only),
 		cmocka_unit_test(bad_configs_are_refused),
 		cmocka_unit_test(eval_loss_independent_of_batch_size),
+		cmocka_unit_test(a_non_finite_gradient_is_refused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
