@@ -64,7 +64,7 @@ void ledger_prep_drop(ledger *l);
 enum state_kind {
 	SK_ACCOUNT = LEDGER_SK_ACCOUNT, /* || account id (20) -> Account */
 	SK_TASK = LEDGER_SK_TASK, /* || task id (32) -> TaskState */
-	SK_WORK = 0x03,    /* || work id (32)    -> WorkState */
+	SK_WORK = LEDGER_SK_WORK, /* || work id (32) -> WorkState */
 	SK_SUPPLY = 0x04,  /* (no id)            -> Supply */
 	SK_ATTEST = 0x05,  /* || work id || validator (4 BE) -> AttestRecord */
 	SK_PENDING = 0x06, /* || commit height (8 BE) || index (4 BE) || work id -> 0x01 */

@@ -32,6 +32,7 @@ typedef struct ledger_proof {
  * ledger/internal.h. */
 #define LEDGER_SK_ACCOUNT 0x01
 #define LEDGER_SK_TASK 0x02
+#define LEDGER_SK_WORK 0x03
 #define LEDGER_SK_SHARE 0x07
 #define LEDGER_SK_REWARDS 0x09
 

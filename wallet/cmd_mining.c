@@ -408,15 +408,56 @@ done:
 
 /* ---------------------------------------------------------------- works */
 
+/* A work's /work answer and the block it names; the block of the last answer is kept
+ * and reused when the next answer is read at the same height. */
+struct anchor_cache {
+	json_t *blk;
+	uint64_t height;
+};
+
+static int get_work(wallet_cli *c, wallet_node *n, const char *path, json_t **ans,
+		    struct anchor_cache *ac)
+{
+	char bpath[64];
+	int ok = 1, err = get(c, n, path, ans);
+	if (err)
+		return err;
+	uint64_t h = wallet_json_u64(*ans, "height", &ok);
+	if (!ok || !h) {
+		snprintf(c->detail, sizeof c->detail, "%s: the answer names no signed height", path);
+		return IOLM_EWALLET_PROOF;
+	}
+	if (ac->blk && ac->height == h)
+		return IOLM_OK;
+	json_decref(ac->blk);
+	ac->blk = NULL;
+	snprintf(bpath, sizeof bpath, "/block/%llu", (unsigned long long)h);
+	if ((err = get(c, n, bpath, &ac->blk)))
+		return err;
+	ac->height = h;
+	return IOLM_OK;
+}
+
+static const char *work_status(int s)
+{
+	static const char *const names[] = { "unknown", "pending", "accepted", "rejected",
+					     "slashed" };
+	return s >= 0 && s <= 4 ? names[s] : "unknown";
+}
+
+/* The works an account committed (its history names them), each proved: its record,
+ * its commitment, and that it is this account's. */
 int cmd_works(wallet_cli *c)
 {
 	uint8_t id[IOLM_ADDR_LEN];
 	char addr[IOLM_ADDR_STRLEN + 1], path[128], a[32], b[32];
 	wallet_node n;
+	wallet_trust *t = NULL;
+	struct anchor_cache ac = { NULL, 0 };
 	json_t *entries = NULL, *totals = NULL, *works = json_array();
 	int err;
 
-	if ((err = cli_address(c, cli_arg(c, 0), id)) || (err = cli_node(c, &n)))
+	if ((err = cli_address(c, cli_arg(c, 0), id)) || (err = cli_connect(c, &n, &t)))
 		goto done;
 	iolm_addr_encode(addr, id);
 	if ((err = history(c, &n, addr, "work_committed", &entries, &totals)))
@@ -424,23 +465,43 @@ int cmd_works(wallet_cli *c)
 	size_t i;
 	json_t *e;
 	json_array_foreach(entries, i, e) {
-		json_t *w = NULL;
-		snprintf(path, sizeof path, "/work/%s", str(e, "object_id"));
-		if ((err = get(c, &n, path, &w)))
+		json_t *ans = NULL;
+		uint8_t wid[32];
+		wallet_work w;
+		char task[65];
+		if (iolm_hex_decode_exact(wid, 32, str(e, "object_id"))) {
+			snprintf(c->detail, sizeof c->detail, "the history names a bad work id");
+			err = IOLM_EWALLET_ANSWER;
 			goto out;
-		const json_t *cm = json_object_get(w, "commit");
+		}
+		snprintf(path, sizeof path, "/work/%s", str(e, "object_id"));
+		if (!(err = get_work(c, &n, path, &ans, &ac)))
+			err = wallet_verify_work(t, wid, ans, ac.blk, &w, c->detail,
+						 sizeof c->detail);
+		json_decref(ans);
+		if (err)
+			goto out;
+		if (memcmp(w.state->miner.data, id, IOLM_ADDR_LEN)) {
+			snprintf(c->detail, sizeof c->detail, "work %.16s is another account's",
+				 str(e, "object_id"));
+			wallet_work_free(&w);
+			err = IOLM_EWALLET_PROOF;
+			goto out;
+		}
+		iolm_hex_encode(task, sizeof task, w.state->task_id.data, w.state->task_id.len);
 		json_array_append_new(works, json_pack(
-			"{s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:b}", "work_id", str(e, "object_id"),
-			"task_id", str(w, "task_id"), "status", str(w, "status_name"), "eval_loss",
-			(json_int_t)u64(cm, "eval_loss"), "steps",
-			(json_int_t)u64(cm, "steps"), "bond", (json_int_t)u64(w, "bond"),
-			"commit_height", (json_int_t)u64(w, "commit_height"),
-			"decided_height", (json_int_t)u64(w, "decided_height"), "was_best",
-			json_is_true(json_object_get(w, "was_best"))));
-		json_decref(w);
+			"{s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:b,s:I}", "work_id",
+			str(e, "object_id"), "task_id", task, "status",
+			work_status(w.state->status), "eval_loss", (json_int_t)w.commit->eval_loss,
+			"steps", (json_int_t)w.commit->steps, "bond", (json_int_t)w.state->bond,
+			"commit_height", (json_int_t)w.state->commit_height, "decided_height",
+			(json_int_t)w.state->decided_height, "was_best", w.state->was_best != 0,
+			"verified_height", (json_int_t)w.at.height));
+		wallet_work_free(&w);
 	}
 	if (c->json) {
-		cli_emit_json(c, json_pack("{s:s,s:O}", "address", addr, "works", works));
+		cli_emit_json(c, json_pack("{s:s,s:O,s:b}", "address", addr, "works", works,
+					   "verified", 1));
 		goto out;
 	}
 	printf("%-16s  %-16s  %-9s  %10s  %6s  %12s  %8s  %8s\n", "work", "task", "status",
@@ -457,9 +518,13 @@ int cmd_works(wallet_cli *c)
 		       json_is_true(json_object_get(w, "was_best")) ? "  best" : "");
 	if (!json_array_size(works))
 		printf("(no works)\n");
+	else
+		printf("(each verified against a header signed by +2/3 of the validators)\n");
 out:
 	wallet_node_close(&n);
+	wallet_trust_destroy(t);
 done:
+	json_decref(ac.blk);
 	json_decref(entries);
 	json_decref(totals);
 	json_decref(works);

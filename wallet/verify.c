@@ -518,3 +518,65 @@ out:
 	wallet_task_free(&wt);
 	return err;
 }
+
+/* ---------------------------------------------------------------- works */
+
+void wallet_work_free(wallet_work *w)
+{
+	iolm_codec_free(w->state ? &w->state->base : NULL);
+	iolm_codec_free(w->commit ? &w->commit->base : NULL);
+	memset(w, 0, sizeof *w);
+}
+
+int wallet_verify_work(const wallet_trust *t, const uint8_t work[static 32],
+		       const json_t *answer, const json_t *block, wallet_work *out, char *why,
+		       size_t why_len)
+{
+	uint8_t raw[1 + 32] = { LEDGER_SK_WORK };
+	char miner[IOLM_ADDR_STRLEN + 1];
+	const char *said_miner = json_string_value(json_object_get(answer, "miner"));
+	int ok = 1, err;
+
+	memset(out, 0, sizeof *out);
+	memcpy(raw + 1, work, 32);
+	uint64_t height = wallet_json_u64(answer, "height", &ok);
+	if (!ok)
+		return refuse(why, why_len, "the work answer has no height");
+	if ((err = wallet_verify_anchor(t, height, block, &out->at, why, why_len)) ||
+	    (err = proved_msg(&out->at, raw, sizeof raw, json_object_get(answer, "record"),
+			      &iolm__work_state__descriptor, (ProtobufCMessage **)&out->state,
+			      "work", why, why_len)))
+		goto out;
+	if (!out->state) {
+		err = refuse(why, why_len, "the node's proof says the work does not exist at "
+				 "height %llu", (unsigned long long)height);
+		goto out;
+	}
+	const Iolm__WorkState *s = out->state;
+	if (s->miner.len != IOLM_ADDR_LEN ||
+	    iolm_codec_decode((ProtobufCMessage **)&out->commit, &iolm__work_commit__descriptor,
+			      s->commit.data, s->commit.len, 64u * 1024)) {
+		err = refuse(why, why_len, "the proved work record's miner or commitment is "
+				 "malformed");
+		goto out;
+	}
+	iolm_addr_encode(miner, s->miner.data);
+	if (!said_miner || strcmp(said_miner, miner) ||
+	    !same_hex(json_object_get(answer, "task_id"), s->task_id.data, s->task_id.len) ||
+	    wallet_json_u64(answer, "status", &ok) != (uint64_t)s->status ||
+	    wallet_json_u64(answer, "bond", &ok) != s->bond ||
+	    wallet_json_u64(answer, "commit_height", &ok) != s->commit_height ||
+	    wallet_json_u64(answer, "decided_height", &ok) != s->decided_height ||
+	    wallet_json_u64(answer, "end_step", &ok) != s->end_step || !ok ||
+	    json_is_true(json_object_get(answer, "was_best")) != (s->was_best != 0) ||
+	    !same_hex(json_object_get(answer, "commit_bytes"), s->commit.data, s->commit.len)) {
+		err = refuse(why, why_len, "the node's work fields differ from the record it "
+				 "proved at height %llu", (unsigned long long)height);
+		goto out;
+	}
+	err = IOLM_OK;
+out:
+	if (err)
+		wallet_work_free(out);
+	return err;
+}

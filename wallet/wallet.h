@@ -186,6 +186,25 @@ int wallet_verify_share(const wallet_trust *t, const uint8_t task[static 32],
 			const uint8_t acct[static IOLM_ADDR_LEN], const json_t *answer,
 			const json_t *block, wallet_share *out, char *why, size_t why_len) IOLM_WUR;
 
+/* A work as proved under `at`: its WorkState and the WorkCommit inside it. */
+struct Iolm__WorkState;
+struct Iolm__WorkCommit;
+typedef struct wallet_work {
+	wallet_anchor at;
+	struct Iolm__WorkState *state;
+	struct Iolm__WorkCommit *commit;
+} wallet_work;
+
+/* Check a /work/{id} answer and its block: the anchor, the work's record (which must
+ * exist) under its state root, the WorkCommit bytes inside it, and the fields the node
+ * spelled out (task, miner, status, bond, heights, end step, was_best, the commit's
+ * bytes) against them. Attestations and lineage are not checked. Free with
+ * wallet_work_free. */
+int wallet_verify_work(const wallet_trust *t, const uint8_t work[static 32],
+		       const json_t *answer, const json_t *block, wallet_work *out, char *why,
+		       size_t why_len) IOLM_WUR;
+void wallet_work_free(wallet_work *w);
+
 /* Fetch and verify: GET /account/{addr}, then /block/{height}. */
 int wallet_account_proved(wallet_node *n, const wallet_trust *t,
 			  const uint8_t id[static IOLM_ADDR_LEN], wallet_account *out, char *why,

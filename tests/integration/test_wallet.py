@@ -51,7 +51,8 @@ def forging_proxy(port, upstream, mode):
     `bytes` re-encodes the account record with another balance (so the plain field and
     the bytes agree, and only the proof can catch it). About tasks: `pool` changes a
     task's plain pool, `drop` leaves the last profit share out of a task's list (its
-    count and sum adjusted), `credit` raises an account's plain profit share."""
+    count and sum adjusted), `credit` raises an account's plain profit share. About
+    works: `bond` changes a work's plain bond."""
     class Lie(http.server.BaseHTTPRequestHandler):
         def do_GET(self):  # noqa: N802 - http.server's name
             with urllib.request.urlopen("http://%s%s" % (upstream, self.path)) as r:
@@ -69,6 +70,8 @@ def forging_proxy(port, upstream, mode):
                 a["sum"] = int(a["sum"]) - int(gone["credit"])
             elif self.path.startswith("/shares/") and mode == "credit":
                 a["credit"] = int(a["credit"]) + 1
+            elif self.path.startswith("/work/") and mode == "bond":
+                a["bond"] = int(a["bond"]) + 1
             body = json.dumps(a).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
@@ -221,14 +224,15 @@ def test_wallet(net):
     human = w.run("task", "show", task).stdout
     assert_that("wallet-it" in human and "(verified)" in human and
                 "complete: they add up" in human and miner in human, "human task:\n" + human)
-    works = w.json("works", miner)["works"]
-    assert_that(len(works) == 1 and works[0]["work_id"] == wid and
+    ws = w.json("works", miner)
+    works = ws["works"]
+    assert_that(ws["verified"] and len(works) == 1 and works[0]["work_id"] == wid and
                 works[0]["status"] == "accepted" and
                 works[0]["eval_loss"] == int(work["commit"]["eval_loss"]), "works %s" % works)
     phase("rewards shown")
 
     # a lying node is refused, whether it lies in the plain field or in the bytes
-    ports = free_base_port(5)
+    ports = free_base_port(6)
     for i, mode in enumerate(("field", "bytes")):
         srv = forging_proxy(ports + i, env.rpc, mode)
         try:
@@ -244,7 +248,8 @@ def test_wallet(net):
     # a lying node's task, profit shares and share credit are refused too
     for i, (mode, args) in enumerate((("pool", ("task", "show", task)),
                                       ("drop", ("task", "show", task)),
-                                      ("credit", ("rewards", miner)))):
+                                      ("credit", ("rewards", miner)),
+                                      ("bond", ("works", miner)))):
         srv = forging_proxy(ports + 2 + i, env.rpc, mode)
         try:
             e = dict(w.env, IOLM_NODE="127.0.0.1:%d" % (ports + 2 + i))
@@ -253,7 +258,7 @@ def test_wallet(net):
                         "forged %s refused without its reason: %s" % (mode, out.stderr))
         finally:
             srv.shutdown()
-    phase("forged balances, tasks and shares refused")
+    phase("forged balances, tasks, shares and works refused")
 
     # the keystore and the other exit codes
     bad = dict(w.env, IOLM_WALLET_PASSPHRASE="wrong")
