@@ -69,11 +69,19 @@ static void cu_download(void *ctx, void *dst, const void *src, size_t bytes)
 	CUDA_CHECK(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToHost));
 }
 
-// Device to device; with unified addressing src may be on another device.
+// Device to device; with unified addressing src may be on another device. Across devices
+// cudaMemcpyPeer, which is ordered after the work pending on both (a plain cudaMemcpy is
+// ordered only on the current device's stream).
 static void cu_copy(void *ctx, void *dst, const void *src, size_t bytes)
 {
+	struct cuda_ctx *cx = (struct cuda_ctx *)ctx;
+	struct cudaPointerAttributes pa;
 	cuda_use(ctx);
-	CUDA_CHECK(cudaMemcpy(dst, src, bytes, cudaMemcpyDefault));
+	CUDA_CHECK(cudaPointerGetAttributes(&pa, src));
+	if (pa.type == cudaMemoryTypeDevice && pa.device != cx->device)
+		CUDA_CHECK(cudaMemcpyPeer(dst, cx->device, src, pa.device, bytes));
+	else
+		CUDA_CHECK(cudaMemcpy(dst, src, bytes, cudaMemcpyDefault));
 }
 
 void cuda_scratch(float **p, size_t *cap, size_t n)
