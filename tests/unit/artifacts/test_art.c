@@ -838,6 +838,43 @@ static void test_put_verified_stores_each_chunk_once(void **state)
 		free(bytes[i]);
 }
 
+/* An add that fills the map fails with IOLM_EART_FULL partway through the file: no
+ * manifest, no chunk of it kept (its one transaction is aborted), and the store stays
+ * usable. A file that does not fit (24 MiB, three read buffers, in a 4 MiB map), then
+ * one that does. */
+static void test_add_into_a_full_map_fails_cleanly(void **state)
+{
+	(void)state;
+	char d[256], src[300], small[300];
+	uint8_t id[ART_ID_LEN];
+	art_store *st = NULL;
+	art_info info[2];
+	size_t n, total;
+	art_gc_stats gs;
+	art_store_stats ss;
+	art_store_options o = { .map_size = 4u << 20, .no_sync = 1 };
+	assert_int_equal(art_store_open(&st, t_tmpdir(d, sizeof d), &o), IOLM_OK);
+	snprintf(src, sizeof src, "%s/big.bin", d);
+	snprintf(small, sizeof small, "%s/small.bin", d);
+	t_write_random(src, 24u << 20, 31);
+	t_write_random(small, 300u << 10, 32);
+	assert_int_equal(art_store_add(st, id, NULL, src, NULL), IOLM_EART_FULL);
+	for (size_t i = 0; i < ART_ID_LEN; i++)
+		assert_int_equal(id[i], 0);
+	assert_int_equal(art_store_list(st, info, 2, &n, &total), IOLM_OK);
+	assert_int_equal(total, 0);
+	assert_int_equal(art_store_get_stats(st, &ss), IOLM_OK);
+	assert_int_equal(ss.chunks, 0);
+	assert_int_equal(art_store_gc(st, &gs, 0, 0), IOLM_OK);
+	assert_int_equal(gs.chunks_freed, 0);
+	assert_int_equal(art_store_add(st, id, NULL, small, NULL), IOLM_OK);
+	assert_int_equal(art_store_list(st, info, 2, &n, &total), IOLM_OK);
+	assert_int_equal(total, 1);
+	assert_int_equal(info[0].total_size, 300u << 10);
+	art_store_close(st);
+	t_rmrf(d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -863,6 +900,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_corrupted_chunk_is_detected_on_get, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_manifest_then_chunks_like_a_transfer, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_orphan_chunks_are_collected, setup, teardown),
+		cmocka_unit_test(test_add_into_a_full_map_fails_cleanly),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
