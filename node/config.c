@@ -27,6 +27,7 @@ void node_config_default(node_config *c, const char *dir)
 	c->mempool_max_bytes = 64u << 20;
 	c->map_size_mb = 16384;
 	c->history_index = 1;
+	c->art_window = 16;
 	c->log_level = IOLM_LOG_INFO;
 	c->log_format = IOLM_LOG_TEXT;
 }
@@ -118,6 +119,7 @@ static int set_key(node_config *c, const char *k, char *v)
 		{ "timeout_vote_delta_ms", offsetof(node_config, vote_delta_ms), 0, 600000 },
 		{ "art_peer_kib_s", offsetof(node_config, art_peer_kib_s), 0, 1u << 30 },
 		{ "art_global_kib_s", offsetof(node_config, art_global_kib_s), 0, 1u << 30 },
+		{ "art_window", offsetof(node_config, art_window), 1, 64 },
 	};
 	for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
 		if (strcmp(k, nums[i].name) == 0) {
@@ -261,6 +263,7 @@ int node_config_save(const node_config *c)
 	fprintf(fp, "lmdb_map_mb = %zu\n", c->map_size_mb);
 	fprintf(fp, "art_peer_kib_s = %u\nart_global_kib_s = %u\n", c->art_peer_kib_s,
 		c->art_global_kib_s);
+	fprintf(fp, "art_window = %u\n", c->art_window);
 	fprintf(fp, "history_index = %s\n", c->history_index ? "on" : "off");
 	fprintf(fp, "log_level = %s\nlog_format = %s\n", level_name(c->log_level),
 		c->log_format == IOLM_LOG_JSON ? "json" : "text");

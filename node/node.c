@@ -765,7 +765,8 @@ static int open_net(struct node *n)
 		IOLM_ERROR(MOD, "rpc on %s:%u: %s", c->rpc_host, c->rpc_port, iolm_strerror(rc));
 		return rc;
 	}
-	art_xfer_config ac = { .peer_rate = (uint64_t)c->art_peer_kib_s << 10,
+	art_xfer_config ac = { .window = c->art_window,
+			       .peer_rate = (uint64_t)c->art_peer_kib_s << 10,
 			       .global_rate = (uint64_t)c->art_global_kib_s << 10 };
 	if ((rc = node_art_net_create(&n->artnet, n->p2p, n->art, &ac, n->rpc, n->base)))
 		return rc;

@@ -2,7 +2,8 @@
 """Artifacts between real nodes: an artifact added to one node's store is fetched by
 another over the encrypted P2P link (POST /artifact/fetch), chunk by chunk with every
 chunk verified, and comes out byte for byte the same. The node serving it is limited to
-1 MiB/s (art_global_kib_s in node.conf), so the 3 MiB fetch takes at least 2 s. Then
+1 MiB/s (art_global_kib_s in node.conf), so the 3 MiB fetch takes at least 2 s, and
+the fetching node keeps at most 4 requests in flight (art_window), which it fills. Then
 the fetching node is killed (-9) half way through an 8 MiB artifact and started again:
 it resumes the fetch by itself, and the server sends at most 4 MiB more than the
 artifact (the requests that were in flight)."""
@@ -35,6 +36,8 @@ def test_artifacts(net):
     conf = os.path.join(net.nodes[0].dir, "node.conf")
     with open(conf, "a") as f:
         f.write("art_global_kib_s = 1024\n")
+    with open(os.path.join(net.nodes[2].dir, "node.conf"), "a") as f:
+        f.write("art_window = 4\n")
     net.start_all()
     net.wait("all nodes at height 2", lambda: all(n.height() >= 2 for n in net.nodes), 60)
     src = os.path.join(net.dir, "model.bin")
@@ -61,10 +64,16 @@ def test_artifacts(net):
         assert_that(p.get("state") != "failed", "fetch failed: %s" % p)
         return p
 
+    in_flight = []
+
     def done(art=aid):
         p = progress(art)
+        if p is not None:
+            in_flight.append(p.get("in_flight", 0))
         return p is not None and p.get("state") == "done"
     net.wait("node2 fetching the artifact", done, 60)
+    assert_that(max(in_flight) == 4, "requests in flight with art_window = 4: %s" %
+                sorted(set(in_flight)))
     secs = time.monotonic() - t0
     assert_that(secs >= 2.0, "3 MiB from a node serving 1 MiB/s came in %.2f s" % secs)
     p = n2.get("/artifact/" + aid)

@@ -27,6 +27,7 @@ static void defaults_then_every_key(void **state)
 	assert_int_equal(c.art_peer_kib_s, 0);
 	assert_int_equal(c.art_global_kib_s, 0);
 	assert_int_equal(c.history_index, 1);
+	assert_int_equal(c.art_window, 16);
 	node_config_release(&c);
 
 	const char *text = "p2p_listen = 0.0.0.0:4000\n"
@@ -43,6 +44,7 @@ static void defaults_then_every_key(void **state)
 			   "art_peer_kib_s = 2048\n"
 			   "   art_global_kib_s=8192   \n"
 			   "history_index = off\n"
+			   "art_window = 48\n"
 			   "log_level = debug\n"
 			   "log_format = json";
 	assert_int_equal(parse(&c, text, err, sizeof err), IOLM_OK);
@@ -62,6 +64,7 @@ static void defaults_then_every_key(void **state)
 	assert_int_equal(c.art_peer_kib_s, 2048);
 	assert_int_equal(c.art_global_kib_s, 8192);
 	assert_int_equal(c.history_index, 0);
+	assert_int_equal(c.art_window, 48);
 	assert_int_equal(c.log_level, IOLM_LOG_DEBUG);
 	assert_int_equal(c.log_format, IOLM_LOG_JSON);
 	node_config_release(&c);
@@ -80,6 +83,8 @@ static void errors_name_the_line(void **state)
 		{ "p2p_listen = 1.2.3.4:65536\n", "node.conf:1: bad value for \"p2p_listen\"" },
 		{ "log_level = loud\n", "node.conf:1: bad value for \"log_level\"" },
 		{ "history_index = 0\n", "node.conf:1: bad value for \"history_index\"" },
+		{ "art_window = 65\n", "node.conf:1: bad value for \"art_window\"" },
+		{ "art_window = 0\n", "node.conf:1: bad value for \"art_window\"" },
 		{ "just words\n", "node.conf:1: expected key = value" },
 	};
 	node_config c;
@@ -114,7 +119,8 @@ static void save_then_load_round_trips(void **state)
 	assert_non_null(mkdtemp(dir));
 	assert_int_equal(node_config_load(&b, dir, err, sizeof err), IOLM_ENOTFOUND);
 	assert_int_equal(parse(&a, "peers = 127.0.0.1:7001\nart_peer_kib_s = 512\n"
-				   "art_global_kib_s = 4096\nlog_format = json\nhistory_index = off\n",
+				   "art_global_kib_s = 4096\nlog_format = json\nhistory_index = off\n"
+				   "art_window = 8\n",
 			       err, sizeof err),
 			 IOLM_OK);
 	snprintf(a.dir, sizeof a.dir, "%s", dir);
@@ -126,6 +132,7 @@ static void save_then_load_round_trips(void **state)
 	assert_int_equal(b.art_global_kib_s, 4096);
 	assert_int_equal(b.log_format, IOLM_LOG_JSON);
 	assert_int_equal(b.history_index, 0);
+	assert_int_equal(b.art_window, 8);
 	assert_int_equal(b.map_size_mb, a.map_size_mb);
 	assert_int_equal(b.heartbeat_ms, a.heartbeat_ms);
 	node_config_release(&a);
