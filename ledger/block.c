@@ -173,7 +173,8 @@ static int execute(ledger *l, MDB_txn *txn, const Iolm__Block *b, const Iolm__Bl
 		goto out;
 	if (l->rules.end_block && (err = l->rules.end_block(l->rules.ctx, &x)))
 		goto out;
-	if ((err = apply_end_block(&x, h->proposer.data, b->last_commit)))
+	if ((err = apply_end_block(&x, h->proposer.data, b->last_commit)) ||
+	    (err = hist_flush(&x)))
 		goto out;
 	uint64_t t0 = iolm_clock_mono_ns();
 	err = exec_finish(&x, root);
@@ -496,6 +497,7 @@ static int try_candidate(ledger *l, struct build *bd, const ledger_tx *tx)
 	Iolm__Supply supply = bd->x.supply;
 	uint64_t fees = bd->x.fees;
 	uint32_t hist_seq = bd->x.hist_seq;
+	size_t n_hd = bd->x.n_hd;
 	int err = ledger_lmdb_err(mdb_txn_begin(l->env, parent, 0, &child));
 	if (err)
 		return err;
@@ -508,6 +510,7 @@ static int try_candidate(ledger *l, struct build *bd, const ledger_tx *tx)
 		bd->x.supply = supply;
 		bd->x.fees = fees;
 		bd->x.hist_seq = hist_seq;
+		bd->x.n_hd = n_hd;
 		return err;
 	}
 	return ledger_lmdb_err(mdb_txn_commit(child));
@@ -598,7 +601,7 @@ int ledger_block_build(ledger *l, iolm_buf *out, const uint8_t (*const *cands),
 	}
 	if (l->rules.end_block && (err = l->rules.end_block(l->rules.ctx, &bd.x)))
 		goto out;
-	if ((err = apply_end_block(&bd.x, proposer, cert)))
+	if ((err = apply_end_block(&bd.x, proposer, cert)) || (err = hist_flush(&bd.x)))
 		goto out;
 	uint64_t t_root = iolm_clock_mono_ns();
 	if ((err = exec_finish(&bd.x, root)))

@@ -96,19 +96,66 @@ static int sums_get(MDB_txn *txn, ledger *l, const uint8_t account[static IOLM_A
 	return IOLM_OK;
 }
 
+struct hist_delta {
+	uint8_t account[IOLM_ADDR_LEN];
+	uint32_t kind;
+	uint64_t amount;
+};
+
+/* Remember amount for the account's total of kind, to be added by hist_flush. A block
+ * under construction drops the deltas of a transaction it leaves out with its n_hd. */
 static int sums_add(struct exec *x, const uint8_t account[static IOLM_ADDR_LEN],
 		    enum ledger_hist_kind kind, uint64_t amount)
 {
+	if (x->n_hd == x->cap_hd) {
+		size_t cap = x->cap_hd ? 2 * x->cap_hd : 256;
+		void *p = realloc(x->hd, cap * sizeof *x->hd);
+		if (!p)
+			return IOLM_ENOMEM;
+		x->hd = p;
+		x->cap_hd = cap;
+	}
+	struct hist_delta *d = &x->hd[x->n_hd++];
+	memcpy(d->account, account, IOLM_ADDR_LEN);
+	d->kind = kind;
+	d->amount = amount;
+	return IOLM_OK;
+}
+
+static int delta_cmp(const void *a, const void *b)
+{
+	return memcmp(((const struct hist_delta *)a)->account,
+		      ((const struct hist_delta *)b)->account, IOLM_ADDR_LEN);
+}
+
+int hist_flush(struct exec *x)
+{
 	uint64_t sums[LEDGER_HIST_KINDS];
 	uint8_t val[HIST_SUM_LEN];
-	int err;
-	if ((err = sums_get(x->txn, x->l, account, sums)) ||
-	    (err = iolm_add_u64(&sums[kind], sums[kind], amount)))
-		return err;
-	for (size_t i = 0; i < LEDGER_HIST_KINDS; i++)
-		put_be(val + 8 * i, sums[i], 8);
-	MDB_val k = { IOLM_ADDR_LEN, (void *)account }, v = { sizeof val, val };
-	return ledger_lmdb_err(mdb_put(x->txn, x->l->histsum, &k, &v, 0));
+	int err = IOLM_OK;
+	/* Grouped by account (the order inside a group does not matter: sums commute). A
+	 * transfer touches its sender's totals twice and its recipient's once; each account
+	 * is read and written once per block instead of once per entry. */
+	if (!x->n_hd)
+		return IOLM_OK;
+	qsort(x->hd, x->n_hd, sizeof *x->hd, delta_cmp);
+	for (size_t i = 0; i < x->n_hd && !err;) {
+		const uint8_t *account = x->hd[i].account;
+		if ((err = sums_get(x->txn, x->l, account, sums)))
+			break;
+		for (; i < x->n_hd && !memcmp(x->hd[i].account, account, IOLM_ADDR_LEN) && !err;
+		     i++)
+			err = iolm_add_u64(&sums[x->hd[i].kind], sums[x->hd[i].kind],
+					   x->hd[i].amount);
+		if (err)
+			break;
+		for (size_t k = 0; k < LEDGER_HIST_KINDS; k++)
+			put_be(val + 8 * k, sums[k], 8);
+		MDB_val k = { IOLM_ADDR_LEN, (void *)account }, v = { sizeof val, val };
+		err = ledger_lmdb_err(mdb_put(x->txn, x->l->histsum, &k, &v, 0));
+	}
+	x->n_hd = 0;
+	return err;
 }
 
 static void set_bytes(ProtobufCBinaryData *b, const uint8_t *p, size_t n)

@@ -86,6 +86,10 @@ struct exec {
 	Iolm__Supply supply;
 	uint64_t fees; /* collected in this block, paid out at its end */
 	uint32_t hist_seq; /* history entries written in this block so far */
+	/* history totals to add, one per entry written (ledger/history.c): applied once per
+	 * account by hist_flush at the end of the block */
+	struct hist_delta *hd;
+	size_t n_hd, cap_hd;
 };
 
 int ledger_lmdb_err(int rc);
@@ -148,6 +152,10 @@ int hist_add(struct exec *x, const uint8_t account[static IOLM_ADDR_LEN],
 /* The entries of an applied transaction (its kind's, then its fee) and, for a
  * task_create at position index, its task list entry. */
 int hist_tx(struct exec *x, const ledger_tx *tx, uint32_t index) IOLM_WUR;
+/* Add the block's history entries to their accounts' totals (histsum), reading and
+ * writing each account's once; call after the block's last hist_add, before it is
+ * committed. */
+int hist_flush(struct exec *x) IOLM_WUR;
 
 /* ---- eob.c */
 void pending_key(uint8_t key[static 45], uint64_t height, uint32_t index,

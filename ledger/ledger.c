@@ -51,7 +51,7 @@ static int init_genesis(ledger *l, MDB_txn *txn)
 
 	if ((err = exec_begin(&x, l, txn, 0)))
 		return err;
-	if ((err = apply_genesis(&x)) || (err = exec_finish(&x, root)))
+	if ((err = apply_genesis(&x)) || (err = hist_flush(&x)) || (err = exec_finish(&x, root)))
 		goto out;
 	Iolm__ChainHead h = IOLM__CHAIN_HEAD__INIT;
 	uint8_t zero[32] = { 0 };

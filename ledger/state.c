@@ -1,4 +1,5 @@
 /* State records inside a block's write transaction, and the state map update at its end. */
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -39,6 +40,9 @@ void exec_release(struct exec *x)
 	free(x->touched);
 	x->touched = NULL;
 	x->n_touched = x->cap_touched = 0;
+	free(x->hd);
+	x->hd = NULL;
+	x->n_hd = x->cap_hd = 0;
 }
 
 static int touch(struct exec *x, const uint8_t *key, size_t klen)
@@ -215,6 +219,8 @@ int exec_finish(struct exec *x, uint8_t root[static 32])
 	ledger_smt_change *ch = NULL;
 	size_t n = 0;
 	int err;
+
+	assert(x->n_hd == 0); /* hist_flush came first */
 
 	if ((err = state_put_msg(x, &skey, 1, &x->supply.base)))
 		return err;
