@@ -59,6 +59,23 @@ static void cap_penalize(void *ctx, void *peer, uint32_t points, const char *rea
 	((struct capture *)ctx)->penalty = points;
 }
 
+/* How many wants cap holds for peer; each must be one of ids[from..to). */
+static size_t wants_to(const struct capture *cap, void *peer, const uint8_t *ids, size_t from,
+		       size_t to)
+{
+	size_t count = 0;
+	for (size_t i = 0; i < cap->n; i++) {
+		if (cap->to[i] != peer)
+			continue;
+		count++;
+		int listed = 0;
+		for (size_t j = from; j < to; j++)
+			listed |= memcmp(cap->ids[i], ids + j * ART_ID_LEN, ART_ID_LEN) == 0;
+		assert_true(listed);
+	}
+	return count;
+}
+
 /* A random artifact of size bytes added to store a (in directory da): its id, its
  * encoded manifest (man: initialized here) and its distinct chunk ids in manifest order
  * (at most cap, into ids), read from a scratch store that took the manifest. Returns
@@ -115,17 +132,7 @@ static void test_rarest_chunks_requested_first(void **state)
 	assert_int_equal(art_xfer_peer_add(x, &p1), IOLM_OK);
 	art_xfer_on_have(x, &p1, id, NULL, 0);
 	/* P1's first window: every id from the second half, the chunks only it holds. */
-	size_t to_p1 = 0;
-	for (size_t i = 0; i < cap.n; i++) {
-		if (cap.to[i] != &p1)
-			continue;
-		to_p1++;
-		int in_second = 0;
-		for (size_t j = half; j < nmiss; j++)
-			in_second |= memcmp(cap.ids[i], miss + j * ART_ID_LEN, ART_ID_LEN) == 0;
-		assert_true(in_second);
-	}
-	assert_int_equal(to_p1, cfg.window);
+	assert_int_equal(wants_to(&cap, &p1, miss, half, nmiss), cfg.window);
 	art_xfer_progress pr;
 	assert_int_equal(art_xfer_get_progress(x, &pr, id), IOLM_OK);
 	assert_int_equal(pr.peers, 2);
@@ -180,17 +187,7 @@ static void test_early_partial_have_counts(void **state)
 	art_xfer_progress pr;
 	assert_int_equal(art_xfer_get_progress(x, &pr, id), IOLM_OK);
 	assert_int_equal(pr.state, ART_XFER_CHUNKS);
-	size_t to_p2 = 0;
-	for (size_t i = 0; i < cap.n; i++) {
-		if (cap.to[i] != &p2)
-			continue;
-		to_p2++;
-		int in_second = 0;
-		for (size_t j = half; j < n; j++)
-			in_second |= memcmp(cap.ids[i], ids + j * ART_ID_LEN, ART_ID_LEN) == 0;
-		assert_true(in_second);
-	}
-	assert_int_equal(to_p2, cfg.window);
+	assert_int_equal(wants_to(&cap, &p2, ids, half, n), cfg.window);
 	assert_int_equal(pr.in_flight, 2 * cfg.window);
 	assert_int_equal(cap.penalty, 0);
 
