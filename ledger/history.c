@@ -96,36 +96,22 @@ static int sums_get(MDB_txn *txn, ledger *l, const uint8_t account[static IOLM_A
 	return IOLM_OK;
 }
 
+/* One history entry of the block being executed, written by hist_flush: its key
+ * (account || height || seq), its encoded HistoryEntry, and what it adds to the account's
+ * total of its kind. */
+#define HIST_ENTRY_MAX 112 /* an encoded HistoryEntry: at most 2 + 11 + 34 + 34 + 22 */
 struct hist_delta {
-	uint8_t account[IOLM_ADDR_LEN];
-	uint32_t kind;
+	uint8_t key[HIST_KEY_LEN];
+	uint8_t len;
+	uint8_t kind;
 	uint64_t amount;
+	uint8_t val[HIST_ENTRY_MAX];
 };
-
-/* Remember amount for the account's total of kind, to be added by hist_flush. A block
- * under construction drops the deltas of a transaction it leaves out with its n_hd. */
-static int sums_add(struct exec *x, const uint8_t account[static IOLM_ADDR_LEN],
-		    enum ledger_hist_kind kind, uint64_t amount)
-{
-	if (x->n_hd == x->cap_hd) {
-		size_t cap = x->cap_hd ? 2 * x->cap_hd : 256;
-		void *p = realloc(x->hd, cap * sizeof *x->hd);
-		if (!p)
-			return IOLM_ENOMEM;
-		x->hd = p;
-		x->cap_hd = cap;
-	}
-	struct hist_delta *d = &x->hd[x->n_hd++];
-	memcpy(d->account, account, IOLM_ADDR_LEN);
-	d->kind = kind;
-	d->amount = amount;
-	return IOLM_OK;
-}
 
 static int delta_cmp(const void *a, const void *b)
 {
-	return memcmp(((const struct hist_delta *)a)->account,
-		      ((const struct hist_delta *)b)->account, IOLM_ADDR_LEN);
+	return memcmp(((const struct hist_delta *)a)->key, ((const struct hist_delta *)b)->key,
+		      HIST_KEY_LEN);
 }
 
 int hist_flush(struct exec *x)
@@ -133,20 +119,22 @@ int hist_flush(struct exec *x)
 	uint64_t sums[LEDGER_HIST_KINDS];
 	uint8_t val[HIST_SUM_LEN];
 	int err = IOLM_OK;
-	/* Grouped by account (the order inside a group does not matter: sums commute). A
-	 * transfer touches its sender's totals twice and its recipient's once; each account
-	 * is read and written once per block instead of once per entry. */
+	/* In key order, so the B-tree is walked once, left to right, and grouped by account
+	 * (the key's prefix): each account's totals are read and written once per block
+	 * instead of once per entry (a transfer has three entries). */
 	if (!x->n_hd)
 		return IOLM_OK;
 	qsort(x->hd, x->n_hd, sizeof *x->hd, delta_cmp);
 	for (size_t i = 0; i < x->n_hd && !err;) {
-		const uint8_t *account = x->hd[i].account;
+		const uint8_t *account = x->hd[i].key;
 		if ((err = sums_get(x->txn, x->l, account, sums)))
 			break;
-		for (; i < x->n_hd && !memcmp(x->hd[i].account, account, IOLM_ADDR_LEN) && !err;
-		     i++)
-			err = iolm_add_u64(&sums[x->hd[i].kind], sums[x->hd[i].kind],
-					   x->hd[i].amount);
+		for (; i < x->n_hd && !memcmp(x->hd[i].key, account, IOLM_ADDR_LEN) && !err; i++) {
+			const struct hist_delta *d = &x->hd[i];
+			MDB_val k = { HIST_KEY_LEN, (void *)d->key }, v = { d->len, (void *)d->val };
+			if (!(err = iolm_add_u64(&sums[d->kind], sums[d->kind], d->amount)))
+				err = ledger_lmdb_err(mdb_put(x->txn, x->l->history, &k, &v, 0));
+		}
 		if (err)
 			break;
 		for (size_t k = 0; k < LEDGER_HIST_KINDS; k++)
@@ -169,8 +157,6 @@ int hist_add(struct exec *x, const uint8_t account[static IOLM_ADDR_LEN],
 {
 	static const struct hist_ref none = { 0 };
 	Iolm__HistoryEntry e = IOLM__HISTORY_ENTRY__INIT;
-	uint8_t key[HIST_KEY_LEN];
-	int rc;
 
 	assert(kind > 0 && kind < LEDGER_HIST_KINDS);
 	if (amount == 0 || !x->l->keep_history)
@@ -182,13 +168,26 @@ int hist_add(struct exec *x, const uint8_t account[static IOLM_ADDR_LEN],
 	set_bytes(&e.object_id, ref->object_id, 32);
 	set_bytes(&e.task_id, ref->task_id, 32);
 	set_bytes(&e.counterparty, ref->counterparty, IOLM_ADDR_LEN);
-	hist_key(key, account, x->height, x->hist_seq++);
-	MDB_val k = { sizeof key, key }, v = { protobuf_c_message_get_packed_size(&e.base), NULL };
-	/* Reserve the space in the page and pack straight into it. */
-	if ((rc = mdb_put(x->txn, x->l->history, &k, &v, MDB_RESERVE)))
-		return ledger_lmdb_err(rc);
-	protobuf_c_message_pack(&e.base, v.mv_data);
-	return sums_add(x, account, kind, amount);
+	size_t len = protobuf_c_message_get_packed_size(&e.base);
+	if (len > HIST_ENTRY_MAX)
+		return IOLM_ETOOBIG; /* cannot happen: every field is bounded */
+	if (x->n_hd == x->cap_hd) {
+		size_t cap = x->cap_hd ? 2 * x->cap_hd : 256;
+		void *p = realloc(x->hd, cap * sizeof *x->hd);
+		if (!p)
+			return IOLM_ENOMEM;
+		x->hd = p;
+		x->cap_hd = cap;
+	}
+	/* Kept until hist_flush; a block under construction drops the entries of a
+	 * transaction it leaves out with its n_hd. */
+	struct hist_delta *d = &x->hd[x->n_hd++];
+	hist_key(d->key, account, x->height, x->hist_seq++);
+	d->len = (uint8_t)len;
+	d->kind = (uint8_t)kind;
+	d->amount = amount;
+	protobuf_c_message_pack(&e.base, d->val);
+	return IOLM_OK;
 }
 
 static int tasklist_add(struct exec *x, const uint8_t task[static 32], uint32_t index)
