@@ -86,8 +86,8 @@ struct exec {
 	Iolm__Supply supply;
 	uint64_t fees; /* collected in this block, paid out at its end */
 	uint32_t hist_seq; /* history entries written in this block so far */
-	/* history totals to add, one per entry written (ledger/history.c): applied once per
-	 * account by hist_flush at the end of the block */
+	/* the block's history entries (ledger/history.c), written in key order, and their
+	 * accounts' totals updated once each, by hist_flush at the end of the block */
 	struct hist_delta *hd;
 	size_t n_hd, cap_hd;
 };
@@ -152,9 +152,9 @@ int hist_add(struct exec *x, const uint8_t account[static IOLM_ADDR_LEN],
 /* The entries of an applied transaction (its kind's, then its fee) and, for a
  * task_create at position index, its task list entry. */
 int hist_tx(struct exec *x, const ledger_tx *tx, uint32_t index) IOLM_WUR;
-/* Add the block's history entries to their accounts' totals (histsum), reading and
- * writing each account's once; call after the block's last hist_add, before it is
- * committed. */
+/* Write the block's history entries in key order and add them to their accounts'
+ * totals (histsum), reading and writing each account's once; call after the block's
+ * last hist_add, before it is committed. */
 int hist_flush(struct exec *x) IOLM_WUR;
 
 /* ---- eob.c */

@@ -78,7 +78,7 @@ typedef struct ledger_options {
 	int no_sync;           /* 1: skip fsync at commit (tests only: loses durability, not atomicity) */
 	const struct ledger_rules *rules; /* end-of-block rules (ledger/eob.h); copied */
 	/* 1: keep no account history (ledger_history answers IOLM_ELEDGER_NOHISTORY). It is
-	 * an index beside the state, not consensus, and costs about a third of block
+	 * an index beside the state, not consensus, and costs about 30% of block
 	 * execution. Switching it off drops what an existing ledger had; a ledger that ran
 	 * without it cannot switch it back on (IOLM_ELEDGER_HISTORY_GAP: its history would
 	 * miss blocks). The task list is kept either way. */
