@@ -16,11 +16,20 @@
  *   block_commit_p50_ms      durable commit latency of 200-transfer blocks, median and
  *   block_commit_p99_ms      99th percentile; limit: two fdatasync()s on the same disk
  *                            (LMDB's floor per durable commit), measured in the same run
+ *   block_commit_write_kib   bytes those commits wrote, per commit (the process's write
+ *                            syscalls, /proc/self/io wchar), no limit
+ *   block_commit_io_floor_ms the disk's time for that much: as many 4 KiB pages written
+ *                            at random places of a file the ledger's size, fdatasync,
+ *                            then one more page and fdatasync (LMDB's meta page), median
+ *                            of 20; limit: block_commit_p50_ms, so the ratio is the share
+ *                            of a commit the disk alone would take
  *
  * Usage: bench_ledger [--quick] [--dir DIR]   (DIR on a real disk; default .) */
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "bench_util.h"
@@ -356,6 +365,52 @@ static double fsync_ms(const char *dir, int rounds)
 	return ms;
 }
 
+/* Bytes this process has passed to write syscalls (0 when /proc is not there). */
+static uint64_t wchar(void)
+{
+	char line[128];
+	unsigned long long v = 0;
+	FILE *f = fopen("/proc/self/io", "r");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof line, f))
+		if (sscanf(line, "wchar: %llu", &v) == 1)
+			break;
+	fclose(f);
+	return v;
+}
+
+/* Median ms of writing `pages` 4 KiB pages at random places of a `file_bytes` file, one
+ * fdatasync, then one page and another fdatasync. */
+static double io_floor_ms(const char *dir, size_t pages, uint64_t file_bytes)
+{
+	char path[4200], rec[4096];
+	double t[20];
+	uint64_t rng = 0x9e3779b97f4a7c15ull, slots = file_bytes / sizeof rec;
+	snprintf(path, sizeof path, "%s/bench-floor.tmp", dir);
+	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	memset(rec, 'w', sizeof rec);
+	if (fd < 0 || slots < 2 || ftruncate(fd, (off_t)file_bytes) || fdatasync(fd))
+		die("floor file", IOLM_EIO);
+	for (int r = 0; r < 20; r++) {
+		double t0 = bench_now();
+		for (size_t i = 0; i < pages; i++) {
+			rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+			off_t at = (off_t)((rng >> 11) % slots) * (off_t)sizeof rec;
+			if (pwrite(fd, rec, sizeof rec, at) != (ssize_t)sizeof rec)
+				die("floor write", IOLM_EIO);
+		}
+		if (fdatasync(fd) || pwrite(fd, rec, sizeof rec, 0) != (ssize_t)sizeof rec ||
+		    fdatasync(fd))
+			die("floor sync", IOLM_EIO);
+		t[r] = (bench_now() - t0) * 1000.0;
+	}
+	close(fd);
+	unlink(path);
+	qsort(t, 20, sizeof t[0], cmp_double);
+	return t[10];
+}
+
 static void bench_latency(struct world *w, int blocks, size_t per_block, uint64_t nonce)
 {
 	double *lat = malloc((size_t)blocks * sizeof *lat);
@@ -366,12 +421,15 @@ static void bench_latency(struct world *w, int blocks, size_t per_block, uint64_
 	if (!lat || (rc = ledger_sigcache_create(&cache, per_block * 4)))
 		die("alloc", IOLM_ENOMEM);
 	iolm_buf_init(&blk, IOLM_MAX_BLOCK_BYTES);
+	uint64_t written = 0;
 	for (int b = 0; b < blocks; b++) {
 		size_t first = ((size_t)b * per_block) % w->n;
 		uint64_t round = nonce + ((size_t)b * per_block) / w->n;
 		iolm_buf *txs = make_transfers(w, first, per_block, round);
 		build_block(w, &blk, txs, per_block, cache);
+		uint64_t w0 = wchar();
 		commit_block(w, &blk, cache);
+		written += wchar() - w0;
 		ledger_get_commit_stats(w->l, &st);
 		lat[b] = (double)st.total_ns / 1e6;
 		free_transfers(txs, per_block);
@@ -381,6 +439,18 @@ static void bench_latency(struct world *w, int blocks, size_t per_block, uint64_
 	bench_figure("block_commit_p50_ms", lat[blocks / 2], "ms", "two_fsync_ms", two_fsync);
 	bench_figure("block_commit_p99_ms", lat[(blocks * 99) / 100], "ms", "two_fsync_ms",
 		     two_fsync);
+	double kib = (double)written / blocks / 1024.0;
+	bench_figure("block_commit_write_kib", kib, "KiB", NULL, 0);
+	if (written) {
+		char path[4200];
+		struct stat sb;
+		snprintf(path, sizeof path, "%s/data.mdb", w->dir);
+		if (stat(path, &sb))
+			die("stat ledger", IOLM_EIO);
+		double floor = io_floor_ms(w->dir, (size_t)(kib / 4.0 + 0.5), (uint64_t)sb.st_size);
+		bench_figure("block_commit_io_floor_ms", floor, "ms", "block_commit_p50_ms",
+			     lat[blocks / 2]);
+	}
 	iolm_buf_release(&blk, 0);
 	ledger_sigcache_destroy(cache);
 	free(lat);
