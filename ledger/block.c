@@ -497,7 +497,7 @@ static int try_candidate(ledger *l, struct build *bd, const ledger_tx *tx)
 	Iolm__Supply supply = bd->x.supply;
 	uint64_t fees = bd->x.fees;
 	uint32_t hist_seq = bd->x.hist_seq;
-	size_t n_hd = bd->x.n_hd;
+	size_t n_hist = bd->x.n_hist;
 	int err = ledger_lmdb_err(mdb_txn_begin(l->env, parent, 0, &child));
 	if (err)
 		return err;
@@ -510,7 +510,7 @@ static int try_candidate(ledger *l, struct build *bd, const ledger_tx *tx)
 		bd->x.supply = supply;
 		bd->x.fees = fees;
 		bd->x.hist_seq = hist_seq;
-		bd->x.n_hd = n_hd;
+		bd->x.n_hist = n_hist;
 		return err;
 	}
 	return ledger_lmdb_err(mdb_txn_commit(child));

@@ -100,7 +100,7 @@ static int sums_get(MDB_txn *txn, ledger *l, const uint8_t account[static IOLM_A
  * (account || height || seq), its encoded HistoryEntry, and what it adds to the account's
  * total of its kind. */
 #define HIST_ENTRY_MAX 112 /* an encoded HistoryEntry: at most 2 + 11 + 34 + 34 + 22 */
-struct hist_delta {
+struct hist_pending {
 	uint8_t key[HIST_KEY_LEN];
 	uint8_t len;
 	uint8_t kind;
@@ -108,10 +108,10 @@ struct hist_delta {
 	uint8_t val[HIST_ENTRY_MAX];
 };
 
-static int delta_cmp(const void *a, const void *b)
+static int hist_pending_cmp(const void *a, const void *b)
 {
-	return memcmp(((const struct hist_delta *)a)->key, ((const struct hist_delta *)b)->key,
-		      HIST_KEY_LEN);
+	const struct hist_pending *x = a, *y = b;
+	return memcmp(x->key, y->key, HIST_KEY_LEN);
 }
 
 int hist_flush(struct exec *x)
@@ -122,27 +122,28 @@ int hist_flush(struct exec *x)
 	/* In key order, so the B-tree is walked once, left to right, and grouped by account
 	 * (the key's prefix): each account's totals are read and written once per block
 	 * instead of once per entry (a transfer has three entries). */
-	if (!x->n_hd)
+	if (!x->n_hist)
 		return IOLM_OK;
-	qsort(x->hd, x->n_hd, sizeof *x->hd, delta_cmp);
-	for (size_t i = 0; i < x->n_hd && !err;) {
-		const uint8_t *account = x->hd[i].key;
+	qsort(x->hist, x->n_hist, sizeof *x->hist, hist_pending_cmp);
+	for (size_t i = 0; i < x->n_hist;) {
+		const uint8_t *account = x->hist[i].key;
 		if ((err = sums_get(x->txn, x->l, account, sums)))
-			break;
-		for (; i < x->n_hd && !memcmp(x->hd[i].key, account, IOLM_ADDR_LEN) && !err; i++) {
-			const struct hist_delta *d = &x->hd[i];
-			MDB_val k = { HIST_KEY_LEN, (void *)d->key }, v = { d->len, (void *)d->val };
-			if (!(err = iolm_add_u64(&sums[d->kind], sums[d->kind], d->amount)))
-				err = ledger_lmdb_err(mdb_put(x->txn, x->l->history, &k, &v, 0));
+			goto out;
+		for (; i < x->n_hist && !memcmp(x->hist[i].key, account, IOLM_ADDR_LEN); i++) {
+			const struct hist_pending *p = &x->hist[i];
+			MDB_val k = { HIST_KEY_LEN, (void *)p->key }, v = { p->len, (void *)p->val };
+			if ((err = iolm_add_u64(&sums[p->kind], sums[p->kind], p->amount)) ||
+			    (err = ledger_lmdb_err(mdb_put(x->txn, x->l->history, &k, &v, 0))))
+				goto out;
 		}
-		if (err)
-			break;
 		for (size_t k = 0; k < LEDGER_HIST_KINDS; k++)
 			put_be(val + 8 * k, sums[k], 8);
 		MDB_val k = { IOLM_ADDR_LEN, (void *)account }, v = { sizeof val, val };
-		err = ledger_lmdb_err(mdb_put(x->txn, x->l->histsum, &k, &v, 0));
+		if ((err = ledger_lmdb_err(mdb_put(x->txn, x->l->histsum, &k, &v, 0))))
+			goto out;
 	}
-	x->n_hd = 0;
+out:
+	x->n_hist = 0;
 	return err;
 }
 
@@ -171,22 +172,22 @@ int hist_add(struct exec *x, const uint8_t account[static IOLM_ADDR_LEN],
 	size_t len = protobuf_c_message_get_packed_size(&e.base);
 	if (len > HIST_ENTRY_MAX)
 		return IOLM_ETOOBIG; /* cannot happen: every field is bounded */
-	if (x->n_hd == x->cap_hd) {
-		size_t cap = x->cap_hd ? 2 * x->cap_hd : 256;
-		void *p = realloc(x->hd, cap * sizeof *x->hd);
-		if (!p)
+	if (x->n_hist == x->cap_hist) {
+		size_t cap = x->cap_hist ? 2 * x->cap_hist : 256;
+		void *grown = realloc(x->hist, cap * sizeof *x->hist);
+		if (!grown)
 			return IOLM_ENOMEM;
-		x->hd = p;
-		x->cap_hd = cap;
+		x->hist = grown;
+		x->cap_hist = cap;
 	}
 	/* Kept until hist_flush; a block under construction drops the entries of a
-	 * transaction it leaves out with its n_hd. */
-	struct hist_delta *d = &x->hd[x->n_hd++];
-	hist_key(d->key, account, x->height, x->hist_seq++);
-	d->len = (uint8_t)len;
-	d->kind = (uint8_t)kind;
-	d->amount = amount;
-	protobuf_c_message_pack(&e.base, d->val);
+	 * transaction it leaves out with its n_hist. */
+	struct hist_pending *p = &x->hist[x->n_hist++];
+	hist_key(p->key, account, x->height, x->hist_seq++);
+	p->len = (uint8_t)len;
+	p->kind = (uint8_t)kind;
+	p->amount = amount;
+	protobuf_c_message_pack(&e.base, p->val);
 	return IOLM_OK;
 }
 

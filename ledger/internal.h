@@ -88,8 +88,8 @@ struct exec {
 	uint32_t hist_seq; /* history entries written in this block so far */
 	/* the block's history entries (ledger/history.c), written in key order, and their
 	 * accounts' totals updated once each, by hist_flush at the end of the block */
-	struct hist_delta *hd;
-	size_t n_hd, cap_hd;
+	struct hist_pending *hist;
+	size_t n_hist, cap_hist;
 };
 
 int ledger_lmdb_err(int rc);

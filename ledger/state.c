@@ -40,9 +40,9 @@ void exec_release(struct exec *x)
 	free(x->touched);
 	x->touched = NULL;
 	x->n_touched = x->cap_touched = 0;
-	free(x->hd);
-	x->hd = NULL;
-	x->n_hd = x->cap_hd = 0;
+	free(x->hist);
+	x->hist = NULL;
+	x->n_hist = x->cap_hist = 0;
 }
 
 static int touch(struct exec *x, const uint8_t *key, size_t klen)
@@ -220,7 +220,7 @@ int exec_finish(struct exec *x, uint8_t root[static 32])
 	size_t n = 0;
 	int err;
 
-	assert(x->n_hd == 0); /* hist_flush came first */
+	assert(x->n_hist == 0); /* hist_flush came first */
 
 	if ((err = state_put_msg(x, &skey, 1, &x->supply.base)))
 		return err;

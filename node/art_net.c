@@ -2,12 +2,12 @@
 #include "node/art_net.h"
 
 #include <assert.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <event2/event.h>
 
+#include "core/hex.h"
 #include "core/log.h"
 
 #define MOD "art"
@@ -106,8 +106,7 @@ static void cb_done(void *ctx, const uint8_t id[ART_ID_LEN], int err)
 {
 	char hex[2 * ART_ID_LEN + 1];
 	(void)ctx;
-	for (size_t i = 0; i < ART_ID_LEN; i++)
-		snprintf(hex + 2 * i, 3, "%02x", id[i]);
+	iolm_hex_encode(hex, sizeof hex, id, ART_ID_LEN);
 	if (err)
 		IOLM_WARN(MOD, "fetch of %s stopped: %s", hex, iolm_strerror(err));
 	else
@@ -299,8 +298,7 @@ size_t node_art_net_resume(node_art_net *a, art_store *s)
 		enter(a);
 		err = art_xfer_fetch(a->x, list[i].id, list[i].pinned);
 		leave(a);
-		for (size_t k = 0; k < ART_ID_LEN; k++)
-			snprintf(hex + 2 * k, 3, "%02x", list[i].id[k]);
+		iolm_hex_encode(hex, sizeof hex, list[i].id, ART_ID_LEN);
 		if (err) {
 			IOLM_WARN(MOD, "cannot resume the fetch of %s: %s", hex, iolm_strerror(err));
 			continue;

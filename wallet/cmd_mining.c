@@ -84,19 +84,39 @@ int cmd_task_list(wallet_cli *c)
 	return IOLM_OK;
 }
 
-/* GET path, then the block its answer's height names (as get() reports errors). */
+/* The block of the last answer read: several answers read at one height (a loop over
+ * tasks or works) fetch it once. */
+struct anchor_cache {
+	json_t *blk;        /* /block/{height}; NULL at height 0, where nothing is signed */
+	uint64_t height;
+	int valid;
+};
+
+/* GET path, then (unless the cache holds it) the block its answer's height names, into
+ * ac->blk; errors as get() reports them. */
 static int get_anchored(wallet_cli *c, wallet_node *n, const char *path, json_t **ans,
-			json_t **blk)
+			struct anchor_cache *ac)
 {
-	int err = wallet_get_anchored(n, path, ans, blk, c->detail, sizeof c->detail);
-	if (err == IOLM_EWALLET_ANSWER && *ans) {
-		const char *m = json_string_value(
-			json_object_get(json_object_get(*ans, "error"), "message"));
-		snprintf(c->detail, sizeof c->detail, "%s: %s", path, m ? m : "error");
-	} else if (err && !c->detail[0]) {
-		snprintf(c->detail, sizeof c->detail, "%s", path);
+	char bpath[64];
+	int ok = 1, err = get(c, n, path, ans);
+	if (err)
+		return err;
+	uint64_t h = wallet_json_u64(*ans, "height", &ok);
+	if (!ok) {
+		snprintf(c->detail, sizeof c->detail, "%s: the answer has no height", path);
+		return IOLM_EWALLET_PROOF;
 	}
-	return err;
+	if (ac->valid && ac->height == h)
+		return IOLM_OK;
+	json_decref(ac->blk);
+	ac->blk = NULL;
+	ac->valid = 0;
+	snprintf(bpath, sizeof bpath, "/block/%llu", (unsigned long long)h);
+	if (h && (err = get(c, n, bpath, &ac->blk)))
+		return err;
+	ac->height = h;
+	ac->valid = 1;
+	return IOLM_OK;
 }
 
 /* The task and its profit shares, each answer checked against a header signed by +2/3
@@ -109,7 +129,8 @@ int cmd_task_show(wallet_cli *c)
 	wallet_node n;
 	wallet_trust *t = NULL;
 	wallet_task tk, sh;
-	json_t *task = NULL, *tblk = NULL, *shares = NULL, *sblk = NULL;
+	struct anchor_cache ac = { NULL, 0, 0 };
+	json_t *task = NULL, *shares = NULL;
 	int err;
 
 	memset(&tk, 0, sizeof tk);
@@ -121,11 +142,11 @@ int cmd_task_show(wallet_cli *c)
 	if ((err = cli_connect(c, &n, &t)))
 		return err;
 	snprintf(path, sizeof path, "/task/%s", id);
-	if (!(err = get_anchored(c, &n, path, &task, &tblk)) &&
-	    !(err = wallet_verify_task(t, raw, task, tblk, &tk, c->detail, sizeof c->detail))) {
+	if (!(err = get_anchored(c, &n, path, &task, &ac)) &&
+	    !(err = wallet_verify_task(t, raw, task, ac.blk, &tk, c->detail, sizeof c->detail))) {
 		snprintf(path, sizeof path, "/task/%s/shares", id);
-		if (!(err = get_anchored(c, &n, path, &shares, &sblk)))
-			err = wallet_verify_task_shares(t, raw, shares, sblk, &sh, c->detail,
+		if (!(err = get_anchored(c, &n, path, &shares, &ac)))
+			err = wallet_verify_task_shares(t, raw, shares, ac.blk, &sh, c->detail,
 							sizeof c->detail);
 	}
 	wallet_node_close(&n);
@@ -178,9 +199,8 @@ out:
 	wallet_task_free(&tk);
 	wallet_task_free(&sh);
 	json_decref(task);
-	json_decref(tblk);
+	json_decref(ac.blk);
 	json_decref(shares);
-	json_decref(sblk);
 	wallet_trust_destroy(t);
 	return err;
 }
@@ -190,11 +210,11 @@ out:
 /* /rewards/{addr} checked like a balance: the Rewards record under a signed header. */
 static int rewards_proved(wallet_cli *c, wallet_node *n, const wallet_trust *t,
 			  const uint8_t id[static IOLM_ADDR_LEN], Iolm__Rewards **out,
-			  wallet_anchor *at)
+			  wallet_anchor *at, struct anchor_cache *ac)
 {
 	uint8_t raw[1 + IOLM_ADDR_LEN] = { LEDGER_SK_REWARDS }, *val = NULL;
 	char addr[IOLM_ADDR_STRLEN + 1], path[128];
-	json_t *ans = NULL, *blk = NULL;
+	json_t *ans = NULL;
 	size_t vlen;
 	int err;
 
@@ -202,8 +222,8 @@ static int rewards_proved(wallet_cli *c, wallet_node *n, const wallet_trust *t,
 	memcpy(raw + 1, id, IOLM_ADDR_LEN);
 	iolm_addr_encode(addr, id);
 	snprintf(path, sizeof path, "/rewards/%s", addr);
-	if ((err = wallet_get_anchored(n, path, &ans, &blk, c->detail, sizeof c->detail)) ||
-	    (err = wallet_verify_anchor(t, u64(ans, "height"), blk, at, c->detail,
+	if ((err = get_anchored(c, n, path, &ans, ac)) ||
+	    (err = wallet_verify_anchor(t, u64(ans, "height"), ac->blk, at, c->detail,
 					sizeof c->detail)))
 		goto out;
 	const json_t *rec = json_object_get(ans, "record");
@@ -235,7 +255,6 @@ out:
 	}
 	free(val);
 	json_decref(ans);
-	json_decref(blk);
 	return err;
 }
 
@@ -311,13 +330,14 @@ int cmd_rewards(wallet_cli *c)
 	wallet_trust *t;
 	wallet_anchor at;
 	Iolm__Rewards *r = NULL, zero = IOLM__REWARDS__INIT;
+	struct anchor_cache ac = { NULL, 0, 0 };
 	json_t *entries = NULL, *totals = NULL, *tasks = NULL, *shares = json_array();
 	int err;
 
 	if ((err = cli_address(c, cli_arg(c, 0), id)) || (err = cli_connect(c, &n, &t)))
 		goto done;
 	iolm_addr_encode(addr, id);
-	if ((err = rewards_proved(c, &n, t, id, &r, &at)) ||
+	if ((err = rewards_proved(c, &n, t, id, &r, &at, &ac)) ||
 	    (err = history(c, &n, addr, NULL, &entries, &totals)))
 		goto out;
 	/* Profit shares in every task the account touched (the history names them), each
@@ -326,7 +346,7 @@ int cmd_rewards(wallet_cli *c)
 	size_t i;
 	json_t *tid;
 	json_array_foreach(tasks, i, tid) {
-		json_t *s = NULL, *blk = NULL;
+		json_t *s = NULL;
 		uint8_t task[32];
 		wallet_share ws;
 		if (iolm_hex_decode_exact(task, 32, json_string_value(tid))) {
@@ -335,11 +355,10 @@ int cmd_rewards(wallet_cli *c)
 			goto out;
 		}
 		snprintf(path, sizeof path, "/shares/%s/%s", json_string_value(tid), addr);
-		if (!(err = get_anchored(c, &n, path, &s, &blk)))
-			err = wallet_verify_share(t, task, id, s, blk, &ws, c->detail,
+		if (!(err = get_anchored(c, &n, path, &s, &ac)))
+			err = wallet_verify_share(t, task, id, s, ac.blk, &ws, c->detail,
 						  sizeof c->detail);
 		json_decref(s);
-		json_decref(blk);
 		if (err)
 			goto out;
 		if (ws.credit)
@@ -399,6 +418,7 @@ out:
 done:
 	if (r)
 		iolm_codec_free(&r->base);
+	json_decref(ac.blk);
 	json_decref(entries);
 	json_decref(totals);
 	json_decref(tasks);
@@ -407,36 +427,6 @@ done:
 }
 
 /* ---------------------------------------------------------------- works */
-
-/* A work's /work answer and the block it names; the block of the last answer is kept
- * and reused when the next answer is read at the same height. */
-struct anchor_cache {
-	json_t *blk;
-	uint64_t height;
-};
-
-static int get_work(wallet_cli *c, wallet_node *n, const char *path, json_t **ans,
-		    struct anchor_cache *ac)
-{
-	char bpath[64];
-	int ok = 1, err = get(c, n, path, ans);
-	if (err)
-		return err;
-	uint64_t h = wallet_json_u64(*ans, "height", &ok);
-	if (!ok || !h) {
-		snprintf(c->detail, sizeof c->detail, "%s: the answer names no signed height", path);
-		return IOLM_EWALLET_PROOF;
-	}
-	if (ac->blk && ac->height == h)
-		return IOLM_OK;
-	json_decref(ac->blk);
-	ac->blk = NULL;
-	snprintf(bpath, sizeof bpath, "/block/%llu", (unsigned long long)h);
-	if ((err = get(c, n, bpath, &ac->blk)))
-		return err;
-	ac->height = h;
-	return IOLM_OK;
-}
 
 static const char *work_status(int s)
 {
@@ -453,7 +443,7 @@ int cmd_works(wallet_cli *c)
 	char addr[IOLM_ADDR_STRLEN + 1], path[128], a[32], b[32];
 	wallet_node n;
 	wallet_trust *t = NULL;
-	struct anchor_cache ac = { NULL, 0 };
+	struct anchor_cache ac = { NULL, 0, 0 };
 	json_t *entries = NULL, *totals = NULL, *works = json_array();
 	int err;
 
@@ -475,7 +465,7 @@ int cmd_works(wallet_cli *c)
 			goto out;
 		}
 		snprintf(path, sizeof path, "/work/%s", str(e, "object_id"));
-		if (!(err = get_work(c, &n, path, &ans, &ac)))
+		if (!(err = get_anchored(c, &n, path, &ans, &ac)))
 			err = wallet_verify_work(t, wid, ans, ac.blk, &w, c->detail,
 						 sizeof c->detail);
 		json_decref(ans);

@@ -346,17 +346,25 @@ static int proved_share(const wallet_anchor *a, const uint8_t task[static 32],
 
 /* An answer read at its "height": the block anchoring it, then the task record in its
  * field rec. */
+/* The anchor of an answer read at its "height": that block, checked. */
+static int answer_anchor(const wallet_trust *t, const json_t *answer, const json_t *block,
+			 wallet_anchor *at, char *why, size_t why_len)
+{
+	int ok = 1;
+	uint64_t height = wallet_json_u64(answer, "height", &ok);
+	if (!ok)
+		return refuse(why, why_len, "the answer has no height");
+	return wallet_verify_anchor(t, height, block, at, why, why_len);
+}
+
+/* An answer's anchor, then the task record in its field rec. */
 static int anchored_task(const wallet_trust *t, const uint8_t task[static 32],
 			 const json_t *answer, const char *rec, const json_t *block,
 			 wallet_task *out, char *why, size_t why_len)
 {
-	int ok = 1, err;
-	uint64_t height = wallet_json_u64(answer, "height", &ok);
-	if (!ok)
-		return refuse(why, why_len, "the answer has no height");
-	if ((err = wallet_verify_anchor(t, height, block, &out->at, why, why_len)))
-		return err;
-	return proved_task(&out->at, task, json_object_get(answer, rec), out, why, why_len);
+	int err = answer_anchor(t, answer, block, &out->at, why, why_len);
+	return err ? err : proved_task(&out->at, task, json_object_get(answer, rec), out, why,
+				       why_len);
 }
 
 /* Whether a JSON field holds the hex of exactly these bytes (null or "" for none). */
@@ -539,17 +547,14 @@ int wallet_verify_work(const wallet_trust *t, const uint8_t work[static 32],
 
 	memset(out, 0, sizeof *out);
 	memcpy(raw + 1, work, 32);
-	uint64_t height = wallet_json_u64(answer, "height", &ok);
-	if (!ok)
-		return refuse(why, why_len, "the work answer has no height");
-	if ((err = wallet_verify_anchor(t, height, block, &out->at, why, why_len)) ||
+	if ((err = answer_anchor(t, answer, block, &out->at, why, why_len)) ||
 	    (err = proved_msg(&out->at, raw, sizeof raw, json_object_get(answer, "record"),
 			      &iolm__work_state__descriptor, (ProtobufCMessage **)&out->state,
 			      "work", why, why_len)))
 		goto out;
 	if (!out->state) {
 		err = refuse(why, why_len, "the node's proof says the work does not exist at "
-				 "height %llu", (unsigned long long)height);
+				 "height %llu", (unsigned long long)out->at.height);
 		goto out;
 	}
 	const Iolm__WorkState *s = out->state;
@@ -571,7 +576,7 @@ int wallet_verify_work(const wallet_trust *t, const uint8_t work[static 32],
 	    json_is_true(json_object_get(answer, "was_best")) != (s->was_best != 0) ||
 	    !same_hex(json_object_get(answer, "commit_bytes"), s->commit.data, s->commit.len)) {
 		err = refuse(why, why_len, "the node's work fields differ from the record it "
-				 "proved at height %llu", (unsigned long long)height);
+				 "proved at height %llu", (unsigned long long)out->at.height);
 		goto out;
 	}
 	err = IOLM_OK;

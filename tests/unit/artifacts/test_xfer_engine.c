@@ -76,27 +76,44 @@ static size_t wants_to(const struct capture *cap, void *peer, const uint8_t *ids
 	return count;
 }
 
-/* A random artifact of size bytes added to store a (in directory da): its id, its
- * encoded manifest (man: initialized here) and its distinct chunk ids in manifest order
- * (at most cap, into ids), read from a scratch store that took the manifest. Returns
- * their number. */
-static size_t artifact_in(art_store *a, const char *da, uint64_t size, uint64_t seed,
-			  uint8_t id[ART_ID_LEN], iolm_buf *man, uint8_t *ids, size_t cap)
+/* Two stores: a holds a random artifact of 3 MiB (id, its encoded manifest man, its n
+ * distinct chunk ids in manifest order, read from a scratch store that took the
+ * manifest), b is empty. */
+struct two_stores {
+	char da[256], db[256];
+	art_store *a, *b;
+	uint8_t id[ART_ID_LEN];
+	iolm_buf man;
+	uint8_t ids[1024 * ART_ID_LEN];
+	size_t n;
+};
+
+static void two_stores_open(struct two_stores *t, uint64_t seed)
 {
 	char src[300], dc[256];
 	uint8_t got[ART_ID_LEN];
-	size_t n = 0;
-	snprintf(src, sizeof src, "%s/src.bin", da);
-	t_write_random(src, size, seed);
-	assert_int_equal(art_store_add(a, id, NULL, src, NULL), IOLM_OK);
-	iolm_buf_init(man, IOLM_MAX_MANIFEST_BYTES);
-	assert_int_equal(art_store_manifest(a, man, id), IOLM_OK);
+	t->a = t_open(t_tmpdir(t->da, sizeof t->da));
+	t->b = t_open(t_tmpdir(t->db, sizeof t->db));
+	snprintf(src, sizeof src, "%s/src.bin", t->da);
+	t_write_random(src, (uint64_t)3 << 20, seed);
+	assert_int_equal(art_store_add(t->a, t->id, NULL, src, NULL), IOLM_OK);
+	iolm_buf_init(&t->man, IOLM_MAX_MANIFEST_BYTES);
+	assert_int_equal(art_store_manifest(t->a, &t->man, t->id), IOLM_OK);
 	art_store *c = t_open(t_tmpdir(dc, sizeof dc));
-	assert_int_equal(art_store_put_manifest(c, got, man->data, man->len, 0), IOLM_OK);
-	assert_int_equal(art_store_missing(c, ids, cap, &n, NULL, id), IOLM_OK);
+	assert_int_equal(art_store_put_manifest(c, got, t->man.data, t->man.len, 0), IOLM_OK);
+	assert_int_equal(art_store_missing(c, t->ids, 1024, &t->n, NULL, t->id), IOLM_OK);
 	art_store_close(c);
 	t_rmrf(dc);
-	return n;
+	assert_true(t->n >= 20);
+}
+
+static void two_stores_close(struct two_stores *t)
+{
+	iolm_buf_release(&t->man, 0);
+	art_store_close(t->a);
+	art_store_close(t->b);
+	t_rmrf(t->da);
+	t_rmrf(t->db);
 }
 
 /* Peer P1 holds everything, P2 announced the first half of the chunks: P1 is asked for
@@ -104,52 +121,40 @@ static size_t artifact_in(art_store *a, const char *da, uint64_t size, uint64_t 
 static void test_rarest_chunks_requested_first(void **state)
 {
 	(void)state;
-	char da[256], db[256];
-	art_store *a = t_open(t_tmpdir(da, sizeof da)), *b = t_open(t_tmpdir(db, sizeof db));
-	uint8_t id[ART_ID_LEN], got[ART_ID_LEN];
-	iolm_buf man;
+	static struct two_stores t;
 	static struct capture cap;
+	uint8_t got[ART_ID_LEN];
 	art_xfer *x;
 	int p1, p2;
 	art_xfer_callbacks cb = { cap_want, cap_cancel, cap_block, cap_have, cap_penalize, NULL,
 				  &cap };
 	art_xfer_config cfg = { .window = 8 };
-	uint8_t *miss = malloc(1024 * ART_ID_LEN);
 
-	assert_non_null(miss);
-	size_t nmiss = artifact_in(a, da, (uint64_t)3 << 20, 4, id, &man, miss, 1024);
-	assert_int_equal(art_store_put_manifest(b, got, man.data, man.len, 0), IOLM_OK);
-	assert_true(nmiss >= 20);
-	size_t half = nmiss / 2;
-
+	two_stores_open(&t, 4);
+	assert_int_equal(art_store_put_manifest(t.b, got, t.man.data, t.man.len, 0), IOLM_OK);
+	size_t half = t.n / 2;
 	memset(&cap, 0, sizeof cap);
-	assert_int_equal(art_xfer_create(&x, b, &cfg, &cb), IOLM_OK);
-	assert_int_equal(art_xfer_fetch(x, id, 0), IOLM_OK);
+	assert_int_equal(art_xfer_create(&x, t.b, &cfg, &cb), IOLM_OK);
+	assert_int_equal(art_xfer_fetch(x, t.id, 0), IOLM_OK);
 	assert_int_equal(cap.n, 0); /* no peer yet */
 	assert_int_equal(art_xfer_peer_add(x, &p2), IOLM_OK);
-	art_xfer_on_have(x, &p2, id, miss, half);
+	art_xfer_on_have(x, &p2, t.id, t.ids, half);
 	cap.n = 0; /* P2 alone: asked for its first chunks */
 	assert_int_equal(art_xfer_peer_add(x, &p1), IOLM_OK);
-	art_xfer_on_have(x, &p1, id, NULL, 0);
+	art_xfer_on_have(x, &p1, t.id, NULL, 0);
 	/* P1's first window: every id from the second half, the chunks only it holds. */
-	assert_int_equal(wants_to(&cap, &p1, miss, half, nmiss), cfg.window);
+	assert_int_equal(wants_to(&cap, &p1, t.ids, half, t.n), cfg.window);
 	art_xfer_progress pr;
-	assert_int_equal(art_xfer_get_progress(x, &pr, id), IOLM_OK);
+	assert_int_equal(art_xfer_get_progress(x, &pr, t.id), IOLM_OK);
 	assert_int_equal(pr.peers, 2);
 	assert_int_equal(pr.in_flight, 2 * cfg.window);
 	/* P1 leaves: its requests are released (and P2 cannot take them: it lacks them). */
 	art_xfer_peer_remove(x, &p1);
-	assert_int_equal(art_xfer_get_progress(x, &pr, id), IOLM_OK);
+	assert_int_equal(art_xfer_get_progress(x, &pr, t.id), IOLM_OK);
 	assert_int_equal(pr.in_flight, cfg.window);
 	assert_int_equal(pr.peers, 1);
-
 	art_xfer_destroy(x);
-	free(miss);
-	iolm_buf_release(&man, 0);
-	art_store_close(a);
-	art_store_close(b);
-	t_rmrf(da);
-	t_rmrf(db);
+	two_stores_close(&t);
 }
 
 /* P2 announces part of an artifact before this node fetches it, P1 then sends the
@@ -158,46 +163,33 @@ static void test_rarest_chunks_requested_first(void **state)
 static void test_early_partial_have_counts(void **state)
 {
 	(void)state;
-	char da[256], db[256];
-	art_store *a = t_open(t_tmpdir(da, sizeof da)), *b = t_open(t_tmpdir(db, sizeof db));
-	uint8_t id[ART_ID_LEN];
-	iolm_buf man;
+	static struct two_stores t;
 	static struct capture cap;
 	art_xfer *x;
 	int p1, p2;
 	art_xfer_callbacks cb = { cap_want, cap_cancel, cap_block, cap_have, cap_penalize, NULL,
 				  &cap };
 	art_xfer_config cfg = { .window = 8 };
-	uint8_t *ids = malloc(1024 * ART_ID_LEN);
 
-	assert_non_null(ids);
-	size_t n = artifact_in(a, da, (uint64_t)3 << 20, 5, id, &man, ids, 1024);
-	assert_true(n >= 20);
-	size_t half = n / 2;
-
+	two_stores_open(&t, 5);
+	size_t half = t.n / 2;
 	memset(&cap, 0, sizeof cap);
-	assert_int_equal(art_xfer_create(&x, b, &cfg, &cb), IOLM_OK);
+	assert_int_equal(art_xfer_create(&x, t.b, &cfg, &cb), IOLM_OK);
 	assert_int_equal(art_xfer_peer_add(x, &p2), IOLM_OK);
-	art_xfer_on_have(x, &p2, id, ids + half * ART_ID_LEN, n - half);
-	assert_int_equal(art_xfer_fetch(x, id, 0), IOLM_OK);
+	art_xfer_on_have(x, &p2, t.id, t.ids + half * ART_ID_LEN, t.n - half);
+	assert_int_equal(art_xfer_fetch(x, t.id, 0), IOLM_OK);
 	assert_int_equal(art_xfer_peer_add(x, &p1), IOLM_OK);
-	art_xfer_on_have(x, &p1, id, NULL, 0);
+	art_xfer_on_have(x, &p1, t.id, NULL, 0);
 	cap.n = 0;
-	art_xfer_on_block(x, &p1, id, man.data, man.len);
+	art_xfer_on_block(x, &p1, t.id, t.man.data, t.man.len);
 	art_xfer_progress pr;
-	assert_int_equal(art_xfer_get_progress(x, &pr, id), IOLM_OK);
+	assert_int_equal(art_xfer_get_progress(x, &pr, t.id), IOLM_OK);
 	assert_int_equal(pr.state, ART_XFER_CHUNKS);
-	assert_int_equal(wants_to(&cap, &p2, ids, half, n), cfg.window);
+	assert_int_equal(wants_to(&cap, &p2, t.ids, half, t.n), cfg.window);
 	assert_int_equal(pr.in_flight, 2 * cfg.window);
 	assert_int_equal(cap.penalty, 0);
-
 	art_xfer_destroy(x);
-	free(ids);
-	iolm_buf_release(&man, 0);
-	art_store_close(a);
-	art_store_close(b);
-	t_rmrf(da);
-	t_rmrf(db);
+	two_stores_close(&t);
 }
 
 /* Wants are answered from the store: a chunk, a manifest, "not here" for an unknown id;
