@@ -2,17 +2,30 @@
  *
  * Every record on the wire is a 4-byte big-endian length followed by that many bytes.
  * The length is checked against the cap of the current state before any of the body is
- * read; the bufferevent's low watermark is then set to the whole record, so the read
- * callback runs once per complete record, and its high watermark stops reading from the
- * socket once one largest record is buffered. */
+ * read. The bufferevent's high watermark stops reading from the socket once one largest
+ * record is buffered.
+ *
+ * Reading: libevent 2.1 reads a socket at most 4 KiB per wakeup of the loop (its
+ * EVBUFFER_MAX_READ), so a 64 KiB artifact block would cost sixteen trips through
+ * epoll, FIONREAD and readv. The read callback therefore runs whenever anything
+ * arrives, and first reads what else the socket holds straight into the input buffer,
+ * up to WIRE_FILL_BYTES and never past the high watermark (wire_fill). A record that
+ * lies in one piece of the input buffer is decrypted from there into rxbuf; one split
+ * across pieces is copied out first. */
 #include <assert.h>
+#include <errno.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 
 #include <event2/buffer.h>
 
 #include "core/codec.h"
 #include "core/log.h"
 #include "node/p2p_int.h"
+
+/* Most bytes one wire_fill reads: four 64 KiB blocks with their framing. */
+#define WIRE_FILL_BYTES ((size_t)256 << 10)
 
 static void put_be32(uint8_t *p, uint32_t v)
 {
@@ -126,8 +139,9 @@ out:
 	return err;
 }
 
-/* Decrypt the ciphertext in p->rxbuf in place. */
-static int wire_open(node_peer *peer, size_t clen, size_t *len)
+/* Decrypt the clen bytes of ciphertext at c (in rxbuf, or in the input buffer) into
+ * rxbuf. */
+static int wire_open(node_peer *peer, const uint8_t *c, size_t clen, size_t *len)
 {
 	uint8_t nonce[crypto_aead_chacha20poly1305_IETF_NPUBBYTES];
 	unsigned long long mlen = 0;
@@ -137,7 +151,7 @@ static int wire_open(node_peer *peer, size_t clen, size_t *len)
 	if (clen < P2P_TAG_LEN || peer->rx_ctr == UINT64_MAX)
 		return IOLM_ENODE_FRAME;
 	make_nonce(nonce, peer->rx_ctr);
-	if (crypto_aead_chacha20poly1305_ietf_decrypt(b, &mlen, NULL, b, clen, NULL, 0, nonce,
+	if (crypto_aead_chacha20poly1305_ietf_decrypt(b, &mlen, NULL, c, clen, NULL, 0, nonce,
 						      peer->rx_key) != 0)
 		return IOLM_ENODE_FRAME;
 	peer->rx_ctr++;
@@ -244,7 +258,7 @@ out:
 }
 
 /* Their Auth, the first encrypted record: the transcript signed by their node key. */
-static void on_auth(node_peer *peer, size_t clen)
+static void on_auth(node_peer *peer, const uint8_t *c, size_t clen)
 {
 	node_p2p *p = peer->p2p;
 	ProtobufCMessage *m = NULL;
@@ -252,7 +266,7 @@ static void on_auth(node_peer *peer, size_t clen)
 	size_t len;
 	int err;
 
-	err = wire_open(peer, clen, &len);
+	err = wire_open(peer, c, clen, &len);
 	if (err) {
 		p2p_peer_misbehave(peer, P2P_PTS_AEAD, err, "auth frame fails authentication");
 		goto out;
@@ -274,14 +288,14 @@ out:
 }
 
 /* An ordinary frame from a ready peer. */
-static void on_frame(node_peer *peer, size_t clen)
+static void on_frame(node_peer *peer, const uint8_t *c, size_t clen)
 {
 	node_p2p *p = peer->p2p;
 	Iolm__Frame *f = NULL;
 	size_t len;
 	int err;
 
-	err = wire_open(peer, clen, &len);
+	err = wire_open(peer, c, clen, &len);
 	if (err) {
 		p->stats.bad_frames++;
 		p2p_peer_misbehave(peer, P2P_PTS_AEAD, err, "frame fails authentication");
@@ -321,6 +335,54 @@ static size_t record_cap(const node_peer *peer)
 	}
 }
 
+/* Read what the socket holds into in, up to WIRE_FILL_BYTES and never past high bytes
+ * buffered. Nothing to read is not an error; end of stream is left to the bufferevent,
+ * which reads it again and reports it; a failed read closes the peer. */
+static void wire_fill(node_peer *peer, struct evbuffer *in, size_t high)
+{
+	struct evbuffer_iovec v[2];
+	struct iovec iov[2];
+	size_t have = evbuffer_get_length(in), want, left;
+	evutil_socket_t fd = bufferevent_getfd(peer->bev);
+	ssize_t r;
+	int n, used = 0;
+
+	if (fd < 0 || have >= high)
+		return;
+	want = high - have < WIRE_FILL_BYTES ? high - have : WIRE_FILL_BYTES;
+	/* A socket bufferevent keeps the end of its input frozen except while it reads
+	 * into it itself; this is such a read. */
+	evbuffer_unfreeze(in, 0);
+	n = evbuffer_reserve_space(in, (ev_ssize_t)want, v, 2);
+	if (n <= 0)
+		goto out; /* out of memory: the bufferevent's own 4 KiB reads go on */
+	for (int i = 0; i < n; i++) {
+		iov[i].iov_base = v[i].iov_base;
+		iov[i].iov_len = v[i].iov_len;
+	}
+	do
+		r = readv(fd, iov, n);
+	while (r < 0 && errno == EINTR);
+	if (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+		evbuffer_freeze(in, 0);
+		p2p_peer_close(peer, IOLM_EIO, "read failed");
+		return;
+	}
+	left = r > 0 ? (size_t)r : 0;
+	for (; used < n && left; used++) {
+		if (v[used].iov_len > left)
+			v[used].iov_len = left;
+		left -= v[used].iov_len;
+	}
+	if (evbuffer_commit_space(in, v, used) != 0) {
+		evbuffer_freeze(in, 0);
+		p2p_peer_close(peer, IOLM_EIO, "input buffer");
+		return;
+	}
+out:
+	evbuffer_freeze(in, 0);
+}
+
 void p2p_wire_read_cb(struct bufferevent *bev, void *ctx)
 {
 	node_peer *peer = ctx;
@@ -328,14 +390,15 @@ void p2p_wire_read_cb(struct bufferevent *bev, void *ctx)
 	struct evbuffer *in = bufferevent_get_input(bev);
 	size_t high = 4 + p->max_frame + P2P_TAG_LEN;
 
+	wire_fill(peer, in, high);
 	while (peer->state != P2P_CLOSED) {
 		uint8_t hdr[4];
+		struct evbuffer_iovec v;
+		const uint8_t *c;
 		size_t avail = evbuffer_get_length(in), n;
 
-		if (avail < 4) {
-			bufferevent_setwatermark(bev, EV_READ, 4, high);
+		if (avail < 4)
 			return;
-		}
 		if (evbuffer_copyout(in, hdr, 4) != 4)
 			return;
 		n = get_be32(hdr);
@@ -346,13 +409,19 @@ void p2p_wire_read_cb(struct bufferevent *bev, void *ctx)
 					   "length prefix over the cap");
 			return;
 		}
-		if (avail < 4 + n) {
-			bufferevent_setwatermark(bev, EV_READ, 4 + n, high);
+		if (avail < 4 + n)
 			return;
-		}
-		if (evbuffer_drain(in, 4) != 0 || evbuffer_remove(in, p->rxbuf, n) != (int)n) {
-			p2p_peer_close(peer, IOLM_EIO, "input buffer");
-			return;
+		/* In one piece (and encrypted): decrypt from where it lies. Otherwise copy. */
+		if (peer->state != P2P_HELLO && evbuffer_peek(in, (ev_ssize_t)(4 + n), NULL, &v, 1) == 1 &&
+		    v.iov_len >= 4 + n) {
+			c = (const uint8_t *)v.iov_base + 4;
+		} else {
+			if (evbuffer_drain(in, 4) != 0 || evbuffer_remove(in, p->rxbuf, n) != (int)n) {
+				p2p_peer_close(peer, IOLM_EIO, "input buffer");
+				return;
+			}
+			c = p->rxbuf;
+			avail = 0; /* consumed */
 		}
 		p->stats.bytes_in += 4 + n;
 		switch (peer->state) {
@@ -360,12 +429,16 @@ void p2p_wire_read_cb(struct bufferevent *bev, void *ctx)
 			on_hello(peer, n);
 			break;
 		case P2P_AUTH:
-			on_auth(peer, n);
+			on_auth(peer, c, n);
 			break;
 		case P2P_READY:
-			on_frame(peer, n);
+			on_frame(peer, c, n);
 			break;
 		case P2P_CLOSED:
+			return;
+		}
+		if (avail && evbuffer_drain(in, 4 + n) != 0) {
+			p2p_peer_close(peer, IOLM_EIO, "input buffer");
 			return;
 		}
 	}

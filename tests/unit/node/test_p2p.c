@@ -31,6 +31,7 @@ typedef struct tnode {
 	iolm_key key;
 	int connects, disconnects, frames, pings, txs;
 	uint64_t last_ping;
+	crypto_generichash_state tx_digest; /* every Tx body received, in order */
 	node_peer *last_peer;
 	char peer_buf[P2P_ADDR_MAX];
 	const char *peers[2];
@@ -65,6 +66,7 @@ static void cb_frame(void *ctx, node_peer *peer, const Iolm__Frame *msg, const u
 		t->last_ping = msg->ping->nonce;
 	} else if (msg->msg_case == IOLM__FRAME__MSG_TX) {
 		t->txs++;
+		crypto_generichash_update(&t->tx_digest, msg->tx->body.data, msg->tx->body.len);
 	}
 	assert_non_null(raw);
 	assert_true(len > 0);
@@ -86,6 +88,7 @@ static void tnode_start(tnode *t, uint8_t seed, const char *chain, uint16_t port
 	node_p2p_callbacks cb = { cb_connect, cb_disconnect, cb_frame, t };
 
 	t->p = NULL;
+	crypto_generichash_init(&t->tx_digest, NULL, 0, 32);
 	key_from_seed(&t->key, seed);
 	cfg.chain_id = chain;
 	cfg.node_key = &t->key;
@@ -274,14 +277,13 @@ static void put32(uint8_t *p, uint32_t v)
 	p[3] = (uint8_t)v;
 }
 
-/* Send pt as the next AEAD frame; flip = 1 corrupts the tag. */
-static void hostile_frame(hostile *h, const uint8_t *pt, size_t n, int flip)
+/* Seal pt as the next AEAD record into rec (4 + n + P2P_TAG_LEN bytes); flip = 1
+ * corrupts the tag. */
+static void hostile_seal(hostile *h, uint8_t *rec, const uint8_t *pt, size_t n, int flip)
 {
-	uint8_t *rec = malloc(4 + n + P2P_TAG_LEN);
 	uint8_t nonce[12] = { 0 };
 	unsigned long long clen;
 
-	assert_non_null(rec);
 	for (int i = 0; i < 8; i++)
 		nonce[i] = (uint8_t)(h->tx_ctr >> (8 * i));
 	put32(rec, (uint32_t)(n + P2P_TAG_LEN));
@@ -289,8 +291,17 @@ static void hostile_frame(hostile *h, const uint8_t *pt, size_t n, int flip)
 						  h->tx);
 	if (flip)
 		rec[4 + n + P2P_TAG_LEN - 1] ^= 1;
-	raw_send(h->fd, rec, 4 + n + P2P_TAG_LEN);
 	h->tx_ctr++;
+}
+
+/* Send pt as the next AEAD frame; flip = 1 corrupts the tag. */
+static void hostile_frame(hostile *h, const uint8_t *pt, size_t n, int flip)
+{
+	uint8_t *rec = malloc(4 + n + P2P_TAG_LEN);
+
+	assert_non_null(rec);
+	hostile_seal(h, rec, pt, n, flip);
+	raw_send(h->fd, rec, 4 + n + P2P_TAG_LEN);
 	free(rec);
 }
 
@@ -681,6 +692,73 @@ static void test_replayed_frame_disconnects(void **state)
 	tnode_stop(&a);
 }
 
+static int txs_at_least_40(void *ctx)
+{
+	return ((tnode *)ctx)->txs >= 40;
+}
+
+/* Records arrive whole however the stream is cut: forty Tx frames of 1 byte to 3 MiB
+ * (larger than one read of the wire, and split across the input buffer's pieces), sent
+ * in pieces of 1 byte to 300 KiB with the loop running between them, then a large
+ * frame with a bad tag, cut the same way. */
+static void test_frames_arrive_whole_however_the_stream_is_cut(void **state)
+{
+	static const size_t sizes[] = { 1, 7, 100, 4000, 4096, 65536, 65600, 200000, 262144,
+					300000, 1u << 20, 3u << 20 };
+	tnode a = { 0 };
+	hostile h;
+	node_p2p_stats st;
+	Iolm__Frame f;
+	Iolm__Tx tx;
+	crypto_generichash_state want;
+	uint8_t *body = malloc(3u << 20), *pt = malloc((3u << 20) + 64);
+	uint8_t *stream = malloc(40u << 20), d_want[32], d_got[32];
+	size_t len = 0, pos = 0;
+	uint64_t rng = 0x243f6a8885a308d3ull;
+
+	assert_true(body && pt && stream);
+	crypto_generichash_init(&want, NULL, 0, 32);
+	tnode_start(&a, 1, CHAIN, 0, NULL, 0);
+	assert_true(hostile_handshake(&h, node_p2p_port(a.p), 9, 0));
+	assert_true(run_until(connected_once, &a, 2000));
+	for (int i = 0; i < 41; i++) {
+		size_t n = sizes[i % (sizeof sizes / sizeof sizes[0])], k;
+		make_tx_frame(&f, &tx, body, n, (uint8_t)i);
+		body[0] = (uint8_t)(i * 7 + 1); /* distinct bodies: no gossip duplicates */
+		body[n - 1] ^= (uint8_t)i;
+		k = iolm__frame__pack(&f, pt);
+		hostile_seal(&h, stream + len, pt, k, i == 40);
+		len += 4 + k + P2P_TAG_LEN;
+		if (i < 40)
+			crypto_generichash_update(&want, body, n);
+	}
+	assert_true(len <= 40u << 20);
+	while (pos < len) {
+		rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+		size_t cut = rng % 4 == 0 ? 1 + rng % 16 : 1 + (rng >> 8) % (300u << 10);
+		if (cut > len - pos)
+			cut = len - pos;
+		raw_send(h.fd, stream + pos, cut);
+		pos += cut;
+		event_base_loop(g_base, EVLOOP_NONBLOCK);
+	}
+	assert_true(run_until(txs_at_least_40, &a, 5000));
+	assert_true(raw_wait_closed(h.fd, 2000) >= 0);
+	hostile_close(&h);
+	assert_int_equal(a.txs, 40);
+	crypto_generichash_final(&want, d_want, 32);
+	crypto_generichash_final(&a.tx_digest, d_got, 32);
+	assert_memory_equal(d_got, d_want, 32);
+	node_p2p_get_stats(a.p, &st);
+	assert_int_equal(st.frames_in, 40);
+	assert_int_equal(st.bad_frames, 1);
+	assert_int_equal(node_p2p_peer_count(a.p), 0);
+	free(body);
+	free(pt);
+	free(stream);
+	tnode_stop(&a);
+}
+
 static void test_peer_that_does_not_read_is_dropped(void **state)
 {
 	tnode a = { 0 };
@@ -957,6 +1035,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bad_aead_tag_disconnects_then_key_banned, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_auth_signature_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_replayed_frame_disconnects, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_frames_arrive_whole_however_the_stream_is_cut, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_peer_that_does_not_read_is_dropped, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_heights_from_hello_and_status, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_oversized_and_undecodable_frames_penalized, setup, teardown),
