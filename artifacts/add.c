@@ -1,13 +1,19 @@
 /* Adding files and folders to the store, and getting them back (docs/artifacts.md).
  *
- * Add streams each file through a buffer of ADD_BUF bytes: cut points are found
- * sequentially (the rolling hash is cheap), the chunks of one buffer are hashed on the
- * store's pool of threads (ART_IDS_GROUP chunks per task, in lock-step), then written in the current write transaction, which is
- * committed every ADD_TXN_BYTES of new data so no transaction grows without bound. The
- * manifest is written last, in one transaction that also takes the chunk references;
- * until then the new chunks sit in the gc queue (store.c), and the shared gc lock keeps
- * a collection from running in between. Memory: the buffer, the cut table and the
- * growing chunk list (at most ART_MAX_CHUNKS entries). */
+ * Add streams each file through two buffers of ADD_BUF bytes in turn, in two stages
+ * that overlap. The caller's thread reads a buffer, finds its cut points sequentially
+ * (the rolling hash is cheap), has each batch of chunks hashed on the store's pool of
+ * threads (ART_IDS_GROUP chunks per task, in lock-step) and hands the batch to the
+ * writer thread, which stores it in its current write transaction and commits that
+ * every ADD_TXN_BYTES of new data, so no transaction grows without bound. The writer
+ * only reads a buffer; the caller refills one only once the writer is done with every
+ * batch in it, so reading, cutting and hashing the next 8 MiB overlap with writing the
+ * last (on two vCPUs the page-cache writes of a commit took as long as all the rest).
+ * The manifest is written last, in one transaction that also takes the chunk
+ * references; until then the new chunks sit in the gc queue (store.c), and the shared
+ * gc lock keeps a collection from running in between. Memory: the two buffers, the
+ * batches in flight, the cut table and the growing chunk list (at most ART_MAX_CHUNKS
+ * entries). */
 #include "artifacts/art_int.h"
 
 #include <dirent.h>
@@ -20,34 +26,54 @@
 #include "core/log.h"
 
 #define ADD_BUF (8u * 1024 * 1024)
-#define ADD_BATCH 1024u                      /* chunks hashed and written together */
+#define ADD_BATCH 1024u                      /* chunks hashed and handed over together */
 #define ADD_TXN_BYTES (64ull * 1024 * 1024)  /* new bytes per write transaction */
+#define ADD_BATCHES 4u                       /* batches hashed, queued or being stored */
+
+/* One batch of chunks, all in one buffer, on its way to the writer. */
+typedef struct add_batch {
+	art_ref refs[ADD_BATCH];
+	const uint8_t *ptr[ADD_BATCH];
+	size_t len[ADD_BATCH];
+	size_t n;
+	unsigned buf;                    /* the buffer its chunks lie in */
+	struct add_batch *next;
+} add_batch;
 
 typedef struct adder {
 	art_store *s;
-	uint8_t *buf;
+	uint8_t *buf[2];
+	unsigned cur;                    /* the buffer being cut */
 	uint64_t *cuts;
 	art_ref *refs;
 	size_t n_refs, cap_refs;
 	art_file *files;
 	size_t n_files;
-	MDB_txn *txn;
-	uint64_t txn_bytes;
 	art_add_stats st;
-	/* the batch being hashed */
-	size_t off[ADD_BATCH], len[ADD_BATCH];
-	const uint8_t *ptr[ADD_BATCH];
-	size_t n_batch;
-	art_ref *out;
+	add_batch *hashing;              /* the batch hash_task fills in */
+	/* shared with the writer, under mu */
+	pthread_mutex_t mu;
+	pthread_cond_t cv;               /* a batch queued or done, or closing */
+	add_batch *free_b;
+	add_batch *queue, **queue_tail;
+	unsigned pending[2];             /* batches of each buffer queued or being stored */
+	int closing;                     /* 1: commit and exit; 2: abort and exit */
+	int werr;                        /* the writer's first error */
+	pthread_t writer;
+	int writer_on;
+	/* the writer's own */
+	MDB_txn *txn;
+	uint64_t txn_bytes, new_chunks, new_bytes;
+	add_batch batches[ADD_BATCHES];
 } adder;
 
 static void hash_task(void *ctx, size_t t)
 {
-	adder *a = ctx;
+	add_batch *b = ((adder *)ctx)->hashing;
 	uint8_t ids[ART_IDS_GROUP][ART_ID_LEN];
-	size_t first, k = art_chunk_ids_task(ids, &first, a->ptr, a->len, a->n_batch, t);
+	size_t first, k = art_chunk_ids_task(ids, &first, b->ptr, b->len, b->n, t);
 	for (size_t i = 0; i < k; i++)
-		memcpy(a->out[first + i].id, ids[i], ART_ID_LEN);
+		memcpy(b->refs[first + i].id, ids[i], ART_ID_LEN);
 }
 
 static int read_full(int fd, uint8_t *p, size_t want, size_t *got)
@@ -66,14 +92,162 @@ static int read_full(int fd, uint8_t *p, size_t want, size_t *got)
 	return IOLM_OK;
 }
 
-/* Hash and store the n chunks of the batch and append them to the chunk list. */
-static int flush_batch(adder *a, size_t n)
+/* ---------------------------------------------------------------- the writer */
+
+/* Store b's chunks in the open write transaction; commit it once it holds
+ * ADD_TXN_BYTES of new data. */
+static int store_batch(adder *a, const add_batch *b)
+{
+	art_add_stats st = { 0 };
+	int rc;
+	if (!a->txn && (rc = art_lmdb_err(mdb_txn_begin(a->s->env, NULL, 0, &a->txn)))) {
+		a->txn = NULL;
+		return rc;
+	}
+	if ((rc = art_put_chunks_txn(a->s, a->txn, b->refs, b->ptr, b->n, &st)))
+		return rc;
+	a->new_chunks += st.new_chunks;
+	a->new_bytes += st.new_bytes;
+	a->txn_bytes += st.new_bytes;
+	if (a->txn_bytes >= ADD_TXN_BYTES) {
+		rc = art_lmdb_err(mdb_txn_commit(a->txn)); /* frees the txn even when it fails */
+		a->txn = NULL;
+		a->txn_bytes = 0;
+	}
+	return rc;
+}
+
+/* Store queued batches in order until closing; then commit (or abort) what is open.
+ * After an error the rest are only released. */
+static void *writer_main(void *arg)
+{
+	adder *a = arg;
+	add_batch *b;
+	int rc;
+	pthread_mutex_lock(&a->mu);
+	for (;;) {
+		while (!a->queue && !a->closing)
+			pthread_cond_wait(&a->cv, &a->mu);
+		if (!(b = a->queue))
+			break;
+		if (!(a->queue = b->next))
+			a->queue_tail = &a->queue;
+		int failed = a->werr != IOLM_OK;
+		pthread_mutex_unlock(&a->mu);
+		rc = failed ? IOLM_OK : store_batch(a, b);
+		pthread_mutex_lock(&a->mu);
+		if (rc && !a->werr)
+			a->werr = rc;
+		a->pending[b->buf]--;
+		b->next = a->free_b;
+		a->free_b = b;
+		pthread_cond_broadcast(&a->cv);
+	}
+	int commit = a->closing == 1 && !a->werr;
+	pthread_mutex_unlock(&a->mu);
+	if (a->txn) {
+		rc = commit ? art_lmdb_err(mdb_txn_commit(a->txn)) : IOLM_OK;
+		if (!commit)
+			mdb_txn_abort(a->txn);
+		a->txn = NULL;
+		if (rc) {
+			pthread_mutex_lock(&a->mu);
+			a->werr = rc;
+			pthread_mutex_unlock(&a->mu);
+		}
+	}
+	return NULL;
+}
+
+static int writer_open(adder *a)
+{
+	a->queue_tail = &a->queue;
+	for (unsigned i = 0; i < ADD_BATCHES; i++) {
+		a->batches[i].next = a->free_b;
+		a->free_b = &a->batches[i];
+	}
+	if (pthread_mutex_init(&a->mu, NULL))
+		return IOLM_ENOMEM;
+	if (pthread_cond_init(&a->cv, NULL)) {
+		pthread_mutex_destroy(&a->mu);
+		return IOLM_ENOMEM;
+	}
+	if (pthread_create(&a->writer, NULL, writer_main, a)) {
+		pthread_cond_destroy(&a->cv);
+		pthread_mutex_destroy(&a->mu);
+		return IOLM_ENOMEM;
+	}
+	a->writer_on = 1;
+	return IOLM_OK;
+}
+
+/* Let the writer store what is queued and commit it (abort: drop its open
+ * transaction), wait for it to exit; returns its error. */
+static int writer_close(adder *a, int abort)
+{
+	if (!a->writer_on)
+		return IOLM_OK;
+	pthread_mutex_lock(&a->mu);
+	a->closing = abort ? 2 : 1;
+	pthread_cond_broadcast(&a->cv);
+	pthread_mutex_unlock(&a->mu);
+	pthread_join(a->writer, NULL);
+	pthread_cond_destroy(&a->cv);
+	pthread_mutex_destroy(&a->mu);
+	a->writer_on = 0;
+	a->st.new_chunks = a->new_chunks;
+	a->st.new_bytes = a->new_bytes;
+	return a->werr;
+}
+
+/* A free batch, once the writer has released one; NULL with *rc set when it failed. */
+static add_batch *batch_get(adder *a, int *rc)
+{
+	add_batch *b;
+	pthread_mutex_lock(&a->mu);
+	while (!a->free_b && !a->werr)
+		pthread_cond_wait(&a->cv, &a->mu);
+	*rc = a->werr;
+	b = *rc ? NULL : a->free_b;
+	if (b)
+		a->free_b = b->next;
+	pthread_mutex_unlock(&a->mu);
+	return b;
+}
+
+static void batch_release(adder *a, add_batch *b)
+{
+	pthread_mutex_lock(&a->mu);
+	b->next = a->free_b;
+	a->free_b = b;
+	pthread_mutex_unlock(&a->mu);
+}
+
+/* Wait until the writer is done with every batch in buffer i; its error if it failed. */
+static int buffer_wait(adder *a, unsigned i)
 {
 	int rc;
-	if (n == 0)
+	pthread_mutex_lock(&a->mu);
+	while (a->pending[i] && !a->werr)
+		pthread_cond_wait(&a->cv, &a->mu);
+	rc = a->werr;
+	pthread_mutex_unlock(&a->mu);
+	return rc;
+}
+
+/* ---------------------------------------------------------------- the reader */
+
+/* Hash the n chunks of b, append them to the chunk list and hand b to the writer. */
+static int flush_batch(adder *a, add_batch *b, size_t n)
+{
+	if (n == 0) {
+		batch_release(a, b);
 		return IOLM_OK;
-	if (a->n_refs + n > ART_MAX_CHUNKS)
+	}
+	if (a->n_refs + n > ART_MAX_CHUNKS) {
+		batch_release(a, b);
 		return IOLM_EART_TOOMANY;
+	}
 	if (a->n_refs + n > a->cap_refs) {
 		size_t cap = a->cap_refs ? a->cap_refs * 2 : 4096;
 		while (cap < a->n_refs + n)
@@ -81,55 +255,60 @@ static int flush_batch(adder *a, size_t n)
 		if (cap > ART_MAX_CHUNKS)
 			cap = ART_MAX_CHUNKS;
 		art_ref *r = realloc(a->refs, cap * sizeof *r);
-		if (!r)
+		if (!r) {
+			batch_release(a, b);
 			return IOLM_ENOMEM;
+		}
 		a->refs = r;
 		a->cap_refs = cap;
 	}
-	a->out = a->refs + a->n_refs;
-	for (size_t i = 0; i < n; i++) {
-		a->ptr[i] = a->buf + a->off[i];
-		a->out[i].size = (uint32_t)a->len[i];
-	}
-	a->n_batch = n;
+	b->n = n;
+	b->buf = a->cur;
+	a->hashing = b;
 	art_pool_run(a->s->pool, hash_task, a, (n + ART_IDS_GROUP - 1) / ART_IDS_GROUP);
-	if (!a->txn && (rc = art_lmdb_err(mdb_txn_begin(a->s->env, NULL, 0, &a->txn)))) {
-		a->txn = NULL;
-		return rc;
-	}
-	uint64_t before = a->st.new_bytes;
-	if ((rc = art_put_chunks_txn(a->s, a->txn, a->out, a->ptr, n, &a->st)))
-		return rc;
+	memcpy(a->refs + a->n_refs, b->refs, n * sizeof *b->refs);
 	a->n_refs += n;
 	a->st.chunks += n;
-	a->txn_bytes += a->st.new_bytes - before;
-	if (a->txn_bytes >= ADD_TXN_BYTES) {
-		rc = art_lmdb_err(mdb_txn_commit(a->txn));
-		a->txn = NULL;
-		a->txn_bytes = 0;
-	}
-	return rc;
+	pthread_mutex_lock(&a->mu);
+	a->pending[b->buf]++;
+	b->next = NULL;
+	*a->queue_tail = b;
+	a->queue_tail = &b->next;
+	pthread_cond_broadcast(&a->cv);
+	pthread_mutex_unlock(&a->mu);
+	return IOLM_OK;
 }
 
 /* Chunk the open file fd into the chunk list, with forced cuts (ascending). */
 static int add_fd(adder *a, int fd, const uint64_t *cuts, size_t n_cuts, uint64_t *size)
 {
-	size_t have = 0, p = 0, ci = 0, nb = 0;
+	size_t have = 0, p = 0, ci = 0, nb;
 	uint64_t base = 0;   /* file offset of buf[0] */
+	uint8_t *buf = a->buf[a->cur];
 	int eof = 0, rc = IOLM_OK;
 	for (;;) {
 		if (!eof && have - p < ART_CHUNK_MAX) {
+			/* The rest of this buffer moves to the start of the other one, which is
+			 * filled up once the writer is done with it. */
+			unsigned next = a->cur ^ 1;
 			size_t got;
-			memmove(a->buf, a->buf + p, have - p);
+			if ((rc = buffer_wait(a, next)))
+				break;
+			memcpy(a->buf[next], buf + p, have - p);
+			a->cur = next;
+			buf = a->buf[next];
 			base += p;
 			have -= p;
 			p = 0;
-			if ((rc = read_full(fd, a->buf + have, ADD_BUF - have, &got)))
+			if ((rc = read_full(fd, buf + have, ADD_BUF - have, &got)))
 				break;
 			eof = have + got < ADD_BUF;
 			have += got;
 			a->st.bytes += got;
 		}
+		add_batch *b = batch_get(a, &rc);
+		if (!b)
+			break;
 		nb = 0;
 		while (p < have && (eof || have - p >= ART_CHUNK_MAX) && nb < ADD_BATCH) {
 			uint64_t pos = base + p;
@@ -138,12 +317,13 @@ static int add_fd(adder *a, int fd, const uint64_t *cuts, size_t n_cuts, uint64_
 				ci++;
 			if (ci < n_cuts && cuts[ci] - pos < lim)
 				lim = (size_t)(cuts[ci] - pos);
-			size_t c = art_chunk_cut(a->buf + p, lim);
-			a->off[nb] = p;
-			a->len[nb++] = c;
+			size_t c = art_chunk_cut(buf + p, lim);
+			b->ptr[nb] = buf + p;
+			b->len[nb] = c;
+			b->refs[nb++].size = (uint32_t)c;
 			p += c;
 		}
-		if ((rc = flush_batch(a, nb)))
+		if ((rc = flush_batch(a, b, nb)))
 			break;
 		if (eof && p == have)
 			break;
@@ -305,21 +485,20 @@ static int finish_add(adder *a, uint8_t id[static ART_ID_LEN], const art_add_opt
 {
 	iolm_buf mb;
 	Iolm__Manifest *m = NULL;
+	MDB_txn *txn = NULL;
 	enum art_kind kind = opt && opt->kind ? opt->kind : ART_KIND_DATASET;
 	int rc;
 	iolm_buf_init(&mb, IOLM_MAX_MANIFEST_BYTES);
 	if ((rc = art_manifest_build(&mb, id, kind, opt ? opt->parent : NULL, a->files, a->n_files,
 				     a->refs, a->n_refs)) ||
-	    (rc = iolm_decode_manifest(&m, mb.data, mb.len, IOLM_MAX_MANIFEST_BYTES)))
+	    (rc = iolm_decode_manifest(&m, mb.data, mb.len, IOLM_MAX_MANIFEST_BYTES)) ||
+	    (rc = art_lmdb_err(mdb_txn_begin(a->s->env, NULL, 0, &txn))))
 		goto out;
-	if (!a->txn && (rc = art_lmdb_err(mdb_txn_begin(a->s->env, NULL, 0, &a->txn)))) {
-		a->txn = NULL;
+	if ((rc = art_put_manifest_txn(a->s, txn, id, m, mb.data, mb.len, opt && opt->pin))) {
+		mdb_txn_abort(txn);
 		goto out;
 	}
-	if ((rc = art_put_manifest_txn(a->s, a->txn, id, m, mb.data, mb.len, opt && opt->pin)))
-		goto out;
-	rc = art_lmdb_err(mdb_txn_commit(a->txn));
-	a->txn = NULL;
+	rc = art_lmdb_err(mdb_txn_commit(txn));
 out:
 	iolm_codec_free((ProtobufCMessage *)m);
 	iolm_buf_release(&mb, 0);
@@ -340,13 +519,19 @@ int art_store_add(art_store *s, uint8_t id[static ART_ID_LEN], art_add_stats *st
 		return errno == ENOENT ? IOLM_ENOTFOUND : IOLM_EIO;
 	if (!S_ISREG(sb.st_mode) && !S_ISDIR(sb.st_mode))
 		return IOLM_EART_FILETYPE;
-	if (!(a = calloc(1, sizeof *a)) || !(a->buf = malloc(ADD_BUF)) ||
-	    !(a->cuts = malloc(ART_MAX_CUTS * sizeof *a->cuts))) {
+	if (!(a = calloc(1, sizeof *a)) || !(a->buf[0] = malloc(ADD_BUF)) ||
+	    !(a->buf[1] = malloc(ADD_BUF)) || !(a->cuts = malloc(ART_MAX_CUTS * sizeof *a->cuts))) {
 		rc = IOLM_ENOMEM;
 		goto out;
 	}
 	a->s = s;
 	pthread_rwlock_rdlock(&s->gc_lock);
+	/* Chunks of the writer's committed transactions stay queued for gc after a failure;
+	 * those of its open one are dropped. */
+	if ((rc = writer_open(a))) {
+		pthread_rwlock_unlock(&s->gc_lock);
+		goto out;
+	}
 	if (S_ISDIR(sb.st_mode)) {
 		rc = add_folder(a, path, opt);
 	} else {
@@ -359,13 +544,11 @@ int art_store_add(art_store *s, uint8_t id[static ART_ID_LEN], art_add_stats *st
 		else
 			rc = add_file(a, path, name, opt);
 	}
+	int wrc = writer_close(a, rc != IOLM_OK);
+	if (!rc)
+		rc = wrc;
 	if (!rc)
 		rc = finish_add(a, id, opt);
-	if (a->txn) {
-		/* Chunks of earlier transactions stay queued for gc; this one's are dropped. */
-		mdb_txn_abort(a->txn);
-		a->txn = NULL;
-	}
 	pthread_rwlock_unlock(&s->gc_lock);
 out:
 	if (a) {
@@ -376,7 +559,8 @@ out:
 		free(a->files);
 		free(a->refs);
 		free(a->cuts);
-		free(a->buf);
+		free(a->buf[0]);
+		free(a->buf[1]);
 		free(a);
 	}
 	if (rc) {

@@ -311,6 +311,42 @@ static void test_forced_cuts_are_boundaries(void **state)
 	t_rmrf(dir);
 }
 
+/* Dense forced cuts: 65,536 chunks of 320 bytes, then ordinary ones, in a 24 MiB file.
+ * Each 8 MiB read buffer then holds tens of batches of chunks, more than the adder has
+ * in flight, so its reader waits on the writer both for batches and for buffers. The
+ * file comes back byte for byte, every chunk stored once. */
+static void test_dense_cuts_many_batches_per_buffer(void **state)
+{
+	(void)state;
+	char dir[256], store[512], p[512], out[512], back[600];
+	uint8_t id[ART_ID_LEN];
+	art_add_stats st;
+	art_store_stats ss;
+	uint64_t *cuts = malloc(ART_MAX_CUTS * sizeof *cuts);
+	assert_non_null(cuts);
+	for (size_t i = 0; i < ART_MAX_CUTS; i++)
+		cuts[i] = (i + 1) * 320;
+	t_tmpdir(dir, sizeof dir);
+	snprintf(store, sizeof store, "%s/store", dir);
+	snprintf(p, sizeof p, "%s/f.bin", dir);
+	snprintf(out, sizeof out, "%s/out", dir);
+	snprintf(back, sizeof back, "%s/f.bin", out);
+	t_write_random(p, 24u << 20, 77);
+	art_store *s = t_open(store);
+	art_add_options o = { .cuts = cuts, .n_cuts = ART_MAX_CUTS };
+	assert_int_equal(art_store_add(s, id, &st, p, &o), IOLM_OK);
+	assert_true(st.chunks > ART_MAX_CUTS);
+	assert_int_equal(st.new_chunks, st.chunks);
+	assert_int_equal(st.new_bytes, 24u << 20);
+	assert_int_equal(art_store_get_stats(s, &ss), IOLM_OK);
+	assert_int_equal(ss.chunks, st.chunks);
+	assert_int_equal(art_store_get(s, id, out), IOLM_OK);
+	assert_true(t_same_file(p, back));
+	art_store_close(s);
+	t_rmrf(dir);
+	free(cuts);
+}
+
 /* ---------------------------------------------------------------- manifests */
 
 /* A valid two-chunk manifest, encoded, for tampering. */
@@ -891,6 +927,7 @@ int main(void)
 		cmocka_unit_test(test_add_rejects_bad_arguments),
 		cmocka_unit_test(test_thread_count_does_not_change_ids),
 		cmocka_unit_test(test_forced_cuts_are_boundaries),
+		cmocka_unit_test(test_dense_cuts_many_batches_per_buffer),
 		cmocka_unit_test(test_manifest_build_decode_roundtrip_and_id),
 		cmocka_unit_test(test_manifest_check_rejects_tampering),
 		cmocka_unit_test(test_put_verified_stores_each_chunk_once),
