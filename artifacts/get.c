@@ -1,5 +1,13 @@
 /* Reassembling an artifact from the store: every chunk is hashed (on the store's pool,
- * ART_IDS_GROUP chunks per task in lock-step) and compared with its id before its bytes are written, straight from LMDB's map. */
+ * ART_IDS_GROUP chunks per task in lock-step) and compared with its id before its bytes
+ * are written, straight from LMDB's map.
+ *
+ * Two stages overlap: the caller's thread reads a batch of GET_BATCH chunks in a read
+ * transaction of its own and has it verified on the pool, then hands it to a writer
+ * thread, which writes its chunks to the file and ends the transaction; meanwhile the
+ * caller goes on with the next batch, at most GET_BATCHES in flight. A file is closed
+ * and renamed only once the writer has written all of it. (The store's environment has
+ * MDB_NOTLS, so a read transaction may be ended on another thread than began it.) */
 #include "artifacts/art_int.h"
 
 #include <fcntl.h>
@@ -11,22 +19,40 @@
 #include "core/log.h"
 
 #define GET_BATCH 128u
+#define GET_BATCHES 3u
 
-typedef struct getter {
+typedef struct get_batch {
+	MDB_txn *txn;                    /* keeps data valid until written */
+	int fd;
+	size_t n;
 	const uint8_t *data[GET_BATCH];
 	size_t len[GET_BATCH];
 	const uint8_t *want[GET_BATCH];
 	int bad[GET_BATCH];
-	size_t n;
+	struct get_batch *next;
+} get_batch;
+
+typedef struct getter {
+	get_batch *verifying;            /* the batch verify_task checks */
+	/* shared with the writer, under mu */
+	pthread_mutex_t mu;
+	pthread_cond_t cv;               /* a batch queued or written, or closing */
+	get_batch *free_b;
+	unsigned n_free;
+	get_batch *queue, **queue_tail;
+	int closing, werr;
+	pthread_t writer;
+	int writer_on;
+	get_batch batches[GET_BATCHES];
 } getter;
 
 static void verify_task(void *ctx, size_t t)
 {
-	getter *g = ctx;
+	get_batch *b = ((getter *)ctx)->verifying;
 	uint8_t ids[ART_IDS_GROUP][ART_ID_LEN];
-	size_t first, k = art_chunk_ids_task(ids, &first, g->data, g->len, g->n, t);
+	size_t first, k = art_chunk_ids_task(ids, &first, b->data, b->len, b->n, t);
 	for (size_t i = 0; i < k; i++)
-		g->bad[first + i] = memcmp(ids[i], g->want[first + i], ART_ID_LEN) != 0;
+		b->bad[first + i] = memcmp(ids[i], b->want[first + i], ART_ID_LEN) != 0;
 }
 
 static int write_full(int fd, const uint8_t *p, size_t n)
@@ -41,6 +67,135 @@ static int write_full(int fd, const uint8_t *p, size_t n)
 		n -= (size_t)w;
 	}
 	return IOLM_OK;
+}
+
+/* ---------------------------------------------------------------- the writer */
+
+/* Write queued batches in order until closing; after an error the rest are only
+ * released. Every batch's read transaction ends here. */
+static void *writer_main(void *arg)
+{
+	getter *g = arg;
+	get_batch *b;
+	pthread_mutex_lock(&g->mu);
+	for (;;) {
+		while (!g->queue && !g->closing)
+			pthread_cond_wait(&g->cv, &g->mu);
+		if (!(b = g->queue))
+			break;
+		if (!(g->queue = b->next))
+			g->queue_tail = &g->queue;
+		int failed = g->werr != IOLM_OK, rc = IOLM_OK;
+		pthread_mutex_unlock(&g->mu);
+		for (size_t i = 0; i < b->n && !failed && !rc; i++)
+			rc = write_full(b->fd, b->data[i], b->len[i]);
+		mdb_txn_abort(b->txn);
+		b->txn = NULL;
+		pthread_mutex_lock(&g->mu);
+		if (rc && !g->werr)
+			g->werr = rc;
+		b->next = g->free_b;
+		g->free_b = b;
+		g->n_free++;
+		pthread_cond_broadcast(&g->cv);
+	}
+	pthread_mutex_unlock(&g->mu);
+	return NULL;
+}
+
+static int writer_open(getter *g)
+{
+	g->queue_tail = &g->queue;
+	for (unsigned i = 0; i < GET_BATCHES; i++) {
+		g->batches[i].next = g->free_b;
+		g->free_b = &g->batches[i];
+	}
+	g->n_free = GET_BATCHES;
+	if (pthread_mutex_init(&g->mu, NULL))
+		return IOLM_ENOMEM;
+	if (pthread_cond_init(&g->cv, NULL)) {
+		pthread_mutex_destroy(&g->mu);
+		return IOLM_ENOMEM;
+	}
+	if (pthread_create(&g->writer, NULL, writer_main, g)) {
+		pthread_cond_destroy(&g->cv);
+		pthread_mutex_destroy(&g->mu);
+		return IOLM_ENOMEM;
+	}
+	g->writer_on = 1;
+	return IOLM_OK;
+}
+
+static void writer_close(getter *g)
+{
+	if (!g->writer_on)
+		return;
+	pthread_mutex_lock(&g->mu);
+	g->closing = 1;
+	pthread_cond_broadcast(&g->cv);
+	pthread_mutex_unlock(&g->mu);
+	pthread_join(g->writer, NULL);
+	pthread_cond_destroy(&g->cv);
+	pthread_mutex_destroy(&g->mu);
+	g->writer_on = 0;
+}
+
+/* A free batch, once the writer has released one. */
+static get_batch *batch_get(getter *g)
+{
+	get_batch *b;
+	pthread_mutex_lock(&g->mu);
+	while (!g->free_b)
+		pthread_cond_wait(&g->cv, &g->mu);
+	b = g->free_b;
+	g->free_b = b->next;
+	g->n_free--;
+	pthread_mutex_unlock(&g->mu);
+	return b;
+}
+
+static void batch_release(getter *g, get_batch *b)
+{
+	if (b->txn)
+		mdb_txn_abort(b->txn);
+	b->txn = NULL;
+	pthread_mutex_lock(&g->mu);
+	b->next = g->free_b;
+	g->free_b = b;
+	g->n_free++;
+	pthread_cond_broadcast(&g->cv);
+	pthread_mutex_unlock(&g->mu);
+}
+
+static void batch_queue(getter *g, get_batch *b)
+{
+	pthread_mutex_lock(&g->mu);
+	b->next = NULL;
+	*g->queue_tail = b;
+	g->queue_tail = &b->next;
+	pthread_cond_broadcast(&g->cv);
+	pthread_mutex_unlock(&g->mu);
+}
+
+/* Wait until the writer has written (or dropped) every queued batch; its error. */
+static int writer_drain(getter *g)
+{
+	int rc;
+	pthread_mutex_lock(&g->mu);
+	while (g->n_free != GET_BATCHES)
+		pthread_cond_wait(&g->cv, &g->mu);
+	rc = g->werr;
+	pthread_mutex_unlock(&g->mu);
+	return rc;
+}
+
+static int writer_failed(getter *g)
+{
+	int rc;
+	pthread_mutex_lock(&g->mu);
+	rc = g->werr;
+	pthread_mutex_unlock(&g->mu);
+	return rc;
 }
 
 /* mkdir -p of every directory component of path below dest (path's last component is
@@ -62,20 +217,24 @@ static int make_parents(const char *dest, const char *path)
 	return IOLM_OK;
 }
 
-/* Write one file's chunks [first, first + count) to fd. */
+/* Write one file's chunks [first, first + count) to fd; returns once all are written. */
 static int write_chunks(art_store *s, getter *g, int fd, const Iolm__Manifest *m, size_t first,
 			size_t count)
 {
 	int rc = IOLM_OK;
 	for (size_t done = 0; done < count && !rc;) {
-		MDB_txn *txn;
 		size_t n = count - done < GET_BATCH ? count - done : GET_BATCH;
-		if ((rc = art_lmdb_err(mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn))))
+		get_batch *b = batch_get(g);
+		if ((rc = writer_failed(g)) ||
+		    (rc = art_lmdb_err(mdb_txn_begin(s->env, NULL, MDB_RDONLY, &b->txn)))) {
+			b->txn = NULL;
+			batch_release(g, b);
 			break;
+		}
 		for (size_t i = 0; i < n; i++) {
 			const Iolm__ChunkRef *c = m->chunks[first + done + i];
 			MDB_val k = { ART_ID_LEN, c->id.data }, d;
-			int r = mdb_get(txn, s->chunk, &k, &d);
+			int r = mdb_get(b->txn, s->chunk, &k, &d);
 			if (r) {
 				rc = r == MDB_NOTFOUND ? IOLM_EART_MISSING : art_lmdb_err(r);
 				break;
@@ -84,23 +243,28 @@ static int write_chunks(art_store *s, getter *g, int fd, const Iolm__Manifest *m
 				rc = IOLM_EART_CORRUPT;
 				break;
 			}
-			g->data[i] = d.mv_data;
-			g->len[i] = d.mv_size;
-			g->want[i] = c->id.data;
+			b->data[i] = d.mv_data;
+			b->len[i] = d.mv_size;
+			b->want[i] = c->id.data;
 		}
 		if (!rc) {
-			g->n = n;
+			b->n = n;
+			g->verifying = b;
 			art_pool_run(s->pool, verify_task, g, (n + ART_IDS_GROUP - 1) / ART_IDS_GROUP);
 			for (size_t i = 0; i < n && !rc; i++)
-				if (g->bad[i])
+				if (b->bad[i])
 					rc = IOLM_EART_CORRUPT;
-			for (size_t i = 0; i < n && !rc; i++)
-				rc = write_full(fd, g->data[i], g->len[i]);
 		}
-		mdb_txn_abort(txn);
+		if (rc) {
+			batch_release(g, b);
+			break;
+		}
+		b->fd = fd;
+		batch_queue(g, b);
 		done += n;
 	}
-	return rc;
+	int wrc = writer_drain(g);
+	return rc ? rc : wrc;
 }
 
 static int get_file(art_store *s, getter *g, const char *dest, const Iolm__Manifest *m,
@@ -150,12 +314,15 @@ int art_store_get(art_store *s, const uint8_t id[static ART_ID_LEN], const char 
 		rc = IOLM_EIO;
 		goto out;
 	}
-	if (!(g = malloc(sizeof *g))) {
+	if (!(g = calloc(1, sizeof *g))) {
 		rc = IOLM_ENOMEM;
 		goto out;
 	}
+	if ((rc = writer_open(g)))
+		goto out;
 	for (size_t i = 0; i < m->n_files && !rc; i++)
 		rc = get_file(s, g, dest, m, m->files[i]);
+	writer_close(g);
 out:
 	if (rc && rc != IOLM_ENOTFOUND)
 		IOLM_WARN(ART_MOD, "get failed: %s", iolm_strerror(rc));
