@@ -36,14 +36,13 @@ typedef struct add_batch {
 	const uint8_t *ptr[ADD_BATCH];
 	size_t len[ADD_BATCH];
 	size_t n;
-	unsigned buf;                    /* the buffer its chunks lie in */
-	struct add_batch *next;
 } add_batch;
 
 typedef struct adder {
 	art_store *s;
 	uint8_t *buf[2];
 	unsigned cur;                    /* the buffer being cut */
+	uint64_t buf_end[2];             /* items of the writer to wait for before refilling */
 	uint64_t *cuts;
 	art_ref *refs;
 	size_t n_refs, cap_refs;
@@ -51,16 +50,8 @@ typedef struct adder {
 	size_t n_files;
 	art_add_stats st;
 	add_batch *hashing;              /* the batch hash_task fills in */
-	/* shared with the writer, under mu */
-	pthread_mutex_t mu;
-	pthread_cond_t cv;               /* a batch queued or done, or closing */
-	add_batch *free_b;
-	add_batch *queue, **queue_tail;
-	unsigned pending[2];             /* batches of each buffer queued or being stored */
-	int closing;                     /* 1: commit and exit; 2: abort and exit */
-	int werr;                        /* the writer's first error */
-	pthread_t writer;
-	int writer_on;
+	uint64_t pushed;                 /* batches handed to the writer */
+	art_stage w;
 	/* the writer's own */
 	MDB_txn *txn;
 	uint64_t txn_bytes, new_chunks, new_bytes;
@@ -94,12 +85,16 @@ static int read_full(int fd, uint8_t *p, size_t want, size_t *got)
 
 /* ---------------------------------------------------------------- the writer */
 
-/* Store b's chunks in the open write transaction; commit it once it holds
- * ADD_TXN_BYTES of new data. */
-static int store_batch(adder *a, const add_batch *b)
+/* Store batch b's chunks in the open write transaction; commit it once it holds
+ * ADD_TXN_BYTES of new data. After a failure, nothing. */
+static int store_batch(void *ctx, void *item, int failed)
 {
+	adder *a = ctx;
+	const add_batch *b = item;
 	art_add_stats st = { 0 };
 	int rc;
+	if (failed)
+		return IOLM_OK;
 	if (!a->txn && (rc = art_lmdb_err(mdb_txn_begin(a->s->env, NULL, 0, &a->txn)))) {
 		a->txn = NULL;
 		return rc;
@@ -117,122 +112,26 @@ static int store_batch(adder *a, const add_batch *b)
 	return rc;
 }
 
-/* Store queued batches in order until closing; then commit (or abort) what is open.
- * After an error the rest are only released. */
-static void *writer_main(void *arg)
+/* The writer's last step: commit its open transaction, or abort it after a failure. */
+static int store_finish(void *ctx, int failed)
 {
-	adder *a = arg;
-	add_batch *b;
-	int rc;
-	pthread_mutex_lock(&a->mu);
-	for (;;) {
-		while (!a->queue && !a->closing)
-			pthread_cond_wait(&a->cv, &a->mu);
-		if (!(b = a->queue))
-			break;
-		if (!(a->queue = b->next))
-			a->queue_tail = &a->queue;
-		int failed = a->werr != IOLM_OK;
-		pthread_mutex_unlock(&a->mu);
-		rc = failed ? IOLM_OK : store_batch(a, b);
-		pthread_mutex_lock(&a->mu);
-		if (rc && !a->werr)
-			a->werr = rc;
-		a->pending[b->buf]--;
-		b->next = a->free_b;
-		a->free_b = b;
-		pthread_cond_broadcast(&a->cv);
-	}
-	int commit = a->closing == 1 && !a->werr;
-	pthread_mutex_unlock(&a->mu);
-	if (a->txn) {
-		rc = commit ? art_lmdb_err(mdb_txn_commit(a->txn)) : IOLM_OK;
-		if (!commit)
-			mdb_txn_abort(a->txn);
-		a->txn = NULL;
-		if (rc) {
-			pthread_mutex_lock(&a->mu);
-			a->werr = rc;
-			pthread_mutex_unlock(&a->mu);
-		}
-	}
-	return NULL;
+	adder *a = ctx;
+	int rc = IOLM_OK;
+	if (a->txn && failed)
+		mdb_txn_abort(a->txn);
+	else if (a->txn)
+		rc = art_lmdb_err(mdb_txn_commit(a->txn));
+	a->txn = NULL;
+	return rc;
 }
 
-static int writer_open(adder *a)
-{
-	a->queue_tail = &a->queue;
-	for (unsigned i = 0; i < ADD_BATCHES; i++) {
-		a->batches[i].next = a->free_b;
-		a->free_b = &a->batches[i];
-	}
-	if (pthread_mutex_init(&a->mu, NULL))
-		return IOLM_ENOMEM;
-	if (pthread_cond_init(&a->cv, NULL)) {
-		pthread_mutex_destroy(&a->mu);
-		return IOLM_ENOMEM;
-	}
-	if (pthread_create(&a->writer, NULL, writer_main, a)) {
-		pthread_cond_destroy(&a->cv);
-		pthread_mutex_destroy(&a->mu);
-		return IOLM_ENOMEM;
-	}
-	a->writer_on = 1;
-	return IOLM_OK;
-}
-
-/* Let the writer store what is queued and commit it (abort: drop its open
- * transaction), wait for it to exit; returns its error. */
-static int writer_close(adder *a, int abort)
-{
-	if (!a->writer_on)
-		return IOLM_OK;
-	pthread_mutex_lock(&a->mu);
-	a->closing = abort ? 2 : 1;
-	pthread_cond_broadcast(&a->cv);
-	pthread_mutex_unlock(&a->mu);
-	pthread_join(a->writer, NULL);
-	pthread_cond_destroy(&a->cv);
-	pthread_mutex_destroy(&a->mu);
-	a->writer_on = 0;
-	a->st.new_chunks = a->new_chunks;
-	a->st.new_bytes = a->new_bytes;
-	return a->werr;
-}
-
-/* A free batch, once the writer has released one; NULL with *rc set when it failed. */
+/* A free batch: the one of the writer's item number a->pushed, once the writer is done
+ * with the item that last used it. NULL with *rc set when the writer failed. */
 static add_batch *batch_get(adder *a, int *rc)
 {
-	add_batch *b;
-	pthread_mutex_lock(&a->mu);
-	while (!a->free_b && !a->werr)
-		pthread_cond_wait(&a->cv, &a->mu);
-	*rc = a->werr;
-	b = *rc ? NULL : a->free_b;
-	if (b)
-		a->free_b = b->next;
-	pthread_mutex_unlock(&a->mu);
-	return b;
-}
-
-static void batch_release(adder *a, add_batch *b)
-{
-	pthread_mutex_lock(&a->mu);
-	b->next = a->free_b;
-	a->free_b = b;
-	pthread_mutex_unlock(&a->mu);
-}
-
-/* Wait until the writer is done with every batch in buffer i; its error if it failed. */
-static int buffer_wait(adder *a, unsigned i)
-{
-	int rc;
-	pthread_mutex_lock(&a->mu);
-	while (a->pending[i] && !a->werr)
-		pthread_cond_wait(&a->cv, &a->mu);
-	rc = a->werr;
-	pthread_mutex_unlock(&a->mu);
-	return rc;
+	uint64_t k = a->pushed;
+	*rc = art_stage_wait(&a->w, k >= ADD_BATCHES ? k - ADD_BATCHES + 1 : 0);
+	return *rc ? NULL : &a->batches[k % ADD_BATCHES];
 }
 
 /* ---------------------------------------------------------------- the reader */
@@ -240,14 +139,10 @@ static int buffer_wait(adder *a, unsigned i)
 /* Hash the n chunks of b, append them to the chunk list and hand b to the writer. */
 static int flush_batch(adder *a, add_batch *b, size_t n)
 {
-	if (n == 0) {
-		batch_release(a, b);
+	if (n == 0)
 		return IOLM_OK;
-	}
-	if (a->n_refs + n > ART_MAX_CHUNKS) {
-		batch_release(a, b);
+	if (a->n_refs + n > ART_MAX_CHUNKS)
 		return IOLM_EART_TOOMANY;
-	}
 	if (a->n_refs + n > a->cap_refs) {
 		size_t cap = a->cap_refs ? a->cap_refs * 2 : 4096;
 		while (cap < a->n_refs + n)
@@ -255,27 +150,19 @@ static int flush_batch(adder *a, add_batch *b, size_t n)
 		if (cap > ART_MAX_CHUNKS)
 			cap = ART_MAX_CHUNKS;
 		art_ref *r = realloc(a->refs, cap * sizeof *r);
-		if (!r) {
-			batch_release(a, b);
+		if (!r)
 			return IOLM_ENOMEM;
-		}
 		a->refs = r;
 		a->cap_refs = cap;
 	}
 	b->n = n;
-	b->buf = a->cur;
 	a->hashing = b;
 	art_pool_run(a->s->pool, hash_task, a, (n + ART_IDS_GROUP - 1) / ART_IDS_GROUP);
 	memcpy(a->refs + a->n_refs, b->refs, n * sizeof *b->refs);
 	a->n_refs += n;
 	a->st.chunks += n;
-	pthread_mutex_lock(&a->mu);
-	a->pending[b->buf]++;
-	b->next = NULL;
-	*a->queue_tail = b;
-	a->queue_tail = &b->next;
-	pthread_cond_broadcast(&a->cv);
-	pthread_mutex_unlock(&a->mu);
+	a->pushed = art_stage_push(&a->w, b) + 1;
+	a->buf_end[a->cur] = a->pushed;
 	return IOLM_OK;
 }
 
@@ -292,7 +179,7 @@ static int add_fd(adder *a, int fd, const uint64_t *cuts, size_t n_cuts, uint64_
 			 * filled up once the writer is done with it. */
 			unsigned next = a->cur ^ 1;
 			size_t got;
-			if ((rc = buffer_wait(a, next)))
+			if ((rc = art_stage_wait(&a->w, a->buf_end[next])))
 				break;
 			memcpy(a->buf[next], buf + p, have - p);
 			a->cur = next;
@@ -528,7 +415,7 @@ int art_store_add(art_store *s, uint8_t id[static ART_ID_LEN], art_add_stats *st
 	pthread_rwlock_rdlock(&s->gc_lock);
 	/* Chunks of the writer's committed transactions stay queued for gc after a failure;
 	 * those of its open one are dropped. */
-	if ((rc = writer_open(a))) {
+	if ((rc = art_stage_start(&a->w, store_batch, store_finish, a))) {
 		pthread_rwlock_unlock(&s->gc_lock);
 		goto out;
 	}
@@ -544,9 +431,11 @@ int art_store_add(art_store *s, uint8_t id[static ART_ID_LEN], art_add_stats *st
 		else
 			rc = add_file(a, path, name, opt);
 	}
-	int wrc = writer_close(a, rc != IOLM_OK);
+	int wrc = art_stage_stop(&a->w, rc != IOLM_OK);
 	if (!rc)
 		rc = wrc;
+	a->st.new_chunks = a->new_chunks;
+	a->st.new_bytes = a->new_bytes;
 	if (!rc)
 		rc = finish_add(a, id, opt);
 	pthread_rwlock_unlock(&s->gc_lock);

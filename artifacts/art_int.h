@@ -76,6 +76,38 @@ void art_pool_destroy(art_pool *p);
  * are done. */
 void art_pool_run(art_pool *p, void (*fn)(void *ctx, size_t i), void *ctx, size_t n);
 
+/* A pipeline stage: one thread that runs fn(ctx, item, failed) on the items pushed to
+ * it, one at a time and in order, while the pushing thread goes on; add and get use it
+ * to write one batch while the next is read and hashed. failed is nonzero once an
+ * earlier fn returned an error or the stage is being stopped with abort; fn must still
+ * release what the item holds then. Items are counted from 0 in push order; at most
+ * ART_STAGE_MAX are pushed and not yet done, so a pusher with k item buffers reuses
+ * buffer s % k for item s after art_stage_wait(st, s - k + 1). */
+#define ART_STAGE_MAX 8u
+typedef struct art_stage {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;                 /* an item pushed or done, or stopping */
+	pthread_t thread;
+	int (*fn)(void *ctx, void *item, int failed);
+	int (*finish)(void *ctx, int failed);
+	void *ctx;
+	void *ring[ART_STAGE_MAX];
+	uint64_t pushed, done;
+	int stopping, abort, err, running;
+} art_stage;
+
+/* Start st's thread. finish (may be NULL) runs on it last, after every item, with
+ * failed as for fn; an error it returns becomes the stage's. */
+int art_stage_start(art_stage *st, int (*fn)(void *ctx, void *item, int failed),
+		    int (*finish)(void *ctx, int failed), void *ctx) IOLM_WUR;
+/* Queue item (fewer than ART_STAGE_MAX may be outstanding); returns its number. */
+uint64_t art_stage_push(art_stage *st, void *item);
+/* Wait until the first n items are done; the stage's first error (IOLM_OK: none). */
+int art_stage_wait(art_stage *st, uint64_t n);
+/* Let the thread finish every item pushed (abort: with failed set), run finish, exit;
+ * returns the stage's first error. Does nothing for a stage that never started. */
+int art_stage_stop(art_stage *st, int abort);
+
 /* Store chunks whose ids the caller has already verified (the verifier's workers), those
  * not yet present, under the shared gc lock: in one write transaction when the store
  * syncs, in transactions of at most 128 KiB when it does not (store.c says why).

@@ -29,20 +29,12 @@ typedef struct get_batch {
 	size_t len[GET_BATCH];
 	const uint8_t *want[GET_BATCH];
 	int bad[GET_BATCH];
-	struct get_batch *next;
 } get_batch;
 
 typedef struct getter {
 	get_batch *verifying;            /* the batch verify_task checks */
-	/* shared with the writer, under mu */
-	pthread_mutex_t mu;
-	pthread_cond_t cv;               /* a batch queued or written, or closing */
-	get_batch *free_b;
-	unsigned n_free;
-	get_batch *queue, **queue_tail;
-	int closing, werr;
-	pthread_t writer;
-	int writer_on;
+	uint64_t pushed;                 /* batches handed to the writer */
+	art_stage w;
 	get_batch batches[GET_BATCHES];
 } getter;
 
@@ -69,132 +61,17 @@ static int write_full(int fd, const uint8_t *p, size_t n)
 	return IOLM_OK;
 }
 
-/* ---------------------------------------------------------------- the writer */
-
-/* Write queued batches in order until closing; after an error the rest are only
- * released. Every batch's read transaction ends here. */
-static void *writer_main(void *arg)
+/* The writer: write batch b to its file (unless an earlier write failed), then end its
+ * read transaction. */
+static int write_batch(void *ctx, void *item, int failed)
 {
-	getter *g = arg;
-	get_batch *b;
-	pthread_mutex_lock(&g->mu);
-	for (;;) {
-		while (!g->queue && !g->closing)
-			pthread_cond_wait(&g->cv, &g->mu);
-		if (!(b = g->queue))
-			break;
-		if (!(g->queue = b->next))
-			g->queue_tail = &g->queue;
-		int failed = g->werr != IOLM_OK, rc = IOLM_OK;
-		pthread_mutex_unlock(&g->mu);
-		for (size_t i = 0; i < b->n && !failed && !rc; i++)
-			rc = write_full(b->fd, b->data[i], b->len[i]);
-		mdb_txn_abort(b->txn);
-		b->txn = NULL;
-		pthread_mutex_lock(&g->mu);
-		if (rc && !g->werr)
-			g->werr = rc;
-		b->next = g->free_b;
-		g->free_b = b;
-		g->n_free++;
-		pthread_cond_broadcast(&g->cv);
-	}
-	pthread_mutex_unlock(&g->mu);
-	return NULL;
-}
-
-static int writer_open(getter *g)
-{
-	g->queue_tail = &g->queue;
-	for (unsigned i = 0; i < GET_BATCHES; i++) {
-		g->batches[i].next = g->free_b;
-		g->free_b = &g->batches[i];
-	}
-	g->n_free = GET_BATCHES;
-	if (pthread_mutex_init(&g->mu, NULL))
-		return IOLM_ENOMEM;
-	if (pthread_cond_init(&g->cv, NULL)) {
-		pthread_mutex_destroy(&g->mu);
-		return IOLM_ENOMEM;
-	}
-	if (pthread_create(&g->writer, NULL, writer_main, g)) {
-		pthread_cond_destroy(&g->cv);
-		pthread_mutex_destroy(&g->mu);
-		return IOLM_ENOMEM;
-	}
-	g->writer_on = 1;
-	return IOLM_OK;
-}
-
-static void writer_close(getter *g)
-{
-	if (!g->writer_on)
-		return;
-	pthread_mutex_lock(&g->mu);
-	g->closing = 1;
-	pthread_cond_broadcast(&g->cv);
-	pthread_mutex_unlock(&g->mu);
-	pthread_join(g->writer, NULL);
-	pthread_cond_destroy(&g->cv);
-	pthread_mutex_destroy(&g->mu);
-	g->writer_on = 0;
-}
-
-/* A free batch, once the writer has released one. */
-static get_batch *batch_get(getter *g)
-{
-	get_batch *b;
-	pthread_mutex_lock(&g->mu);
-	while (!g->free_b)
-		pthread_cond_wait(&g->cv, &g->mu);
-	b = g->free_b;
-	g->free_b = b->next;
-	g->n_free--;
-	pthread_mutex_unlock(&g->mu);
-	return b;
-}
-
-static void batch_release(getter *g, get_batch *b)
-{
-	if (b->txn)
-		mdb_txn_abort(b->txn);
+	get_batch *b = item;
+	int rc = IOLM_OK;
+	(void)ctx;
+	for (size_t i = 0; i < b->n && !failed && !rc; i++)
+		rc = write_full(b->fd, b->data[i], b->len[i]);
+	mdb_txn_abort(b->txn);
 	b->txn = NULL;
-	pthread_mutex_lock(&g->mu);
-	b->next = g->free_b;
-	g->free_b = b;
-	g->n_free++;
-	pthread_cond_broadcast(&g->cv);
-	pthread_mutex_unlock(&g->mu);
-}
-
-static void batch_queue(getter *g, get_batch *b)
-{
-	pthread_mutex_lock(&g->mu);
-	b->next = NULL;
-	*g->queue_tail = b;
-	g->queue_tail = &b->next;
-	pthread_cond_broadcast(&g->cv);
-	pthread_mutex_unlock(&g->mu);
-}
-
-/* Wait until the writer has written (or dropped) every queued batch; its error. */
-static int writer_drain(getter *g)
-{
-	int rc;
-	pthread_mutex_lock(&g->mu);
-	while (g->n_free != GET_BATCHES)
-		pthread_cond_wait(&g->cv, &g->mu);
-	rc = g->werr;
-	pthread_mutex_unlock(&g->mu);
-	return rc;
-}
-
-static int writer_failed(getter *g)
-{
-	int rc;
-	pthread_mutex_lock(&g->mu);
-	rc = g->werr;
-	pthread_mutex_unlock(&g->mu);
 	return rc;
 }
 
@@ -224,17 +101,16 @@ static int write_chunks(art_store *s, getter *g, int fd, const Iolm__Manifest *m
 	int rc = IOLM_OK;
 	for (size_t done = 0; done < count && !rc;) {
 		size_t n = count - done < GET_BATCH ? count - done : GET_BATCH;
-		get_batch *b = batch_get(g);
-		if ((rc = writer_failed(g)) ||
-		    (rc = art_lmdb_err(mdb_txn_begin(s->env, NULL, MDB_RDONLY, &b->txn)))) {
-			b->txn = NULL;
-			batch_release(g, b);
+		uint64_t k = g->pushed;
+		get_batch *b = &g->batches[k % GET_BATCHES];
+		/* This batch's last use is written, and nothing has failed. */
+		if ((rc = art_stage_wait(&g->w, k >= GET_BATCHES ? k - GET_BATCHES + 1 : 0)) ||
+		    (rc = art_lmdb_err(mdb_txn_begin(s->env, NULL, MDB_RDONLY, &b->txn))))
 			break;
-		}
 		for (size_t i = 0; i < n; i++) {
 			const Iolm__ChunkRef *c = m->chunks[first + done + i];
-			MDB_val k = { ART_ID_LEN, c->id.data }, d;
-			int r = mdb_get(b->txn, s->chunk, &k, &d);
+			MDB_val key = { ART_ID_LEN, c->id.data }, d;
+			int r = mdb_get(b->txn, s->chunk, &key, &d);
 			if (r) {
 				rc = r == MDB_NOTFOUND ? IOLM_EART_MISSING : art_lmdb_err(r);
 				break;
@@ -256,14 +132,15 @@ static int write_chunks(art_store *s, getter *g, int fd, const Iolm__Manifest *m
 					rc = IOLM_EART_CORRUPT;
 		}
 		if (rc) {
-			batch_release(g, b);
+			mdb_txn_abort(b->txn);
+			b->txn = NULL;
 			break;
 		}
 		b->fd = fd;
-		batch_queue(g, b);
+		g->pushed = art_stage_push(&g->w, b) + 1;
 		done += n;
 	}
-	int wrc = writer_drain(g);
+	int wrc = art_stage_wait(&g->w, g->pushed);
 	return rc ? rc : wrc;
 }
 
@@ -318,11 +195,11 @@ int art_store_get(art_store *s, const uint8_t id[static ART_ID_LEN], const char 
 		rc = IOLM_ENOMEM;
 		goto out;
 	}
-	if ((rc = writer_open(g)))
+	if ((rc = art_stage_start(&g->w, write_batch, NULL, g)))
 		goto out;
 	for (size_t i = 0; i < m->n_files && !rc; i++)
 		rc = get_file(s, g, dest, m, m->files[i]);
-	writer_close(g);
+	(void)art_stage_stop(&g->w, rc != IOLM_OK);
 out:
 	if (rc && rc != IOLM_ENOTFOUND)
 		IOLM_WARN(ART_MOD, "get failed: %s", iolm_strerror(rc));

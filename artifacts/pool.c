@@ -1,4 +1,5 @@
-/* A fixed pool of worker threads for data-parallel loops (chunk hashing).
+/* Threads: a fixed pool of workers for data-parallel loops (chunk hashing), and the
+ * one-thread pipeline stage (art_stage) that add and get write through.
  *
  * art_pool_run() publishes one job (fn, ctx, n) under the mutex and bumps a generation
  * counter; the workers and the caller claim indices from an atomic counter until none is
@@ -8,6 +9,7 @@
 #include "artifacts/art_int.h"
 
 #include <stdatomic.h>
+#include <string.h>
 
 struct art_pool {
 	pthread_mutex_t mu;
@@ -136,4 +138,96 @@ void art_pool_run(art_pool *p, void (*fn)(void *ctx, size_t i), void *ctx, size_
 		pthread_cond_wait(&p->done, &p->mu);
 	pthread_mutex_unlock(&p->mu);
 	pthread_mutex_unlock(&p->run_lock);
+}
+
+/* ---------------------------------------------------------------- stage */
+
+static void *stage_main(void *arg)
+{
+	art_stage *st = arg;
+	pthread_mutex_lock(&st->mu);
+	for (;;) {
+		while (st->done == st->pushed && !st->stopping)
+			pthread_cond_wait(&st->cv, &st->mu);
+		if (st->done == st->pushed)
+			break;
+		void *item = st->ring[st->done % ART_STAGE_MAX];
+		int failed = st->err != IOLM_OK || st->abort;
+		pthread_mutex_unlock(&st->mu);
+		int rc = st->fn(st->ctx, item, failed);
+		pthread_mutex_lock(&st->mu);
+		if (rc && !st->err)
+			st->err = rc;
+		st->done++;
+		pthread_cond_broadcast(&st->cv);
+	}
+	int failed = st->err != IOLM_OK || st->abort;
+	pthread_mutex_unlock(&st->mu);
+	if (st->finish) {
+		int rc = st->finish(st->ctx, failed);
+		pthread_mutex_lock(&st->mu);
+		if (rc && !st->err)
+			st->err = rc;
+		pthread_mutex_unlock(&st->mu);
+	}
+	return NULL;
+}
+
+int art_stage_start(art_stage *st, int (*fn)(void *ctx, void *item, int failed),
+		    int (*finish)(void *ctx, int failed), void *ctx)
+{
+	memset(st, 0, sizeof *st);
+	st->fn = fn;
+	st->finish = finish;
+	st->ctx = ctx;
+	if (pthread_mutex_init(&st->mu, NULL))
+		return IOLM_ENOMEM;
+	if (pthread_cond_init(&st->cv, NULL)) {
+		pthread_mutex_destroy(&st->mu);
+		return IOLM_ENOMEM;
+	}
+	if (pthread_create(&st->thread, NULL, stage_main, st)) {
+		pthread_cond_destroy(&st->cv);
+		pthread_mutex_destroy(&st->mu);
+		return IOLM_ENOMEM;
+	}
+	st->running = 1;
+	return IOLM_OK;
+}
+
+uint64_t art_stage_push(art_stage *st, void *item)
+{
+	pthread_mutex_lock(&st->mu);
+	assert(st->pushed - st->done < ART_STAGE_MAX);
+	uint64_t n = st->pushed++;
+	st->ring[n % ART_STAGE_MAX] = item;
+	pthread_cond_broadcast(&st->cv);
+	pthread_mutex_unlock(&st->mu);
+	return n;
+}
+
+int art_stage_wait(art_stage *st, uint64_t n)
+{
+	pthread_mutex_lock(&st->mu);
+	while (st->done < n)
+		pthread_cond_wait(&st->cv, &st->mu);
+	int rc = st->err;
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+int art_stage_stop(art_stage *st, int abort)
+{
+	if (!st->running)
+		return IOLM_OK;
+	pthread_mutex_lock(&st->mu);
+	st->stopping = 1;
+	st->abort = abort != 0;
+	pthread_cond_broadcast(&st->cv);
+	pthread_mutex_unlock(&st->mu);
+	pthread_join(st->thread, NULL);
+	pthread_cond_destroy(&st->cv);
+	pthread_mutex_destroy(&st->mu);
+	st->running = 0;
+	return st->err;
 }

@@ -347,6 +347,77 @@ static void test_dense_cuts_many_batches_per_buffer(void **state)
 	free(cuts);
 }
 
+/* The pipeline stage add and get write through: items run in order on its thread;
+ * after an error, later items still run but with failed set, waits report the error,
+ * and finish sees it; stopping with abort fails the items still queued. */
+struct stage_log {
+	int seen[16], failed[16], n, fail_at, finish_failed, finishes;
+	art_stage *hold;             /* item 2 waits until this stage is stopping */
+};
+
+static int stage_item(void *ctx, void *item, int failed)
+{
+	struct stage_log *l = ctx;
+	int v = *(int *)item, stopping = 0;
+	l->seen[l->n] = v;
+	l->failed[l->n++] = failed;
+	while (v == 2 && l->hold && !stopping) {
+		pthread_mutex_lock(&l->hold->mu);
+		stopping = l->hold->stopping;
+		pthread_mutex_unlock(&l->hold->mu);
+		usleep(1000);
+	}
+	return v == l->fail_at ? IOLM_EIO : IOLM_OK;
+}
+
+static int stage_finish(void *ctx, int failed)
+{
+	struct stage_log *l = ctx;
+	l->finishes++;
+	l->finish_failed = failed;
+	return IOLM_OK;
+}
+
+static void test_stage_runs_in_order_and_reports_the_first_error(void **state)
+{
+	(void)state;
+	static int items[8] = { 0, 1, 2, 3, 4, 5, 6, 7 };
+	struct stage_log l = { .fail_at = 3 };
+	art_stage st;
+	assert_int_equal(art_stage_start(&st, stage_item, stage_finish, &l), IOLM_OK);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(art_stage_push(&st, &items[i]), (uint64_t)i);
+	assert_int_equal(art_stage_wait(&st, 3), IOLM_OK);
+	assert_int_equal(l.n, 3);
+	for (int i = 3; i < 6; i++)
+		art_stage_push(&st, &items[i]);
+	assert_int_equal(art_stage_wait(&st, 6), IOLM_EIO);
+	assert_int_equal(art_stage_stop(&st, 0), IOLM_EIO);
+	assert_int_equal(l.n, 6);
+	for (int i = 0; i < 6; i++) {
+		assert_int_equal(l.seen[i], i);
+		assert_int_equal(l.failed[i], i > 3);
+	}
+	assert_int_equal(l.finishes, 1);
+	assert_int_equal(l.finish_failed, 1);
+
+	/* Stopped with abort while item 2 runs: the items queued behind it fail, finish
+	 * too, and the stage has no error. */
+	struct stage_log m = { .fail_at = -1, .hold = &st };
+	assert_int_equal(art_stage_start(&st, stage_item, stage_finish, &m), IOLM_OK);
+	art_stage_push(&st, &items[1]);
+	assert_int_equal(art_stage_wait(&st, 1), IOLM_OK);
+	for (int i = 2; i < 5; i++)
+		art_stage_push(&st, &items[i]);
+	assert_int_equal(art_stage_stop(&st, 1), IOLM_OK);
+	assert_int_equal(m.n, 4);
+	assert_int_equal(m.failed[0], 0);
+	assert_int_equal(m.failed[2], 1);
+	assert_int_equal(m.failed[3], 1);
+	assert_int_equal(m.finish_failed, 1);
+	assert_int_equal(art_stage_stop(&st, 0), IOLM_OK); /* stopped already */
+}
+
 /* ---------------------------------------------------------------- manifests */
 
 /* A valid two-chunk manifest, encoded, for tampering. */
@@ -928,6 +999,7 @@ int main(void)
 		cmocka_unit_test(test_thread_count_does_not_change_ids),
 		cmocka_unit_test(test_forced_cuts_are_boundaries),
 		cmocka_unit_test(test_dense_cuts_many_batches_per_buffer),
+		cmocka_unit_test(test_stage_runs_in_order_and_reports_the_first_error),
 		cmocka_unit_test(test_manifest_build_decode_roundtrip_and_id),
 		cmocka_unit_test(test_manifest_check_rejects_tampering),
 		cmocka_unit_test(test_put_verified_stores_each_chunk_once),
