@@ -24,9 +24,23 @@
  * workers (verify.c) see only the jobs handed to them and the store.
  *
  * Scheduling: a peer whose requests in flight fall to half its window is topped up
- * with the rarest wanted chunks it holds (ties: order[]), chosen in one pass over
- * order[] from the first chunk not done, bounded to XF_SCAN candidates so one pass
- * stays cheap on the largest artifacts. Rates: a token bucket per peer and a global one
+ * with the rarest wanted chunks it holds (ties: order[]), chosen in passes over
+ * order[] from the first chunk not done (up to ART_XFER_MAX_WANT per pass and want),
+ * each bounded to XF_SCAN candidates so one pass stays cheap on the largest artifacts.
+ * Windows: a peer starts at XF_START_WINDOW requests in flight. Its delivery rate is
+ * sampled once per XF_RATE_MS or two smoothed round trips, whichever is longer, when it
+ * delivered something (after XF_QUEUE_MS of nothing with requests out, as zero). The
+ * window is probed: from the second sample on, while it is in use, it doubles (up to
+ * cfg.window), and the next sample counts only what arrives from a round trip after
+ * that; if that sample is at least 3/2 of the one before the doubling (a window that
+ * limited the rate doubles it), the doubling paid and the window doubles again, else it
+ * goes back to what it was and stays there for XF_PROBE_MS. A far peer (where the round trip, not the sender, limits the rate) so
+ * reaches the cap in a few round trips; a near one, on a link that is already full,
+ * keeps a small window instead of piling blocks up in buffers. The window is never
+ * more than what the peer delivers in XF_QUEUE_MS at its smoothed rate (XF_MIN_WINDOW at
+ * least), so a slow peer holds few requests. At the end of a
+ * fetch a peer with room and nothing wanted left takes over the chunks waiting at a
+ * peer four times slower (steal_slow). Rates: a token bucket per peer and a global one
  * on bytes served, refilled by art_xfer_tick; a block is sent while the buckets are
  * positive and its size is then taken, so a bucket may go negative by one block (the
  * largest blocks, manifests, are never starved). */
@@ -412,21 +426,44 @@ static void ask_manifest(art_xfer *x, int fi)
 	}
 }
 
-/* Top up peer pi's window with the rarest wanted chunks of fetch fi that it holds. Each
- * request reserves a verifier job for its block: none is made while the blocks already
- * received and the requests out would take every job (the workers are behind). */
-static void top_up(art_xfer *x, int pi, int fi)
+/* Mark the k wanted chunks cand of fetch fi in flight to peer pi and send it one ArtWant
+ * for them; returns k, or 0 (and they are wanted again) when it cannot be sent. */
+static size_t send_requests(art_xfer *x, int pi, int fi, const uint32_t *cand, size_t k)
+{
+	struct xf_peer *p = &x->p[pi];
+	struct xf_fetch *f = &x->f[fi];
+	if (!k)
+		return 0;
+	for (size_t j = 0; j < k; j++) {
+		struct xf_chunk *c = &f->c[cand[j]];
+		memcpy(x->ids + j * ART_ID_LEN, c->id, ART_ID_LEN);
+		c->state = C_FLIGHT;
+		c->owner = (uint8_t)pi;
+		c->sent_ms = x->now;
+		p->inflight++;
+		f->in_flight++;
+		x->in_flight++;
+	}
+	if (x->cb.send_want(x->cb.ctx, p->key, x->ids, k) != IOLM_OK) {
+		for (size_t j = 0; j < k; j++)
+			xf_release(x, fi, cand[j]);
+		return 0;
+	}
+	x->st.chunks_requested += k;
+	return k;
+}
+
+/* Request up to want (at most ART_XFER_MAX_WANT) of the rarest wanted chunks of fetch fi
+ * that peer pi holds, in one ArtWant; returns how many were requested. */
+static size_t request_rarest(art_xfer *x, int pi, int fi, size_t want)
 {
 	struct xf_peer *p = &x->p[pi];
 	struct xf_fetch *f = &x->f[fi];
 	uint32_t cand[ART_XFER_MAX_WANT], rar[ART_XFER_MAX_WANT];
-	size_t want, k = 0, seen = 0, used = x->in_flight + art_verifier_busy(x->v);
+	size_t k = 0, seen = 0;
 
-	if (!p->bits[fi] || p->inflight > x->cfg.window / 2 || used >= XF_JOBS)
-		return;
-	want = x->cfg.window - p->inflight;
-	if (want > XF_JOBS - used)
-		want = XF_JOBS - used;
+	if (want > ART_XFER_MAX_WANT)
+		want = ART_XFER_MAX_WANT;
 	while (f->lo < f->n && f->c[f->order[f->lo]].state == C_DONE)
 		f->lo++;
 	for (size_t i = f->lo; i < f->n && seen < XF_SCAN; i++) {
@@ -449,24 +486,116 @@ static void top_up(art_xfer *x, int pi, int fi)
 		if (k == want && rar[k - 1] <= 1)
 			break; /* nothing rarer than held by this peer alone */
 	}
-	if (!k)
-		return;
-	for (size_t j = 0; j < k; j++) {
-		struct xf_chunk *c = &f->c[cand[j]];
-		memcpy(x->ids + j * ART_ID_LEN, c->id, ART_ID_LEN);
-		c->state = C_FLIGHT;
-		c->owner = (uint8_t)pi;
-		c->sent_ms = x->now;
-		p->inflight++;
-		f->in_flight++;
-		x->in_flight++;
+	return send_requests(x, pi, fi, cand, k);
+}
+
+/* Chunks of fetch fi that peer pi holds, in flight for at least XF_RATE_MS at a peer
+ * that delivers less than a quarter of pi's rate (or nothing yet), move to pi: up to
+ * want (at most ART_XFER_MAX_WANT), the old owner told to cancel them. This is the end
+ * of a fetch, when pi has room and nothing wanted is left for it: the last chunks do not
+ * wait on a slow peer. Rates only ever move a chunk to a faster peer, never back. */
+static size_t steal_slow(art_xfer *x, int pi, int fi, size_t want)
+{
+	struct xf_peer *p = &x->p[pi];
+	struct xf_fetch *f = &x->f[fi];
+	uint32_t cand[ART_XFER_MAX_WANT];
+	size_t k = 0;
+
+	if (want > ART_XFER_MAX_WANT)
+		want = ART_XFER_MAX_WANT;
+	for (size_t i = f->lo, seen = 0; i < f->n && k < want && seen < XF_SCAN; i++, seen++) {
+		uint32_t ci = f->order[i];
+		struct xf_chunk *c = &f->c[ci];
+		if (c->state != C_FLIGHT || c->owner == pi || !bit_get(p->bits[fi], ci) ||
+		    x->now < c->sent_ms + XF_RATE_MS || x->p[c->owner].rate >= p->rate / 4)
+			continue;
+		int o = c->owner;
+		xf_release(x, fi, ci);
+		if (x->cb.send_cancel(x->cb.ctx, x->p[o].key, c->id, 1))
+			IOLM_DEBUG(MOD, "cancel not sent");
+		cand[k++] = ci;
 	}
-	if (x->cb.send_want(x->cb.ctx, p->key, x->ids, k) != IOLM_OK) {
-		for (size_t j = 0; j < k; j++)
-			xf_release(x, fi, cand[j]);
+	x->st.stolen += k;
+	return send_requests(x, pi, fi, cand, k);
+}
+
+/* Top up peer pi's window with the rarest wanted chunks of fetch fi that it holds. Each
+ * request reserves a verifier job for its block: none is made while the blocks already
+ * received and the requests out would take every job (the workers are behind). */
+static void top_up(art_xfer *x, int pi, int fi)
+{
+	struct xf_peer *p = &x->p[pi];
+
+	int stealing = 0;
+
+	if (!p->bits[fi] || p->inflight > p->win / 2)
+		return;
+	while (p->inflight < p->win) {
+		size_t used = x->in_flight + art_verifier_busy(x->v), want = p->win - p->inflight;
+		if (used >= XF_JOBS)
+			break;
+		if (want > XF_JOBS - used)
+			want = XF_JOBS - used;
+		if (!stealing && request_rarest(x, pi, fi, want))
+			continue;
+		stealing = 1; /* nothing wanted left for this peer */
+		if (!p->rate || !steal_slow(x, pi, fi, want))
+			break;
+	}
+}
+
+/* Sample peer pi's delivery rate when a period has passed, and probe and bound its
+ * window ("Windows" above). */
+static void rate_sample(art_xfer *x, int pi)
+{
+	struct xf_peer *p = &x->p[pi];
+	uint64_t dt = x->now > p->rate_t0 ? x->now - p->rate_t0 : 0;
+	uint64_t period = 2 * p->srtt > XF_RATE_MS ? 2 * p->srtt : XF_RATE_MS;
+
+	if (x->now < p->rate_t0) {
+		p->rx_bytes = 0; /* a round trip after a doubling: still the old window's */
 		return;
 	}
-	x->st.chunks_requested += k;
+	if (!p->rx_bytes && !p->inflight) {
+		p->rate_t0 = x->now; /* idle: nothing to learn */
+		return;
+	}
+	if (dt < period || (!p->rx_bytes && dt < XF_QUEUE_MS))
+		return;
+	uint64_t sample = p->rx_bytes * 1000 / dt;
+	p->rate = p->rate ? (p->rate + sample) / 2 : sample;
+	p->rx_bytes = 0;
+	p->rate_t0 = x->now;
+	p->samples++;
+	uint32_t win = p->win;
+	int doubled = 0;
+	if (p->probe_base) {
+		int paid = sample * 2 >= p->probe_base * 3;
+		p->probe_base = 0;
+		if (paid && win < x->cfg.window) {
+			p->probe_base = sample; /* it paid: double again */
+			win *= 2;
+			doubled = 1;
+		} else if (!paid) {
+			win /= 2;               /* no gain: back, and wait */
+			p->next_probe = x->now + XF_PROBE_MS;
+		}
+	} else if (p->samples > 1 && x->now >= p->next_probe && win < x->cfg.window &&
+		   2 * p->inflight >= win) {
+		p->probe_base = sample ? sample : 1;
+		win *= 2;
+		doubled = 1;
+	}
+	if (doubled)
+		p->rate_t0 = x->now + p->srtt; /* sample the new window only */
+	uint64_t lim = p->rate * XF_QUEUE_MS / 1000 / ART_CHUNK_AVG;
+	if (win > lim) {
+		win = (uint32_t)lim;
+		p->probe_base = 0;
+	}
+	if (win > x->cfg.window)
+		win = x->cfg.window;
+	p->win = win < XF_MIN_WINDOW ? XF_MIN_WINDOW : win;
 }
 
 static void schedule(art_xfer *x)
@@ -526,8 +655,8 @@ int art_xfer_create(art_xfer **out, art_store *s, const art_xfer_config *cfg,
 		x->cfg = *cfg;
 	if (!x->cfg.window)
 		x->cfg.window = XF_DEF_WINDOW;
-	if (x->cfg.window > ART_XFER_MAX_WANT)
-		x->cfg.window = ART_XFER_MAX_WANT;
+	if (x->cfg.window > XF_MAX_WINDOW)
+		x->cfg.window = XF_MAX_WINDOW;
 	if (!x->cfg.timeout_ms)
 		x->cfg.timeout_ms = XF_DEF_TIMEOUT_MS;
 	if (!x->cfg.serve_queue)
@@ -637,6 +766,8 @@ int art_xfer_peer_add(art_xfer *x, void *peer)
 	p->key = peer;
 	x->gen[pi]++;
 	p->tokens = (int64_t)(x->cfg.peer_rate / 4);
+	p->win = x->cfg.window < XF_START_WINDOW ? x->cfg.window : XF_START_WINDOW;
+	p->rate_t0 = x->now;
 	announce_local(x, peer);
 	announce_partial(x, peer);
 	schedule(x);
@@ -774,6 +905,9 @@ void art_xfer_tick(art_xfer *x, uint64_t now_ms)
 		x->last_scan = now_ms;
 		expire(x);
 	}
+	for (int pi = 0; pi < (int)ART_XFER_MAX_PEERS; pi++)
+		if (x->p[pi].key)
+			rate_sample(x, pi);
 	schedule(x);
 }
 

@@ -76,7 +76,9 @@ typedef struct art_xfer_callbacks {
 } art_xfer_callbacks;
 
 typedef struct art_xfer_config {
-	uint32_t window;        /* chunk requests in flight per peer; default 16, at most 64 */
+	uint32_t window;        /* most chunk requests in flight to one peer; default 128, at
+				 * most 256. Each peer's own window follows its delivery rate
+				 * (16 to start, 4 at least; docs/artifacts.md "Windows"). */
 	uint32_t timeout_ms;    /* a request unanswered this long goes elsewhere; default 10000 */
 	uint64_t peer_rate;     /* bytes per second served to one peer; 0: unlimited */
 	uint64_t global_rate;   /* bytes per second served to all peers; 0: unlimited */
@@ -156,6 +158,7 @@ typedef struct art_xfer_stats {
 	uint64_t chunks_requested;  /* ids sent in ArtWant (chunks, not manifests) */
 	uint64_t corrupt;           /* blocks that did not hash to their id */
 	uint64_t timeouts;          /* requests re-sent elsewhere after timeout_ms */
+	uint64_t stolen;            /* requests moved from a much slower peer at the end */
 	uint64_t not_here;          /* "not here" answers received */
 	uint64_t duplicates;        /* blocks for chunks already stored or not wanted */
 	uint64_t blocks_served;     /* ArtBlocks sent with data */

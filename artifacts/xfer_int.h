@@ -17,12 +17,19 @@
 #define MOD "xfer"
 
 #define XF_SCAN 65536u           /* candidates examined per top-up */
-#define XF_DEF_WINDOW 16u
+#define XF_DEF_WINDOW 128u       /* most requests in flight to one peer */
+#define XF_MAX_WINDOW 256u
+#define XF_START_WINDOW 16u      /* a new peer's window, before its rate is known */
+#define XF_MIN_WINDOW 4u
+#define XF_RATE_MS 250u          /* a peer's delivery rate is sampled at most this often */
+#define XF_QUEUE_MS 2000u        /* a peer's window is never more than it delivers in this */
+#define XF_PROBE_MS 10000u       /* after a doubling that did not pay, wait this long */
 #define XF_DEF_TIMEOUT_MS 10000u
 #define XF_DEF_QUEUE 256u
 #define XF_DEF_MAX_BLOCK (8u * 1024 * 1024)
 #define XF_MAX_WORKERS 16u
-#define XF_JOBS 128u             /* blocks verifying at once (16 MiB of buffers at most) */
+#define XF_JOBS 128u             /* requests out plus blocks verifying (16 MiB of buffers
+				  * at most) */
 #define XF_EARLY_IDS 4096u       /* early chunk announcements kept per peer (139 KiB) */
 
 /* A chunk is wanted, requested from its owner (in flight), received from its owner and
@@ -69,6 +76,14 @@ struct xf_have {
 struct xf_peer {
 	void *key;                   /* NULL: free slot */
 	uint32_t inflight;
+	uint32_t win;                /* requests in flight it may have (xfer.c "Windows") */
+	uint64_t rate;               /* bytes per second it delivered, smoothed; 0: unknown */
+	uint64_t rx_bytes;           /* requested chunk bytes it delivered since rate_t0 */
+	uint64_t rate_t0;
+	uint64_t srtt;               /* ms from request to block, smoothed; 0: unknown */
+	uint64_t probe_base;         /* the rate sampled before the window doubled; 0: none */
+	uint32_t samples;            /* rate samples taken */
+	uint64_t next_probe;         /* earliest time the window may double again */
 	int64_t tokens;
 	struct xf_have *haves;       /* ring of ART_XFER_MAX_HAVES */
 	size_t n_haves, next_have;
@@ -117,6 +132,15 @@ int xf_fetch_load(art_xfer *x, int fi) IOLM_WUR;
 /* Chunk id of fetch fi was stored: it joins the next partial ArtHave (sent now when
  * ART_XFER_MAX_HAVE_IDS are waiting). */
 void xf_fresh_add(art_xfer *x, int fi, const uint8_t id[ART_ID_LEN]);
+
+/* Peer slot pi delivered len bytes of a chunk requested from it at sent_ms. */
+static inline void xf_delivered(art_xfer *x, int pi, size_t len, uint64_t sent_ms)
+{
+	struct xf_peer *p = &x->p[pi];
+	uint64_t rtt = x->now > sent_ms ? x->now - sent_ms : 0;
+	p->rx_bytes += len;
+	p->srtt = p->srtt ? (7 * p->srtt + rtt) / 8 : rtt;
+}
 
 /* xfer_recv.c */
 /* ArtBlock{A, manifest} for fetch fi in its manifest phase, from peer slot pi. */

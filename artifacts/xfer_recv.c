@@ -216,6 +216,8 @@ void xf_on_chunk(art_xfer *x, int pi, const uint8_t *id, const uint8_t *data, si
 	j->len = (uint32_t)len;
 	j->peer_slot = (uint8_t)pi;
 	j->peer_gen = x->gen[pi];
+	if (c->state == C_FLIGHT && c->owner == pi)
+		xf_delivered(x, pi, len, c->sent_ms);
 	if (c->state == C_FLIGHT) {
 		int o = c->owner;
 		xf_release(x, fi, k);

@@ -27,7 +27,7 @@ void node_config_default(node_config *c, const char *dir)
 	c->mempool_max_bytes = 64u << 20;
 	c->map_size_mb = 16384;
 	c->history_index = 1;
-	c->art_window = 16;
+	c->art_window = 128;
 	c->log_level = IOLM_LOG_INFO;
 	c->log_format = IOLM_LOG_TEXT;
 }
@@ -119,7 +119,7 @@ static int set_key(node_config *c, const char *k, char *v)
 		{ "timeout_vote_delta_ms", offsetof(node_config, vote_delta_ms), 0, 600000 },
 		{ "art_peer_kib_s", offsetof(node_config, art_peer_kib_s), 0, 1u << 30 },
 		{ "art_global_kib_s", offsetof(node_config, art_global_kib_s), 0, 1u << 30 },
-		{ "art_window", offsetof(node_config, art_window), 1, 64 },
+		{ "art_window", offsetof(node_config, art_window), 1, 256 },
 	};
 	for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
 		if (strcmp(k, nums[i].name) == 0) {

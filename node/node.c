@@ -561,17 +561,19 @@ static void write_metrics(void *ctx, iolm_buf *out)
 		"iolm_artifact_transfer_bytes_total{direction=\"received\"} %llu\n"
 		"iolm_artifact_transfer_bytes_total{direction=\"served\"} %llu\n"
 		"# HELP iolm_artifact_transfer_events_total Blocks refused as corrupt, requests "
-		"that timed out, wants dropped past a serving queue, store errors.\n"
+		"that timed out, requests moved from a much slower peer, wants dropped past a "
+		"serving queue, store errors.\n"
 		"# TYPE iolm_artifact_transfer_events_total counter\n"
 		"iolm_artifact_transfer_events_total{event=\"corrupt\"} %llu\n"
 		"iolm_artifact_transfer_events_total{event=\"timeout\"} %llu\n"
+		"iolm_artifact_transfer_events_total{event=\"stolen\"} %llu\n"
 		"iolm_artifact_transfer_events_total{event=\"want_dropped\"} %llu\n"
 		"iolm_artifact_transfer_events_total{event=\"store_error\"} %llu\n"
 		"# HELP iolm_artifact_verifying Received chunks being hashed and stored.\n"
 		"# TYPE iolm_artifact_verifying gauge\niolm_artifact_verifying %llu\n",
 		(unsigned long long)xs.bytes_received, (unsigned long long)xs.bytes_served,
 		(unsigned long long)xs.corrupt, (unsigned long long)xs.timeouts,
-		(unsigned long long)xs.wants_dropped, (unsigned long long)xs.store_errors,
+		(unsigned long long)xs.stolen, (unsigned long long)xs.wants_dropped, (unsigned long long)xs.store_errors,
 		(unsigned long long)xs.verifying);
 	(void)err;
 }

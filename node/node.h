@@ -36,7 +36,7 @@ typedef struct node_config {
 	size_t map_size_mb;        /* LMDB map size */
 	uint32_t art_peer_kib_s;   /* artifact bytes served to one peer, KiB/s; 0: unlimited */
 	uint32_t art_global_kib_s; /* artifact bytes served to all peers, KiB/s; 0: unlimited */
-	uint32_t art_window;       /* artifact chunk requests in flight per peer (1..64) */
+	uint32_t art_window;       /* most artifact chunk requests in flight to a peer (1..256) */
 	int history_index;         /* keep account history for wallets (default 1) */
 	enum iolm_log_level log_level;
 	enum iolm_log_format log_format;

@@ -1,6 +1,7 @@
 /* Unit tests of the artifact transfer engine (artifacts/xfer.h): engines with their own
- * stores, connected by an in-memory message queue and a simulated clock. A node can
- * corrupt the n-th block it sends, or ignore every want it receives. */
+ * stores, connected by an in-memory message queue and a simulated clock, each link with
+ * a one-way delay (0 unless a test sets one). A node can corrupt the n-th block it
+ * sends, or ignore every want it receives. */
 #include "art_test_util.h"
 
 #include <poll.h>
@@ -15,6 +16,7 @@ enum { M_WANT, M_BLOCK, M_HAVE, M_CANCEL };
 
 struct tmsg {
 	struct tmsg *next;
+	uint64_t at;                 /* simulated time it arrives */
 	int from, to, kind;
 	uint8_t *ids;
 	size_t n;
@@ -43,6 +45,7 @@ struct tnet {
 	struct tnode node[TN];
 	struct tmsg *head, *tail;
 	uint64_t now;
+	uint32_t delay[TN][TN];      /* ms from node i to node j */
 };
 
 static int peer_idx(struct tnet *net, void *peer)
@@ -59,6 +62,7 @@ static void enqueue(struct tnode *from, void *peer, int kind, const uint8_t *ids
 	assert_non_null(m);
 	m->from = from->idx;
 	m->to = peer_idx(from->net, peer);
+	m->at = from->net->now + from->net->delay[m->from][m->to];
 	m->kind = kind;
 	m->n = n;
 	m->ids = malloc(n * ART_ID_LEN + 1);
@@ -230,7 +234,23 @@ static int settle(struct tnode *t)
 	return 1;
 }
 
-/* Deliver messages, advancing the clock when none are queued and nothing is being
+/* Take the first message that has arrived by now (a link's messages keep their order:
+ * its delay is fixed and the clock only moves on); NULL when none has. */
+static struct tmsg *take_arrived(struct tnet *net)
+{
+	for (struct tmsg **pp = &net->head, *prev = NULL; *pp; prev = *pp, pp = &(*pp)->next) {
+		struct tmsg *m = *pp;
+		if (m->at > net->now)
+			continue;
+		*pp = m->next;
+		if (net->tail == m)
+			net->tail = prev;
+		return m;
+	}
+	return NULL;
+}
+
+/* Deliver messages, advancing the clock when none has arrived and nothing is being
  * verified, until node `who` has received at least `chunks` chunks (0: until its fetch
  * is done) or max_ms pass. */
 static int run(struct tnet *net, int who, uint64_t chunks, uint64_t max_ms)
@@ -242,11 +262,8 @@ static int run(struct tnet *net, int who, uint64_t chunks, uint64_t max_ms)
 		art_xfer_get_stats(w->x, &st);
 		if (chunks ? st.chunks_received >= chunks : w->done)
 			return 1;
-		if (net->head) {
-			struct tmsg *m = net->head;
-			net->head = m->next;
-			if (!net->head)
-				net->tail = NULL;
+		struct tmsg *m = take_arrived(net);
+		if (m) {
 			deliver(net, m);
 			free(m->ids);
 			free(m->data);
@@ -542,6 +559,94 @@ static void test_peer_rate_limit_paces_the_transfer(void **state)
 	net_free(net);
 }
 
+/* ---------------------------------------------------------------- windows */
+
+static void set_delay(struct tnet *net, int a, int b, uint32_t ms)
+{
+	net->delay[a][b] = net->delay[b][a] = ms;
+}
+
+/* Node 1 fetches id whole (the bytes of src); the simulated time it took. */
+static uint64_t fetch_timed(struct tnet *net, const uint8_t id[ART_ID_LEN], const char *src)
+{
+	uint64_t t0 = net->now;
+	assert_int_equal(art_xfer_fetch(net->node[1].x, id, 1), IOLM_OK);
+	assert_true(run(net, 1, 0, 60000));
+	uint64_t took = net->now - t0;
+	check_copy(net, 1, id, src);
+	return took;
+}
+
+/* Fetch a 32 MiB artifact (about 460 chunks) from one peer 100 ms away (200 ms round
+ * trip) with windows of at most `window`; the simulated time it took. */
+static uint64_t far_fetch(uint32_t window)
+{
+	struct tnet *net = net_new(2);
+	uint8_t id[ART_ID_LEN];
+	char src[300];
+	art_xfer_stats st;
+	node_stop(&net->node[1], 0);
+	net->node[1].cfg.timeout_ms = 10000;
+	net->node[1].cfg.window = window;
+	node_start(&net->node[1]);
+	set_delay(net, 0, 1, 100);
+	add_file(net, 0, id, src, sizeof src, (uint64_t)32 << 20, 71);
+	link_nodes(net, 0, 1);
+	uint64_t took = fetch_timed(net, id, src);
+	art_xfer_get_stats(net->node[1].x, &st);
+	assert_int_equal(st.timeouts + st.corrupt + st.stolen, 0);
+	net_free(net);
+	return took;
+}
+
+/* A far peer's window grows while that pays: 16 requests per 200 ms round trip take
+ * 6 s for 460 chunks; doubling each time the rate follows, the window reaches 128 in
+ * a few round trips and the fetch takes less than half of that. */
+static void test_far_peer_window_grows(void **state)
+{
+	(void)state;
+	uint64_t fixed = far_fetch(16), grown = far_fetch(128);
+	assert_true(fixed >= 5500);
+	assert_true(grown <= 3200);
+}
+
+/* Two holders: node 0 fast, node 2 serving at 128 KiB/s (two chunks a second); node 1
+ * fetches 8 MiB (about 115 chunks) from both, 5 ms away, with a 10 s request timeout.
+ * The slow peer is asked for its first window of 16 only; its rate then keeps its
+ * window at the minimum, and once nothing wanted is left the fast peer takes over the
+ * chunks still waiting there. The fetch ends in well under the 8 s the slow peer needs
+ * for 16 chunks, and no request times out. */
+static void test_slow_peer_keeps_few_chunks(void **state)
+{
+	(void)state;
+	struct tnet *net = net_new(3);
+	uint8_t id[ART_ID_LEN], id2[ART_ID_LEN];
+	char src[300], src2[300];
+	art_xfer_stats st, slow;
+	node_stop(&net->node[1], 0);
+	net->node[1].cfg.timeout_ms = 10000;
+	node_start(&net->node[1]);
+	node_stop(&net->node[2], 0);
+	net->node[2].cfg.peer_rate = 128u << 10;
+	node_start(&net->node[2]);
+	set_delay(net, 0, 1, 5);
+	set_delay(net, 2, 1, 5);
+	add_file(net, 0, id, src, sizeof src, (uint64_t)8 << 20, 72);
+	add_file(net, 2, id2, src2, sizeof src2, (uint64_t)8 << 20, 72);
+	assert_memory_equal(id, id2, ART_ID_LEN);
+	art_xfer_tick(net->node[2].x, net->now);
+	link_nodes(net, 0, 1);
+	link_nodes(net, 2, 1);
+	uint64_t took = fetch_timed(net, id, src);
+	art_xfer_get_stats(net->node[1].x, &st);
+	art_xfer_get_stats(net->node[2].x, &slow);
+	assert_int_equal(st.timeouts + st.corrupt, 0);
+	assert_true(st.stolen >= 1);
+	assert_true(slow.blocks_served <= 16);
+	assert_true(took <= 3000);
+	net_free(net);
+}
+
 /* ---------------------------------------------------------------- swarming */
 
 /* A chain 0 - 1 - 2: node 0 holds a 6 MiB artifact (about 86 chunks) and serves node 1
@@ -625,6 +730,8 @@ int main(void)
 		cmocka_unit_test(test_timeout_falls_back_to_another_peer),
 		cmocka_unit_test(test_resume_after_kill_refetches_nothing_verified),
 		cmocka_unit_test(test_peer_rate_limit_paces_the_transfer),
+		cmocka_unit_test(test_far_peer_window_grows),
+		cmocka_unit_test(test_slow_peer_keeps_few_chunks),
 		cmocka_unit_test(test_partial_holder_serves_while_fetching),
 		cmocka_unit_test(test_many_in_flight_one_corrupt_refused_on_workers),
 	};

@@ -27,7 +27,7 @@ static void defaults_then_every_key(void **state)
 	assert_int_equal(c.art_peer_kib_s, 0);
 	assert_int_equal(c.art_global_kib_s, 0);
 	assert_int_equal(c.history_index, 1);
-	assert_int_equal(c.art_window, 16);
+	assert_int_equal(c.art_window, 128);
 	node_config_release(&c);
 
 	const char *text = "p2p_listen = 0.0.0.0:4000\n"
@@ -83,7 +83,7 @@ static void errors_name_the_line(void **state)
 		{ "p2p_listen = 1.2.3.4:65536\n", "node.conf:1: bad value for \"p2p_listen\"" },
 		{ "log_level = loud\n", "node.conf:1: bad value for \"log_level\"" },
 		{ "history_index = 0\n", "node.conf:1: bad value for \"history_index\"" },
-		{ "art_window = 65\n", "node.conf:1: bad value for \"art_window\"" },
+		{ "art_window = 257\n", "node.conf:1: bad value for \"art_window\"" },
 		{ "art_window = 0\n", "node.conf:1: bad value for \"art_window\"" },
 		{ "just words\n", "node.conf:1: expected key = value" },
 	};
