@@ -34,12 +34,13 @@
  * cfg.window), and the next sample counts only what arrives from a round trip after
  * that; if that sample is at least 3/2 of the one before the doubling (a window that
  * limited the rate doubles it), the doubling paid and the window doubles again, else it
- * goes back to what it was and stays there for XF_PROBE_MS. A far peer (where the round trip, not the sender, limits the rate) so
- * reaches the cap in a few round trips; a near one, on a link that is already full,
- * keeps a small window instead of piling blocks up in buffers. The window is never
- * more than what the peer delivers in XF_QUEUE_MS at its smoothed rate (XF_MIN_WINDOW at
- * least), so a slow peer holds few requests. At the end of a
- * fetch a peer with room and nothing wanted left takes over the chunks waiting at a
+ * goes back to what it was and stays there for XF_PROBE_MS. A far peer (where the round
+ * trip, not the sender, limits the rate) so reaches the cap in a few round trips; a
+ * near one, on a link that is already full, keeps a small window instead of piling
+ * blocks up in buffers. The window is never more than what the peer delivers in
+ * XF_QUEUE_MS at its smoothed rate (XF_MIN_WINDOW at least, cfg.window at most), so a
+ * slow peer holds few requests. At the end of a fetch a peer with room and nothing
+ * wanted left takes over the chunks waiting at a
  * peer four times slower (steal_slow). Rates: a token bucket per peer and a global one
  * on bytes served, refilled by art_xfer_tick; a block is sent while the buckets are
  * positive and its size is then taken, so a bucket may go negative by one block (the
@@ -525,7 +526,6 @@ static size_t steal_slow(art_xfer *x, int pi, int fi, size_t want)
 static void top_up(art_xfer *x, int pi, int fi)
 {
 	struct xf_peer *p = &x->p[pi];
-
 	int stealing = 0;
 
 	if (!p->bits[fi] || p->inflight > p->win / 2)
@@ -593,9 +593,9 @@ static void rate_sample(art_xfer *x, int pi)
 		win = (uint32_t)lim;
 		p->probe_base = 0;
 	}
-	if (win > x->cfg.window)
-		win = x->cfg.window;
-	p->win = win < XF_MIN_WINDOW ? XF_MIN_WINDOW : win;
+	if (win < XF_MIN_WINDOW)
+		win = XF_MIN_WINDOW;
+	p->win = win > x->cfg.window ? x->cfg.window : win;
 }
 
 static void schedule(art_xfer *x)

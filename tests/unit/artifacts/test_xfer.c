@@ -610,6 +610,35 @@ static void test_far_peer_window_grows(void **state)
 	assert_true(grown <= 3200);
 }
 
+/* A window below the engine's minimum is still the cap: with art_window 2, never more
+ * than 2 requests are out, through the samples of a 2 MiB fetch 20 ms away. */
+static void test_small_window_is_a_hard_cap(void **state)
+{
+	(void)state;
+	struct tnet *net = net_new(2);
+	uint8_t id[ART_ID_LEN];
+	char src[300];
+	art_xfer_progress pr;
+	art_xfer_stats st;
+	node_stop(&net->node[1], 0);
+	net->node[1].cfg.timeout_ms = 10000;
+	net->node[1].cfg.window = 2;
+	node_start(&net->node[1]);
+	set_delay(net, 0, 1, 20);
+	add_file(net, 0, id, src, sizeof src, (uint64_t)2 << 20, 73);
+	link_nodes(net, 0, 1);
+	assert_int_equal(art_xfer_fetch(net->node[1].x, id, 1), IOLM_OK);
+	for (uint64_t got = 0; !net->node[1].done; got++) {
+		assert_true(run(net, 1, got + 1, 60000) || net->node[1].done);
+		assert_int_equal(art_xfer_get_progress(net->node[1].x, &pr, id), IOLM_OK);
+		assert_true(pr.in_flight <= 2);
+	}
+	art_xfer_get_stats(net->node[1].x, &st);
+	assert_true(st.chunks_received >= 25);
+	check_copy(net, 1, id, src);
+	net_free(net);
+}
+
 /* Two holders: node 0 fast, node 2 serving at 128 KiB/s (two chunks a second); node 1
  * fetches 8 MiB (about 115 chunks) from both, 5 ms away, with a 10 s request timeout.
  * The slow peer is asked for its first window of 16 only; its rate then keeps its
@@ -731,6 +760,7 @@ int main(void)
 		cmocka_unit_test(test_resume_after_kill_refetches_nothing_verified),
 		cmocka_unit_test(test_peer_rate_limit_paces_the_transfer),
 		cmocka_unit_test(test_far_peer_window_grows),
+		cmocka_unit_test(test_small_window_is_a_hard_cap),
 		cmocka_unit_test(test_slow_peer_keeps_few_chunks),
 		cmocka_unit_test(test_partial_holder_serves_while_fetching),
 		cmocka_unit_test(test_many_in_flight_one_corrupt_refused_on_workers),
