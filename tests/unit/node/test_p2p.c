@@ -759,6 +759,55 @@ static void test_frames_arrive_whole_however_the_stream_is_cut(void **state)
 	tnode_stop(&a);
 }
 
+static int disconnected_once(void *ctx)
+{
+	return ((tnode *)ctx)->disconnects >= 1;
+}
+
+/* A peer that goes away in the middle of a record, by closing (end of stream) or by a
+ * reset (a failed read): the connection is dropped, without a penalty, after the whole
+ * frames before it were delivered. */
+static void test_peer_gone_mid_record_is_dropped(void **state)
+{
+	Iolm__Frame f;
+	Iolm__Tx tx;
+	uint8_t *body = malloc(100000), *pt = malloc(100100), *rec = malloc(100200);
+
+	assert_true(body && pt && rec);
+	for (int reset = 0; reset < 2; reset++) {
+		tnode a = { 0 };
+		hostile h;
+		node_p2p_stats st;
+		size_t k;
+
+		tnode_start(&a, 1, CHAIN, 0, NULL, 0);
+		assert_true(hostile_handshake(&h, node_p2p_port(a.p), 9, 0));
+		assert_true(run_until(connected_once, &a, 2000));
+		make_tx_frame(&f, &tx, body, 100, 1);
+		hostile_frame(&h, pt, iolm__frame__pack(&f, pt), 0);
+		make_tx_frame(&f, &tx, body, 100000, 2);
+		k = iolm__frame__pack(&f, pt);
+		hostile_seal(&h, rec, pt, k, 0);
+		raw_send(h.fd, rec, 4 + k / 2);
+		run_for(50);
+		if (reset) {
+			struct linger lg = { 1, 0 };
+			assert_int_equal(setsockopt(h.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg), 0);
+		}
+		hostile_close(&h);
+		assert_true(run_until(disconnected_once, &a, 2000));
+		assert_int_equal(a.txs, 1);
+		assert_int_equal(node_p2p_peer_count(a.p), 0);
+		node_p2p_get_stats(a.p, &st);
+		assert_int_equal(st.bad_frames, 0);
+		assert_int_equal(st.bans, 0);
+		tnode_stop(&a);
+	}
+	free(body);
+	free(pt);
+	free(rec);
+}
+
 static void test_peer_that_does_not_read_is_dropped(void **state)
 {
 	tnode a = { 0 };
@@ -1036,6 +1085,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bad_auth_signature_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_replayed_frame_disconnects, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_frames_arrive_whole_however_the_stream_is_cut, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_peer_gone_mid_record_is_dropped, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_peer_that_does_not_read_is_dropped, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_heights_from_hello_and_status, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_oversized_and_undecodable_frames_penalized, setup, teardown),
