@@ -514,6 +514,7 @@ static size_t steal_slow(art_xfer *x, int pi, int fi, size_t want)
 		xf_release(x, fi, ci);
 		if (x->cb.send_cancel(x->cb.ctx, x->p[o].key, c->id, 1))
 			IOLM_DEBUG(MOD, "cancel not sent");
+		x->p[o].stolen_from++;
 		cand[k++] = ci;
 	}
 	x->st.stolen += k;
@@ -977,6 +978,22 @@ void art_xfer_get_stats(const art_xfer *x, art_xfer_stats *out)
 {
 	*out = x->st;
 	out->verifying = art_verifier_busy(x->v);
+}
+
+int art_xfer_get_peer_info(const art_xfer *x, const void *peer, art_xfer_peer_info *out)
+{
+	int pi = xf_peer_find(x, peer);
+	memset(out, 0, sizeof *out);
+	if (pi < 0)
+		return IOLM_ENOTFOUND;
+	const struct xf_peer *p = &x->p[pi];
+	out->window = p->win;
+	out->in_flight = p->inflight;
+	out->rate = p->rate;
+	out->rtt_ms = p->srtt;
+	out->stolen_from = p->stolen_from;
+	out->queued = (uint32_t)p->q_len;
+	return IOLM_OK;
 }
 
 int art_xfer_fd(const art_xfer *x)

@@ -171,6 +171,20 @@ typedef struct art_xfer_stats {
 
 void art_xfer_get_stats(const art_xfer *x, art_xfer_stats *out);
 
+/* What the engine knows of one peer (docs/artifacts.md "Windows"). */
+typedef struct art_xfer_peer_info {
+	uint32_t window;            /* chunk requests it may have in flight now */
+	uint32_t in_flight;         /* chunk requests it has */
+	uint64_t rate;              /* bytes per second it delivered, smoothed; 0: unknown */
+	uint64_t rtt_ms;            /* from a request to its block, smoothed; 0: unknown */
+	uint64_t stolen_from;       /* requests moved from it to a faster peer */
+	uint32_t queued;            /* its wants waiting in this engine's serving queue */
+} art_xfer_peer_info;
+
+/* IOLM_ENOTFOUND (out zeroed) when peer is not one of the engine's. */
+int art_xfer_get_peer_info(const art_xfer *x, const void *peer,
+			   art_xfer_peer_info *out) IOLM_WUR;
+
 /* Received chunks are hashed, and stored when they match, on the engine's worker threads;
  * the engine acts on the results (stored chunks done in their fetches, bad ones refused
  * and their senders penalized) in the next art_xfer_on_block, art_xfer_tick or

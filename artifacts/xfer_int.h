@@ -83,6 +83,7 @@ struct xf_peer {
 	uint64_t srtt;               /* ms from request to block, smoothed; 0: unknown */
 	uint64_t probe_base;         /* the rate sampled before the window doubled; 0: none */
 	uint32_t samples;            /* rate samples taken */
+	uint64_t stolen_from;        /* its requests moved to a faster peer */
 	uint64_t next_probe;         /* earliest time the window may double again */
 	int64_t tokens;
 	struct xf_have *haves;       /* ring of ART_XFER_MAX_HAVES */

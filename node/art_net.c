@@ -340,6 +340,11 @@ static int rpc_progress(void *ctx, art_xfer_progress *out, const uint8_t id[ART_
 	return node_art_net_progress(ctx, out, id);
 }
 
+static int rpc_peer_info(void *ctx, const node_peer *peer, art_xfer_peer_info *out)
+{
+	return art_xfer_get_peer_info(((node_art_net *)ctx)->x, peer, out);
+}
+
 /* The transfer's workers verified chunks: take them now rather than at the next tick. */
 static void on_ready(evutil_socket_t fd, short what, void *ctx)
 {
@@ -376,7 +381,7 @@ int node_art_net_create(node_art_net **out, node_p2p *p2p, art_store *s,
 		}
 	}
 	if (rpc) {
-		node_rpc_art_ops ops = { rpc_fetch, rpc_progress, a };
+		node_rpc_art_ops ops = { rpc_fetch, rpc_progress, rpc_peer_info, a };
 		node_rpc_set_art(rpc, &ops);
 	}
 	*out = a;

@@ -67,6 +67,8 @@ void node_art_net_get_stats(const node_art_net *a, art_xfer_stats *out);
 typedef struct node_rpc_art_ops {
 	int (*fetch)(void *ctx, const uint8_t id[ART_ID_LEN]);
 	int (*progress)(void *ctx, art_xfer_progress *out, const uint8_t id[ART_ID_LEN]);
+	/* Optional: the transfer's view of a connected peer (GET /peers). */
+	int (*peer_info)(void *ctx, const node_peer *peer, art_xfer_peer_info *out);
 	void *ctx;
 } node_rpc_art_ops;
 void node_rpc_set_art(node_rpc *r, const node_rpc_art_ops *ops);

@@ -600,6 +600,17 @@ int rpc_h_peers(node_rpc *r, struct evhttp_request *req, const char *arg, json_t
 		rpc_json_put(&err, pj, "addr", json_string(node_peer_addr(p)));
 		rpc_json_put(&err, pj, "height", rpc_json_u64(node_peer_height(p)));
 		rpc_json_put(&err, pj, "outbound", json_boolean(node_peer_outbound(p)));
+		art_xfer_peer_info ai;
+		if (r->art.peer_info && r->art.peer_info(r->art.ctx, p, &ai) == IOLM_OK) {
+			json_t *aj = json_object();
+			rpc_json_put(&err, aj, "window", rpc_json_u64(ai.window));
+			rpc_json_put(&err, aj, "in_flight", rpc_json_u64(ai.in_flight));
+			rpc_json_put(&err, aj, "rate_bytes_per_s", rpc_json_u64(ai.rate));
+			rpc_json_put(&err, aj, "rtt_ms", rpc_json_u64(ai.rtt_ms));
+			rpc_json_put(&err, aj, "stolen_from", rpc_json_u64(ai.stolen_from));
+			rpc_json_put(&err, aj, "serving_queue", rpc_json_u64(ai.queued));
+			rpc_json_put(&err, pj, "artifacts", aj);
+		}
 		rpc_json_push(&err, a, pj);
 	}
 	rpc_json_put(&err, o, "count", rpc_json_u64(n));

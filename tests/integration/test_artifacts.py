@@ -3,7 +3,8 @@
 another over the encrypted P2P link (POST /artifact/fetch), chunk by chunk with every
 chunk verified, and comes out byte for byte the same. The node serving it is limited to
 1 MiB/s (art_global_kib_s in node.conf), so the 3 MiB fetch takes at least 2 s, and
-the fetching node keeps at most 4 requests in flight (art_window), which it fills. Then
+the fetching node keeps at most 4 requests in flight (art_window), which it fills; its
+GET /peers then shows the server's window (4) and measured rate. Then
 the fetching node is killed (-9) half way through an 8 MiB artifact and started again:
 it resumes the fetch by itself, and the server sends at most 4 MiB more than the
 artifact (the requests that were in flight)."""
@@ -80,6 +81,13 @@ def test_artifacts(net):
     assert_that(p["chunks_done"] == p["chunks_total"] and p["bytes_done"] == p["bytes_total"]
                 and p["in_flight"] == 0 and p["verifying"] == 0,
                 "progress at the end: %s" % p)
+    # GET /peers: node2's view of node0 as an artifact source, its window capped at 4
+    key0 = net.nodes[0].get("/status")["node_key"]
+    src0 = [q for q in n2.get("/peers")["peers"] if q["key"] == key0]
+    assert_that(len(src0) == 1 and "artifacts" in src0[0], "node0 in node2's /peers: %s" % src0)
+    ai = src0[0]["artifacts"]
+    assert_that(ai["window"] == 4 and ai["in_flight"] == 0 and ai["rate_bytes_per_s"] > 0,
+                "node0's artifact window and rate at node2: %s" % ai)
 
     # the transfer in each side's /metrics: node0 served the bytes, node2 received them
     size = os.path.getsize(src)

@@ -578,13 +578,16 @@ static uint64_t fetch_timed(struct tnet *net, const uint8_t id[ART_ID_LEN], cons
 }
 
 /* Fetch a 32 MiB artifact (about 460 chunks) from one peer 100 ms away (200 ms round
- * trip) with windows of at most `window`; the simulated time it took. */
+ * trip) with windows of at most `window`; the simulated time it took. What the fetching
+ * engine then says of the peer: its window (at most the cap), a round trip of about
+ * 200 ms, a rate. */
 static uint64_t far_fetch(uint32_t window)
 {
 	struct tnet *net = net_new(2);
 	uint8_t id[ART_ID_LEN];
 	char src[300];
 	art_xfer_stats st;
+	art_xfer_peer_info pi;
 	node_stop(&net->node[1], 0);
 	net->node[1].cfg.timeout_ms = 10000;
 	net->node[1].cfg.window = window;
@@ -595,6 +598,14 @@ static uint64_t far_fetch(uint32_t window)
 	uint64_t took = fetch_timed(net, id, src);
 	art_xfer_get_stats(net->node[1].x, &st);
 	assert_int_equal(st.timeouts + st.corrupt + st.stolen, 0);
+	assert_int_equal(art_xfer_get_peer_info(net->node[1].x, &net->node[0], &pi), IOLM_OK);
+	assert_true(pi.window >= 4 && pi.window <= window);
+	assert_true(pi.rtt_ms >= 190 && pi.rtt_ms <= 260);
+	assert_true(pi.rate > 0);
+	assert_int_equal(pi.in_flight + pi.stolen_from, 0);
+	assert_int_equal(art_xfer_get_peer_info(net->node[1].x, &net->node[2], &pi),
+			 IOLM_ENOTFOUND);
+	assert_int_equal(pi.window, 0);
 	net_free(net);
 	return took;
 }
@@ -641,9 +652,9 @@ static void test_small_window_is_a_hard_cap(void **state)
 
 /* Two holders: node 0 fast, node 2 serving at 128 KiB/s (two chunks a second); node 1
  * fetches 8 MiB (about 115 chunks) from both, 5 ms away, with a 10 s request timeout.
- * The slow peer is asked for its first window of 16 only; its rate then keeps its
- * window at the minimum, and once nothing wanted is left the fast peer takes over the
- * chunks still waiting there. The fetch ends in well under the 8 s the slow peer needs
+ * The slow peer is asked for its first window of 16 only; its first rate sample (its
+ * bucket's burst included) shrinks its window below that, and once nothing wanted is
+ * left the fast peer takes over the chunks still waiting there. The fetch ends in well under the 8 s the slow peer needs
  * for 16 chunks, and no request times out. */
 static void test_slow_peer_keeps_few_chunks(void **state)
 {
@@ -672,6 +683,10 @@ static void test_slow_peer_keeps_few_chunks(void **state)
 	assert_int_equal(st.timeouts + st.corrupt, 0);
 	assert_true(st.stolen >= 1);
 	assert_true(slow.blocks_served <= 16);
+	art_xfer_peer_info pi;
+	assert_int_equal(art_xfer_get_peer_info(net->node[1].x, &net->node[2], &pi), IOLM_OK);
+	assert_int_equal(pi.stolen_from, st.stolen);
+	assert_true(pi.window >= 4 && pi.window < 16); /* 2 s of its rate, below the start */
 	assert_true(took <= 3000);
 	net_free(net);
 }
