@@ -582,6 +582,25 @@ static void write_metrics(void *ctx, iolm_buf *out)
 
 /* A verdict from the verifier: sign it as an attest transaction and submit it like
  * any other (mempool, then gossip). */
+/* The verifier saw a task naming data set id: fetch it from the peers unless the store
+ * holds it whole (a fetch already under way is left as it is). */
+static void need_data(void *ctx, const uint8_t id[static LEDGER_ARTIFACT_ID_LEN])
+{
+	struct node *n = ctx;
+	char hex[2 * LEDGER_ARTIFACT_ID_LEN + 1];
+	size_t listed, missing = 1;
+	int err;
+	if (!n->artnet || !n->art)
+		return;
+	if (art_store_missing(n->art, NULL, 0, &listed, &missing, id) == IOLM_OK && missing == 0)
+		return;
+	iolm_hex_encode(hex, sizeof hex, id, LEDGER_ARTIFACT_ID_LEN);
+	if ((err = node_art_net_fetch(n->artnet, id)))
+		IOLM_WARN(MOD, "cannot fetch data set %.16s: %s", hex, iolm_strerror(err));
+	else
+		IOLM_INFO(MOD, "fetching data set %.16s from the peers", hex);
+}
+
 static void on_verdict(void *ctx, const uint8_t work[static 32], int valid, uint64_t eval_loss,
 		       const uint32_t *segments, size_t nseg, double cpu_s, int reason)
 {
@@ -662,7 +681,7 @@ static int open_consensus(struct node *n)
 	if (n->val_index >= 0) {
 		/* Validators re-execute sampled work on a thread of their own. */
 		node_verifier_config vc = { .ledger = n->l, .art = n->art, .threads = 1,
-					    .done = on_verdict, .ctx = n };
+					    .done = on_verdict, .need_data = need_data, .ctx = n };
 		snprintf(path, sizeof path, "%s/verify", n->cfg->dir);
 		vc.work_dir = path;
 		if ((err = node_verifier_create(&n->verifier, n->base, &vc)))

@@ -90,11 +90,30 @@ static int read_whole(const char *path, uint8_t **out, size_t *len, uint64_t cap
 	return IOLM_OK;
 }
 
-/* The single file of a one-file artifact, extracted once into work_dir/data/<id>/. */
+static void rm_tree(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	char path[1700];
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+		unlink(path);
+	}
+	closedir(d);
+	rmdir(dir);
+}
+
+/* The single file of a one-file artifact, extracted once into work_dir/data/<id>/ (by
+ * way of <id>.tmp, so a directory there is always whole). IOLM_ENOTFOUND or
+ * IOLM_EART_MISSING while the store does not hold it whole. */
 static int load_dataset(node_verifier *v, const uint8_t id[LEDGER_ARTIFACT_ID_LEN],
 			uint8_t **out, size_t *len)
 {
-	char hex[2 * LEDGER_ARTIFACT_ID_LEN + 1], dir[1400], path[1700];
+	char hex[2 * LEDGER_ARTIFACT_ID_LEN + 1], dir[1400], tmp[1408], path[1700];
 	struct dirent *e;
 	int err;
 	iolm_hex_encode(hex, sizeof hex, id, LEDGER_ARTIFACT_ID_LEN);
@@ -105,9 +124,13 @@ static int load_dataset(node_verifier *v, const uint8_t id[LEDGER_ARTIFACT_ID_LE
 	if (!d) {
 		if (!v->cfg.art)
 			return IOLM_ENOTFOUND;
-		if ((err = art_store_get(v->cfg.art, id, dir)))
+		snprintf(tmp, sizeof tmp, "%s.tmp", dir);
+		rm_tree(tmp);
+		if ((err = art_store_get(v->cfg.art, id, tmp))) {
+			rm_tree(tmp);
 			return err;
-		if (!(d = opendir(dir)))
+		}
+		if (rename(tmp, dir) || !(d = opendir(dir)))
 			return IOLM_EIO;
 	}
 	err = IOLM_ENOTFOUND;
@@ -199,22 +222,6 @@ out:
 	return err;
 }
 
-static void rm_tree(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	char path[1700];
-	if (!d)
-		return;
-	while ((e = readdir(d))) {
-		if (e->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-		unlink(path);
-	}
-	closedir(d);
-	rmdir(dir);
-}
 
 /* Verify one work. Returns 1 when a verdict was reached (j->valid, j->reason set), 0 to
  * try again later, -1 to give up without attesting. */
@@ -246,6 +253,15 @@ static int verify_job(node_verifier *v, struct vjob *j)
 	}
 	if ((err = load_dataset(v, tc->dataset_id.data, &train, &tlen)) ||
 	    (err = load_dataset(v, tc->eval_id.data, &eval, &elen))) {
+		/* Being fetched from the peers (need_data): wait for them while there is time. */
+		if ((err == IOLM_ENOTFOUND || err == IOLM_EART_MISSING) &&
+		    iolm_clock_wall_ms() + 2 * RETRY_MS < j->deadline_ms) {
+			IOLM_INFO(MOD, "work %.16s: waiting for the task's data sets (%s)", whex,
+				  iolm_strerror(err));
+			j->next_try_ms = iolm_clock_wall_ms() + RETRY_MS;
+			ret = 0;
+			goto out;
+		}
 		IOLM_WARN(MOD, "work %.16s: task data sets not available here (%s); not attesting",
 			  whex, iolm_strerror(err));
 		__atomic_add_fetch(&v->st.skipped, 1, __ATOMIC_RELAXED);
@@ -448,6 +464,35 @@ void node_verifier_destroy(node_verifier *v)
 	free(v);
 }
 
+/* need_data for both data sets of TaskCreate t. */
+static void need_task_data(node_verifier *v, const Iolm__TaskCreate *t)
+{
+	if (t->dataset_id.len == LEDGER_ARTIFACT_ID_LEN)
+		v->cfg.need_data(v->cfg.ctx, t->dataset_id.data);
+	if (t->eval_id.len == LEDGER_ARTIFACT_ID_LEN)
+		v->cfg.need_data(v->cfg.ctx, t->eval_id.data);
+}
+
+/* need_data for the data sets of the task with this id, as the ledger records it. */
+static void need_task_data_by_id(node_verifier *v, const uint8_t task[static 32])
+{
+	Iolm__TaskState *ts = NULL;
+	Iolm__TaskCreate *tc = NULL;
+	iolm_buf tb;
+	iolm_buf_init(&tb, IOLM_MAX_TX_BYTES * 2);
+	if (ledger_get_task(v->cfg.ledger, task, &tb) == IOLM_OK &&
+	    iolm_codec_decode((ProtobufCMessage **)&ts, &iolm__task_state__descriptor, tb.data,
+			      tb.len, tb.limit) == IOLM_OK &&
+	    iolm_codec_decode((ProtobufCMessage **)&tc, &iolm__task_create__descriptor,
+			      ts->params.data, ts->params.len, IOLM_MAX_TX_BYTES) == IOLM_OK)
+		need_task_data(v, tc);
+	if (tc)
+		iolm_codec_free(&tc->base);
+	if (ts)
+		iolm_codec_free(&ts->base);
+	iolm_buf_release(&tb, 0);
+}
+
 void node_verifier_on_commit(node_verifier *v, uint64_t height, const uint8_t block_id[static 32],
 			     const uint8_t *block, size_t len)
 {
@@ -485,6 +530,11 @@ void node_verifier_on_commit(node_verifier *v, uint64_t height, const uint8_t bl
 		ledger_tx tx;
 		if (ledger_tx_decode(&tx, ledger_genesis_chain_id(g), b->txs[i].data, b->txs[i].len))
 			continue;
+		if (tx.body->kind_case == IOLM__TX_BODY__KIND_TASK_CREATE && v->cfg.need_data)
+			need_task_data(v, tx.body->task_create);
+		if (tx.body->kind_case == IOLM__TX_BODY__KIND_WORK_COMMIT && v->cfg.need_data &&
+		    tx.body->work_commit->task_id.len == 32)
+			need_task_data_by_id(v, tx.body->work_commit->task_id.data);
 		if (tx.body->kind_case == IOLM__TX_BODY__KIND_WORK_COMMIT) {
 			const Iolm__WorkCommit *w = tx.body->work_commit;
 			struct vjob *j = calloc(1, sizeof *j);

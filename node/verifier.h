@@ -8,8 +8,11 @@
  * task's training and eval sets from the node's artifact store, re-executes the sampled
  * segments on the CPU (compute_verify) and hands the verdict back to the loop, which
  * signs an attest transaction with the validator key and gossips it. A miner that does
- * not serve its checkpoints before the attestation deadline is attested invalid. A
- * validator missing the task's data sets cannot judge and does not attest. */
+ * not serve its checkpoints before the attestation deadline is attested invalid. The
+ * task's data sets are asked for (need_data) when a task is created and when a work for
+ * it is committed; a job whose data sets are not (yet) whole in the store is tried again
+ * until shortly before its deadline, and a validator that still lacks them then cannot
+ * judge and does not attest. */
 #ifndef IOLM_NODE_VERIFIER_H
 #define IOLM_NODE_VERIFIER_H
 
@@ -36,6 +39,9 @@ typedef struct node_verifier_config {
 	art_store *art;              /* the task data sets */
 	unsigned threads;            /* CPU threads for re-execution (>= 1) */
 	node_verifier_done_fn done;
+	/* Optional, on the loop thread: a task names data set id, which the node should
+	 * have whole (the node fetches it from its peers when it does not). */
+	void (*need_data)(void *ctx, const uint8_t id[static LEDGER_ARTIFACT_ID_LEN]);
 	void *ctx;
 } node_verifier_config;
 

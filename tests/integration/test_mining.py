@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Joint mining on a real network (docs/economics.md): an honest miner's work is verified
-by the validators, accepted and rewarded; a second miner extending it shares the profit
+"""Joint mining on a real network (docs/economics.md): the task's data sets are added to
+one node only and the other validators fetch them over P2P when the task is committed;
+an honest miner's work is verified by the validators, accepted and rewarded; a second miner extending it shares the profit
 along the lineage; a model payment is split exactly as the economics say; a cheater —
 one faked segment, or a better eval loss than it has — is rejected and slashed."""
 import hashlib
@@ -186,11 +187,10 @@ def test_mining(net):
     net.wait("all nodes at height 2", lambda: all(n.height() >= 2 for n in net.nodes), 60)
 
     phase("network up")
-    # the data sets, in every validator's artifact store
-    ds = ev = None
-    for n in net.nodes:
-        ds = env.iolmd("art", "add", "-d", n.dir, env.train)
-        ev = env.iolmd("art", "add", "-d", n.dir, env.eval)
+    # the data sets, in node0's artifact store only: the other validators fetch them over
+    # P2P when the task naming them is committed
+    ds = env.iolmd("art", "add", "-d", env.n0.dir, env.train)
+    ev = env.iolmd("art", "add", "-d", env.n0.dir, env.eval)
     taskfile = os.path.join(net.dir, "task.conf")
     # Batches big enough that 60 more steps beat 20 whatever the task id (which seeds the
     # sampling): eval loss ~2.92 after 20 steps, 2.36-2.52 after 80 over five task ids.
@@ -206,7 +206,16 @@ def test_mining(net):
                   "--margin-start-ppm", "0", "--margin-end-ppm", "0")
     d0 = rewards(env.n0, designer)
 
-    phase("task created")
+    def fetched(node, art):
+        try:
+            return node.get("/artifact/" + art).get("state") == "done"
+        except Exception:  # noqa: BLE001 - 404 until the node starts the fetch
+            return False
+    for n in net.nodes[1:]:
+        net.wait("node%d fetching the data sets" % n.index,
+                 lambda n=n: fetched(n, ds) and fetched(n, ev), 60)
+
+    phase("task created, data sets fetched by the validators")
     # 1. an honest miner: verified, accepted, the first best; paid
     k1, a1 = env.new_key("miner1")
     base = free_base_port(3)
