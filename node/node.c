@@ -123,7 +123,24 @@ static void log_reject(void *ctx, const uint8_t id[static 32], int err)
 	struct node *n = ctx;
 	n->txs_rejected++;
 	IOLM_DEBUG(MOD, "left a transaction out of the block: %s", iolm_strerror(err));
-	(void)id;
+	/* An attestation for a decided work, a second one, or one by a non-validator stays
+	 * invalid in every later block. (The mempool cannot be changed while the block is
+	 * built from its entries: drop_rejected removes them after.) */
+	if ((err == IOLM_ELEDGER_WORKDECIDED || err == IOLM_ELEDGER_DUPATTEST ||
+	     err == IOLM_ELEDGER_NOTVALIDATOR) &&
+	    n->n_drop < sizeof n->drop / sizeof n->drop[0])
+		memcpy(n->drop[n->n_drop++], id, 32);
+}
+
+/* Remove what log_reject marked (and, the mempool keeping nonces contiguous, the same
+ * senders' later transactions: our own attestations are signed again from the account's
+ * nonce, see on_verdict). */
+static void drop_rejected(struct node *n)
+{
+	for (size_t i = 0; i < n->n_drop; i++)
+		if (ledger_mempool_remove(n->mp, n->drop[i]) == IOLM_OK)
+			IOLM_INFO(MOD, "dropped a transaction no block can take");
+	n->n_drop = 0;
 }
 
 /* Answer the engine's request for a block, once there is something to propose or the
@@ -162,14 +179,18 @@ static int try_propose(struct node *n)
 		goto out;
 	if (head.height > 0 && (err = ledger_get_cert(n->l, head.height, &cert)))
 		goto out;
+	n->n_drop = 0;
 	err = ledger_block_build(n->l, &block, c.ptrs, c.lens, c.n, now, iolm_key_pub(&n->key),
 				 cert.len ? cert.data : NULL, cert.len, n->cache, log_reject, n);
-	if (err)
+	if (err) {
+		drop_rejected(n);
 		goto out;
+	}
 	n->want_block = 0;
 	IOLM_DEBUG(MOD, "proposing height %llu round %u with %zu txs",
 		   (unsigned long long)n->want_h, n->want_r, c.n);
 	err = cons_engine_propose(n->eng, n->want_h, n->want_r, block.data, block.len);
+	drop_rejected(n); /* the block holds copies of what it took */
 out:
 	free(c.ptrs);
 	free(c.lens);
@@ -601,6 +622,24 @@ static void need_data(void *ctx, const uint8_t id[static LEDGER_ARTIFACT_ID_LEN]
 		IOLM_INFO(MOD, "fetching data set %.16s from the peers", hex);
 }
 
+/* Whether work is still pending in the committed state (an attestation for a decided
+ * work would be left out of every block, and take this validator's later ones with it). */
+static int work_pending(struct node *n, const uint8_t work[static 32])
+{
+	iolm_buf wb;
+	Iolm__WorkState *ws = NULL;
+	int pending = 0;
+	iolm_buf_init(&wb, IOLM_MAX_TX_BYTES * 2);
+	if (ledger_get_work(n->l, work, &wb) == IOLM_OK &&
+	    iolm_codec_decode((ProtobufCMessage **)&ws, &iolm__work_state__descriptor, wb.data,
+			      wb.len, wb.limit) == IOLM_OK)
+		pending = ws->status == IOLM__WORK_STATUS__WORK_PENDING;
+	if (ws)
+		iolm_codec_free(&ws->base);
+	iolm_buf_release(&wb, 0);
+	return pending;
+}
+
 static void on_verdict(void *ctx, const uint8_t work[static 32], int valid, uint64_t eval_loss,
 		       const uint32_t *segments, size_t nseg, double cpu_s, int reason)
 {
@@ -616,9 +655,18 @@ static void on_verdict(void *ctx, const uint8_t work[static 32], int valid, uint
 	IOLM_INFO(MOD, "verified work %.16s: %s (%zu segments, %.2f s CPU)%s%s", whex,
 		  valid ? "valid" : "INVALID", nseg, cpu_s, valid ? "" : ": ",
 		  valid ? "" : iolm_strerror(reason));
+	if (!work_pending(n, work)) {
+		IOLM_INFO(MOD, "work %.16s was decided meanwhile; not attesting", whex);
+		return;
+	}
 	iolm_addr_from_pub(me, iolm_key_pub(&n->key));
 	if (ledger_get_account(n->l, me, &bal, &nonce))
 		return;
+	/* Ours ahead of the account and the last one gone from the mempool: it was left out
+	 * of a block, and the mempool dropped the later ones with it. Start again from the
+	 * account's next nonce rather than leave a gap no block will ever fill. */
+	if (n->attest_nonce > nonce && !ledger_mempool_has(n->mp, n->attest_last))
+		n->attest_nonce = nonce;
 	if (n->attest_nonce < nonce)
 		n->attest_nonce = nonce;
 	at.work_id.data = (uint8_t *)work;
@@ -635,10 +683,12 @@ static void on_verdict(void *ctx, const uint8_t work[static 32], int valid, uint
 	int err = ledger_tx_sign(&tx, &b, &n->key, ledger_genesis_chain_id(n->g));
 	if (!err)
 		err = node_submit_tx(n, tx.data, tx.len, id);
-	if (err)
+	if (err) {
 		IOLM_WARN(MOD, "attestation for work %.16s not submitted: %s", whex, iolm_strerror(err));
-	else
+	} else {
 		n->attest_nonce++;
+		memcpy(n->attest_last, id, 32);
+	}
 	iolm_buf_release(&tx, 0);
 }
 

@@ -69,6 +69,12 @@ struct node {
 	node_verifier *verifier;     /* validators: re-executes sampled work */
 	node_art_net *artnet;        /* artifact transfer over p2p (node/art_net.c) */
 	uint64_t attest_nonce;       /* next nonce for our own attestations */
+	/* Transactions left out of our proposal that no later block can take either (an
+	 * attestation for a work decided meanwhile): removed from the mempool after the
+	 * build, since left there they would hold back their sender's later ones. */
+	uint8_t drop[64][32];
+	size_t n_drop;
+	uint8_t attest_last[32];     /* id of the last one submitted (zeros: none) */
 	int val_index;
 	char cookie[65];
 	struct node_timeout *timeouts;
