@@ -115,8 +115,25 @@ struct art_xfer {
 	art_xfer_stats st;
 };
 
+static inline int bit_get(const uint64_t *b, size_t k)
+{
+	return (int)((b[k >> 6] >> (k & 63)) & 1);
+}
+
+static inline void bit_set(uint64_t *b, size_t k)
+{
+	b[k >> 6] |= (uint64_t)1 << (k & 63);
+}
+
+static inline void bit_clear(uint64_t *b, size_t k)
+{
+	b[k >> 6] &= ~((uint64_t)1 << (k & 63));
+}
+
 /* xfer.c */
 int xf_peer_find(const art_xfer *x, const void *key);
+/* 0: the peer never announced id; 1: some of it; 2: all of it. */
+int xf_peer_has(const struct xf_peer *p, const uint8_t id[ART_ID_LEN]);
 /* Index of chunk id in f->c, or -1. */
 long xf_chunk_find(const struct xf_fetch *f, const uint8_t *id);
 void xf_have_put(struct xf_peer *p, const uint8_t id[ART_ID_LEN], int full);
@@ -142,6 +159,14 @@ static inline void xf_delivered(art_xfer *x, int pi, size_t len, uint64_t sent_m
 	p->rx_bytes += len;
 	p->srtt = p->srtt ? (7 * p->srtt + rtt) / 8 : rtt;
 }
+
+/* xfer_sched.c */
+/* Ask for manifests and top up every peer's window, for every running fetch. */
+void xf_schedule(art_xfer *x);
+/* Requests unanswered for timeout_ms go back to wanted. */
+void xf_expire(art_xfer *x);
+/* Sample peer slot pi's delivery rate when a period has passed; probe its window. */
+void xf_rate_sample(art_xfer *x, int pi);
 
 /* xfer_recv.c */
 /* ArtBlock{A, manifest} for fetch fi in its manifest phase, from peer slot pi. */
