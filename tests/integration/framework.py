@@ -183,6 +183,10 @@ class Testnet:
         for n in self.nodes:
             if os.path.exists(n.log_path):
                 shutil.copy(n.log_path, dest)
+        # and the tools' logs the test wrote beside them (a miner's run-N.log)
+        for f in os.listdir(self.dir):
+            if f.endswith(".log") and os.path.isfile(os.path.join(self.dir, f)):
+                shutil.copy(os.path.join(self.dir, f), dest)
         print("full logs kept in %s" % dest, file=sys.stderr)
 
     def cleanup(self):
