@@ -225,10 +225,29 @@ out:
 
 /* Verify one work. Returns 1 when a verdict was reached (j->valid, j->reason set), 0 to
  * try again later, -1 to give up without attesting. */
+/* The TaskCreate parameters of task as the ledger records them; the caller frees *out. */
+static int task_create_get(node_verifier *v, const uint8_t task[static 32],
+			   Iolm__TaskCreate **out)
+{
+	Iolm__TaskState *ts = NULL;
+	iolm_buf tb;
+	int err;
+	*out = NULL;
+	iolm_buf_init(&tb, IOLM_MAX_TX_BYTES * 2);
+	if (!(err = ledger_get_task(v->cfg.ledger, task, &tb)) &&
+	    !(err = iolm_codec_decode((ProtobufCMessage **)&ts, &iolm__task_state__descriptor,
+				      tb.data, tb.len, tb.limit)))
+		err = iolm_codec_decode((ProtobufCMessage **)out, &iolm__task_create__descriptor,
+					ts->params.data, ts->params.len, IOLM_MAX_TX_BYTES);
+	if (ts)
+		iolm_codec_free(&ts->base);
+	iolm_buf_release(&tb, 0);
+	return err;
+}
+
 static int verify_job(node_verifier *v, struct vjob *j)
 {
-	iolm_buf tb, claim;
-	Iolm__TaskState *ts = NULL;
+	iolm_buf claim;
 	Iolm__TaskCreate *tc = NULL;
 	compute_task task;
 	compute_backend *be = NULL;
@@ -238,16 +257,10 @@ static int verify_job(node_verifier *v, struct vjob *j)
 	char whex[65], dir[1400];
 	int ret = -1, err;
 
-	iolm_buf_init(&tb, IOLM_MAX_TX_BYTES * 2);
 	iolm_buf_init(&claim, COMPUTE_CLAIM_MAX_BYTES);
 	iolm_hex_encode(whex, sizeof whex, j->work, 32);
 	snprintf(dir, sizeof dir, "%s/%s", v->work_dir, whex);
-	if (ledger_get_task(v->cfg.ledger, j->task, &tb) ||
-	    iolm_codec_decode((ProtobufCMessage **)&ts, &iolm__task_state__descriptor, tb.data,
-			      tb.len, tb.limit) ||
-	    iolm_codec_decode((ProtobufCMessage **)&tc, &iolm__task_create__descriptor,
-			      ts->params.data, ts->params.len, IOLM_MAX_TX_BYTES) ||
-	    compute_task_from_create(&task, j->task, tc)) {
+	if (task_create_get(v, j->task, &tc) || compute_task_from_create(&task, j->task, tc)) {
 		IOLM_WARN(MOD, "work %.16s: task unreadable; not attesting", whex);
 		goto out;
 	}
@@ -318,9 +331,6 @@ out:
 	free(eval);
 	if (tc)
 		iolm_codec_free(&tc->base);
-	if (ts)
-		iolm_codec_free(&ts->base);
-	iolm_buf_release(&tb, 0);
 	iolm_buf_release(&claim, 0);
 	return ret;
 }
@@ -476,21 +486,11 @@ static void need_task_data(node_verifier *v, const Iolm__TaskCreate *t)
 /* need_data for the data sets of the task with this id, as the ledger records it. */
 static void need_task_data_by_id(node_verifier *v, const uint8_t task[static 32])
 {
-	Iolm__TaskState *ts = NULL;
 	Iolm__TaskCreate *tc = NULL;
-	iolm_buf tb;
-	iolm_buf_init(&tb, IOLM_MAX_TX_BYTES * 2);
-	if (ledger_get_task(v->cfg.ledger, task, &tb) == IOLM_OK &&
-	    iolm_codec_decode((ProtobufCMessage **)&ts, &iolm__task_state__descriptor, tb.data,
-			      tb.len, tb.limit) == IOLM_OK &&
-	    iolm_codec_decode((ProtobufCMessage **)&tc, &iolm__task_create__descriptor,
-			      ts->params.data, ts->params.len, IOLM_MAX_TX_BYTES) == IOLM_OK)
+	if (task_create_get(v, task, &tc) == IOLM_OK)
 		need_task_data(v, tc);
 	if (tc)
 		iolm_codec_free(&tc->base);
-	if (ts)
-		iolm_codec_free(&ts->base);
-	iolm_buf_release(&tb, 0);
 }
 
 void node_verifier_on_commit(node_verifier *v, uint64_t height, const uint8_t block_id[static 32],
