@@ -549,12 +549,27 @@ static int encode_frame(node_p2p *p, const Iolm__Frame *msg)
 	return iolm_codec_encode(&p->txbuf, &msg->base);
 }
 
+/* An artifact block goes out from where its data lies (the store's map), behind framing
+ * written by hand (p2p_block.c): the same bytes as through the codec, one copy fewer. */
+static int send_block(node_p2p *p, node_peer *peer, const Iolm__ArtBlock *b)
+{
+	uint8_t hdr[P2P_BLOCK_HDR_MAX];
+	size_t n = p2p_block_header(hdr, b->chunk_id.data, b->chunk_id.len, b->data.len);
+	if (n + b->data.len > p->max_frame)
+		return IOLM_ETOOBIG;
+	return p2p_wire_write2(peer, hdr, n, b->data.data, b->data.len);
+}
+
 int node_p2p_send(node_p2p *p, node_peer *peer, const Iolm__Frame *msg)
 {
+	const Iolm__ArtBlock *b = msg->msg_case == IOLM__FRAME__MSG_ART_BLOCK ? msg->art_block : NULL;
 	int err;
 
 	if (!peer || peer->state != P2P_READY)
 		return IOLM_ESTATE;
+	if (b && b->chunk_id.len > 0 && b->chunk_id.len <= P2P_BLOCK_ID_MAX && b->data.len > 0 &&
+	    !b->base.n_unknown_fields)
+		return send_block(p, peer, b);
 	err = encode_frame(p, msg);
 	if (err)
 		return err;

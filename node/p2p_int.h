@@ -151,8 +151,31 @@ void p2p_wire_read_cb(struct bufferevent *bev, void *ctx);
 /* Encrypt len plaintext bytes as the peer's next frame onto its output buffer.
  * IOLM_ENODE_SLOW (and the peer is closed) when its output queue is over the limit. */
 int p2p_wire_write(node_peer *peer, const uint8_t *pt, size_t len) IOLM_WUR;
+/* The same for the frame whose plaintext is hdr followed by body (an artifact block
+ * sent from where it lies): the bytes on the wire are those p2p_wire_write would send
+ * for the two joined. */
+int p2p_wire_write2(node_peer *peer, const uint8_t *hdr, size_t hlen, const uint8_t *body,
+		    size_t blen) IOLM_WUR;
+/* ChaCha20-Poly1305-IETF of the plaintext a || b (no associated data) into out: the
+ * alen + blen bytes of ciphertext, then the tag; as crypto_aead_chacha20poly1305_ietf_encrypt
+ * of the two joined. */
+void p2p_wire_seal2(uint8_t *out, const uint8_t *a, size_t alen, const uint8_t *b, size_t blen,
+		    const uint8_t nonce[crypto_aead_chacha20poly1305_IETF_NPUBBYTES],
+		    const uint8_t key[crypto_aead_chacha20poly1305_IETF_KEYBYTES]);
 /* Wipe every secret the peer holds. */
 void p2p_wire_wipe(node_peer *peer);
+
+/* p2p_block.c: artifact block frames framed by hand, byte for byte as the codec would. */
+#define P2P_BLOCK_ID_MAX 64u
+#define P2P_BLOCK_HDR_MAX (3u * 6u + P2P_BLOCK_ID_MAX) /* three tags, three varints, id */
+/* The encoding of Frame{art_block{chunk_id = id, data}} up to the data (1 <= id_len <=
+ * P2P_BLOCK_ID_MAX, data_len >= 1); returns its length. */
+size_t p2p_block_header(uint8_t out[static P2P_BLOCK_HDR_MAX], const uint8_t *id, size_t id_len,
+			size_t data_len);
+/* 1 when the len bytes at b are the canonical encoding of a Frame holding an ArtBlock with
+ * a non-empty chunk id and data: then *f and *ab hold it, their bytes pointing into b
+ * (nothing to free). 0 otherwise, whether or not the codec would accept the bytes. */
+int p2p_block_parse(const uint8_t *b, size_t len, Iolm__Frame *f, Iolm__ArtBlock *ab);
 
 /* p2p_guard.c */
 int p2p_seen_init(struct p2p_seen *s) IOLM_WUR;

@@ -92,51 +92,121 @@ out:
 	return err;
 }
 
-int p2p_wire_write(node_peer *peer, const uint8_t *pt, size_t len)
+/* Checks for a frame of len plaintext bytes, and room for it on the output buffer:
+ * v->iov_base gets the record's 4-byte length, the ciphertext goes behind it. */
+static int frame_begin(node_peer *peer, size_t len, struct evbuffer_iovec *v)
 {
 	node_p2p *p = peer->p2p;
 	struct evbuffer *out = bufferevent_get_output(peer->bev);
-	struct evbuffer_iovec v;
-	uint8_t nonce[crypto_aead_chacha20poly1305_IETF_NPUBBYTES];
-	unsigned long long clen = 0;
 	size_t total = 4 + len + P2P_TAG_LEN;
-	int err = IOLM_OK;
 
 	assert(peer->state == P2P_AUTH || peer->state == P2P_READY);
-	if (len > p->max_frame && peer->state == P2P_READY) {
-		err = IOLM_ETOOBIG;
-		goto out;
-	}
+	if (len > p->max_frame && peer->state == P2P_READY)
+		return IOLM_ETOOBIG;
 	if (evbuffer_get_length(out) > P2P_MAX_OUTQ) {
-		err = IOLM_ENODE_SLOW;
-		p2p_peer_close(peer, err, "output queue over 64 MiB");
-		goto out;
+		p2p_peer_close(peer, IOLM_ENODE_SLOW, "output queue over 64 MiB");
+		return IOLM_ENODE_SLOW;
 	}
 	if (peer->tx_ctr == UINT64_MAX) { /* never in practice: 2^64 frames */
-		err = IOLM_ESTATE;
-		p2p_peer_close(peer, err, "frame counter exhausted");
-		goto out;
+		p2p_peer_close(peer, IOLM_ESTATE, "frame counter exhausted");
+		return IOLM_ESTATE;
 	}
-	if (evbuffer_reserve_space(out, (ev_ssize_t)total, &v, 1) != 1 || v.iov_len < total) {
-		err = IOLM_ENOMEM;
-		goto out;
-	}
-	put_be32(v.iov_base, (uint32_t)(len + P2P_TAG_LEN));
-	make_nonce(nonce, peer->tx_ctr);
-	crypto_aead_chacha20poly1305_ietf_encrypt((uint8_t *)v.iov_base + 4, &clen, pt, len,
-						  NULL, 0, NULL, nonce, peer->tx_key);
-	assert(clen == len + P2P_TAG_LEN);
-	v.iov_len = total;
-	if (evbuffer_commit_space(out, &v, 1) != 0) {
-		err = IOLM_ENOMEM;
-		goto out;
-	}
+	if (evbuffer_reserve_space(out, (ev_ssize_t)total, v, 1) != 1 || v->iov_len < total)
+		return IOLM_ENOMEM;
+	put_be32(v->iov_base, (uint32_t)(len + P2P_TAG_LEN));
+	return IOLM_OK;
+}
+
+/* The sealed frame of len plaintext bytes is in v: queue it. */
+static int frame_end(node_peer *peer, struct evbuffer_iovec *v, size_t len)
+{
+	node_p2p *p = peer->p2p;
+	size_t total = 4 + len + P2P_TAG_LEN;
+
+	v->iov_len = total;
+	if (evbuffer_commit_space(bufferevent_get_output(peer->bev), v, 1) != 0)
+		return IOLM_ENOMEM;
 	peer->tx_ctr++;
 	if (peer->state == P2P_READY) /* the Auth record is handshake, not a frame */
 		p->stats.frames_out++;
 	p->stats.bytes_out += total;
-out:
-	return err;
+	return IOLM_OK;
+}
+
+int p2p_wire_write(node_peer *peer, const uint8_t *pt, size_t len)
+{
+	uint8_t nonce[crypto_aead_chacha20poly1305_IETF_NPUBBYTES];
+	unsigned long long clen = 0;
+	struct evbuffer_iovec v;
+	int err = frame_begin(peer, len, &v);
+
+	if (err)
+		return err;
+	make_nonce(nonce, peer->tx_ctr);
+	crypto_aead_chacha20poly1305_ietf_encrypt((uint8_t *)v.iov_base + 4, &clen, pt, len,
+						  NULL, 0, NULL, nonce, peer->tx_key);
+	assert(clen == len + P2P_TAG_LEN);
+	return frame_end(peer, &v, len);
+}
+
+/* ChaCha20-Poly1305-IETF (RFC 8439, no associated data) of the plaintext a || b into out
+ * (alen + blen bytes of ciphertext, then the tag), without joining a and b first: the
+ * construction libsodium's crypto_aead_chacha20poly1305_ietf_encrypt computes, from its
+ * parts. Keystream block 0 keys Poly1305; the plaintext is XORed with blocks 1 on. A
+ * piece of keystream starts only on a block boundary, so the bytes around the joint
+ * (a's last alen % 64 and what fills their block from b) are XORed through a 64-byte
+ * staging block. The tag is over the ciphertext, its padding to 16 bytes and the two
+ * lengths (0 and alen + blen) as 64-bit little-endian. */
+void p2p_wire_seal2(uint8_t *out, const uint8_t *a, size_t alen, const uint8_t *b, size_t blen,
+		    const uint8_t nonce[crypto_aead_chacha20poly1305_IETF_NPUBBYTES],
+		    const uint8_t key[crypto_aead_chacha20poly1305_IETF_KEYBYTES])
+{
+	static const uint8_t zeros[16];
+	crypto_onetimeauth_poly1305_state st;
+	uint8_t block0[64], stage[64], lens[16];
+	size_t full = alen - alen % 64, tail = alen % 64, clen = alen + blen, k = 0;
+	uint32_t ic = 1;
+
+	crypto_stream_chacha20_ietf(block0, sizeof block0, nonce, key);
+	if (full) {
+		crypto_stream_chacha20_ietf_xor_ic(out, a, full, nonce, ic, key);
+		ic += (uint32_t)(full / 64);
+	}
+	if (tail) {
+		k = blen < 64 - tail ? blen : 64 - tail;
+		memcpy(stage, a + full, tail);
+		memcpy(stage + tail, b, k);
+		crypto_stream_chacha20_ietf_xor_ic(out + full, stage, tail + k, nonce, ic, key);
+		ic++;
+	}
+	if (blen > k)
+		crypto_stream_chacha20_ietf_xor_ic(out + alen + k, b + k, blen - k, nonce, ic, key);
+
+	crypto_onetimeauth_poly1305_init(&st, block0);
+	crypto_onetimeauth_poly1305_update(&st, out, clen);
+	crypto_onetimeauth_poly1305_update(&st, zeros, (16 - clen % 16) % 16);
+	memset(lens, 0, 8);
+	for (int i = 0; i < 8; i++)
+		lens[8 + i] = (uint8_t)((uint64_t)clen >> (8 * i));
+	crypto_onetimeauth_poly1305_update(&st, lens, sizeof lens);
+	crypto_onetimeauth_poly1305_final(&st, out + clen);
+	sodium_memzero(block0, sizeof block0);
+	sodium_memzero(stage, sizeof stage);
+	sodium_memzero(&st, sizeof st);
+}
+
+int p2p_wire_write2(node_peer *peer, const uint8_t *hdr, size_t hlen, const uint8_t *body,
+		    size_t blen)
+{
+	uint8_t nonce[crypto_aead_chacha20poly1305_IETF_NPUBBYTES];
+	struct evbuffer_iovec v;
+	int err = frame_begin(peer, hlen + blen, &v);
+
+	if (err)
+		return err;
+	make_nonce(nonce, peer->tx_ctr);
+	p2p_wire_seal2((uint8_t *)v.iov_base + 4, hdr, hlen, body, blen, nonce, peer->tx_key);
+	return frame_end(peer, &v, hlen + blen);
 }
 
 /* Decrypt the clen bytes of ciphertext at c (in rxbuf, or in the input buffer) into
@@ -291,7 +361,8 @@ out:
 static void on_frame(node_peer *peer, const uint8_t *c, size_t clen)
 {
 	node_p2p *p = peer->p2p;
-	Iolm__Frame *f = NULL;
+	Iolm__Frame *f = NULL, block;
+	Iolm__ArtBlock ab;
 	size_t len;
 	int err;
 
@@ -299,6 +370,12 @@ static void on_frame(node_peer *peer, const uint8_t *c, size_t clen)
 	if (err) {
 		p->stats.bad_frames++;
 		p2p_peer_misbehave(peer, P2P_PTS_AEAD, err, "frame fails authentication");
+		goto out;
+	}
+	if (p2p_block_parse(p->rxbuf, len, &block, &ab)) { /* its data stays in rxbuf */
+		p->stats.frames_in++;
+		if (p->cb.on_frame)
+			p->cb.on_frame(p->cb.ctx, peer, &block, p->rxbuf, len);
 		goto out;
 	}
 	err = iolm_decode_frame(&f, p->rxbuf, len, p->max_frame);

@@ -110,6 +110,9 @@ for r in range(6):
     flood += NOFETCH + [9, 2, 0, 7] + [40 + r, 41, 42, 43, 44, 45, 46, 47]
 flood += FETCH + [2, 2, 0, 11, 2, 0, 90]
 corpus["art_xfer"] = [bytes(honest), bytes(hostile), bytes(flood)]
+# block frames as the P2P link frames them by hand: a 34-byte id and 10, 200 and 20000
+# bytes of data (lengths of one, two and three varint bytes)
+corpus["p2p_block"] = [frames[-1]] + [f_bytes(12, f_bytes(1, b"\x1e\x20" + H) + f_bytes(2, bytes(range(256)) * (n // 256) + bytes(n % 256))) for n in (200, 20000)]
 
 for name, seeds in corpus.items():
     d = os.path.join(HERE, "corpus", name)

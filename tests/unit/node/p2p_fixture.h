@@ -36,6 +36,8 @@ typedef struct tnode {
 	int connects, disconnects, frames, pings, txs;
 	uint64_t last_ping;
 	crypto_generichash_state tx_digest; /* every Tx body received, in order */
+	int blocks;
+	crypto_generichash_state block_digest; /* every ArtBlock's id and data, in order */
 	node_peer *last_peer;
 	char peer_buf[P2P_ADDR_MAX];
 	const char *peers[2];
@@ -71,6 +73,11 @@ static inline void cb_frame(void *ctx, node_peer *peer, const Iolm__Frame *msg, 
 	} else if (msg->msg_case == IOLM__FRAME__MSG_TX) {
 		t->txs++;
 		crypto_generichash_update(&t->tx_digest, msg->tx->body.data, msg->tx->body.len);
+	} else if (msg->msg_case == IOLM__FRAME__MSG_ART_BLOCK) {
+		const Iolm__ArtBlock *b = msg->art_block;
+		t->blocks++;
+		crypto_generichash_update(&t->block_digest, b->chunk_id.data, b->chunk_id.len);
+		crypto_generichash_update(&t->block_digest, b->data.data, b->data.len);
 	}
 	assert_non_null(raw);
 	assert_true(len > 0);
@@ -93,6 +100,7 @@ static inline void tnode_start(tnode *t, uint8_t seed, const char *chain, uint16
 
 	t->p = NULL;
 	crypto_generichash_init(&t->tx_digest, NULL, 0, 32);
+	crypto_generichash_init(&t->block_digest, NULL, 0, 32);
 	key_from_seed(&t->key, seed);
 	cfg.chain_id = chain;
 	cfg.node_key = &t->key;

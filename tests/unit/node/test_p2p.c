@@ -128,6 +128,89 @@ static void test_frame_over_cap_refused_on_send(void **state)
 	tnode_stop(&a);
 }
 
+static int blocks_at_least_300(void *ctx)
+{
+	return ((tnode *)ctx)->blocks >= 300;
+}
+
+/* Artifact blocks bypass the Frame codec both ways (p2p_block.c): 300 of them, 1 byte to
+ * 1 MiB, among pings, arrive whole and in order; so do blocks the fast path does not
+ * take (an empty chunk id goes through the codec), and a block over the frame cap is
+ * refused on send. */
+static void test_art_blocks_flow_outside_the_codec(void **state)
+{
+	tnode a = { 0 }, b = { 0 };
+	char ad[P2P_ADDR_MAX];
+	crypto_generichash_state want;
+	uint8_t d_want[32], d_got[32], id[34];
+	uint8_t *data = malloc((size_t)1 << 20);
+	uint64_t rng = 0x2545f4914f6cdd1dull;
+	node_p2p_stats st;
+
+	assert_non_null(data);
+	for (size_t i = 0; i < (size_t)1 << 20; i++)
+		data[i] = (uint8_t)(i * 131 + (i >> 9));
+	tnode_start(&a, 1, CHAIN, 0, NULL, 0);
+	tnode_start(&b, 2, CHAIN, 0, addr_of(&a, ad), 0);
+	struct pair pr = { &a, &b, 1, 1 };
+	assert_true(run_until(both_have, &pr, 2000));
+	crypto_generichash_init(&want, NULL, 0, 32);
+	for (int i = 0; i < 300; i++) {
+		Iolm__Frame f = IOLM__FRAME__INIT;
+		Iolm__ArtBlock blk = IOLM__ART_BLOCK__INIT;
+		rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+		size_t n = i % 50 == 7 ? ((size_t)1 << 20) - (rng % 64) : 1 + rng % 131072;
+		size_t off = (rng >> 20) % (((size_t)1 << 20) - n + 1);
+		memset(id, i, sizeof id);
+		blk.chunk_id.data = id;
+		blk.chunk_id.len = i % 97 == 5 ? 0 : sizeof id;
+		blk.data.data = data + off;
+		blk.data.len = n;
+		f.msg_case = IOLM__FRAME__MSG_ART_BLOCK;
+		f.art_block = &blk;
+		assert_int_equal(node_p2p_send(b.p, b.last_peer, &f), IOLM_OK);
+		crypto_generichash_update(&want, id, blk.chunk_id.len);
+		crypto_generichash_update(&want, data + off, n);
+		if (i % 10 == 0)
+			send_ping(&b, b.last_peer, (uint64_t)i);
+		if (i % 20 == 0)
+			event_base_loop(g_base, EVLOOP_NONBLOCK);
+	}
+	assert_true(run_until(blocks_at_least_300, &a, 10000));
+	assert_int_equal(a.blocks, 300);
+	assert_int_equal(a.pings, 30);
+	assert_int_equal(a.last_ping, 290);
+	crypto_generichash_final(&want, d_want, 32);
+	crypto_generichash_final(&a.block_digest, d_got, 32);
+	assert_memory_equal(d_got, d_want, 32);
+	node_p2p_get_stats(a.p, &st);
+	assert_int_equal(st.frames_in, 330);
+	assert_int_equal(st.bad_frames, 0);
+	tnode_stop(&b);
+	tnode_stop(&a);
+
+	/* over the cap: refused on send, on either path */
+	tnode c = { 0 }, d = { 0 };
+	tnode_start(&c, 1, CHAIN, 0, NULL, 4096);
+	tnode_start(&d, 2, CHAIN, 0, addr_of(&c, ad), 4096);
+	pr = (struct pair){ &c, &d, 1, 1 };
+	assert_true(run_until(both_have, &pr, 2000));
+	for (int empty = 0; empty < 2; empty++) {
+		Iolm__Frame f = IOLM__FRAME__INIT;
+		Iolm__ArtBlock blk = IOLM__ART_BLOCK__INIT;
+		blk.chunk_id.data = id;
+		blk.chunk_id.len = empty ? 0 : sizeof id;
+		blk.data.data = data;
+		blk.data.len = 4096 - 4;
+		f.msg_case = IOLM__FRAME__MSG_ART_BLOCK;
+		f.art_block = &blk;
+		assert_int_equal(node_p2p_send(d.p, d.last_peer, &f), IOLM_ETOOBIG);
+	}
+	tnode_stop(&d);
+	tnode_stop(&c);
+	free(data);
+}
+
 static void test_wrong_chain_refused(void **state)
 {
 	tnode a = { 0 }, b = { 0 };
@@ -372,6 +455,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_handshake_then_frames_flow_both_ways, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_broadcast_reaches_all_and_duplicates_drop, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_frame_over_cap_refused_on_send, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_art_blocks_flow_outside_the_codec, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wrong_chain_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_connection_to_self_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_heights_from_hello_and_status, setup, teardown),
