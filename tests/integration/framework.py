@@ -173,6 +173,20 @@ class Testnet:
                     print("".join(f.readlines()[-60:]), file=sys.stderr)
             except OSError:
                 print("(no log)", file=sys.stderr)
+        # the tools' logs the test wrote beside the nodes' (a miner's run-N.log)
+        try:
+            nodes = {os.path.basename(n.log_path) for n in self.nodes}
+            tools = sorted(f for f in os.listdir(self.dir)
+                           if f.endswith(".log") and f not in nodes)
+        except OSError:
+            tools = []
+        for name in tools:
+            print("----- %s (last 30 lines) -----" % name, file=sys.stderr)
+            try:
+                with open(os.path.join(self.dir, name), errors="replace") as f:
+                    print("".join(f.readlines()[-30:]), file=sys.stderr)
+            except OSError:
+                print("(unreadable)", file=sys.stderr)
 
     def keep_logs(self, name):
         dest = os.environ.get("IOLM_KEEP_LOGS")
