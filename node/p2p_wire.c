@@ -362,6 +362,7 @@ static void on_frame(node_peer *peer, const uint8_t *c, size_t clen)
 {
 	node_p2p *p = peer->p2p;
 	Iolm__Frame *f = NULL, block;
+	const Iolm__Frame *msg = &block;
 	Iolm__ArtBlock ab;
 	size_t len;
 	int err;
@@ -372,29 +373,28 @@ static void on_frame(node_peer *peer, const uint8_t *c, size_t clen)
 		p2p_peer_misbehave(peer, P2P_PTS_AEAD, err, "frame fails authentication");
 		goto out;
 	}
-	if (p2p_block_parse(p->rxbuf, len, &block, &ab)) { /* its data stays in rxbuf */
-		p->stats.frames_in++;
-		if (p->cb.on_frame)
-			p->cb.on_frame(p->cb.ctx, peer, &block, p->rxbuf, len);
-		goto out;
-	}
-	err = iolm_decode_frame(&f, p->rxbuf, len, p->max_frame);
-	if (!err && f->msg_case == IOLM__FRAME__MSG__NOT_SET)
-		err = IOLM_EUNKNOWN;
-	if (err) {
-		p->stats.bad_frames++;
-		p2p_peer_misbehave(peer, P2P_PTS_DECODE, err, "frame does not decode");
-		goto out;
+	/* An artifact block is read in place (p2p_block.c), its data left in rxbuf; every
+	 * other frame goes through the codec. */
+	if (!p2p_block_parse(p->rxbuf, len, &block, &ab)) {
+		err = iolm_decode_frame(&f, p->rxbuf, len, p->max_frame);
+		if (!err && f->msg_case == IOLM__FRAME__MSG__NOT_SET)
+			err = IOLM_EUNKNOWN;
+		if (err) {
+			p->stats.bad_frames++;
+			p2p_peer_misbehave(peer, P2P_PTS_DECODE, err, "frame does not decode");
+			goto out;
+		}
+		msg = f;
 	}
 	p->stats.frames_in++;
-	if (p2p_frame_is_gossip(f) && p2p_seen_check_insert(&p->seen, p->rxbuf, len)) {
+	if (p2p_frame_is_gossip(msg) && p2p_seen_check_insert(&p->seen, p->rxbuf, len)) {
 		p->stats.dup_dropped++;
 		goto out;
 	}
-	if (f->msg_case == IOLM__FRAME__MSG_STATUS && f->status)
-		peer->height = f->status->height;
+	if (msg->msg_case == IOLM__FRAME__MSG_STATUS && msg->status)
+		peer->height = msg->status->height;
 	if (p->cb.on_frame)
-		p->cb.on_frame(p->cb.ctx, peer, f, p->rxbuf, len);
+		p->cb.on_frame(p->cb.ctx, peer, msg, p->rxbuf, len);
 out:
 	iolm_codec_free((ProtobufCMessage *)f);
 }
