@@ -131,7 +131,7 @@ static int check_work_commit(struct exec *x, const Iolm__WorkCommit *w, Iolm__Ta
 	if (w->parent_work.len) {
 		err = state_get_work(x, w->parent_work.data, &parent);
 		if (err == IOLM_ENOTFOUND)
-			err = IOLM_ELEDGER_PARENT;
+			err = IOLM_ELEDGER_NOPARENT;
 		if (err)
 			goto out;
 		err = IOLM_ELEDGER_PARENT;
@@ -300,6 +300,27 @@ static int do_attest(struct exec *x, const ledger_tx *tx, Iolm__WorkState *w, in
 	return IOLM_OK;
 }
 
+/* The stateful rules of the transaction's kind. What they read for the effects is left
+ * in *task, *work (caller frees either), *vidx and *end_step. */
+static int check_kind(struct exec *x, const ledger_tx *tx, Iolm__TaskState **task,
+		      Iolm__WorkState **work, int *vidx, uint64_t *end_step)
+{
+	int err;
+	switch (tx->body->kind_case) {
+	case IOLM__TX_BODY__KIND_TASK_CREATE:
+		return check_task_create(x, tx->body->task_create);
+	case IOLM__TX_BODY__KIND_WORK_COMMIT:
+		return check_work_commit(x, tx->body->work_commit, task, end_step);
+	case IOLM__TX_BODY__KIND_MODEL_PAY:
+		err = state_get_task(x, tx->body->model_pay->task_id.data, task);
+		return err == IOLM_ENOTFOUND ? IOLM_ELEDGER_NOTASK : err;
+	case IOLM__TX_BODY__KIND_ATTEST:
+		return check_attest(x, tx, work, vidx);
+	default:
+		return IOLM_OK;
+	}
+}
+
 int apply_tx(struct exec *x, const ledger_tx *tx, uint32_t index)
 {
 	const ledger_params *p = &x->l->g->params;
@@ -322,26 +343,7 @@ int apply_tx(struct exec *x, const ledger_tx *tx, uint32_t index)
 	if (iolm_add_u64(&cost, tx->spend, tx->fee) || cost > bal)
 		return IOLM_ELEDGER_BALANCE;
 
-	/* stateful rules of the kind */
-	switch (tx->body->kind_case) {
-	case IOLM__TX_BODY__KIND_TASK_CREATE:
-		err = check_task_create(x, tx->body->task_create);
-		break;
-	case IOLM__TX_BODY__KIND_WORK_COMMIT:
-		err = check_work_commit(x, tx->body->work_commit, &task, &end_step);
-		break;
-	case IOLM__TX_BODY__KIND_MODEL_PAY:
-		err = state_get_task(x, tx->body->model_pay->task_id.data, &task);
-		if (err == IOLM_ENOTFOUND)
-			err = IOLM_ELEDGER_NOTASK;
-		break;
-	case IOLM__TX_BODY__KIND_ATTEST:
-		err = check_attest(x, tx, &work, &vidx);
-		break;
-	default:
-		err = IOLM_OK;
-	}
-	if (err)
+	if ((err = check_kind(x, tx, &task, &work, &vidx, &end_step)))
 		goto out;
 
 	/* effects */
@@ -481,4 +483,64 @@ int apply_genesis(struct exec *x)
 			return err;
 	x->supply.genesis_supply = g->supply;
 	return IOLM_OK;
+}
+
+/* ---- admission: the kind's rules against the committed state */
+
+int ledger_tx_err_final(int err)
+{
+	switch (err) {
+	case IOLM_ELEDGER_NONCE_OLD:
+	case IOLM_ELEDGER_FEE:
+	case IOLM_ELEDGER_POOL:
+	case IOLM_ELEDGER_TASKCLOSED:
+	case IOLM_ELEDGER_PARENT:
+	case IOLM_ELEDGER_STEPS:
+	case IOLM_ELEDGER_BOND:
+	case IOLM_ELEDGER_NOTVALIDATOR:
+	case IOLM_ELEDGER_WORKDECIDED:
+	case IOLM_ELEDGER_DUPATTEST:
+	case IOLM_ELEDGER_DUPTX:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+int ledger_tx_check(ledger *l, const ledger_tx *tx)
+{
+	Iolm__ChainHead *head = NULL;
+	Iolm__TaskState *task = NULL;
+	Iolm__WorkState *work = NULL;
+	uint64_t end_step;
+	struct exec x;
+	MDB_txn *txn;
+	int vidx, err;
+
+	if (tx->body->kind_case == IOLM__TX_BODY__KIND_TRANSFER)
+		return IOLM_OK; /* no rules of its own: spare the most common kind a read */
+	if ((err = ledger_lmdb_err(mdb_txn_begin(l->env, NULL, MDB_RDONLY, &txn))))
+		return err;
+	if ((err = meta_get_head(l, txn, &head)))
+		goto out;
+	/* The earliest block that could take it is the next one; every rule whose refusal
+	 * is final (ledger_tx_err_final) stays refused at any later height. */
+	if ((err = exec_begin(&x, l, txn, head->height + 1)))
+		goto out;
+	err = check_kind(&x, tx, &task, &work, &vidx, &end_step);
+	exec_release(&x);
+	/* What may still come (the task, the work or the parent committed by a later
+	 * block; the challenge block) is left to block building. */
+	if (err == IOLM_ELEDGER_NOTASK || err == IOLM_ELEDGER_NOWORK ||
+	    err == IOLM_ELEDGER_NOPARENT || err == IOLM_ELEDGER_ATTEST_EARLY)
+		err = IOLM_OK;
+out:
+	if (task)
+		iolm_codec_free(&task->base);
+	if (work)
+		iolm_codec_free(&work->base);
+	if (head)
+		iolm_codec_free(&head->base);
+	mdb_txn_abort(txn);
+	return err;
 }

@@ -248,6 +248,22 @@ int ledger_list_tasks(ledger *l, uint8_t (*ids)[32], size_t *n, uint64_t *total,
 /* Called for each candidate transaction ledger_block_build() leaves out, with the reason. */
 typedef void (*ledger_reject_fn)(void *ctx, const uint8_t id[static 32], int err);
 
+/* Whether a transaction refused with err (by ledger_block_build or ledger_tx_check) is
+ * refused by every later block too: a used nonce, a fee or pool below the genesis
+ * minimum, a closed task, a parent of another task or decided against, steps that do not
+ * continue it, a bond below the task's minimum, an attestation by a non-validator, of a
+ * decided work or a second one. Not final: a nonce gap, the balance, a task, work or
+ * parent not committed yet, an attestation before its challenge block, and every error
+ * that is not the transaction's (LMDB, memory). */
+int ledger_tx_err_final(int err);
+
+/* The stateful rules of tx's kind (docs/protocol.md §3) against the committed state, as
+ * for the next block: IOLM_OK, or the rule's error when it is final (above). For
+ * admission to the mempool, so that what no block will take is refused with its reason
+ * at once instead of waiting for good. The common rules (fee, nonce, balance) are the
+ * mempool's; the signature is not checked. */
+int ledger_tx_check(ledger *l, const ledger_tx *tx) IOLM_WUR;
+
 /* Build the next block as its proposer: execute the candidates (encoded Txs) in order on
  * top of the head, leaving out any that fails (and the same sender's later ones, whose
  * nonces would no longer follow), up to the genesis block limits; then fill the header

@@ -44,6 +44,7 @@ struct mp_entry {
 	uint64_t fee;
 	uint64_t cost;  /* spend + fee: what it takes from the balance */
 	uint64_t seq;   /* arrival order: ties in selection go to the older one */
+	uint64_t born;  /* ledger_mempool_update calls (blocks) before its admission */
 	uint8_t *raw;
 	size_t raw_len;
 	struct mp_account *acct;
@@ -75,6 +76,7 @@ struct ledger_mempool {
 	ledger_sigcache *cache;
 	uint64_t seed;
 	uint64_t seq;
+	uint64_t blocks; /* ledger_mempool_update calls so far */
 	struct mp_table ids;   /* struct mp_entry * */
 	struct mp_table accts; /* struct mp_account * */
 	struct mp_account *all;
@@ -296,10 +298,11 @@ static void account_link(struct mp_account *a, struct mp_entry *e)
 }
 
 /* From the account's next nonce on, add up costs against the balance and drop every
- * entry from the first that no longer fits; entries below next_nonce are dropped as
- * stale. Retires the account if it ends up empty. */
+ * entry from the first that no longer fits or was admitted before block born_min;
+ * entries below next_nonce are dropped as stale. Retires the account if it ends up
+ * empty. */
 static void account_trim(ledger_mempool *mp, struct mp_account *a, uint64_t balance,
-			 uint64_t next_nonce)
+			 uint64_t next_nonce, uint64_t born_min)
 {
 	uint64_t sum = 0;
 	struct mp_entry *e = a->head;
@@ -310,7 +313,8 @@ static void account_trim(ledger_mempool *mp, struct mp_account *a, uint64_t bala
 		e = next;
 	}
 	for (; e; e = e->next) {
-		if (iolm_add_u64(&sum, sum, e->cost) != IOLM_OK || sum > balance) {
+		if (iolm_add_u64(&sum, sum, e->cost) != IOLM_OK || sum > balance ||
+		    e->born < born_min) {
 			drop_from(mp, e);
 			break;
 		}
@@ -469,6 +473,8 @@ int ledger_mempool_add(ledger_mempool *mp, const uint8_t *raw, size_t len,
 		goto out;
 	if ((err = check_signature(mp, &tx)) != IOLM_OK)
 		goto out;
+	if (mp->p.check && (err = mp->p.check(mp->p.check_ctx, &tx)) != IOLM_OK)
+		goto out;
 
 	/* Every fallible step before the first change. */
 	err = IOLM_ENOMEM;
@@ -499,6 +505,7 @@ int ledger_mempool_add(ledger_mempool *mp, const uint8_t *raw, size_t len,
 	e->fee = tx.fee;
 	e->cost = cost;
 	e->seq = mp->seq++;
+	e->born = mp->blocks;
 	e->raw = tx.raw; /* the entry takes over the copy decode made */
 	e->raw_len = tx.raw_len;
 	tx.raw = NULL;
@@ -509,7 +516,7 @@ int ledger_mempool_add(ledger_mempool *mp, const uint8_t *raw, size_t len,
 	mp->count++;
 	mp->bytes += e->raw_len;
 	/* The prefix up to e fits (admit_check); later entries may not any more. */
-	account_trim(mp, a, balance, next_nonce);
+	account_trim(mp, a, balance, next_nonce, 0);
 	assert(find_acct(mp, a->id) == a && find_entry(mp, tx.id) == e);
 	if (id)
 		memcpy(id, tx.id, 32);
@@ -640,13 +647,17 @@ int ledger_mempool_update(ledger_mempool *mp, const uint8_t (*ids)[32], size_t n
 	 * transactions this mempool never saw (another nonce, another replacement), and any
 	 * balance may have moved. One account() call per pending account per block. Each
 	 * step leaves the mempool consistent, so an error here can be retried. */
+	mp->blocks++;
+	uint64_t born_min = 0;
+	if (mp->p.ttl_blocks && mp->blocks > mp->p.ttl_blocks)
+		born_min = mp->blocks - mp->p.ttl_blocks;
 	struct mp_account *a = mp->all;
 	while (a) {
 		struct mp_account *next = a->lnext;
 		uint64_t balance, next_nonce;
 		if ((err = account(ctx, a->id, &balance, &next_nonce)) != IOLM_OK)
 			goto out;
-		account_trim(mp, a, balance, next_nonce);
+		account_trim(mp, a, balance, next_nonce, born_min);
 		a = next;
 	}
 out:

@@ -12,12 +12,16 @@
  * fills a nonce gap, raises the running cost so that later pending transactions of the
  * account no longer fit its balance, those later ones are dropped (from the first that no
  * longer fits): the newest transaction the owner signed wins. Global and per-account caps
- * (count and bytes) give clear errors.
+ * (count and bytes) give clear errors. Last comes the check callback, when the
+ * parameters name one (the node's refuses what no later block would take either:
+ * ledger_tx_check).
  *
  * Selection (ledger_mempool_select) returns a block's worth, up to a byte and count
  * limit: highest fee first across accounts, each account's transactions in nonce order
  * starting at its next nonce with no gaps. Selection does not remove anything; after a
- * block commits, ledger_mempool_update() drops what it included and anything now stale.
+ * block commits, ledger_mempool_update() drops what it included and anything now stale,
+ * and a transaction pending for more than ttl_blocks blocks (with its account's later
+ * ones): what waits on something that never comes does not stay for good.
  * Not thread-safe: the node calls it from one thread. */
 #ifndef IOLM_LEDGER_MEMPOOL_H
 #define IOLM_LEDGER_MEMPOOL_H
@@ -37,6 +41,11 @@ typedef struct ledger_mempool_params {
 	uint64_t nonce_window;    /* how far ahead of the next nonce a tx may be */
 	uint64_t min_fee;         /* the chain's minimum fee (genesis) */
 	unsigned replace_bump_pct;/* a replacement pays at least this much more, in percent */
+	uint64_t ttl_blocks;      /* pending for more blocks than this: dropped (0: never) */
+	/* Optional (NULL: none): the rules of the kind against the committed state
+	 * (ledger_tx_check), after the signature; an error refuses the transaction. */
+	int (*check)(void *ctx, const ledger_tx *tx);
+	void *check_ctx;
 } ledger_mempool_params;
 
 /* Balance and next nonce of an account in the latest committed state. An account that
@@ -52,7 +61,8 @@ void ledger_mempool_destroy(ledger_mempool *mp);
 /* Admit one encoded transaction. On success its id is written to id (may be NULL).
  * Errors: those of ledger_tx_decode/ledger_tx_verify, IOLM_ELEDGER_FEE,
  * IOLM_ELEDGER_NONCE_OLD, IOLM_EMEMPOOL_WINDOW, IOLM_ELEDGER_BALANCE, IOLM_EMEMPOOL_DUP,
- * IOLM_EMEMPOOL_REPLACE, IOLM_EMEMPOOL_FULL, IOLM_EMEMPOOL_ACCOUNT_FULL. */
+ * IOLM_EMEMPOOL_REPLACE, IOLM_EMEMPOOL_FULL, IOLM_EMEMPOOL_ACCOUNT_FULL, and the check
+ * callback's. */
 int ledger_mempool_add(ledger_mempool *mp, const uint8_t *raw, size_t len,
 		       ledger_account_fn account, void *ctx, uint8_t id[32]) IOLM_WUR;
 
@@ -77,7 +87,8 @@ int ledger_mempool_select(ledger_mempool *mp, size_t max_bytes, size_t max_txs,
 
 /* After a block committed: remove the n included ids, then every transaction whose nonce
  * is now below its account's next nonce, and re-check each touched account's pending
- * run against its new balance (dropping from the first that no longer fits). */
+ * run against its new balance (dropping from the first that no longer fits, or that has
+ * been pending for more than ttl_blocks calls of this function). */
 int ledger_mempool_update(ledger_mempool *mp, const uint8_t (*ids)[32], size_t n,
 			  ledger_account_fn account, void *ctx) IOLM_WUR;
 

@@ -25,6 +25,7 @@ void node_config_default(node_config *c, const char *dir)
 	c->vote_delta_ms = 250;
 	c->mempool_max_txs = 100000;
 	c->mempool_max_bytes = 64u << 20;
+	c->mempool_ttl_blocks = 3600;
 	c->map_size_mb = 16384;
 	c->history_index = 1;
 	c->art_window = 128;
@@ -120,6 +121,7 @@ static int set_key(node_config *c, const char *k, char *v)
 		{ "art_peer_kib_s", offsetof(node_config, art_peer_kib_s), 0, 1u << 30 },
 		{ "art_global_kib_s", offsetof(node_config, art_global_kib_s), 0, 1u << 30 },
 		{ "art_window", offsetof(node_config, art_window), 1, 256 },
+		{ "mempool_ttl_blocks", offsetof(node_config, mempool_ttl_blocks), 0, 100000000 },
 	};
 	for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
 		if (strcmp(k, nums[i].name) == 0) {
@@ -260,6 +262,7 @@ int node_config_save(const node_config *c)
 		c->vote_delta_ms);
 	fprintf(fp, "mempool_max_txs = %zu\nmempool_max_mb = %zu\n", c->mempool_max_txs,
 		c->mempool_max_bytes >> 20);
+	fprintf(fp, "mempool_ttl_blocks = %u\n", c->mempool_ttl_blocks);
 	fprintf(fp, "lmdb_map_mb = %zu\n", c->map_size_mb);
 	fprintf(fp, "art_peer_kib_s = %u\nart_global_kib_s = %u\n", c->art_peer_kib_s,
 		c->art_global_kib_s);

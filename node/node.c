@@ -118,17 +118,21 @@ int node_account(void *ctx, const uint8_t id[static 20], uint64_t *bal, uint64_t
 	return ledger_get_account(((struct node *)ctx)->l, id, bal, nonce);
 }
 
+/* Admission's check of the kind's rules (ledger_mempool_params.check). */
+static int tx_check(void *ctx, const ledger_tx *tx)
+{
+	return ledger_tx_check(((struct node *)ctx)->l, tx);
+}
+
 static void log_reject(void *ctx, const uint8_t id[static 32], int err)
 {
 	struct node *n = ctx;
 	n->txs_rejected++;
 	IOLM_DEBUG(MOD, "left a transaction out of the block: %s", iolm_strerror(err));
-	/* An attestation for a decided work, a second one, or one by a non-validator stays
-	 * invalid in every later block. (The mempool cannot be changed while the block is
-	 * built from its entries: drop_rejected removes them after.) */
-	if ((err == IOLM_ELEDGER_WORKDECIDED || err == IOLM_ELEDGER_DUPATTEST ||
-	     err == IOLM_ELEDGER_NOTVALIDATOR) &&
-	    n->n_drop < sizeof n->drop / sizeof n->drop[0])
+	/* What every later block refuses too (an attestation of a work decided since it
+	 * was admitted, a task closed since) goes. The mempool cannot be changed while the
+	 * block is built from its entries: drop_rejected removes them after. */
+	if (ledger_tx_err_final(err) && n->n_drop < sizeof n->drop / sizeof n->drop[0])
 		memcpy(n->drop[n->n_drop++], id, 32);
 }
 
@@ -790,6 +794,9 @@ static int open_ledger(struct node *n)
 		.nonce_window = 256,
 		.min_fee = ledger_genesis_params(n->g)->min_fee,
 		.replace_bump_pct = 10,
+		.ttl_blocks = c->mempool_ttl_blocks,
+		.check = tx_check,
+		.check_ctx = n,
 	};
 	if ((rc = ledger_sigcache_create(&n->cache, 2 * c->mempool_max_txs)) ||
 	    (rc = ledger_mempool_create(&n->mp, &mp, ledger_genesis_chain_id(n->g), n->cache)))

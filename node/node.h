@@ -33,6 +33,7 @@ typedef struct node_config {
 	uint32_t vote_ms, vote_delta_ms;
 	size_t mempool_max_txs;
 	size_t mempool_max_bytes;
+	uint32_t mempool_ttl_blocks; /* pending longer than this many blocks: dropped; 0 never */
 	size_t map_size_mb;        /* LMDB map size */
 	uint32_t art_peer_kib_s;   /* artifact bytes served to one peer, KiB/s; 0: unlimited */
 	uint32_t art_global_kib_s; /* artifact bytes served to all peers, KiB/s; 0: unlimited */

@@ -62,6 +62,15 @@ class Env:
         return self.iolmd("tx", *args, "--rpc", self.rpc, "--cookie", self.cookie, "--key", key,
                           "--wait").splitlines()[-1]
 
+    def tx_refused(self, key, *args):
+        """Submit a transaction the node must refuse at once; the node's answer."""
+        out = subprocess.run([self.net.iolmd, "tx", *args, "--rpc", self.rpc, "--cookie",
+                              self.cookie, "--key", key], capture_output=True, text=True,
+                             timeout=60)
+        if out.returncode == 0:
+            raise TestFailure("iolmd tx %s was accepted: %s" % (args[0], out.stdout))
+        return out.stderr
+
     def new_key(self, name):
         d = os.path.join(self.net.dir, name)
         genesis = os.path.join(self.n0.dir, "genesis.json")
@@ -283,15 +292,31 @@ def test_mining(net):
         threading.Thread(target=srv.serve_forever, daemon=True).start()
         try:
             kc, ac = env.new_key("cheater")
-            common = ["--task", task, "--start", "0", "--steps", str(commit["steps"]),
-                      "--proof-root", commit["proof_root"], "--final-state", commit["final_state"],
-                      "--checkpoint", commit["checkpoint_id"], "--bond", "700",
-                      "--endpoint", "http://127.0.0.1:%d" % (base + 2)]
+
+            def commit_args(start=0, bond=700):
+                return ["--task", task, "--start", str(start), "--steps", str(commit["steps"]),
+                        "--proof-root", commit["proof_root"], "--final-state",
+                        commit["final_state"], "--checkpoint", commit["checkpoint_id"],
+                        "--bond", str(bond), "--endpoint", "http://127.0.0.1:%d" % (base + 2)]
+            common = commit_args()
+            # what no block would take is refused at submission with the rule it broke
+            # (it used to wait in the mempool for good)
+            err = env.tx_refused(kc, "work-commit", *commit_args(bond=99), "--eval-loss", "1")
+            assert_that("IOLM_ELEDGER_BOND" in err, "bond below the minimum: %s" % err)
             # a better eval loss than it has
             cheat1 = env.tx(kc, "work-commit", *common, "--eval-loss",
                             str(commit["eval_loss"] // 2))
             w = wait_work(net, env.n0, cheat1, ("accepted", "rejected", "slashed"))
             assert_that(w["status_name"] == "slashed", "lying eval loss %s" % w["status_name"])
+            # extending the slashed work, through another node
+            env.rpc, rpc0 = "127.0.0.1:%d" % net.nodes[1].rpc_port, env.rpc
+            env.cookie, cookie0 = os.path.join(net.nodes[1].dir, "rpc.cookie"), env.cookie
+            try:
+                err = env.tx_refused(kc, "work-commit", *commit_args(start=commit["steps"]),
+                                     "--parent", cheat1, "--eval-loss", "1")
+            finally:
+                env.rpc, env.cookie = rpc0, cookie0
+            assert_that("IOLM_ELEDGER_PARENT" in err, "a slashed parent: %s" % err)
             phase("lying eval loss slashed")
             # one faked segment: the second segment's start checkpoint is corrupted
             Replay.corrupt_step = 10

@@ -261,7 +261,7 @@ static void task_and_work_rules(void **state)
 	fx_build(&f, &blk, c, 3, on_reject, &r);
 	assert_int_equal(r.n, 2);
 	assert_int_equal(r.err[0], IOLM_ELEDGER_STEPS);
-	assert_int_equal(r.err[1], IOLM_ELEDGER_PARENT);
+	assert_int_equal(r.err[1], IOLM_ELEDGER_NOPARENT);
 	fx_commit(&f, f.l, &blk);
 	fx_bufs_release(c, 12);
 	(void)other_task_work;

@@ -28,6 +28,7 @@ static void defaults_then_every_key(void **state)
 	assert_int_equal(c.art_global_kib_s, 0);
 	assert_int_equal(c.history_index, 1);
 	assert_int_equal(c.art_window, 128);
+	assert_int_equal(c.mempool_ttl_blocks, 3600);
 	node_config_release(&c);
 
 	const char *text = "p2p_listen = 0.0.0.0:4000\n"
@@ -40,6 +41,7 @@ static void defaults_then_every_key(void **state)
 			   "timeout_vote_delta_ms = 20\n"
 			   "mempool_max_txs = 5000\n"
 			   "mempool_max_mb = 8\n"
+			   "mempool_ttl_blocks = 0\n"
 			   "lmdb_map_mb = 1024\n"
 			   "art_peer_kib_s = 2048\n"
 			   "   art_global_kib_s=8192   \n"
@@ -60,6 +62,7 @@ static void defaults_then_every_key(void **state)
 	assert_int_equal(c.vote_delta_ms, 20);
 	assert_int_equal(c.mempool_max_txs, 5000);
 	assert_int_equal(c.mempool_max_bytes, (size_t)8 << 20);
+	assert_int_equal(c.mempool_ttl_blocks, 0);
 	assert_int_equal(c.map_size_mb, 1024);
 	assert_int_equal(c.art_peer_kib_s, 2048);
 	assert_int_equal(c.art_global_kib_s, 8192);
@@ -85,6 +88,8 @@ static void errors_name_the_line(void **state)
 		{ "history_index = 0\n", "node.conf:1: bad value for \"history_index\"" },
 		{ "art_window = 257\n", "node.conf:1: bad value for \"art_window\"" },
 		{ "art_window = 0\n", "node.conf:1: bad value for \"art_window\"" },
+		{ "mempool_ttl_blocks = 100000001\n",
+		  "node.conf:1: bad value for \"mempool_ttl_blocks\"" },
 		{ "just words\n", "node.conf:1: expected key = value" },
 	};
 	node_config c;
@@ -120,7 +125,7 @@ static void save_then_load_round_trips(void **state)
 	assert_int_equal(node_config_load(&b, dir, err, sizeof err), IOLM_ENOTFOUND);
 	assert_int_equal(parse(&a, "peers = 127.0.0.1:7001\nart_peer_kib_s = 512\n"
 				   "art_global_kib_s = 4096\nlog_format = json\nhistory_index = off\n"
-				   "art_window = 8\n",
+				   "art_window = 8\nmempool_ttl_blocks = 77\n",
 			       err, sizeof err),
 			 IOLM_OK);
 	snprintf(a.dir, sizeof a.dir, "%s", dir);
@@ -133,6 +138,7 @@ static void save_then_load_round_trips(void **state)
 	assert_int_equal(b.log_format, IOLM_LOG_JSON);
 	assert_int_equal(b.history_index, 0);
 	assert_int_equal(b.art_window, 8);
+	assert_int_equal(b.mempool_ttl_blocks, 77);
 	assert_int_equal(b.map_size_mb, a.map_size_mb);
 	assert_int_equal(b.heartbeat_ms, a.heartbeat_ms);
 	node_config_release(&a);

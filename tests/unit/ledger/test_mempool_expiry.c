@@ -1,0 +1,143 @@
+/* ledger/mempool.c: what keeps the mempool from holding a transaction for good. The
+ * check callback refuses at admission (after the cheap rules and the signature, before
+ * anything changes); ttl_blocks drops what stayed pending too many blocks, with its
+ * account's later transactions. */
+#include "mempool_fixture.h"
+
+/* Blocks that include nothing and change no account. */
+static void blocks(struct fixture *f, int n)
+{
+	for (int i = 0; i < n; i++)
+		assert_int_equal(ledger_mempool_update(f->mp, NULL, 0, world_account, &f->w),
+				 IOLM_OK);
+}
+
+static void ttl_drops_what_waited_too_long(void **state)
+{
+	struct fixture *f = *state;
+	ledger_mempool_params p = default_params;
+	uint8_t a0[32], a1[32], b0[32], c0[32];
+	p.ttl_blocks = 3;
+	fixture_open(f, &p);
+
+	assert_int_equal(submit(f, 0, 0, 10, 100, a0), IOLM_OK);
+	blocks(f, 2);
+	assert_int_equal(submit(f, 0, 1, 10, 100, a1), IOLM_OK);
+	assert_int_equal(submit(f, 1, 0, 10, 100, b0), IOLM_OK);
+	blocks(f, 1);
+	/* a0 has waited 3 blocks: the limit, not past it */
+	assert_true(ledger_mempool_has(f->mp, a0));
+	assert_int_equal(ledger_mempool_count(f->mp), 3);
+	blocks(f, 1);
+	/* a0 is past it, and a1 (younger) cannot be taken without it */
+	assert_false(ledger_mempool_has(f->mp, a0));
+	assert_false(ledger_mempool_has(f->mp, a1));
+	assert_true(ledger_mempool_has(f->mp, b0));
+	assert_int_equal(ledger_mempool_count(f->mp), 1);
+	/* the account starts again from its next nonce */
+	assert_int_equal(submit(f, 0, 0, 10, 100, c0), IOLM_OK);
+	blocks(f, 1);
+	assert_true(ledger_mempool_has(f->mp, b0));
+	blocks(f, 1);
+	assert_false(ledger_mempool_has(f->mp, b0));
+	assert_true(ledger_mempool_has(f->mp, c0));
+	blocks(f, 3);
+	assert_int_equal(ledger_mempool_count(f->mp), 0);
+	assert_int_equal(ledger_mempool_bytes(f->mp), 0);
+}
+
+static void ttl_of_a_replacement_counts_from_its_admission(void **state)
+{
+	struct fixture *f = *state;
+	ledger_mempool_params p = default_params;
+	uint8_t old[32], new[32];
+	p.ttl_blocks = 3;
+	fixture_open(f, &p);
+	assert_int_equal(submit(f, 0, 0, 10, 100, old), IOLM_OK);
+	blocks(f, 2);
+	assert_int_equal(submit(f, 0, 0, 20, 100, new), IOLM_OK);
+	assert_false(ledger_mempool_has(f->mp, old));
+	blocks(f, 3);
+	assert_true(ledger_mempool_has(f->mp, new));
+	blocks(f, 1);
+	assert_false(ledger_mempool_has(f->mp, new));
+}
+
+static void ttl_zero_keeps_pending(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t a0[32];
+	assert_int_equal(default_params.ttl_blocks, 0);
+	assert_int_equal(submit(f, 0, 0, 10, 100, a0), IOLM_OK);
+	blocks(f, 1000);
+	assert_true(ledger_mempool_has(f->mp, a0));
+}
+
+/* ---- the check callback */
+
+struct checker {
+	int calls;
+	int answer;
+	uint64_t nonce;
+	uint8_t sender[IOLM_ADDR_LEN];
+};
+
+static int check_cb(void *ctx, const ledger_tx *tx)
+{
+	struct checker *c = ctx;
+	c->calls++;
+	c->nonce = tx->nonce;
+	memcpy(c->sender, tx->sender, IOLM_ADDR_LEN);
+	return c->answer;
+}
+
+static void check_refuses_after_the_signature(void **state)
+{
+	struct fixture *f = *state;
+	ledger_mempool_params p = default_params;
+	struct checker c = { .answer = IOLM_ELEDGER_BOND };
+	uint8_t id[32];
+	iolm_buf b;
+	p.check = check_cb;
+	p.check_ctx = &c;
+	fixture_open(f, &p);
+
+	/* a forged transaction is refused as forged: the check does not run */
+	make_tx(&b, &f->keys[0], 0, 10, 100);
+	b.data[b.len - 10] ^= 0x01; /* in the signature */
+	assert_int_equal(submit_raw(f, &b), IOLM_ELEDGER_SIGNATURE);
+	iolm_buf_release(&b, 0);
+	/* nor for one the account rules refuse */
+	assert_int_equal(submit(f, 0, 0, 10, 2000000, NULL), IOLM_ELEDGER_BALANCE);
+	assert_int_equal(c.calls, 0);
+
+	/* its refusal is the answer, and nothing is kept */
+	assert_int_equal(submit(f, 1, 3, 10, 100, NULL), IOLM_ELEDGER_BOND);
+	assert_int_equal(c.calls, 1);
+	assert_int_equal(c.nonce, 3);
+	assert_memory_equal(c.sender, f->ids[1], IOLM_ADDR_LEN);
+	assert_int_equal(ledger_mempool_count(f->mp), 0);
+	assert_int_equal(ledger_mempool_bytes(f->mp), 0);
+
+	/* a refused replacement leaves the pending one in place */
+	c.answer = IOLM_OK;
+	assert_int_equal(submit(f, 1, 0, 10, 100, id), IOLM_OK);
+	c.answer = IOLM_ELEDGER_TASKCLOSED;
+	assert_int_equal(submit(f, 1, 0, 50, 100, NULL), IOLM_ELEDGER_TASKCLOSED);
+	assert_true(ledger_mempool_has(f->mp, id));
+	assert_int_equal(ledger_mempool_count(f->mp), 1);
+	assert_int_equal(c.calls, 3);
+}
+
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(ttl_drops_what_waited_too_long),
+		T(ttl_of_a_replacement_counts_from_its_admission),
+		T(ttl_zero_keeps_pending),
+		T(check_refuses_after_the_signature),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
