@@ -132,8 +132,10 @@ static void log_reject(void *ctx, const uint8_t id[static 32], int err)
 	/* What every later block refuses too (an attestation of a work decided since it
 	 * was admitted, a task closed since) goes. The mempool cannot be changed while the
 	 * block is built from its entries: drop_rejected removes them after. */
-	if (ledger_tx_err_final(err) && n->n_drop < sizeof n->drop / sizeof n->drop[0])
-		memcpy(n->drop[n->n_drop++], id, 32);
+	if (ledger_tx_err_final(err) && n->n_drop < sizeof n->drop / sizeof n->drop[0]) {
+		memcpy(n->drop[n->n_drop].id, id, 32);
+		n->drop[n->n_drop++].err = err;
+	}
 }
 
 /* Remove what log_reject marked (and, the mempool keeping nonces contiguous, the same
@@ -142,8 +144,9 @@ static void log_reject(void *ctx, const uint8_t id[static 32], int err)
 static void drop_rejected(struct node *n)
 {
 	for (size_t i = 0; i < n->n_drop; i++)
-		if (ledger_mempool_remove(n->mp, n->drop[i]) == IOLM_OK)
-			IOLM_INFO(MOD, "dropped a transaction no block can take");
+		if (ledger_mempool_remove(n->mp, n->drop[i].id) == IOLM_OK)
+			IOLM_INFO(MOD, "dropped a transaction no block can take: %s",
+				  iolm_strerror(n->drop[i].err));
 	n->n_drop = 0;
 }
 

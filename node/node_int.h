@@ -72,7 +72,10 @@ struct node {
 	/* Transactions left out of our proposal that no later block can take either (an
 	 * attestation for a work decided meanwhile): removed from the mempool after the
 	 * build, since left there they would hold back their sender's later ones. */
-	uint8_t drop[64][32];
+	struct {
+		uint8_t id[32];
+		int err;
+	} drop[64];
 	size_t n_drop;
 	uint8_t attest_last[32];     /* id of the last one submitted (zeros: none) */
 	int val_index;

@@ -114,6 +114,46 @@ corpus["art_xfer"] = [bytes(honest), bytes(hostile), bytes(flood)]
 # bytes of data (lengths of one, two and three varint bytes)
 corpus["p2p_block"] = [frames[-1]] + [f_bytes(12, f_bytes(1, b"\x1e\x20" + H) + f_bytes(2, bytes(range(256)) * (n // 256) + bytes(n % 256))) for n in (200, 20000)]
 
+# fuzz_ledger_txs reads records of [signer][length, 2 bytes][TxBody]; the harness sets the
+# chain, sender, nonce and (signer byte < 0x80) the fee, and a 32-byte id whose first
+# byte is below 0x10 becomes the chain's id number (byte % 6): 0 an open task, 1 a task
+# past its deadline, 2 an accepted work, 3 a slashed one, 4 a pending one, 5 one on the
+# closed task.
+def chain_id(i):
+    return bytes([i]) + H[1:]
+
+
+ART = b"\x1e\x20" + H
+
+
+def record(who, kind_field, msg):
+    body = f_bytes(kind_field, msg)
+    return bytes([who]) + struct.pack(">H", len(body)) + body
+
+
+def work(task, parent=None, start=0, steps=10, bond=500):
+    return (f_bytes(1, chain_id(task)) + (f_bytes(2, chain_id(parent)) if parent is not None else b"") +
+            f_varint(3, start) + f_varint(4, steps) + f_bytes(5, H) + f_bytes(6, H) + f_bytes(7, ART) +
+            f_varint(8, 4000000) + f_varint(9, bond) + f_bytes(10, b"http://127.0.0.1:1"))
+
+
+def attest(w, valid=1):
+    return f_bytes(1, chain_id(w)) + f_varint(2, valid) + f_varint(3, 4000000)
+
+
+task_ok = (f_bytes(1, model) + f_bytes(2, optim + f_varint(7, 1000)) + f_varint(3, 8) + f_bytes(4, ART) +
+           f_bytes(5, ART) + f_varint(6, 10) + f_varint(7, 3) + f_varint(8, 10**6) + f_varint(10, 1000) +
+           f_varint(13, 100) + f_varint(14, 100))
+ledger_seeds = [
+    record(0, 10, transfer) + record(0, 16, f_bytes(1, chain_id(0)) + f_varint(2, 10)),
+    record(1, 12, work(0)) + record(2, 12, work(0, parent=2, start=10)) + record(3, 12, work(0, parent=4, start=10)),
+    record(1, 12, work(0, bond=99)) + record(2, 12, work(1)) + record(3, 12, work(0, parent=3, start=10)) +
+    record(1, 12, work(0, steps=7)),
+    record(4, 14, attest(4)) + record(5, 14, attest(2)) + record(6, 14, attest(3, 0)) + record(0, 14, attest(4)),
+    record(2, 11, task_ok) + record(0x83, 10, transfer),
+]
+corpus["ledger_txs"] = ledger_seeds
+
 for name, seeds in corpus.items():
     d = os.path.join(HERE, "corpus", name)
     os.makedirs(d, exist_ok=True)
