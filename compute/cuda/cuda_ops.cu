@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 
 #define LN_EPS 1e-5f
@@ -223,6 +224,8 @@ static void cu_encoder_bwd(void *ctx, float *dwte, float *dwpe, float *vacc, uin
 			   const float *dout, const uint8_t *tok, int N, int T, int C, int cont)
 {
 	cuda_use(ctx);
+	if (!T || !C)
+		return; /* nothing to write (N = 0 still writes dwpe and the vocabulary rows) */
 	k_encoder_bwd_pos<<<cuda_blocks((size_t)T * (size_t)C, 256), 256>>>(dwpe, dout, N / T,
 									     T, C, cont);
 	CUDA_LAUNCHED();
@@ -493,7 +496,7 @@ static void cu_crossentropy_fwd(void *ctx, float *losses, float *probs,
 				const float *logits, const uint8_t *targets, int N, int V)
 {
 	cuda_use(ctx);
-	if (!N)
+	if (!N || !V)
 		return;
 	k_ce_fwd<<<cuda_blocks((size_t)N, 4), 128>>>(losses, probs, logits, targets, N, V);
 	CUDA_LAUNCHED();
@@ -556,9 +559,18 @@ int cuda_ctx_create(void **out, int device)
 {
 	int count = 0, err;
 	*out = NULL;
-	if (cudaGetDeviceCount(&count) != cudaSuccess || count <= 0) {
-		(void)cudaGetLastError();
+	cudaError_t rc = cudaGetDeviceCount(&count);
+	(void)cudaGetLastError();
+	// No device, or no NVIDIA driver at all (a machine without a GPU): nothing to use.
+	// Any other failure, or an old driver where the driver is installed, is an error to
+	// report: a GPU machine whose CUDA cannot start must not pass for one without a GPU.
+	if (rc == cudaErrorNoDevice || (rc == cudaSuccess && count <= 0) ||
+	    (rc == cudaErrorInsufficientDriver && access("/proc/driver/nvidia/version", F_OK)))
 		return IOLM_ECUDA_NODEVICE;
+	if (rc != cudaSuccess) {
+		fprintf(stderr, "iolm cuda: cannot count the CUDA devices: %s (%s)\n",
+			cudaGetErrorName(rc), cudaGetErrorString(rc));
+		return IOLM_ECUDA;
 	}
 	if (device < 0 || device >= count)
 		return IOLM_ECUDA_NODEVICE;
