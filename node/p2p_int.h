@@ -23,6 +23,7 @@
 #include "core/buf.h"
 #include "core/hash.h"
 #include "node/p2p.h"
+#include "node/p2p_aead.h"
 
 #define P2P_LOG "p2p"
 
@@ -30,7 +31,7 @@
 #define P2P_BACKOFF_MIN_MS 1000u
 #define P2P_BACKOFF_MAX_MS 60000u
 #define P2P_MAX_OUTQ ((size_t)64 << 20)    /* a peer with more unsent bytes is not reading */
-#define P2P_TAG_LEN crypto_aead_chacha20poly1305_IETF_ABYTES
+#define P2P_TAG_LEN P2P_AEAD_TAG_LEN
 #define P2P_MAX_AUTH_BYTES 128u           /* Auth plaintext: a 64-byte signature + framing */
 #define P2P_ADDR_MAX 64                   /* "[v6]:port" fits */
 #define P2P_OFFENDERS 1024                /* score/ban table entries (keys and addresses) */
@@ -79,9 +80,8 @@ struct node_peer {
 	uint8_t transcript[IOLM_HASH_LEN];
 	uint8_t hello_mine[4 + IOLM_MAX_HANDSHAKE_BYTES]; /* as sent: length + bytes */
 	size_t hello_mine_len;
-	/* session */
-	uint8_t rx_key[crypto_kx_SESSIONKEYBYTES];
-	uint8_t tx_key[crypto_kx_SESSIONKEYBYTES];
+	/* session: a cipher context per direction, keyed from the key exchange */
+	p2p_aead *rx, *tx;
 	uint64_t rx_ctr, tx_ctr;
 };
 
@@ -156,12 +156,6 @@ int p2p_wire_write(node_peer *peer, const uint8_t *pt, size_t len) IOLM_WUR;
  * for the two joined. */
 int p2p_wire_write2(node_peer *peer, const uint8_t *hdr, size_t hlen, const uint8_t *body,
 		    size_t blen) IOLM_WUR;
-/* ChaCha20-Poly1305-IETF of the plaintext a || b (no associated data) into out: the
- * alen + blen bytes of ciphertext, then the tag; as crypto_aead_chacha20poly1305_ietf_encrypt
- * of the two joined. */
-void p2p_wire_seal2(uint8_t *out, const uint8_t *a, size_t alen, const uint8_t *b, size_t blen,
-		    const uint8_t nonce[crypto_aead_chacha20poly1305_IETF_NPUBBYTES],
-		    const uint8_t key[crypto_aead_chacha20poly1305_IETF_KEYBYTES]);
 /* Wipe every secret the peer holds. */
 void p2p_wire_wipe(node_peer *peer);
 

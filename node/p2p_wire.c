@@ -41,9 +41,9 @@ static uint32_t get_be32(const uint8_t *p)
 }
 
 /* 96-bit nonce: the 64-bit frame counter little-endian, then four zero bytes. */
-static void make_nonce(uint8_t n[crypto_aead_chacha20poly1305_IETF_NPUBBYTES], uint64_t ctr)
+static void make_nonce(uint8_t n[P2P_AEAD_NONCE_LEN], uint64_t ctr)
 {
-	memset(n, 0, crypto_aead_chacha20poly1305_IETF_NPUBBYTES);
+	memset(n, 0, P2P_AEAD_NONCE_LEN);
 	for (int i = 0; i < 8; i++)
 		n[i] = (uint8_t)(ctr >> (8 * i));
 }
@@ -51,8 +51,9 @@ static void make_nonce(uint8_t n[crypto_aead_chacha20poly1305_IETF_NPUBBYTES], u
 void p2p_wire_wipe(node_peer *peer)
 {
 	sodium_memzero(peer->kx_sk, sizeof peer->kx_sk);
-	sodium_memzero(peer->rx_key, sizeof peer->rx_key);
-	sodium_memzero(peer->tx_key, sizeof peer->tx_key);
+	p2p_aead_destroy(peer->rx);
+	p2p_aead_destroy(peer->tx);
+	peer->rx = peer->tx = NULL;
 }
 
 int p2p_wire_send_hello(node_peer *peer)
@@ -135,77 +136,22 @@ static int frame_end(node_peer *peer, struct evbuffer_iovec *v, size_t len)
 
 int p2p_wire_write(node_peer *peer, const uint8_t *pt, size_t len)
 {
-	uint8_t nonce[crypto_aead_chacha20poly1305_IETF_NPUBBYTES];
-	unsigned long long clen = 0;
-	struct evbuffer_iovec v;
-	int err = frame_begin(peer, len, &v);
-
-	if (err)
-		return err;
-	make_nonce(nonce, peer->tx_ctr);
-	crypto_aead_chacha20poly1305_ietf_encrypt((uint8_t *)v.iov_base + 4, &clen, pt, len,
-						  NULL, 0, NULL, nonce, peer->tx_key);
-	assert(clen == len + P2P_TAG_LEN);
-	return frame_end(peer, &v, len);
-}
-
-/* ChaCha20-Poly1305-IETF (RFC 8439, no associated data) of the plaintext a || b into out
- * (alen + blen bytes of ciphertext, then the tag), without joining a and b first: the
- * construction libsodium's crypto_aead_chacha20poly1305_ietf_encrypt computes, from its
- * parts. Keystream block 0 keys Poly1305; the plaintext is XORed with blocks 1 on. A
- * piece of keystream starts only on a block boundary, so the bytes around the joint
- * (a's last alen % 64 and what fills their block from b) are XORed through a 64-byte
- * staging block. The tag is over the ciphertext, its padding to 16 bytes and the two
- * lengths (0 and alen + blen) as 64-bit little-endian. */
-void p2p_wire_seal2(uint8_t *out, const uint8_t *a, size_t alen, const uint8_t *b, size_t blen,
-		    const uint8_t nonce[crypto_aead_chacha20poly1305_IETF_NPUBBYTES],
-		    const uint8_t key[crypto_aead_chacha20poly1305_IETF_KEYBYTES])
-{
-	static const uint8_t zeros[16];
-	crypto_onetimeauth_poly1305_state st;
-	uint8_t block0[64], stage[64], lens[16];
-	size_t full = alen - alen % 64, tail = alen % 64, clen = alen + blen, k = 0;
-	uint32_t ic = 1;
-
-	crypto_stream_chacha20_ietf(block0, sizeof block0, nonce, key);
-	if (full) {
-		crypto_stream_chacha20_ietf_xor_ic(out, a, full, nonce, ic, key);
-		ic += (uint32_t)(full / 64);
-	}
-	if (tail) {
-		k = blen < 64 - tail ? blen : 64 - tail;
-		memcpy(stage, a + full, tail);
-		memcpy(stage + tail, b, k);
-		crypto_stream_chacha20_ietf_xor_ic(out + full, stage, tail + k, nonce, ic, key);
-		ic++;
-	}
-	if (blen > k)
-		crypto_stream_chacha20_ietf_xor_ic(out + alen + k, b + k, blen - k, nonce, ic, key);
-
-	crypto_onetimeauth_poly1305_init(&st, block0);
-	crypto_onetimeauth_poly1305_update(&st, out, clen);
-	crypto_onetimeauth_poly1305_update(&st, zeros, (16 - clen % 16) % 16);
-	memset(lens, 0, 8);
-	for (int i = 0; i < 8; i++)
-		lens[8 + i] = (uint8_t)((uint64_t)clen >> (8 * i));
-	crypto_onetimeauth_poly1305_update(&st, lens, sizeof lens);
-	crypto_onetimeauth_poly1305_final(&st, out + clen);
-	sodium_memzero(block0, sizeof block0);
-	sodium_memzero(stage, sizeof stage);
-	sodium_memzero(&st, sizeof st);
+	return p2p_wire_write2(peer, pt, len, NULL, 0);
 }
 
 int p2p_wire_write2(node_peer *peer, const uint8_t *hdr, size_t hlen, const uint8_t *body,
 		    size_t blen)
 {
-	uint8_t nonce[crypto_aead_chacha20poly1305_IETF_NPUBBYTES];
+	uint8_t nonce[P2P_AEAD_NONCE_LEN];
 	struct evbuffer_iovec v;
 	int err = frame_begin(peer, hlen + blen, &v);
 
 	if (err)
 		return err;
 	make_nonce(nonce, peer->tx_ctr);
-	p2p_wire_seal2((uint8_t *)v.iov_base + 4, hdr, hlen, body, blen, nonce, peer->tx_key);
+	if ((err = p2p_aead_seal(peer->tx, (uint8_t *)v.iov_base + 4, nonce, hdr, hlen, body,
+				 blen)))
+		return err; /* the space reserved is not committed: nothing is queued */
 	return frame_end(peer, &v, hlen + blen);
 }
 
@@ -213,19 +159,17 @@ int p2p_wire_write2(node_peer *peer, const uint8_t *hdr, size_t hlen, const uint
  * rxbuf. */
 static int wire_open(node_peer *peer, const uint8_t *c, size_t clen, size_t *len)
 {
-	uint8_t nonce[crypto_aead_chacha20poly1305_IETF_NPUBBYTES];
-	unsigned long long mlen = 0;
-	uint8_t *b = peer->p2p->rxbuf;
+	uint8_t nonce[P2P_AEAD_NONCE_LEN];
+	int err;
 
 	*len = 0;
 	if (clen < P2P_TAG_LEN || peer->rx_ctr == UINT64_MAX)
 		return IOLM_ENODE_FRAME;
 	make_nonce(nonce, peer->rx_ctr);
-	if (crypto_aead_chacha20poly1305_ietf_decrypt(b, &mlen, NULL, c, clen, NULL, 0, nonce,
-						      peer->rx_key) != 0)
-		return IOLM_ENODE_FRAME;
+	if ((err = p2p_aead_open(peer->rx, peer->p2p->rxbuf, nonce, c, clen)))
+		return err;
 	peer->rx_ctr++;
-	*len = (size_t)mlen;
+	*len = clen - P2P_TAG_LEN;
 	return IOLM_OK;
 }
 
@@ -261,6 +205,7 @@ static void on_hello(node_peer *peer, size_t len)
 	uint8_t sig[IOLM_SIG_LEN];
 	uint8_t abuf[P2P_MAX_AUTH_BYTES];
 	iolm_hash_ctx hc;
+	uint8_t rx_key[crypto_kx_SESSIONKEYBYTES], tx_key[crypto_kx_SESSIONKEYBYTES];
 	uint32_t points = 0;
 	int err, rc;
 
@@ -278,17 +223,24 @@ static void on_hello(node_peer *peer, size_t len)
 	peer->have_key = 1;
 	peer->height = h->height;
 	if (peer->outbound)
-		rc = crypto_kx_client_session_keys(peer->rx_key, peer->tx_key, peer->kx_pk,
-						   peer->kx_sk, h->kx_key.data);
+		rc = crypto_kx_client_session_keys(rx_key, tx_key, peer->kx_pk, peer->kx_sk,
+						   h->kx_key.data);
 	else
-		rc = crypto_kx_server_session_keys(peer->rx_key, peer->tx_key, peer->kx_pk,
-						   peer->kx_sk, h->kx_key.data);
+		rc = crypto_kx_server_session_keys(rx_key, tx_key, peer->kx_pk, peer->kx_sk,
+						   h->kx_key.data);
 	sodium_memzero(peer->kx_sk, sizeof peer->kx_sk);
 	if (rc != 0) { /* their X25519 key is a low-order point */
 		err = IOLM_ENODE_HANDSHAKE;
 		points = P2P_PTS_HANDSHAKE;
 		goto fail;
 	}
+	err = p2p_aead_create(&peer->rx, rx_key);
+	if (!err)
+		err = p2p_aead_create(&peer->tx, tx_key);
+	sodium_memzero(rx_key, sizeof rx_key);
+	sodium_memzero(tx_key, sizeof tx_key);
+	if (err)
+		goto fail;
 	/* Transcript: both Hellos as they crossed the wire, length prefixes included, the
 	 * dialer's first. It binds each side's ephemeral key to its node key. */
 	put_be32(theirs, (uint32_t)len);

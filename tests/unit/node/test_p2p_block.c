@@ -1,5 +1,5 @@
 /* Artifact blocks on the P2P link without the Frame codec (node/p2p_block.c) and the
- * two-part seal that sends them from where they lie (p2p_wire_seal2): both must give
+ * link's cipher, which seals them from where they lie (node/p2p_aead.c): both must give
  * exactly the bytes of the codec and of libsodium's AEAD, and the parser must accept
  * nothing the codec would refuse or read differently. */
 #include <sodium.h>
@@ -212,9 +212,11 @@ static void test_parser_agrees_with_the_codec_on_damaged_input(void **state)
 	assert_true(accepted > 0);
 }
 
-/* The two-part seal against libsodium's AEAD of the joined plaintext, at every alignment
- * of the joint. */
-static void test_seal2_is_the_aead_of_the_joined_plaintext(void **state)
+/* The link's cipher against libsodium's ChaCha20-Poly1305 (an independent
+ * implementation of RFC 8439): sealing a || b gives libsodium's AEAD of the joined
+ * plaintext at every alignment of the joint, from one context reused across records;
+ * opening takes libsodium's output back, and refuses it with any one bit flipped. */
+static void test_cipher_is_rfc8439_at_every_joint(void **state)
 {
 	static const size_t blens[] = { 0, 1, 2, 15, 16, 17, 63, 64, 65, 127, 128, 129,
 					200, 65536, 65536 + 17, 131072 };
@@ -222,11 +224,14 @@ static void test_seal2_is_the_aead_of_the_joined_plaintext(void **state)
 	uint8_t *a = malloc(200), *b = malloc(131072), *joined = malloc(200 + 131072);
 	uint8_t *want = malloc(200 + 131072 + 16), *got = malloc(200 + 131072 + 16);
 	unsigned long long wlen;
+	p2p_aead *seal, *open;
 	(void)state;
 	assert_non_null(a && b && joined && want && got);
 	fill(key, sizeof key);
 	fill(a, 200);
 	fill(b, 131072);
+	assert_int_equal(p2p_aead_create(&seal, key), IOLM_OK);
+	assert_int_equal(p2p_aead_create(&open, key), IOLM_OK);
 	for (size_t alen = 0; alen <= 200; alen++) {
 		for (size_t j = 0; j < sizeof blens / sizeof blens[0]; j++) {
 			size_t blen = blens[j];
@@ -237,10 +242,30 @@ static void test_seal2_is_the_aead_of_the_joined_plaintext(void **state)
 								  0, NULL, nonce, key);
 			assert_int_equal(wlen, alen + blen + 16);
 			memset(got, 0xee, wlen);
-			p2p_wire_seal2(got, a, alen, b, blen, nonce, key);
+			assert_int_equal(p2p_aead_seal(seal, got, nonce, alen ? a : NULL, alen,
+						       blen ? b : NULL, blen),
+					 IOLM_OK);
 			assert_memory_equal(got, want, wlen);
+			if (j % 4 != alen % 4)
+				continue; /* opening every case would only repeat itself */
+			memset(got, 0xee, wlen);
+			assert_int_equal(p2p_aead_open(open, got, nonce, want, wlen), IOLM_OK);
+			assert_memory_equal(got, joined, alen + blen);
+			size_t bit = (size_t)rnd() % (wlen * 8);
+			want[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+			assert_int_equal(p2p_aead_open(open, got, nonce, want, wlen),
+					 IOLM_ENODE_FRAME);
+			want[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+			nonce[0] ^= 1; /* another record's nonce */
+			assert_int_equal(p2p_aead_open(open, got, nonce, want, wlen),
+					 IOLM_ENODE_FRAME);
 		}
 	}
+	/* shorter than a tag */
+	assert_int_equal(p2p_aead_open(open, got, nonce, want, 15), IOLM_ENODE_FRAME);
+	p2p_aead_destroy(seal);
+	p2p_aead_destroy(open);
+	p2p_aead_destroy(NULL);
 	free(a);
 	free(b);
 	free(joined);
@@ -254,7 +279,7 @@ int main(void)
 		cmocka_unit_test(test_header_is_the_codecs_encoding),
 		cmocka_unit_test(test_parser_refuses_every_other_shape),
 		cmocka_unit_test(test_parser_agrees_with_the_codec_on_damaged_input),
-		cmocka_unit_test(test_seal2_is_the_aead_of_the_joined_plaintext),
+		cmocka_unit_test(test_cipher_is_rfc8439_at_every_joint),
 	};
 	if (sodium_init() < 0)
 		return 1;
