@@ -21,7 +21,10 @@
  * The two nodes are validators 0 and 1 of a 4-validator devnet (bench/devnet_util.h);
  * the other two are not started, so no blocks are made and the nodes do nothing but the
  * transfer. Usage: bench_art_net [--quick] [--dir DIR] [--mib N] [--iolmd PATH] [--keep]
- * Progress goes to stderr, the figures to stdout. */
+ * Progress goes to stderr, the figures to stdout. The nodes' stores sync their writes:
+ * with DIR on a disk slower than the nodes, the figure is the disk's (the progress lines
+ * then show every job slot holding a chunk being stored and no request out); DIR on
+ * tmpfs (/dev/shm) measures the nodes alone. */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
