@@ -308,7 +308,8 @@ def test_mining(net):
                             str(commit["eval_loss"] // 2))
             w = wait_work(net, env.n0, cheat1, ("accepted", "rejected", "slashed"))
             assert_that(w["status_name"] == "slashed", "lying eval loss %s" % w["status_name"])
-            # extending the slashed work, through another node
+            # extending the slashed work, through another node (once it has the verdict)
+            wait_work(net, net.nodes[1], cheat1, ("slashed",), timeout=30)
             env.rpc, rpc0 = "127.0.0.1:%d" % net.nodes[1].rpc_port, env.rpc
             env.cookie, cookie0 = os.path.join(net.nodes[1].dir, "rpc.cookie"), env.cookie
             try:
