@@ -77,6 +77,7 @@ struct ledger_mempool {
 	uint64_t seed;
 	uint64_t seq;
 	uint64_t blocks; /* ledger_mempool_update calls so far */
+	uint64_t expired; /* transactions dropped for their age (ttl_blocks) */
 	struct mp_table ids;   /* struct mp_entry * */
 	struct mp_table accts; /* struct mp_account * */
 	struct mp_account *all;
@@ -313,8 +314,10 @@ static void account_trim(ledger_mempool *mp, struct mp_account *a, uint64_t bala
 		e = next;
 	}
 	for (; e; e = e->next) {
-		if (iolm_add_u64(&sum, sum, e->cost) != IOLM_OK || sum > balance ||
-		    e->born < born_min) {
+		int old = e->born < born_min;
+		if (iolm_add_u64(&sum, sum, e->cost) != IOLM_OK || sum > balance || old) {
+			for (struct mp_entry *x = e; old && x; x = x->next)
+				mp->expired++;
 			drop_from(mp, e);
 			break;
 		}
@@ -536,6 +539,11 @@ int ledger_mempool_has(const ledger_mempool *mp, const uint8_t id[static 32])
 size_t ledger_mempool_count(const ledger_mempool *mp)
 {
 	return mp->count;
+}
+
+uint64_t ledger_mempool_expired(const ledger_mempool *mp)
+{
+	return mp->expired;
 }
 
 size_t ledger_mempool_bytes(const ledger_mempool *mp)

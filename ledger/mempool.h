@@ -72,6 +72,9 @@ int ledger_mempool_has(const ledger_mempool *mp, const uint8_t id[static 32]);
 /* Pending transactions and their encoded bytes. */
 size_t ledger_mempool_count(const ledger_mempool *mp);
 size_t ledger_mempool_bytes(const ledger_mempool *mp);
+/* Transactions dropped so far because they stayed pending past ttl_blocks (counting the
+ * account's later ones dropped with them). */
+uint64_t ledger_mempool_expired(const ledger_mempool *mp);
 
 /* Called once per selected transaction, in block order. raw stays valid until the next
  * call that changes the mempool. A non-zero return stops the selection. */

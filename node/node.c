@@ -144,9 +144,11 @@ static void log_reject(void *ctx, const uint8_t id[static 32], int err)
 static void drop_rejected(struct node *n)
 {
 	for (size_t i = 0; i < n->n_drop; i++)
-		if (ledger_mempool_remove(n->mp, n->drop[i].id) == IOLM_OK)
+		if (ledger_mempool_remove(n->mp, n->drop[i].id) == IOLM_OK) {
+			n->txs_dropped++;
 			IOLM_INFO(MOD, "dropped a transaction no block can take: %s",
 				  iolm_strerror(n->drop[i].err));
+		}
 	n->n_drop = 0;
 }
 
@@ -566,6 +568,12 @@ static void write_metrics(void *ctx, iolm_buf *out)
 		"# TYPE iolm_committed_tx_per_second gauge\niolm_committed_tx_per_second %.3f\n"
 		"# HELP iolm_proposal_rejected_txs_total Candidates left out of our proposals.\n"
 		"# TYPE iolm_proposal_rejected_txs_total counter\niolm_proposal_rejected_txs_total %llu\n"
+		"# HELP iolm_mempool_dropped_total Transactions dropped from the mempool unincluded: "
+		"left out of our proposal for a reason every later block shares (final), or "
+		"pending past mempool_ttl_blocks with the sender's later ones (expired).\n"
+		"# TYPE iolm_mempool_dropped_total counter\n"
+		"iolm_mempool_dropped_total{reason=\"final\"} %llu\n"
+		"iolm_mempool_dropped_total{reason=\"expired\"} %llu\n"
 		"# HELP iolm_validator Whether this node is in the validator set.\n"
 		"# TYPE iolm_validator gauge\niolm_validator %d\n"
 		"# HELP iolm_verify_queue Gossiped transactions waiting for signature checks.\n"
@@ -574,7 +582,8 @@ static void write_metrics(void *ctx, iolm_buf *out)
 		"# TYPE iolm_evidence_total counter\niolm_evidence_total %zu\n",
 		(unsigned long long)n->txs_committed, (unsigned long long)n->blocks_committed,
 		(unsigned long long)n->blocks_synced, n->tx_per_s,
-		(unsigned long long)n->txs_rejected, n->val_index >= 0,
+		(unsigned long long)n->txs_rejected, (unsigned long long)n->txs_dropped,
+		(unsigned long long)ledger_mempool_expired(n->mp), n->val_index >= 0,
 		node_vpool_pending(n->vpool), cons_engine_evidence_count(n->eng));
 	(void)err; /* a truncated metrics page is still a valid page */
 	if (!n->artnet)

@@ -111,6 +111,7 @@ struct node {
 
 	/* counters for /metrics */
 	uint64_t txs_committed, blocks_committed, blocks_synced, txs_rejected;
+	uint64_t txs_dropped; /* removed from the mempool after a proposal: final refusals */
 	uint64_t last_commit_mono_ns, tx_rate_window_start_ns, tx_rate_window_txs;
 	double tx_per_s;
 };

@@ -331,10 +331,21 @@ def test_mining(net):
     finally:
         m1.terminate()
         m1.wait()
+    final = 0
     for n in net.nodes:
+        dropped = {}
         for line in n.get_text("/metrics").splitlines():
             if line.startswith("iolm_evidence_total "):
                 assert_that(float(line.split()[1]) == 0, "equivocation on node%d" % n.index)
+            m = re.match(r'iolm_mempool_dropped_total\{reason="(\w+)"\} (\d+)$', line)
+            if m:
+                dropped[m.group(1)] = int(m.group(2))
+        assert_that(set(dropped) == {"final", "expired"}, "node%d drops %s" % (n.index, dropped))
+        assert_that(dropped["expired"] == 0, "node%d expired transactions" % n.index)
+        final += dropped["final"]
+    # (an attestation admitted while its work was pending, then left out because a
+    # quorum decided the work first, is one of the final drops)
+    phase("mempool: %d final drops, none expired" % final)
 
 
 if __name__ == "__main__":

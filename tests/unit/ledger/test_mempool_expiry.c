@@ -28,8 +28,10 @@ static void ttl_drops_what_waited_too_long(void **state)
 	/* a0 has waited 3 blocks: the limit, not past it */
 	assert_true(ledger_mempool_has(f->mp, a0));
 	assert_int_equal(ledger_mempool_count(f->mp), 3);
+	assert_int_equal(ledger_mempool_expired(f->mp), 0);
 	blocks(f, 1);
 	/* a0 is past it, and a1 (younger) cannot be taken without it */
+	assert_int_equal(ledger_mempool_expired(f->mp), 2);
 	assert_false(ledger_mempool_has(f->mp, a0));
 	assert_false(ledger_mempool_has(f->mp, a1));
 	assert_true(ledger_mempool_has(f->mp, b0));
@@ -44,6 +46,7 @@ static void ttl_drops_what_waited_too_long(void **state)
 	blocks(f, 3);
 	assert_int_equal(ledger_mempool_count(f->mp), 0);
 	assert_int_equal(ledger_mempool_bytes(f->mp), 0);
+	assert_int_equal(ledger_mempool_expired(f->mp), 4);
 }
 
 static void ttl_of_a_replacement_counts_from_its_admission(void **state)
@@ -71,6 +74,7 @@ static void ttl_zero_keeps_pending(void **state)
 	assert_int_equal(submit(f, 0, 0, 10, 100, a0), IOLM_OK);
 	blocks(f, 1000);
 	assert_true(ledger_mempool_has(f->mp, a0));
+	assert_int_equal(ledger_mempool_expired(f->mp), 0);
 }
 
 /* ---- the check callback */
