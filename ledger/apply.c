@@ -507,7 +507,29 @@ int ledger_tx_err_final(int err)
 	}
 }
 
-int ledger_tx_check(ledger *l, const ledger_tx *tx)
+/* The id of the object whose absence err reports, for the kinds that name one. */
+static const uint8_t *missing_object(const ledger_tx *tx, int err)
+{
+	const Iolm__TxBody *b = tx->body;
+	switch (err) {
+	case IOLM_ELEDGER_NOTASK:
+		if (b->kind_case == IOLM__TX_BODY__KIND_WORK_COMMIT)
+			return b->work_commit->task_id.data;
+		if (b->kind_case == IOLM__TX_BODY__KIND_MODEL_PAY)
+			return b->model_pay->task_id.data;
+		return NULL;
+	case IOLM_ELEDGER_NOPARENT:
+		return b->kind_case == IOLM__TX_BODY__KIND_WORK_COMMIT
+			       ? b->work_commit->parent_work.data
+			       : NULL;
+	case IOLM_ELEDGER_NOWORK:
+		return b->kind_case == IOLM__TX_BODY__KIND_ATTEST ? b->attest->work_id.data : NULL;
+	default:
+		return NULL;
+	}
+}
+
+int ledger_tx_check(ledger *l, const ledger_tx *tx, ledger_pending_fn pending, void *pctx)
 {
 	Iolm__ChainHead *head = NULL;
 	Iolm__TaskState *task = NULL;
@@ -529,10 +551,11 @@ int ledger_tx_check(ledger *l, const ledger_tx *tx)
 		goto out;
 	err = check_kind(&x, tx, &task, &work, &vidx, &end_step);
 	exec_release(&x);
-	/* What may still come (the task, the work or the parent committed by a later
-	 * block; the challenge block) is left to block building. */
-	if (err == IOLM_ELEDGER_NOTASK || err == IOLM_ELEDGER_NOWORK ||
-	    err == IOLM_ELEDGER_NOPARENT || err == IOLM_ELEDGER_ATTEST_EARLY)
+	/* What may still come is left to block building: the challenge block, and a task,
+	 * work or parent whose creating transaction is pending (the ids were checked to be
+	 * 32 bytes by the stateless rules). */
+	const uint8_t *obj = missing_object(tx, err);
+	if (err == IOLM_ELEDGER_ATTEST_EARLY || (obj && (!pending || pending(pctx, obj))))
 		err = IOLM_OK;
 out:
 	if (task)

@@ -257,12 +257,21 @@ typedef void (*ledger_reject_fn)(void *ctx, const uint8_t id[static 32], int err
  * that is not the transaction's (LMDB, memory). */
 int ledger_tx_err_final(int err);
 
+/* Whether a transaction with this id is waiting for a block (the mempool's). */
+typedef int (*ledger_pending_fn)(void *ctx, const uint8_t id[static 32]);
+
 /* The stateful rules of tx's kind (docs/protocol.md §3) against the committed state, as
  * for the next block: IOLM_OK, or the rule's error when it is final (above). For
  * admission to the mempool, so that what no block will take is refused with its reason
  * at once instead of waiting for good. The common rules (fee, nonce, balance) are the
- * mempool's; the signature is not checked. */
-int ledger_tx_check(ledger *l, const ledger_tx *tx) IOLM_WUR;
+ * mempool's; the signature is not checked.
+ * A task, work or parent the transaction names that is not committed yet is another
+ * matter: a later block may commit it. With pending NULL that is IOLM_OK; otherwise it is
+ * IOLM_OK only when pending(pctx, id) says the transaction creating it (whose id is the
+ * object's) is waiting too, and else IOLM_ELEDGER_NOTASK, NOWORK or NOPARENT: a node
+ * does not keep, free of charge, what names an object it has never seen. */
+int ledger_tx_check(ledger *l, const ledger_tx *tx, ledger_pending_fn pending,
+		    void *pctx) IOLM_WUR;
 
 /* Build the next block as its proposer: execute the candidates (encoded Txs) in order on
  * top of the head, leaving out any that fails (and the same sender's later ones, whose

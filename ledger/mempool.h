@@ -13,8 +13,8 @@
  * account no longer fit its balance, those later ones are dropped (from the first that no
  * longer fits): the newest transaction the owner signed wins. Global and per-account caps
  * (count and bytes) give clear errors. Last comes the check callback, when the
- * parameters name one (the node's refuses what no later block would take either:
- * ledger_tx_check).
+ * parameters name one (the node's refuses what no later block would take either, and
+ * what names a task or work it has never seen: ledger_tx_check).
  *
  * Selection (ledger_mempool_select) returns a block's worth, up to a byte and count
  * limit: highest fee first across accounts, each account's transactions in nonce order

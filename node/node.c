@@ -118,10 +118,15 @@ int node_account(void *ctx, const uint8_t id[static 20], uint64_t *bal, uint64_t
 	return ledger_get_account(((struct node *)ctx)->l, id, bal, nonce);
 }
 
+static int tx_pending(void *ctx, const uint8_t id[static 32])
+{
+	return ledger_mempool_has(((struct node *)ctx)->mp, id);
+}
+
 /* Admission's check of the kind's rules (ledger_mempool_params.check). */
 static int tx_check(void *ctx, const ledger_tx *tx)
 {
-	return ledger_tx_check(((struct node *)ctx)->l, tx);
+	return ledger_tx_check(((struct node *)ctx)->l, tx, tx_pending, ctx);
 }
 
 static void log_reject(void *ctx, const uint8_t id[static 32], int err)

@@ -159,7 +159,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			iolm_buf_release(&raw[n], 0);
 			continue;
 		}
-		err = ledger_tx_check(M.f.l, &tx);
+		err = ledger_tx_check(M.f.l, &tx, NULL, NULL);
 		if (err) {
 			if (!ledger_tx_err_final(err))
 				abort(); /* only final refusals, or errors that are not the tx's */

@@ -303,6 +303,8 @@ def test_mining(net):
             # (it used to wait in the mempool for good)
             err = env.tx_refused(kc, "work-commit", *commit_args(bond=99), "--eval-loss", "1")
             assert_that("IOLM_ELEDGER_BOND" in err, "bond below the minimum: %s" % err)
+            err = env.tx_refused(kc, "model-pay", "--task", "ab" * 32, "--amount", "5")
+            assert_that("IOLM_ELEDGER_NOTASK" in err, "a task nobody created: %s" % err)
             # a better eval loss than it has
             cheat1 = env.tx(kc, "work-commit", *common, "--eval-loss",
                             str(commit["eval_loss"] // 2))

@@ -2,7 +2,8 @@
  * state: each final refusal with its code, and each one that may still pass later let
  * through; and for every case, a block built on the same state agrees (it leaves out
  * what the check refused, with the same error, and what the check let through is
- * either taken or left out for a reason that is not final). */
+ * either taken or left out for a reason that is not final). A task, work or parent not
+ * committed yet is let through only while the transaction creating it is pending. */
 #include "../test_util.h"
 
 #include "mining_fixture.h"
@@ -14,6 +15,8 @@ static struct mfx M;
  * t; 4 their challenge block; 5 a accepted, s slashed; 6 work p on t, still pending. */
 static uint8_t task_t[32], task_late[32], work_a[32], work_s[32], work_p[32];
 static const uint8_t missing[32] = { 0xee, 0xee };
+/* The id the pending callback says is waiting (NULL: none). */
+static const uint8_t *pending_id;
 
 static void queue_work(uint8_t id[32], int miner, const uint8_t *task, const uint8_t *parent,
 		       uint64_t start, uint64_t steps, uint64_t bond)
@@ -27,6 +30,7 @@ static int setup(void **state)
 {
 	struct fx_task t;
 	(void)state;
+	pending_id = NULL;
 	mfx_init(&M, NULL);
 	mfx_fund_validators(&M, 7, 100000);
 	mfx_block(&M);
@@ -70,6 +74,18 @@ static void on_reject(void *ctx, const uint8_t id[static 32], int err)
 /* ledger_tx_check of body, signed by key with nonce and the minimum fee. Then a block is
  * built of it alone on the same state (and not committed): *built is IOLM_OK when it
  * took the transaction, else the error it was left out with. */
+static int pending(void *ctx, const uint8_t id[static 32])
+{
+	(void)ctx;
+	return pending_id && memcmp(id, pending_id, 32) == 0;
+}
+
+static int is_missing(int err)
+{
+	return err == IOLM_ELEDGER_NOTASK || err == IOLM_ELEDGER_NOWORK ||
+	       err == IOLM_ELEDGER_NOPARENT;
+}
+
 static int check_as(Iolm__TxBody *b, const iolm_key *key, uint64_t nonce, int *built)
 {
 	struct rejects r = { 0 };
@@ -81,17 +97,21 @@ static int check_as(Iolm__TxBody *b, const iolm_key *key, uint64_t nonce, int *b
 	iolm_buf_init(&blk, IOLM_MAX_BLOCK_BYTES);
 	assert_int_equal(ledger_tx_sign(&raw, b, key, FX_CHAIN), IOLM_OK);
 	assert_int_equal(ledger_tx_decode(&tx, FX_CHAIN, raw.data, raw.len), IOLM_OK);
-	int err = ledger_tx_check(M.f.l, &tx);
+	int err = ledger_tx_check(M.f.l, &tx, pending, NULL);
+	/* without the callback, only final refusals */
+	int lenient = ledger_tx_check(M.f.l, &tx, NULL, NULL);
 	ledger_tx_release(&tx);
 	fx_build(&M.f, &blk, &raw, 1, on_reject, &r);
 	assert_true(r.n <= 1);
 	*built = r.n ? r.err : IOLM_OK;
 	if (err) {
-		assert_true(ledger_tx_err_final(err));
+		/* final, or an object neither committed nor pending: the block agrees */
+		assert_true(ledger_tx_err_final(err) || is_missing(err));
 		assert_int_equal(*built, err);
 	} else {
 		assert_false(ledger_tx_err_final(*built));
 	}
+	assert_int_equal(lenient, is_missing(err) ? IOLM_OK : err);
 	iolm_buf_release(&blk, 0);
 	iolm_buf_release(&raw, 0);
 	return err;
@@ -168,7 +188,12 @@ static void works(void **state)
 	assert_int_equal(check_work(4, task_t, work_p, 10, 20, 500, &built), IOLM_OK);
 	assert_int_equal(built, IOLM_OK);
 
-	/* not final: the task or the parent may be committed by a later block */
+	/* not final: the task or the parent may be committed by a later block, which
+	 * counts only while the transaction creating it is pending */
+	assert_int_equal(check_work(4, missing, NULL, 0, 10, 500, &built), IOLM_ELEDGER_NOTASK);
+	assert_int_equal(check_work(4, task_t, missing, 0, 10, 500, &built),
+			 IOLM_ELEDGER_NOPARENT);
+	pending_id = missing;
 	assert_int_equal(check_work(4, missing, NULL, 0, 10, 500, &built), IOLM_OK);
 	assert_int_equal(built, IOLM_ELEDGER_NOTASK);
 	assert_int_equal(check_work(4, task_t, missing, 0, 10, 500, &built), IOLM_OK);
@@ -182,6 +207,8 @@ static void works(void **state)
 	b.model_pay = &mp;
 	assert_int_equal(check(4, &b, &built), IOLM_OK);
 	assert_int_equal(built, IOLM_ELEDGER_NOTASK);
+	pending_id = NULL;
+	assert_int_equal(check(4, &b, &built), IOLM_ELEDGER_NOTASK);
 }
 
 static void attestations(void **state)
@@ -194,9 +221,13 @@ static void attestations(void **state)
 			 IOLM_ELEDGER_NOTVALIDATOR);
 	assert_int_equal(check_attest(v0, M.vnonce[0], work_a, &built), IOLM_ELEDGER_WORKDECIDED);
 	assert_int_equal(check_attest(v0, M.vnonce[0], work_s, &built), IOLM_ELEDGER_WORKDECIDED);
-	/* not final: a work not committed yet, an attestation before the challenge block */
+	/* not final: a work not committed yet (while its commit is pending), an
+	 * attestation before the challenge block */
+	assert_int_equal(check_attest(v0, M.vnonce[0], missing, &built), IOLM_ELEDGER_NOWORK);
+	pending_id = missing;
 	assert_int_equal(check_attest(v0, M.vnonce[0], missing, &built), IOLM_OK);
 	assert_int_equal(built, IOLM_ELEDGER_NOWORK);
+	pending_id = NULL;
 	assert_int_equal(check_attest(v0, M.vnonce[0], work_p, &built), IOLM_OK);
 	assert_int_equal(built, IOLM_ELEDGER_ATTEST_EARLY);
 
