@@ -57,6 +57,7 @@ struct mp_account {
 	size_t n;
 	struct mp_account *lprev, *lnext; /* all accounts; lnext also links the free list */
 	struct mp_entry *cur;             /* selection: the account's next candidate */
+	uint64_t next;                    /* its next nonce when last read (add, update) */
 };
 
 enum mp_kind { MP_ENTRIES, MP_ACCOUNTS };
@@ -78,6 +79,7 @@ struct ledger_mempool {
 	uint64_t seq;
 	uint64_t blocks; /* ledger_mempool_update calls so far */
 	uint64_t expired; /* transactions dropped for their age (ttl_blocks) */
+	uint64_t evicted; /* dropped from behind a nonce gap to make room */
 	struct mp_table ids;   /* struct mp_entry * */
 	struct mp_table accts; /* struct mp_account * */
 	struct mp_account *all;
@@ -392,10 +394,11 @@ static int fee_replaces(const ledger_mempool *mp, uint64_t fee_new, uint64_t fee
 }
 
 /* The account's state rules for tx: nonce window, replacement, caps, balance. *old is
- * the pending entry tx would replace (NULL if none). Changes nothing. */
+ * the pending entry tx would replace (NULL if none). With room, the global count and
+ * byte caps are left out (the caller makes room). Changes nothing. */
 static int admit_check(const ledger_mempool *mp, const ledger_tx *tx,
 		       const struct mp_account *a, uint64_t balance, uint64_t next_nonce,
-		       uint64_t *cost, struct mp_entry **old)
+		       int room, uint64_t *cost, struct mp_entry **old)
 {
 	uint64_t sum;
 	int err;
@@ -420,13 +423,13 @@ static int admit_check(const ledger_mempool *mp, const ledger_tx *tx,
 		if (!fee_replaces(mp, tx->fee, (*old)->fee))
 			return IOLM_EMEMPOOL_REPLACE;
 	} else {
-		if (mp->count >= mp->p.max_txs)
+		if (mp->count >= mp->p.max_txs && !room)
 			return IOLM_EMEMPOOL_FULL;
 		if ((a ? a->n : 0) >= mp->p.max_per_account)
 			return IOLM_EMEMPOOL_ACCOUNT_FULL;
 	}
 	if (tx->raw_len > mp->p.max_bytes ||
-	    mp->bytes - (*old ? (*old)->raw_len : 0) > mp->p.max_bytes - tx->raw_len)
+	    (!room && mp->bytes - (*old ? (*old)->raw_len : 0) > mp->p.max_bytes - tx->raw_len))
 		return IOLM_EMEMPOOL_FULL;
 
 	/* An amount plus fee that overflows 64 bits can be paid from no balance. */
@@ -434,6 +437,45 @@ static int admit_check(const ledger_mempool *mp, const ledger_tx *tx,
 	    (err = iolm_add_u64(&sum, sum, *cost)) != IOLM_OK || sum > balance)
 		return IOLM_ELEDGER_BALANCE;
 	return IOLM_OK;
+}
+
+/* Whether a transaction with this nonce could go into the next block: every nonce from
+ * the account's next one up to it is pending. */
+static int runnable(const struct mp_account *a, uint64_t nonce, uint64_t next_nonce)
+{
+	uint64_t want = next_nonce;
+	for (const struct mp_entry *e = a ? a->head : NULL; e && e->nonce < nonce; e = e->next)
+		if (e->nonce == want)
+			want++;
+	return want == nonce;
+}
+
+/* Room for one more transaction of len bytes in a full mempool, taken from what waits
+ * behind a nonce gap (no block can take it before the gap is filled): the first account
+ * (other than skip) whose entries past its first gap, dropped, make that room. The entry
+ * to drop from, or NULL when no account has enough. Changes nothing. */
+static struct mp_entry *gapped_room(const ledger_mempool *mp, const struct mp_account *skip,
+				    size_t len)
+{
+	for (struct mp_account *a = mp->all; a; a = a->lnext) {
+		uint64_t want = a->next;
+		struct mp_entry *e = a->head;
+		if (a == skip)
+			continue;
+		for (; e && e->nonce <= want; e = e->next)
+			if (e->nonce == want)
+				want++;
+		if (!e)
+			continue; /* no gap */
+		size_t n = 0, bytes = 0;
+		for (const struct mp_entry *x = e; x; x = x->next) {
+			n++;
+			bytes += x->raw_len;
+		}
+		if (mp->count - n < mp->p.max_txs && mp->bytes - bytes <= mp->p.max_bytes - len)
+			return e;
+	}
+	return NULL;
 }
 
 /* Verify once: an id in the cache was checked before (ids are hashes of the whole signed
@@ -472,7 +514,15 @@ int ledger_mempool_add(ledger_mempool *mp, const uint8_t *raw, size_t len,
 	if ((err = account(ctx, tx.sender, &balance, &next_nonce)) != IOLM_OK)
 		goto out;
 	a = find_acct(mp, tx.sender);
-	if ((err = admit_check(mp, &tx, a, balance, next_nonce, &cost, &old)) != IOLM_OK)
+	/* Full: a transaction the next block could take may displace what waits behind a
+	 * nonce gap, which would otherwise hold its place for free until ttl_blocks. */
+	struct mp_entry *evict = NULL;
+	err = admit_check(mp, &tx, a, balance, next_nonce, 0, &cost, &old);
+	if (err == IOLM_EMEMPOOL_FULL && tx.raw_len <= mp->p.max_bytes &&
+	    runnable(a, tx.nonce, next_nonce) &&
+	    (evict = gapped_room(mp, a, tx.raw_len)) != NULL)
+		err = admit_check(mp, &tx, a, balance, next_nonce, 1, &cost, &old);
+	if (err != IOLM_OK)
 		goto out;
 	if ((err = check_signature(mp, &tx)) != IOLM_OK)
 		goto out;
@@ -503,6 +553,14 @@ int ledger_mempool_add(ledger_mempool *mp, const uint8_t *raw, size_t len,
 		mp->all = a;
 	}
 
+	if (evict) {
+		struct mp_account *va = evict->acct;
+		for (struct mp_entry *x = evict; x; x = x->next)
+			mp->evicted++;
+		drop_from(mp, evict);
+		if (va->n == 0)
+			account_retire(mp, va);
+	}
 	memcpy(e->id, tx.id, 32);
 	e->nonce = tx.nonce;
 	e->fee = tx.fee;
@@ -519,6 +577,7 @@ int ledger_mempool_add(ledger_mempool *mp, const uint8_t *raw, size_t len,
 	mp->count++;
 	mp->bytes += e->raw_len;
 	/* The prefix up to e fits (admit_check); later entries may not any more. */
+	a->next = next_nonce;
 	account_trim(mp, a, balance, next_nonce, 0);
 	assert(find_acct(mp, a->id) == a && find_entry(mp, tx.id) == e);
 	if (id)
@@ -544,6 +603,11 @@ size_t ledger_mempool_count(const ledger_mempool *mp)
 uint64_t ledger_mempool_expired(const ledger_mempool *mp)
 {
 	return mp->expired;
+}
+
+uint64_t ledger_mempool_evicted(const ledger_mempool *mp)
+{
+	return mp->evicted;
 }
 
 size_t ledger_mempool_bytes(const ledger_mempool *mp)
@@ -665,6 +729,7 @@ int ledger_mempool_update(ledger_mempool *mp, const uint8_t (*ids)[32], size_t n
 		uint64_t balance, next_nonce;
 		if ((err = account(ctx, a->id, &balance, &next_nonce)) != IOLM_OK)
 			goto out;
+		a->next = next_nonce;
 		account_trim(mp, a, balance, next_nonce, born_min);
 		a = next;
 	}

@@ -575,10 +575,13 @@ static void write_metrics(void *ctx, iolm_buf *out)
 		"# TYPE iolm_proposal_rejected_txs_total counter\niolm_proposal_rejected_txs_total %llu\n"
 		"# HELP iolm_mempool_dropped_total Transactions dropped from the mempool unincluded: "
 		"left out of our proposal for a reason every later block shares (final), or "
-		"pending past mempool_ttl_blocks with the sender's later ones (expired).\n"
+		"pending past mempool_ttl_blocks with the sender's later ones (expired), behind a "
+		"nonce gap in a full mempool, for a transaction the next block could take "
+		"(evicted).\n"
 		"# TYPE iolm_mempool_dropped_total counter\n"
 		"iolm_mempool_dropped_total{reason=\"final\"} %llu\n"
 		"iolm_mempool_dropped_total{reason=\"expired\"} %llu\n"
+		"iolm_mempool_dropped_total{reason=\"evicted\"} %llu\n"
 		"# HELP iolm_validator Whether this node is in the validator set.\n"
 		"# TYPE iolm_validator gauge\niolm_validator %d\n"
 		"# HELP iolm_verify_queue Gossiped transactions waiting for signature checks.\n"
@@ -588,7 +591,8 @@ static void write_metrics(void *ctx, iolm_buf *out)
 		(unsigned long long)n->txs_committed, (unsigned long long)n->blocks_committed,
 		(unsigned long long)n->blocks_synced, n->tx_per_s,
 		(unsigned long long)n->txs_rejected, (unsigned long long)n->txs_dropped,
-		(unsigned long long)ledger_mempool_expired(n->mp), n->val_index >= 0,
+		(unsigned long long)ledger_mempool_expired(n->mp),
+		(unsigned long long)ledger_mempool_evicted(n->mp), n->val_index >= 0,
 		node_vpool_pending(n->vpool), cons_engine_evidence_count(n->eng));
 	(void)err; /* a truncated metrics page is still a valid page */
 	if (!n->artnet)

@@ -342,8 +342,10 @@ def test_mining(net):
             m = re.match(r'iolm_mempool_dropped_total\{reason="(\w+)"\} (\d+)$', line)
             if m:
                 dropped[m.group(1)] = int(m.group(2))
-        assert_that(set(dropped) == {"final", "expired"}, "node%d drops %s" % (n.index, dropped))
-        assert_that(dropped["expired"] == 0, "node%d expired transactions" % n.index)
+        assert_that(set(dropped) == {"final", "expired", "evicted"},
+                    "node%d drops %s" % (n.index, dropped))
+        assert_that(dropped["expired"] == dropped["evicted"] == 0,
+                    "node%d expired or evicted transactions: %s" % (n.index, dropped))
         final += dropped["final"]
     # (an attestation admitted while its work was pending, then left out because a
     # quorum decided the work first, is one of the final drops)

@@ -1,7 +1,8 @@
 /* ledger/mempool.c: what keeps the mempool from holding a transaction for good. The
  * check callback refuses at admission (after the cheap rules and the signature, before
  * anything changes); ttl_blocks drops what stayed pending too many blocks, with its
- * account's later transactions. */
+ * account's later transactions; in a full mempool, what waits behind a nonce gap makes
+ * room for what the next block could take. */
 #include "mempool_fixture.h"
 
 /* Blocks that include nothing and change no account. */
@@ -133,6 +134,76 @@ static void check_refuses_after_the_signature(void **state)
 	assert_int_equal(c.calls, 3);
 }
 
+/* ---- a full mempool */
+
+static void full_mempool_drops_what_waits_behind_a_gap(void **state)
+{
+	struct fixture *f = *state;
+	ledger_mempool_params p = default_params;
+	uint8_t g1[32], g2[32], b0[32], b1[32], c0[32], d0[32];
+	struct picked pk;
+	p.max_txs = 4;
+	fixture_open(f, &p);
+
+	/* account 0 waits behind a gap (its next nonce is 0); account 1 is runnable */
+	assert_int_equal(submit(f, 0, 1, 10, 100, g1), IOLM_OK);
+	assert_int_equal(submit(f, 0, 2, 10, 100, g2), IOLM_OK);
+	assert_int_equal(submit(f, 1, 0, 10, 100, b0), IOLM_OK);
+	assert_int_equal(submit(f, 1, 1, 10, 100, b1), IOLM_OK);
+	assert_int_equal(ledger_mempool_count(f->mp), 4);
+	/* full: a gapped one cannot get in, even past another gap */
+	assert_int_equal(submit(f, 2, 3, 10, 100, NULL), IOLM_EMEMPOOL_FULL);
+	/* a runnable one takes the room of account 0's run past its gap */
+	assert_int_equal(submit(f, 2, 0, 10, 100, c0), IOLM_OK);
+	assert_false(ledger_mempool_has(f->mp, g1));
+	assert_false(ledger_mempool_has(f->mp, g2));
+	assert_true(ledger_mempool_has(f->mp, b0) && ledger_mempool_has(f->mp, b1));
+	assert_int_equal(ledger_mempool_count(f->mp), 3);
+	assert_int_equal(ledger_mempool_evicted(f->mp), 2);
+	assert_int_equal(select_all(f, SIZE_MAX, SIZE_MAX, &pk), IOLM_OK);
+	assert_int_equal(pk.n, 3);
+	assert_int_equal(submit(f, 3, 0, 10, 100, d0), IOLM_OK);
+	/* full of runnable transactions: nothing to displace */
+	assert_int_equal(submit(f, 0, 0, 10, 100, NULL), IOLM_EMEMPOOL_FULL);
+	assert_int_equal(ledger_mempool_evicted(f->mp), 2);
+	assert_int_equal(ledger_mempool_count(f->mp), 4);
+
+	/* a gap behind a block: account 3's next nonce moves past d0 to 2 (another d1 was
+	 * included elsewhere), leaving d0 stale and nothing gapped; then d3 is gapped */
+	world_set(&f->w, f->ids[3], 1000000, 2);
+	assert_int_equal(ledger_mempool_update(f->mp, NULL, 0, world_account, &f->w), IOLM_OK);
+	assert_false(ledger_mempool_has(f->mp, d0));
+	assert_int_equal(submit(f, 3, 3, 10, 100, NULL), IOLM_OK);
+	assert_int_equal(submit(f, 0, 0, 10, 100, NULL), IOLM_OK); /* displaces d3 */
+	assert_int_equal(ledger_mempool_evicted(f->mp), 3);
+	assert_int_equal(ledger_mempool_count(f->mp), 4);
+}
+
+static void refused_admission_displaces_nothing(void **state)
+{
+	struct fixture *f = *state;
+	ledger_mempool_params p = default_params;
+	struct checker c = { .answer = IOLM_ELEDGER_BOND };
+	uint8_t g1[32];
+	iolm_buf b;
+	p.max_txs = 2;
+	p.check = check_cb;
+	p.check_ctx = &c;
+	c.answer = IOLM_OK;
+	fixture_open(f, &p);
+	assert_int_equal(submit(f, 0, 1, 10, 100, g1), IOLM_OK);
+	assert_int_equal(submit(f, 1, 0, 10, 100, NULL), IOLM_OK);
+	/* refused by the check, or forged: the gapped one stays */
+	c.answer = IOLM_ELEDGER_BOND;
+	assert_int_equal(submit(f, 2, 0, 10, 100, NULL), IOLM_ELEDGER_BOND);
+	make_tx(&b, &f->keys[2], 0, 10, 100);
+	b.data[b.len - 10] ^= 0x01;
+	assert_int_equal(submit_raw(f, &b), IOLM_ELEDGER_SIGNATURE);
+	iolm_buf_release(&b, 0);
+	assert_true(ledger_mempool_has(f->mp, g1));
+	assert_int_equal(ledger_mempool_evicted(f->mp), 0);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -142,6 +213,8 @@ int main(void)
 		T(ttl_of_a_replacement_counts_from_its_admission),
 		T(ttl_zero_keeps_pending),
 		T(check_refuses_after_the_signature),
+		T(full_mempool_drops_what_waits_behind_a_gap),
+		T(refused_admission_displaces_nothing),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
