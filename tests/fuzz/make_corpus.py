@@ -154,6 +154,26 @@ ledger_seeds = [
 ]
 corpus["ledger_txs"] = ledger_seeds
 
+# fuzz_mempool reads two-byte operations (see its header): admit (op % 8 < 6) the
+# transaction arg % 144 (index = (account * 12 + nonce) * 3 + fee), a block of the
+# first arg % 5 selected (6), the state moving under the mempool (7).
+def tx_index(acct, nonce, fee=0):
+    return (acct * 12 + nonce) * 3 + fee
+
+
+def ops(*pairs):
+    return bytes(b for p in pairs for b in p)
+
+
+corpus["mempool"] = [
+    # runs from two accounts, a block of four, a replacement
+    ops(*[(0, tx_index(a, n)) for a in (0, 1) for n in range(4)], (6, 4), (0, tx_index(0, 4, 1)), (0, tx_index(0, 4, 2))),
+    # gaps fill the mempool; a runnable transaction displaces them
+    ops(*[(0, tx_index(2, n)) for n in (2, 3, 4, 5)], *[(0, tx_index(1, n)) for n in range(4)], (0, tx_index(3, 0))),
+    # blocks of nothing past the TTL; the state moving under the mempool
+    ops((0, tx_index(0, 1)), (0, tx_index(1, 0)), (6, 0), (6, 0), (6, 0), (6, 0), (6, 0), (7, 0x15), (7, 0x02)),
+]
+
 for name, seeds in corpus.items():
     d = os.path.join(HERE, "corpus", name)
     os.makedirs(d, exist_ok=True)
