@@ -79,7 +79,7 @@ struct ledger_mempool {
 	uint64_t seq;
 	uint64_t blocks; /* ledger_mempool_update calls so far */
 	uint64_t expired; /* transactions dropped for their age (ttl_blocks) */
-	uint64_t evicted; /* dropped from behind a nonce gap to make room */
+	uint64_t evicted; /* dropped to make room: behind a gap, or paying less */
 	struct mp_table ids;   /* struct mp_entry * */
 	struct mp_table accts; /* struct mp_account * */
 	struct mp_account *all;
@@ -478,6 +478,23 @@ static struct mp_entry *gapped_room(const ledger_mempool *mp, const struct mp_ac
 	return NULL;
 }
 
+/* Failing that, the last transaction of the account (other than skip) whose last one
+ * pays the least, if that is less than fee and dropping it makes the room: a full
+ * mempool keeps what pays more. Changes nothing. */
+static struct mp_entry *cheap_room(const ledger_mempool *mp, const struct mp_account *skip,
+				   size_t len, uint64_t fee)
+{
+	struct mp_entry *best = NULL;
+	for (struct mp_account *a = mp->all; a; a = a->lnext) {
+		struct mp_entry *t = a->tail;
+		if (a == skip || !t || t->fee >= fee || (best && t->fee >= best->fee))
+			continue;
+		if (mp->count - 1 < mp->p.max_txs && mp->bytes - t->raw_len <= mp->p.max_bytes - len)
+			best = t;
+	}
+	return best;
+}
+
 /* Verify once: an id in the cache was checked before (ids are hashes of the whole signed
  * transaction, so the same id means the same signature over the same body). */
 static int check_signature(const ledger_mempool *mp, const ledger_tx *tx)
@@ -520,7 +537,8 @@ int ledger_mempool_add(ledger_mempool *mp, const uint8_t *raw, size_t len,
 	err = admit_check(mp, &tx, a, balance, next_nonce, 0, &cost, &old);
 	if (err == IOLM_EMEMPOOL_FULL && tx.raw_len <= mp->p.max_bytes &&
 	    runnable(a, tx.nonce, next_nonce) &&
-	    (evict = gapped_room(mp, a, tx.raw_len)) != NULL)
+	    ((evict = gapped_room(mp, a, tx.raw_len)) != NULL ||
+	     (evict = cheap_room(mp, a, tx.raw_len, tx.fee)) != NULL))
 		err = admit_check(mp, &tx, a, balance, next_nonce, 1, &cost, &old);
 	if (err != IOLM_OK)
 		goto out;

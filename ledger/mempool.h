@@ -15,7 +15,9 @@
  * (count and bytes) give clear errors, with one exception: when the mempool is full, a
  * transaction the next block could take (every nonce from its account's next one up to
  * its own pending) displaces an account's transactions past a nonce gap, which no block
- * can take before the gap is filled, if dropping those makes room. Last comes the check callback, when the
+ * can take before the gap is filled, if dropping those makes room; failing that, the
+ * last transaction of the account whose last one pays the least, if it pays less than
+ * the newcomer. Last comes the check callback, when the
  * parameters name one (the node's refuses what no later block would take either, and
  * what names a task or work it has never seen: ledger_tx_check).
  *
@@ -78,7 +80,8 @@ size_t ledger_mempool_bytes(const ledger_mempool *mp);
 /* Transactions dropped so far because they stayed pending past ttl_blocks (counting the
  * account's later ones dropped with them). */
 uint64_t ledger_mempool_expired(const ledger_mempool *mp);
-/* Transactions dropped so far from behind a nonce gap to make room in a full mempool. */
+/* Transactions dropped so far to make room in a full mempool (behind a nonce gap, or
+ * paying less than the transaction that took their place). */
 uint64_t ledger_mempool_evicted(const ledger_mempool *mp);
 
 /* Called once per selected transaction, in block order. raw stays valid until the next

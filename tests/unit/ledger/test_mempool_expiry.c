@@ -179,6 +179,34 @@ static void full_mempool_drops_what_waits_behind_a_gap(void **state)
 	assert_int_equal(ledger_mempool_count(f->mp), 4);
 }
 
+static void full_mempool_keeps_what_pays_more(void **state)
+{
+	struct fixture *f = *state;
+	ledger_mempool_params p = default_params;
+	uint8_t a0[32], a1[32], b0[32], b1[32], c0[32], d0[32];
+	p.max_txs = 4;
+	fixture_open(f, &p);
+	assert_int_equal(submit(f, 0, 0, 30, 100, a0), IOLM_OK);
+	assert_int_equal(submit(f, 0, 1, 12, 100, a1), IOLM_OK);
+	assert_int_equal(submit(f, 1, 0, 30, 100, b0), IOLM_OK);
+	assert_int_equal(submit(f, 1, 1, 15, 100, b1), IOLM_OK);
+	/* no more than the cheapest last one (12): refused */
+	assert_int_equal(submit(f, 2, 0, 12, 100, NULL), IOLM_EMEMPOOL_FULL);
+	/* more: the cheapest last one goes, its account's run stays contiguous */
+	assert_int_equal(submit(f, 2, 0, 13, 100, c0), IOLM_OK);
+	assert_false(ledger_mempool_has(f->mp, a1));
+	assert_true(ledger_mempool_has(f->mp, a0) && ledger_mempool_has(f->mp, b1));
+	assert_int_equal(ledger_mempool_evicted(f->mp), 1);
+	/* the cheapest is now c0 (13), then b1 (15) */
+	assert_int_equal(submit(f, 3, 0, 14, 100, d0), IOLM_OK);
+	assert_false(ledger_mempool_has(f->mp, c0));
+	assert_true(ledger_mempool_has(f->mp, b1));
+	assert_int_equal(ledger_mempool_count(f->mp), 4);
+	/* a gapped newcomer displaces nothing, whatever it pays */
+	assert_int_equal(submit(f, 2, 1, 1000, 100, NULL), IOLM_EMEMPOOL_FULL);
+	assert_int_equal(ledger_mempool_evicted(f->mp), 2);
+}
+
 static void refused_admission_displaces_nothing(void **state)
 {
 	struct fixture *f = *state;
@@ -214,6 +242,7 @@ int main(void)
 		T(ttl_zero_keeps_pending),
 		T(check_refuses_after_the_signature),
 		T(full_mempool_drops_what_waits_behind_a_gap),
+		T(full_mempool_keeps_what_pays_more),
 		T(refused_admission_displaces_nothing),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
