@@ -58,6 +58,7 @@ struct mp_account {
 	struct mp_account *lprev, *lnext; /* all accounts; lnext also links the free list */
 	struct mp_entry *cur;             /* selection: the account's next candidate */
 	uint64_t next;                    /* its next nonce when last read (add, update) */
+	size_t holes;                     /* neighbours in the list whose nonces skip */
 };
 
 enum mp_kind { MP_ENTRIES, MP_ACCOUNTS };
@@ -80,6 +81,13 @@ struct ledger_mempool {
 	uint64_t blocks; /* ledger_mempool_update calls so far */
 	uint64_t expired; /* transactions dropped for their age (ttl_blocks) */
 	uint64_t evicted; /* dropped to make room: behind a gap, or paying less */
+	/* Making room scans the accounts. A scan that found no gap anywhere and no room
+	 * is remembered until the next change: the cheapest last transaction's fee then,
+	 * and changes + 1 (0: nothing remembered). A transaction paying no more gets
+	 * IOLM_EMEMPOOL_FULL without a scan, so refused ones cannot make every admission
+	 * walk the mempool. */
+	uint64_t changes;
+	uint64_t full_at, full_min_fee;
 	struct mp_table ids;   /* struct mp_entry * */
 	struct mp_table accts; /* struct mp_account * */
 	struct mp_account *all;
@@ -250,9 +258,25 @@ static void account_retire(ledger_mempool *mp, struct mp_account *a)
 
 /* Take an entry out of the id table, its account and the totals, and free it. The
  * account is not retired here: callers that drop several entries do that once. */
+/* Whether y does not follow x directly (1 for a hole between neighbours). */
+static size_t hole(const struct mp_entry *x, const struct mp_entry *y)
+{
+	return x && y && y->nonce != x->nonce + 1;
+}
+
+/* The holes of a's list, counted (for the assertions). */
+static size_t count_holes(const struct mp_account *a)
+{
+	size_t n = 0;
+	for (const struct mp_entry *x = a->head; x; x = x->next)
+		n += hole(x, x->next);
+	return n;
+}
+
 static void entry_drop(ledger_mempool *mp, struct mp_entry *e)
 {
 	struct mp_account *a = e->acct;
+	a->holes = a->holes - hole(e->prev, e) - hole(e, e->next) + hole(e->prev, e->next);
 	table_del_slot(mp, &mp->ids, find_entry_slot(mp, e->id));
 	if (e->prev)
 		e->prev->next = e->next;
@@ -264,8 +288,10 @@ static void entry_drop(ledger_mempool *mp, struct mp_entry *e)
 		a->tail = e->prev;
 	a->n--;
 	mp->count--;
+	mp->changes++;
 	mp->bytes -= e->raw_len;
 	entry_free(e);
+	assert(a->holes == count_holes(a));
 }
 
 /* Drop e and every later entry of its account. */
@@ -288,6 +314,7 @@ static void account_link(struct mp_account *a, struct mp_entry *e)
 	assert(!after || after->nonce != e->nonce);
 	e->prev = after;
 	e->next = after ? after->next : a->head;
+	a->holes = a->holes - hole(e->prev, e->next) + hole(e->prev, e) + hole(e, e->next);
 	if (e->next)
 		e->next->prev = e;
 	else
@@ -298,6 +325,7 @@ static void account_link(struct mp_account *a, struct mp_entry *e)
 		a->head = e;
 	e->acct = a;
 	a->n++;
+	assert(a->holes == count_holes(a));
 }
 
 /* From the account's next nonce on, add up costs against the balance and drop every
@@ -455,18 +483,22 @@ static int runnable(const struct mp_account *a, uint64_t nonce, uint64_t next_no
  * (other than skip) whose entries past its first gap, dropped, make that room. The entry
  * to drop from, or NULL when no account has enough. Changes nothing. */
 static struct mp_entry *gapped_room(const ledger_mempool *mp, const struct mp_account *skip,
-				    size_t len)
+				    size_t len, int *gaps)
 {
+	*gaps = 0;
 	for (struct mp_account *a = mp->all; a; a = a->lnext) {
 		uint64_t want = a->next;
 		struct mp_entry *e = a->head;
-		if (a == skip)
-			continue;
+		if (!a->holes && (!e || e->nonce <= want))
+			continue; /* contiguous from before its next nonce: no gap */
 		for (; e && e->nonce <= want; e = e->next)
 			if (e->nonce == want)
 				want++;
 		if (!e)
 			continue; /* no gap */
+		*gaps = 1;
+		if (a == skip)
+			continue;
 		size_t n = 0, bytes = 0;
 		for (const struct mp_entry *x = e; x; x = x->next) {
 			n++;
@@ -482,11 +514,14 @@ static struct mp_entry *gapped_room(const ledger_mempool *mp, const struct mp_ac
  * pays the least, if that is less than fee and dropping it makes the room: a full
  * mempool keeps what pays more. Changes nothing. */
 static struct mp_entry *cheap_room(const ledger_mempool *mp, const struct mp_account *skip,
-				   size_t len, uint64_t fee)
+				   size_t len, uint64_t fee, uint64_t *min_fee)
 {
 	struct mp_entry *best = NULL;
+	*min_fee = UINT64_MAX; /* the cheapest last one of any account */
 	for (struct mp_account *a = mp->all; a; a = a->lnext) {
 		struct mp_entry *t = a->tail;
+		if (t && t->fee < *min_fee)
+			*min_fee = t->fee;
 		if (a == skip || !t || t->fee >= fee || (best && t->fee >= best->fee))
 			continue;
 		if (mp->count - 1 < mp->p.max_txs && mp->bytes - t->raw_len <= mp->p.max_bytes - len)
@@ -537,9 +572,17 @@ int ledger_mempool_add(ledger_mempool *mp, const uint8_t *raw, size_t len,
 	err = admit_check(mp, &tx, a, balance, next_nonce, 0, &cost, &old);
 	if (err == IOLM_EMEMPOOL_FULL && tx.raw_len <= mp->p.max_bytes &&
 	    runnable(a, tx.nonce, next_nonce) &&
-	    ((evict = gapped_room(mp, a, tx.raw_len)) != NULL ||
-	     (evict = cheap_room(mp, a, tx.raw_len, tx.fee)) != NULL))
-		err = admit_check(mp, &tx, a, balance, next_nonce, 1, &cost, &old);
+	    !(mp->full_at == mp->changes + 1 && tx.fee <= mp->full_min_fee)) {
+		int gaps;
+		uint64_t min_fee;
+		if (!(evict = gapped_room(mp, a, tx.raw_len, &gaps)) &&
+		    !(evict = cheap_room(mp, a, tx.raw_len, tx.fee, &min_fee)) && !gaps) {
+			mp->full_at = mp->changes + 1;
+			mp->full_min_fee = min_fee;
+		}
+		if (evict)
+			err = admit_check(mp, &tx, a, balance, next_nonce, 1, &cost, &old);
+	}
 	if (err != IOLM_OK)
 		goto out;
 	if ((err = check_signature(mp, &tx)) != IOLM_OK)
@@ -593,6 +636,7 @@ int ledger_mempool_add(ledger_mempool *mp, const uint8_t *raw, size_t len,
 	account_link(a, e);
 	table_put(mp, &mp->ids, e);
 	mp->count++;
+	mp->changes++;
 	mp->bytes += e->raw_len;
 	/* The prefix up to e fits (admit_check); later entries may not any more. */
 	a->next = next_nonce;
@@ -738,6 +782,7 @@ int ledger_mempool_update(ledger_mempool *mp, const uint8_t (*ids)[32], size_t n
 	 * balance may have moved. One account() call per pending account per block. Each
 	 * step leaves the mempool consistent, so an error here can be retried. */
 	mp->blocks++;
+	mp->changes++; /* next nonces move */
 	uint64_t born_min = 0;
 	if (mp->p.ttl_blocks && mp->blocks > mp->p.ttl_blocks)
 		born_min = mp->blocks - mp->p.ttl_blocks;
