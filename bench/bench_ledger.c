@@ -3,6 +3,12 @@
  *   mempool_admission        signed transfers admitted per second, one core; limit:
  *                            Schnorr verifications per second on the same core
  *                            (admission = decode + one verify + bookkeeping; goal >= 0.9)
+ *   mempool_full_admission   transfers admitted per second into a full mempool (half
+ *                            as many places as accounts), each displacing a cheaper one;
+ *                            signatures cached; limit: mempool_admission_cached, the
+ *                            same transfers into a mempool with room, so the ratio is
+ *                            what being full costs (the search for room walks the
+ *                            accounts)
  *   block_apply_tx_per_s     apply + commit of a 10,000-transfer block whose signatures
  *                            are cached (as after mempool admission), as a validator does
  *                            it: ledger_block_check executes it (and keeps the
@@ -131,7 +137,8 @@ static void world_close(struct world *w)
 }
 
 /* n transfers, one from each of accounts first..first+n-1 at the given nonce. */
-static iolm_buf *make_transfers(struct world *w, size_t first, size_t n, uint64_t nonce)
+static iolm_buf *make_transfers(struct world *w, size_t first, size_t n, uint64_t nonce,
+				uint64_t fee)
 {
 	iolm_buf *t = calloc(n, sizeof *t);
 	if (!t)
@@ -144,7 +151,7 @@ static iolm_buf *make_transfers(struct world *w, size_t first, size_t n, uint64_
 		tr.to.len = IOLM_ADDR_LEN;
 		tr.amount = 1 + i % 1000;
 		b.nonce = nonce;
-		b.fee = 1;
+		b.fee = fee;
 		b.kind_case = IOLM__TX_BODY__KIND_TRANSFER;
 		b.transfer = &tr;
 		iolm_buf_init(&t[i], IOLM_MAX_TX_BYTES);
@@ -280,7 +287,7 @@ static double verify_rate(const iolm_buf *txs, size_t n)
 
 static void bench_admission(struct world *w, size_t n)
 {
-	iolm_buf *txs = make_transfers(w, 0, n, 0);
+	iolm_buf *txs = make_transfers(w, 0, n, 0, 1);
 	ledger_mempool *mp;
 	ledger_sigcache *cache;
 	ledger_mempool_params p = { .max_txs = 2 * n, .max_bytes = 64u << 20,
@@ -300,15 +307,54 @@ static void bench_admission(struct world *w, size_t n)
 	double arate = (double)n / (bench_now() - t0);
 	bench_figure("mempool_admission", arate, "tx/s", "schnorr_verify_per_s", vrate);
 	ledger_mempool_destroy(mp);
+
+	/* A full mempool: the first half of the accounts fill it at fee 1; the other half
+	 * each displace one of them, paying 2. Signatures cached, as above. */
+	size_t half = n / 2;
+	iolm_buf *richer = make_transfers(w, half, n - half, 0, 2);
+	for (size_t i = 0; i < n - half; i++) {
+		ledger_tx t;
+		if ((rc = ledger_tx_decode(&t, CHAIN, richer[i].data, richer[i].len)))
+			die("decode", rc);
+		ledger_sigcache_add(cache, t.id);
+		ledger_tx_release(&t);
+	}
+	/* the limit: the same admissions with room to spare */
+	if ((rc = ledger_mempool_create(&mp, &p, CHAIN, cache)))
+		die("mempool", rc);
+	t0 = bench_now();
+	for (size_t i = 0; i < n - half; i++)
+		if ((rc = ledger_mempool_add(mp, richer[i].data, richer[i].len, account_cb, &ctx,
+					     NULL)))
+			die("admission", rc);
+	double crate = (double)(n - half) / (bench_now() - t0);
+	ledger_mempool_destroy(mp);
+	p.max_txs = half;
+	if ((rc = ledger_mempool_create(&mp, &p, CHAIN, cache)))
+		die("mempool", rc);
+	for (size_t i = 0; i < half; i++)
+		if ((rc = ledger_mempool_add(mp, txs[i].data, txs[i].len, account_cb, &ctx, NULL)))
+			die("admission", rc);
+	t0 = bench_now();
+	for (size_t i = 0; i < n - half; i++)
+		if ((rc = ledger_mempool_add(mp, richer[i].data, richer[i].len, account_cb, &ctx,
+					     NULL)))
+			die("full admission", rc);
+	double frate = (double)(n - half) / (bench_now() - t0);
+	if (ledger_mempool_evicted(mp) != n - half)
+		die("full admission", IOLM_EINVAL);
+	bench_figure("mempool_full_admission", frate, "tx/s", "mempool_admission_cached", crate);
+	ledger_mempool_destroy(mp);
 	ledger_sigcache_destroy(cache);
 	free_transfers(txs, n);
+	free_transfers(richer, n - half);
 }
 
 /* Apply and commit one block of n transfers; returns its rate. with 0: the ledger keeps
  * history (block_apply_tx_per_s); otherwise it does not, and `with` is the rate with. */
 static double bench_block_apply(struct world *w, size_t n, double with)
 {
-	iolm_buf *txs = make_transfers(w, 0, n, 0);
+	iolm_buf *txs = make_transfers(w, 0, n, 0, 1);
 	iolm_buf blk;
 	ledger_sigcache *cache;
 	ledger_commit_stats st;
@@ -425,7 +471,7 @@ static void bench_latency(struct world *w, int blocks, size_t per_block, uint64_
 	for (int b = 0; b < blocks; b++) {
 		size_t first = ((size_t)b * per_block) % w->n;
 		uint64_t round = nonce + ((size_t)b * per_block) / w->n;
-		iolm_buf *txs = make_transfers(w, first, per_block, round);
+		iolm_buf *txs = make_transfers(w, first, per_block, round, 1);
 		build_block(w, &blk, txs, per_block, cache);
 		uint64_t w0 = wchar();
 		commit_block(w, &blk, cache);

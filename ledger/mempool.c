@@ -511,8 +511,9 @@ static struct mp_entry *gapped_room(const ledger_mempool *mp, const struct mp_ac
 }
 
 /* Failing that, the last transaction of the account (other than skip) whose last one
- * pays the least, if that is less than fee and dropping it makes the room: a full
- * mempool keeps what pays more. Changes nothing. */
+ * pays the least, if fee outbids it as a replacement would (fee_replaces) and dropping
+ * it makes the room: a full mempool keeps what pays more, and churning it costs a bump
+ * per round. Changes nothing. */
 static struct mp_entry *cheap_room(const ledger_mempool *mp, const struct mp_account *skip,
 				   size_t len, uint64_t fee, uint64_t *min_fee)
 {
@@ -522,7 +523,8 @@ static struct mp_entry *cheap_room(const ledger_mempool *mp, const struct mp_acc
 		struct mp_entry *t = a->tail;
 		if (t && t->fee < *min_fee)
 			*min_fee = t->fee;
-		if (a == skip || !t || t->fee >= fee || (best && t->fee >= best->fee))
+		if (a == skip || !t || !fee_replaces(mp, fee, t->fee) ||
+		    (best && t->fee >= best->fee))
 			continue;
 		if (mp->count - 1 < mp->p.max_txs && mp->bytes - t->raw_len <= mp->p.max_bytes - len)
 			best = t;
@@ -572,7 +574,7 @@ int ledger_mempool_add(ledger_mempool *mp, const uint8_t *raw, size_t len,
 	err = admit_check(mp, &tx, a, balance, next_nonce, 0, &cost, &old);
 	if (err == IOLM_EMEMPOOL_FULL && tx.raw_len <= mp->p.max_bytes &&
 	    runnable(a, tx.nonce, next_nonce) &&
-	    !(mp->full_at == mp->changes + 1 && tx.fee <= mp->full_min_fee)) {
+	    !(mp->full_at == mp->changes + 1 && !fee_replaces(mp, tx.fee, mp->full_min_fee))) {
 		int gaps;
 		uint64_t min_fee;
 		if (!(evict = gapped_room(mp, a, tx.raw_len, &gaps)) &&

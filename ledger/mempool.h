@@ -16,8 +16,8 @@
  * transaction the next block could take (every nonce from its account's next one up to
  * its own pending) displaces an account's transactions past a nonce gap, which no block
  * can take before the gap is filled, if dropping those makes room; failing that, the
- * last transaction of the account whose last one pays the least, if it pays less than
- * the newcomer. Last comes the check callback, when the
+ * last transaction of the account whose last one pays the least, if the newcomer
+ * outbids it as a replacement must (replace_bump_pct). Last comes the check callback, when the
  * parameters name one (the node's refuses what no later block would take either, and
  * what names a task or work it has never seen: ledger_tx_check).
  *

@@ -190,15 +190,18 @@ static void full_mempool_keeps_what_pays_more(void **state)
 	assert_int_equal(submit(f, 0, 1, 12, 100, a1), IOLM_OK);
 	assert_int_equal(submit(f, 1, 0, 30, 100, b0), IOLM_OK);
 	assert_int_equal(submit(f, 1, 1, 15, 100, b1), IOLM_OK);
-	/* no more than the cheapest last one (12): refused */
-	assert_int_equal(submit(f, 2, 0, 12, 100, NULL), IOLM_EMEMPOOL_FULL);
-	/* more: the cheapest last one goes, its account's run stays contiguous */
-	assert_int_equal(submit(f, 2, 0, 13, 100, c0), IOLM_OK);
+	/* not 10% more than the cheapest last one (12): refused, also the second time
+	 * (remembered, no search) */
+	assert_int_equal(submit(f, 2, 0, 13, 100, NULL), IOLM_EMEMPOOL_FULL);
+	assert_int_equal(submit(f, 3, 0, 13, 100, NULL), IOLM_EMEMPOOL_FULL);
+	/* enough: the cheapest last one goes, its account's run stays contiguous */
+	assert_int_equal(submit(f, 2, 0, 14, 100, c0), IOLM_OK);
 	assert_false(ledger_mempool_has(f->mp, a1));
 	assert_true(ledger_mempool_has(f->mp, a0) && ledger_mempool_has(f->mp, b1));
 	assert_int_equal(ledger_mempool_evicted(f->mp), 1);
-	/* the cheapest is now c0 (13), then b1 (15) */
-	assert_int_equal(submit(f, 3, 0, 14, 100, d0), IOLM_OK);
+	/* the cheapest is now c0 (14), then b1 (15): 16 outbids c0 */
+	assert_int_equal(submit(f, 3, 0, 15, 100, NULL), IOLM_EMEMPOOL_FULL);
+	assert_int_equal(submit(f, 3, 0, 16, 100, d0), IOLM_OK);
 	assert_false(ledger_mempool_has(f->mp, c0));
 	assert_true(ledger_mempool_has(f->mp, b1));
 	assert_int_equal(ledger_mempool_count(f->mp), 4);
