@@ -285,6 +285,18 @@ static double verify_rate(const iolm_buf *txs, size_t n)
 	return rate;
 }
 
+/* Admit n encoded transactions into mp (each must be admitted); admissions per second. */
+static double admit_all(ledger_mempool *mp, const iolm_buf *txs, size_t n, struct acct_ctx *ctx)
+{
+	double t0 = bench_now();
+	for (size_t i = 0; i < n; i++) {
+		int rc = ledger_mempool_add(mp, txs[i].data, txs[i].len, account_cb, ctx, NULL);
+		if (rc)
+			die("admission", rc);
+	}
+	return (double)n / (bench_now() - t0);
+}
+
 static void bench_admission(struct world *w, size_t n)
 {
 	iolm_buf *txs = make_transfers(w, 0, n, 0, 1);
@@ -300,11 +312,7 @@ static void bench_admission(struct world *w, size_t n)
 	if ((rc = ledger_sigcache_create(&cache, 2 * n)) ||
 	    (rc = ledger_mempool_create(&mp, &p, CHAIN, cache)))
 		die("mempool", rc);
-	double t0 = bench_now();
-	for (size_t i = 0; i < n; i++)
-		if ((rc = ledger_mempool_add(mp, txs[i].data, txs[i].len, account_cb, &ctx, NULL)))
-			die("admission", rc);
-	double arate = (double)n / (bench_now() - t0);
+	double arate = admit_all(mp, txs, n, &ctx);
 	bench_figure("mempool_admission", arate, "tx/s", "schnorr_verify_per_s", vrate);
 	ledger_mempool_destroy(mp);
 
@@ -322,25 +330,13 @@ static void bench_admission(struct world *w, size_t n)
 	/* the limit: the same admissions with room to spare */
 	if ((rc = ledger_mempool_create(&mp, &p, CHAIN, cache)))
 		die("mempool", rc);
-	t0 = bench_now();
-	for (size_t i = 0; i < n - half; i++)
-		if ((rc = ledger_mempool_add(mp, richer[i].data, richer[i].len, account_cb, &ctx,
-					     NULL)))
-			die("admission", rc);
-	double crate = (double)(n - half) / (bench_now() - t0);
+	double crate = admit_all(mp, richer, n - half, &ctx);
 	ledger_mempool_destroy(mp);
 	p.max_txs = half;
 	if ((rc = ledger_mempool_create(&mp, &p, CHAIN, cache)))
 		die("mempool", rc);
-	for (size_t i = 0; i < half; i++)
-		if ((rc = ledger_mempool_add(mp, txs[i].data, txs[i].len, account_cb, &ctx, NULL)))
-			die("admission", rc);
-	t0 = bench_now();
-	for (size_t i = 0; i < n - half; i++)
-		if ((rc = ledger_mempool_add(mp, richer[i].data, richer[i].len, account_cb, &ctx,
-					     NULL)))
-			die("full admission", rc);
-	double frate = (double)(n - half) / (bench_now() - t0);
+	admit_all(mp, txs, half, &ctx);
+	double frate = admit_all(mp, richer, n - half, &ctx);
 	if (ledger_mempool_evicted(mp) != n - half)
 		die("full admission", IOLM_EINVAL);
 	bench_figure("mempool_full_admission", frate, "tx/s", "mempool_admission_cached", crate);

@@ -300,14 +300,16 @@ static void entry_drop(ledger_mempool *mp, struct mp_entry *e)
 	AUDIT_HOLES(a);
 }
 
-/* Drop e and every later entry of its account. */
-static void drop_from(ledger_mempool *mp, struct mp_entry *e)
+/* Drop e and every later entry of its account; how many. */
+static size_t drop_from(ledger_mempool *mp, struct mp_entry *e)
 {
-	while (e) {
+	size_t n = 0;
+	for (; e; n++) {
 		struct mp_entry *next = e->next;
 		entry_drop(mp, e);
 		e = next;
 	}
+	return n;
 }
 
 /* Link e into a in nonce order. Walk from the tail: a sender usually submits its next
@@ -352,9 +354,9 @@ static void account_trim(ledger_mempool *mp, struct mp_account *a, uint64_t bala
 	for (; e; e = e->next) {
 		int old = e->born < born_min;
 		if (iolm_add_u64(&sum, sum, e->cost) != IOLM_OK || sum > balance || old) {
-			for (struct mp_entry *x = e; old && x; x = x->next)
-				mp->expired++;
-			drop_from(mp, e);
+			size_t n = drop_from(mp, e);
+			if (old)
+				mp->expired += n;
 			break;
 		}
 	}
@@ -625,9 +627,7 @@ int ledger_mempool_add(ledger_mempool *mp, const uint8_t *raw, size_t len,
 
 	if (evict) {
 		struct mp_account *va = evict->acct;
-		for (struct mp_entry *x = evict; x; x = x->next)
-			mp->evicted++;
-		drop_from(mp, evict);
+		mp->evicted += drop_from(mp, evict);
 		if (va->n == 0)
 			account_retire(mp, va);
 	}

@@ -647,24 +647,6 @@ static void need_data(void *ctx, const uint8_t id[static LEDGER_ARTIFACT_ID_LEN]
 		IOLM_INFO(MOD, "fetching data set %.16s from the peers", hex);
 }
 
-/* Whether work is still pending in the committed state (an attestation for a decided
- * work would be left out of every block, and take this validator's later ones with it). */
-static int work_pending(struct node *n, const uint8_t work[static 32])
-{
-	iolm_buf wb;
-	Iolm__WorkState *ws = NULL;
-	int pending = 0;
-	iolm_buf_init(&wb, IOLM_MAX_TX_BYTES * 2);
-	if (ledger_get_work(n->l, work, &wb) == IOLM_OK &&
-	    iolm_codec_decode((ProtobufCMessage **)&ws, &iolm__work_state__descriptor, wb.data,
-			      wb.len, wb.limit) == IOLM_OK)
-		pending = ws->status == IOLM__WORK_STATUS__WORK_PENDING;
-	if (ws)
-		iolm_codec_free(&ws->base);
-	iolm_buf_release(&wb, 0);
-	return pending;
-}
-
 static void on_verdict(void *ctx, const uint8_t work[static 32], int valid, uint64_t eval_loss,
 		       const uint32_t *segments, size_t nseg, double cpu_s, int reason)
 {
@@ -680,10 +662,6 @@ static void on_verdict(void *ctx, const uint8_t work[static 32], int valid, uint
 	IOLM_INFO(MOD, "verified work %.16s: %s (%zu segments, %.2f s CPU)%s%s", whex,
 		  valid ? "valid" : "INVALID", nseg, cpu_s, valid ? "" : ": ",
 		  valid ? "" : iolm_strerror(reason));
-	if (!work_pending(n, work)) {
-		IOLM_INFO(MOD, "work %.16s was decided meanwhile; not attesting", whex);
-		return;
-	}
 	iolm_addr_from_pub(me, iolm_key_pub(&n->key));
 	if (ledger_get_account(n->l, me, &bal, &nonce))
 		return;
@@ -708,7 +686,11 @@ static void on_verdict(void *ctx, const uint8_t work[static 32], int valid, uint
 	int err = ledger_tx_sign(&tx, &b, &n->key, ledger_genesis_chain_id(n->g));
 	if (!err)
 		err = node_submit_tx(n, tx.data, tx.len, id);
-	if (err) {
+	/* Admission refuses an attestation of a work decided meanwhile (ledger_tx_check): it
+	 * would be left out of every block, and take our later ones with it. */
+	if (err == IOLM_ELEDGER_WORKDECIDED) {
+		IOLM_INFO(MOD, "work %.16s was decided meanwhile; not attesting", whex);
+	} else if (err) {
 		IOLM_WARN(MOD, "attestation for work %.16s not submitted: %s", whex, iolm_strerror(err));
 	} else {
 		n->attest_nonce++;
