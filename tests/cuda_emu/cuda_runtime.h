@@ -1,7 +1,8 @@
 // The CUDA emulator's stand-in for <cuda_runtime.h> (tests/cuda_emu/README.md): just
-// what compute/cuda/*.cu use, so that those files, with their launches rewritten by
+// what compute/cuda/ uses, so that its .cu files, with their launches rewritten by
 // launches.cmake, compile as host C++ and run their kernels on the CPU (emu.cc).
 //
+// The host part also compiles as C (compute/cuda/cuda_nccl.c includes it).
 // Device code: __global__ and __device__ vanish; __shared__ becomes static, so every
 // thread of a block sees the same array (blocks run one after another); threadIdx and
 // the other built-ins read the running emulated thread. __syncthreads, __syncwarp and
@@ -11,14 +12,12 @@
 #ifndef IOLM_TESTS_CUDA_EMU_CUDA_RUNTIME_H
 #define IOLM_TESTS_CUDA_EMU_CUDA_RUNTIME_H
 
-#ifndef __cplusplus
-#error "the CUDA emulator's runtime header is for the C++-compiled kernel files"
-#endif
-
-#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+
+#ifdef __cplusplus
+#include <math.h>
 
 #define __global__
 #define __device__
@@ -31,6 +30,7 @@ struct dim3 {
 	unsigned x, y, z;
 	constexpr dim3(unsigned x_ = 1, unsigned y_ = 1, unsigned z_ = 1) : x(x_), y(y_), z(z_) {}
 };
+#endif
 
 // ---------------------------------------------------------------- runtime types
 
@@ -105,7 +105,13 @@ typedef struct iolm_emu_stream *cudaStream_t;
 #define cudaPointerGetAttributes iolm_emu_cudaPointerGetAttributes
 #define cudaDeviceSynchronize iolm_emu_cudaDeviceSynchronize
 #define cudaFuncGetAttributes iolm_emu_cudaFuncGetAttributes
+#define cudaStreamCreate iolm_emu_cudaStreamCreate
+#define cudaStreamDestroy iolm_emu_cudaStreamDestroy
+#define cudaStreamSynchronize iolm_emu_cudaStreamSynchronize
 
+#ifdef __cplusplus
+extern "C" {
+#endif
 cudaError_t cudaGetDeviceCount(int *count);
 cudaError_t cudaSetDevice(int device);
 cudaError_t cudaDeviceGetAttribute(int *value, enum cudaDeviceAttr attr, int device);
@@ -114,23 +120,31 @@ cudaError_t cudaGetLastError(void);
 const char *cudaGetErrorName(cudaError_t err);
 const char *cudaGetErrorString(cudaError_t err);
 cudaError_t cudaMalloc(void **p, size_t bytes);
-template <class T> static inline cudaError_t cudaMalloc(T **p, size_t bytes)
-{
-	return cudaMalloc((void **)p, bytes);
-}
 cudaError_t cudaFree(void *p);
 cudaError_t cudaMemset(void *p, int value, size_t bytes);
 cudaError_t cudaMemcpy(void *dst, const void *src, size_t bytes, enum cudaMemcpyKind kind);
 cudaError_t cudaMemcpyPeer(void *dst, int dst_dev, const void *src, int src_dev, size_t bytes);
 cudaError_t cudaPointerGetAttributes(struct cudaPointerAttributes *a, const void *p);
 cudaError_t cudaDeviceSynchronize(void);
+cudaError_t cudaStreamCreate(cudaStream_t *s);
+cudaError_t cudaStreamDestroy(cudaStream_t s);
+cudaError_t cudaStreamSynchronize(cudaStream_t s);
 cudaError_t iolm_emu_func_attributes(struct cudaFuncAttributes *a, const void *kernel);
+#ifdef __cplusplus
+}
+
+template <class T> static inline cudaError_t cudaMalloc(T **p, size_t bytes)
+{
+	return cudaMalloc((void **)p, bytes);
+}
 template <class F> static inline cudaError_t cudaFuncGetAttributes(struct cudaFuncAttributes *a, F *k)
 {
 	return iolm_emu_func_attributes(a, (const void *)k);
 }
+#endif
 
 // ---------------------------------------------------------------- device built-ins
+#ifdef __cplusplus
 
 struct iolm_emu_ids {
 	dim3 thread, block, bdim, gdim;
@@ -187,5 +201,7 @@ static inline void emu_launch(const char *name, void (*k)(P...), const struct io
 	iolm_emu_run(name, (const void *)k, cfg, [](void *c) { (*(decltype(call) *)c)(); },
 		     &call);
 }
+
+#endif // __cplusplus
 
 #endif

@@ -22,12 +22,20 @@
 // IOLM_CUDA_EMU_SMS multiprocessors (default 132, an H100), which picks the matmul's
 // tile size.
 //
+// Streams: every call completes before it returns, so a stream only records its device.
+// NCCL (nccl.h): communicators from ncclCommInitAll; sends, receives and broadcasts are
+// queued inside a group and carried out at its end, each receive matched with the
+// sender's send in order, each rank's k-th broadcast with the root's k-th; buffers must
+// be device memory of the communicator's device, streams of that device, sizes equal.
+//
 // Launches are serialised by one mutex (a block's __shared__ arrays are statics).
 #include "cuda_runtime.h"
+#include "nccl.h"
 
 #include <errno.h>
 #include <map>
 #include <mutex>
+#include <vector>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -593,4 +601,229 @@ cudaError_t cudaPointerGetAttributes(struct cudaPointerAttributes *a, const void
 		a->hostPointer = (void *)p;
 	}
 	return cudaSuccess;
+}
+
+// ---------------------------------------------------------------- streams
+
+struct iolm_emu_stream {
+	int device;
+};
+
+cudaError_t cudaStreamCreate(cudaStream_t *st)
+{
+	*st = new iolm_emu_stream{ current_device };
+	return cudaSuccess;
+}
+
+cudaError_t cudaStreamDestroy(cudaStream_t st)
+{
+	if (!st)
+		return cudaErrorInvalidValue;
+	delete st;
+	return cudaSuccess;
+}
+
+cudaError_t cudaStreamSynchronize(cudaStream_t st)
+{
+	(void)st;
+	return cudaSuccess;
+}
+
+// ---------------------------------------------------------------- NCCL
+
+struct iolm_emu_nccl_comm {
+	int rank, n, device;
+	unsigned clique; // the ncclCommInitAll call it came from
+};
+
+namespace {
+
+enum { OP_SEND, OP_RECV, OP_BCAST };
+
+struct nccl_op {
+	int kind;
+	const void *send;
+	void *recv;
+	size_t bytes;
+	int peer; // the other rank (send, recv) or the root (broadcast)
+	ncclComm_t comm;
+	bool matched;
+};
+
+std::mutex nccl_mu;
+std::vector<nccl_op> group;
+int group_depth;
+unsigned cliques;
+
+// A buffer of `bytes` that must be device memory of the communicator's device.
+void comm_buffer(const char *call, const void *p, size_t bytes, ncclComm_t c, cudaStream_t st)
+{
+	int dev = -1;
+	if (!device_range(p, bytes ? bytes : 1, &dev, call) || dev != c->device)
+		die("%s: rank %d's buffer %p is not memory of its device %d", call, c->rank, p,
+		    c->device);
+	if (!st || st->device != c->device)
+		die("%s: rank %d's stream is not of its device %d", call, c->rank, c->device);
+}
+
+ncclResult_t queue(const char *call, nccl_op op)
+{
+	std::lock_guard<std::mutex> g(nccl_mu);
+	if (!group_depth)
+		die("%s outside ncclGroupStart/ncclGroupEnd: with one thread driving every rank, "
+		    "NCCL would wait for the peer's call for ever", call);
+	if (op.kind != OP_BCAST && (op.peer < 0 || op.peer >= op.comm->n))
+		return ncclInvalidArgument;
+	group.push_back(op);
+	return ncclSuccess;
+}
+
+void run_point_to_point(void)
+{
+	for (nccl_op &r : group) {
+		if (r.kind != OP_RECV)
+			continue;
+		nccl_op *s = NULL;
+		for (nccl_op &c : group)
+			if (c.kind == OP_SEND && !c.matched && c.comm->clique == r.comm->clique &&
+			    c.comm->rank == r.peer && c.peer == r.comm->rank) {
+				s = &c;
+				break;
+			}
+		if (!s)
+			die("ncclRecv on rank %d from rank %d has no matching ncclSend in its group",
+			    r.comm->rank, r.peer);
+		if (s->bytes != r.bytes)
+			die("ncclSend of %zu bytes from rank %d meets ncclRecv of %zu bytes on rank %d",
+			    s->bytes, s->comm->rank, r.bytes, r.comm->rank);
+		s->matched = r.matched = true;
+		if (r.bytes)
+			memmove(r.recv, s->send, r.bytes);
+	}
+	for (const nccl_op &c : group)
+		if (c.kind == OP_SEND && !c.matched)
+			die("ncclSend from rank %d to rank %d has no matching ncclRecv in its group",
+			    c.comm->rank, c.peer);
+}
+
+void run_broadcasts(void)
+{
+	for (nccl_op &b : group) {
+		if (b.kind != OP_BCAST || b.matched)
+			continue;
+		// The k-th broadcast of every rank of b's clique, k the position of b.
+		unsigned clique = b.comm->clique;
+		int n = b.comm->n;
+		std::vector<std::vector<nccl_op *>> per(n);
+		for (nccl_op &c : group)
+			if (c.kind == OP_BCAST && !c.matched && c.comm->clique == clique)
+				per[c.comm->rank].push_back(&c);
+		for (int r = 0; r < n; r++)
+			if (per[r].empty())
+				die("ncclBroadcast: rank %d of %d took no part in the group's broadcast", r, n);
+		nccl_op *root = per[b.peer][0];
+		for (int r = 0; r < n; r++) {
+			nccl_op *c = per[r][0];
+			if (c->peer != b.peer || c->bytes != root->bytes)
+				die("ncclBroadcast: rank %d names root %d and %zu bytes, rank %d root %d "
+				    "and %zu bytes", r, c->peer, c->bytes, b.comm->rank, b.peer,
+				    root->bytes);
+		}
+		for (int r = 0; r < n; r++) {
+			nccl_op *c = per[r][0];
+			if (c->bytes && c->recv != root->send)
+				memmove(c->recv, root->send, c->bytes);
+			c->matched = true;
+		}
+	}
+}
+
+} // namespace
+
+const char *ncclGetErrorString(ncclResult_t r)
+{
+	switch (r) {
+	case ncclSuccess: return "no error";
+	case ncclUnhandledCudaError: return "unhandled cuda error";
+	case ncclSystemError: return "unhandled system error";
+	case ncclInternalError: return "internal error";
+	case ncclInvalidArgument: return "invalid argument";
+	case ncclInvalidUsage: return "invalid usage";
+	}
+	return "unknown result code";
+}
+
+ncclResult_t ncclCommInitAll(ncclComm_t *comms, int n, const int *devices)
+{
+	if (n < 1)
+		return ncclInvalidArgument;
+	for (int r = 0; r < n; r++) {
+		if (devices[r] < 0 || devices[r] >= cfg().devices)
+			return ncclInvalidArgument;
+		for (int q = 0; q < r; q++)
+			if (devices[q] == devices[r])
+				return ncclInvalidUsage; // one rank per device
+	}
+	std::lock_guard<std::mutex> g(nccl_mu);
+	unsigned clique = ++cliques;
+	for (int r = 0; r < n; r++)
+		comms[r] = new iolm_emu_nccl_comm{ r, n, devices[r], clique };
+	return ncclSuccess;
+}
+
+ncclResult_t ncclCommDestroy(ncclComm_t comm)
+{
+	delete comm;
+	return ncclSuccess;
+}
+
+ncclResult_t ncclGroupStart(void)
+{
+	std::lock_guard<std::mutex> g(nccl_mu);
+	group_depth++;
+	return ncclSuccess;
+}
+
+ncclResult_t ncclGroupEnd(void)
+{
+	std::lock_guard<std::mutex> g(nccl_mu);
+	if (!group_depth)
+		return ncclInvalidUsage;
+	if (--group_depth)
+		return ncclSuccess;
+	run_point_to_point();
+	run_broadcasts();
+	group.clear();
+	return ncclSuccess;
+}
+
+ncclResult_t ncclSend(const void *buf, size_t count, ncclDataType_t type, int peer,
+		      ncclComm_t comm, cudaStream_t stream)
+{
+	if (type != ncclUint8 && type != ncclInt8)
+		return ncclInvalidArgument;
+	comm_buffer("ncclSend", buf, count, comm, stream);
+	return queue("ncclSend", nccl_op{ OP_SEND, buf, NULL, count, peer, comm, false });
+}
+
+ncclResult_t ncclRecv(void *buf, size_t count, ncclDataType_t type, int peer, ncclComm_t comm,
+		      cudaStream_t stream)
+{
+	if (type != ncclUint8 && type != ncclInt8)
+		return ncclInvalidArgument;
+	comm_buffer("ncclRecv", buf, count, comm, stream);
+	return queue("ncclRecv", nccl_op{ OP_RECV, NULL, buf, count, peer, comm, false });
+}
+
+ncclResult_t ncclBroadcast(const void *send, void *recv, size_t count, ncclDataType_t type,
+			   int root, ncclComm_t comm, cudaStream_t stream)
+{
+	if (type != ncclUint8 && type != ncclInt8)
+		return ncclInvalidArgument;
+	if (root < 0 || root >= comm->n)
+		return ncclInvalidArgument;
+	if (comm->rank == root)
+		comm_buffer("ncclBroadcast (send)", send, count, comm, stream);
+	comm_buffer("ncclBroadcast (receive)", recv, count, comm, stream);
+	return queue("ncclBroadcast", nccl_op{ OP_BCAST, send, recv, count, root, comm, false });
 }

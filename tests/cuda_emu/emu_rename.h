@@ -21,5 +21,7 @@
 #define cuda_matmul_bwd_fast iolm_emu_cuda_matmul_bwd_fast
 #define cuda_attention_fwd iolm_emu_cuda_attention_fwd
 #define cuda_attention_bwd iolm_emu_cuda_attention_bwd
+#define compute_dp_transport_nccl_create iolm_emu_compute_dp_transport_nccl_create
+#define compute_dp_transport_nccl_built iolm_emu_compute_dp_transport_nccl_built
 
 #endif
