@@ -31,10 +31,12 @@ extern volatile sig_atomic_t miner_stop;
  * frees it. IOLM_ENOTFOUND, IOLM_EIO, IOLM_ETOOBIG past cap. */
 int miner_read_file(uint8_t **out, size_t *len, const char *path, size_t cap) IOLM_WUR;
 
-/* What --device names: "auto", "cpu" or "cuda" (GPU 0), one backend; "cuda:LIST"
- * (device numbers separated by commas, e.g. cuda:0,1) or "cuda:all" (every device),
- * one CUDA backend per device and, for two or more, the data-parallel transport
- * joining them (NCCL when built, else copies between the devices). */
+/* What --device names: "cpu", one CPU backend; "cuda" or "cuda:all", every CUDA device
+ * that opens; "auto", the same when one does, else the CPU; "cuda:LIST" (device numbers
+ * separated by commas, e.g. cuda:0,1), those devices. One CUDA backend per device (at
+ * most the batch's sequences, and COMPUTE_DP_MAX_RANKS) and, for two or more, the
+ * data-parallel transport joining them (NCCL when built, else copies between the
+ * devices). */
 typedef struct miner_devices {
 	compute_backend *be[COMPUTE_DP_MAX_RANKS];
 	unsigned n;
@@ -42,8 +44,10 @@ typedef struct miner_devices {
 	char name[64];            /* for the log: "cpu", "cuda", "cuda x2 (nccl)" */
 } miner_devices;
 
-/* Open the backends --device names (d zeroed first), printing why on failure. */
-int miner_devices_open(miner_devices *d, const char *device, unsigned threads) IOLM_WUR;
+/* Open the backends --device names (d zeroed first) for a task of `batch` sequences,
+ * printing why on failure. */
+int miner_devices_open(miner_devices *d, const char *device, unsigned threads,
+		       uint32_t batch) IOLM_WUR;
 /* Set the backend fields of p from d. */
 void miner_devices_use(const miner_devices *d, compute_miner_params *p);
 void miner_devices_close(miner_devices *d);

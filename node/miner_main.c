@@ -117,49 +117,10 @@ out:
 	return err;
 }
 
-/* --device cuda: the CUDA backend on GPU 0 or a clear error; auto: CUDA when the build
- * has it and a device is present, else the CPU; cpu: the CPU. Results are the same
- * bits on every backend (docs/compute.md). */
-static int make_backend(compute_backend **be, const char *device, unsigned threads)
-{
-	*be = NULL;
-	if (strcmp(device, "cpu") && strcmp(device, "cuda") && strcmp(device, "auto")) {
-		fprintf(stderr, "iolm-miner: unknown device '%s' (auto, cpu, cuda, cuda:LIST or "
-				"cuda:all)\n", device);
-		return IOLM_EINVAL;
-	}
-	if (!strcmp(device, "cpu"))
-		return compute_backend_cpu_create(be, threads);
-	int err = compute_backend_cuda_create(be, 0);
-	if (err == IOLM_OK)
-		return IOLM_OK;
-	if (!strcmp(device, "auto")) {
-		if (err != IOLM_ECUDA_NODEVICE)
-			fprintf(stderr, "iolm-miner: CUDA unusable (%s); training on the CPU\n",
-				iolm_strerror(err));
-		return compute_backend_cpu_create(be, threads);
-	}
-	if (!compute_backend_cuda_built())
-		fprintf(stderr, "iolm-miner: --device cuda: this build has no CUDA backend "
-				"(configure with -DIOLM_CUDA=ON); use --device cpu\n");
-	else
-		fprintf(stderr, "iolm-miner: --device cuda: %s\n", iolm_strerror(err));
-	return err;
-}
-
-/* The device numbers of "all" (every device that opens) or "0,1,..." into dev. */
+/* The device numbers of "0,1,..." into dev (at most COMPUTE_DP_MAX_RANKS). */
 static int parse_gpu_list(int *dev, unsigned *n, const char *list)
 {
 	*n = 0;
-	if (!strcmp(list, "all")) {
-		compute_backend *be;
-		while (*n < COMPUTE_DP_MAX_RANKS && compute_backend_cuda_create(&be, (int)*n) == 0) {
-			compute_backend_destroy(be);
-			dev[*n] = (int)*n;
-			(*n)++;
-		}
-		return *n ? IOLM_OK : IOLM_ECUDA_NODEVICE;
-	}
 	for (const char *s = list; *s;) {
 		char *end;
 		errno = 0;
@@ -173,23 +134,11 @@ static int parse_gpu_list(int *dev, unsigned *n, const char *list)
 	return *n ? IOLM_OK : IOLM_EINVAL;
 }
 
-/* cuda:LIST: a CUDA backend per device, joined by NCCL (or, without it in the build,
- * by copies between the devices) when there are two or more. */
-static int open_gpus(miner_devices *d, const char *list)
+/* d->be[0..d->n) open on devices dev: one is the backend; two or more are joined by
+ * NCCL (or, without it in the build, by copies between the devices). */
+static int join_gpus(miner_devices *d, const int *dev, const char *device)
 {
-	int dev[COMPUTE_DP_MAX_RANKS], err = parse_gpu_list(dev, &d->n, list);
-	if (err) {
-		fprintf(stderr, "iolm-miner: --device cuda:%s: %s (a list like cuda:0,1, at most "
-				"%d devices, or cuda:all)\n", list, iolm_strerror(err),
-			COMPUTE_DP_MAX_RANKS);
-		return err;
-	}
-	for (unsigned r = 0; r < d->n; r++)
-		if ((err = compute_backend_cuda_create(&d->be[r], dev[r]))) {
-			fprintf(stderr, "iolm-miner: --device cuda:%s: device %d: %s\n", list,
-				dev[r], iolm_strerror(err));
-			return err;
-		}
+	int err;
 	if (d->n == 1) {
 		snprintf(d->name, sizeof d->name, "cuda (device %d)", dev[0]);
 		return IOLM_OK;
@@ -200,20 +149,83 @@ static int open_gpus(miner_devices *d, const char *list)
 	else if (!(err = compute_dp_transport_local_create(&d->tr, d->be, d->n)))
 		how = "copies, no NCCL in this build";
 	if (err) {
-		fprintf(stderr, "iolm-miner: --device cuda:%s: %s\n", list, iolm_strerror(err));
+		fprintf(stderr, "iolm-miner: --device %s: joining %u devices: %s\n", device, d->n,
+			iolm_strerror(err));
 		return err;
 	}
 	snprintf(d->name, sizeof d->name, "cuda x%u data parallel (%s)", d->n, how);
 	return IOLM_OK;
 }
 
-int miner_devices_open(miner_devices *d, const char *device, unsigned threads)
+/* cuda:LIST: those devices, each of which must open; every other CUDA form: every
+ * device that opens, from 0 up, at most cap of them. *none is set when no device opened
+ * at all (err then says why device 0 did not), which auto turns into the CPU. */
+static int open_cuda(miner_devices *d, const char *device, unsigned cap, int *none)
 {
-	int err;
+	int dev[COMPUTE_DP_MAX_RANKS], err = IOLM_OK;
+	*none = 0;
+	if (!strncmp(device, "cuda:", 5) && strcmp(device + 5, "all")) {
+		unsigned n;
+		if ((err = parse_gpu_list(dev, &n, device + 5))) {
+			fprintf(stderr, "iolm-miner: --device %s: %s (a list like cuda:0,1, at most "
+					"%d devices, or cuda:all)\n", device, iolm_strerror(err),
+				COMPUTE_DP_MAX_RANKS);
+			return err;
+		}
+		if (n > cap) {
+			fprintf(stderr, "iolm-miner: --device %s: %u devices for a batch of %u "
+					"sequences (each device trains at least one)\n", device, n, cap);
+			return IOLM_EINVAL;
+		}
+		for (; d->n < n; d->n++)
+			if ((err = compute_backend_cuda_create(&d->be[d->n], dev[d->n]))) {
+				fprintf(stderr, "iolm-miner: --device %s: device %d: %s\n", device,
+					dev[d->n], iolm_strerror(err));
+				return err;
+			}
+		return join_gpus(d, dev, device);
+	}
+	while (d->n < cap && d->n < COMPUTE_DP_MAX_RANKS &&
+	       !(err = compute_backend_cuda_create(&d->be[d->n], (int)d->n))) {
+		dev[d->n] = (int)d->n;
+		d->n++;
+	}
+	if (!d->n) {
+		*none = 1;
+		return err;
+	}
+	return join_gpus(d, dev, device);
+}
+
+int miner_devices_open(miner_devices *d, const char *device, unsigned threads, uint32_t batch)
+{
+	int err, none = 0;
+	unsigned cap = batch < COMPUTE_DP_MAX_RANKS ? batch : COMPUTE_DP_MAX_RANKS;
 	memset(d, 0, sizeof *d);
-	if (!strncmp(device, "cuda:", 5))
-		err = open_gpus(d, device + 5);
-	else if (!(err = make_backend(&d->be[0], device, threads))) {
+	if (!cap)
+		cap = 1;
+	if (!strcmp(device, "cpu")) {
+		err = compute_backend_cpu_create(&d->be[0], threads);
+	} else if (!strcmp(device, "auto") || !strcmp(device, "cuda") ||
+		   !strncmp(device, "cuda:", 5)) {
+		err = open_cuda(d, device, cap, &none);
+		if (none && !strcmp(device, "auto")) {
+			if (err != IOLM_ECUDA_NODEVICE)
+				fprintf(stderr, "iolm-miner: CUDA unusable (%s); training on the CPU\n",
+					iolm_strerror(err));
+			err = compute_backend_cpu_create(&d->be[0], threads);
+		} else if (none && !compute_backend_cuda_built()) {
+			fprintf(stderr, "iolm-miner: --device %s: this build has no CUDA backend "
+					"(configure with -DIOLM_CUDA=ON); use --device cpu\n", device);
+		} else if (none) {
+			fprintf(stderr, "iolm-miner: --device %s: %s\n", device, iolm_strerror(err));
+		}
+	} else {
+		fprintf(stderr, "iolm-miner: unknown device '%s' (auto, cpu, cuda, cuda:LIST or "
+				"cuda:all)\n", device);
+		err = IOLM_EINVAL;
+	}
+	if (!err && !d->n) { /* the CPU */
 		d->n = 1;
 		snprintf(d->name, sizeof d->name, "%s", compute_backend_name(d->be[0]));
 	}
@@ -393,7 +405,7 @@ static int train(struct opts *o)
 		evlen = len / 10;
 		len -= evlen;
 	}
-	if ((err = miner_devices_open(&dev, o->device, o->threads)))
+	if ((err = miner_devices_open(&dev, o->device, o->threads, o->task.batch)))
 		goto out;
 	const compute_config *c = &o->task.cfg;
 	printf("model L=%u C=%u NH=%u T=%u: %zu parameters; batch %u, %s backend, %u threads, "

@@ -259,7 +259,8 @@ static int setup(struct mine *m)
 	if ((err = make_endpoint(m, host, port)) ||
 	    (err = miner_rpc_open(&m->rpc, m->o.node, m->o.cookie)) || (err = setup_task(m)))
 		return err;
-	if ((err = miner_devices_open(&m->dev, m->o.device, m->o.threads)))
+	if ((err = miner_devices_open(&m->dev, m->o.device, m->o.threads,
+				      m->task.task.batch)))
 		return err;
 	if ((err = miner_server_start(&m->srv, host, port)))
 		return err;

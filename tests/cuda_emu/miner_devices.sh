@@ -1,0 +1,81 @@
+#!/bin/sh
+# iolm-miner's --device choices on machines with 0, 1, 2 and 3 GPUs (emulated:
+# tests/cuda_emu/README.md), each run's proof root, final state and checkpoints against
+# the CPU's, bit for bit. Usage: miner_devices.sh IOLM-MINER IOLM-MINER-EMU WORKDIR
+set -eu
+cpu_miner=$1
+emu_miner=$2
+work=$3
+rm -rf "$work"
+mkdir -p "$work"
+
+# 12 KiB of text: the repository's own docs, always present.
+data="$work/data.txt"
+cat "$(dirname "$0")/README.md" "$(dirname "$0")/../../docs/compute.md" | head -c 12288 > "$data"
+flags="--data $data --steps 8 --segment 4 --layers 1 --channels 32 --heads 2 --seq 16
+       --batch 3 --eval-windows 8 --threads 1"
+
+fail() {
+  echo "FAIL: $*"
+  exit 1
+}
+
+# run NAME DEVICES MINER DEVICE-FLAG: train into $work/NAME, log in $work/NAME.log
+run() {
+  IOLM_CUDA_EMU_DEVICES=$2 "$3" train $flags --device "$4" --out "$work/$1" \
+    > "$work/$1.log" 2>&1
+}
+
+# same NAME: the proof root, final state and eval loss, and every file, equal the CPU's
+same() {
+  for k in "proof root" "final state" "eval loss"; do
+    a=$(grep "^$k" "$work/cpu.log") || fail "cpu: no $k"
+    b=$(grep "^$k" "$work/$1.log") || fail "$1: no $k"
+    [ "$a" = "$b" ] || fail "$1: $b, the CPU: $a"
+  done
+  for f in "$work"/cpu/*; do
+    cmp "$f" "$work/$1/$(basename "$f")" || fail "$1: $(basename "$f") differs"
+  done
+}
+
+# backend NAME TEXT: the run's log names that backend
+backend() {
+  grep -q "batch 3, $2 backend" "$work/$1.log" || {
+    cat "$work/$1.log"
+    fail "$1: expected the $2 backend"
+  }
+}
+
+run cpu 0 "$cpu_miner" cpu || { cat "$work/cpu.log"; fail "cpu run"; }
+ls "$work/cpu/claim.bin" "$work/cpu/ckpt-00000008.bin" > /dev/null
+
+run one 1 "$emu_miner" cuda || { cat "$work/one.log"; fail "cuda on one GPU"; }
+backend one "cuda (device 0)"
+same one
+
+run two 2 "$emu_miner" cuda || { cat "$work/two.log"; fail "cuda on two GPUs"; }
+backend two "cuda x2 data parallel (nccl)"
+same two
+
+# auto with four GPUs and a batch of three sequences: three of them
+run auto4 4 "$emu_miner" auto || { cat "$work/auto4.log"; fail "auto on four GPUs"; }
+backend auto4 "cuda x3 data parallel (nccl)"
+same auto4
+
+run list 3 "$emu_miner" cuda:2,0 || { cat "$work/list.log"; fail "cuda:2,0"; }
+backend list "cuda x2 data parallel (nccl)"
+same list
+
+# no GPU: auto trains on the CPU, cuda is an error saying so
+run auto0 0 "$emu_miner" auto || { cat "$work/auto0.log"; fail "auto without a GPU"; }
+backend auto0 cpu
+same auto0
+if run none 0 "$emu_miner" cuda; then fail "--device cuda without a GPU succeeded"; fi
+grep -q "device cuda: .*CUDA device" "$work/none.log" || { cat "$work/none.log"; fail "none: message"; }
+
+# more devices than sequences, a device that does not exist
+if run many 4 "$emu_miner" cuda:0,1,2,3; then fail "four GPUs for three sequences succeeded"; fi
+grep -q "4 devices for a batch of 3 sequences" "$work/many.log" || { cat "$work/many.log"; fail "many: message"; }
+if run absent 2 "$emu_miner" cuda:0,5; then fail "cuda:0,5 on two GPUs succeeded"; fi
+grep -q "device 5:" "$work/absent.log" || { cat "$work/absent.log"; fail "absent: message"; }
+echo "ok: cpu, cuda x1, cuda x2, auto x3 of 4, cuda:2,0 and auto without a GPU give the same bits"
