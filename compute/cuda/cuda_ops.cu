@@ -179,10 +179,12 @@ static __global__ void k_encoder_bwd_pos(float *dwpe, const float *dout, int B, 
 // from vacc[v][c] (0 unless cont) and is stored back; vseen[v] becomes 1 when v occurs
 // here; with dwte (the last link) dwte[v][c] += acc when v occurred in any link. Only
 // thread (0, 0) of row v writes vseen[v]; another thread of the row may read it before
-// or after that write, which gives it the same flag (the write happens only when v
-// occurs here, and then the flag is 1 either way).
+// or after that write, which gives it the same flag (the write changes the flag only
+// when v occurs here, and then seen || any is 1 either way). Both accesses are volatile,
+// which the PTX memory model treats as relaxed system-scope operations: concurrent, but
+// not a data race.
 #define ENC_TOK_CHUNK 1024
-static __global__ void k_encoder_bwd_vocab(float *dwte, float *vacc, uint8_t *vseen,
+static __global__ void k_encoder_bwd_vocab(float *dwte, float *vacc, volatile uint8_t *vseen,
 				    const float *dout, const uint8_t *tok, int N, int C,
 				    int cont)
 {
