@@ -7,8 +7,8 @@
  *                            as many places as accounts), each displacing a cheaper one;
  *                            signatures cached; limit: mempool_admission_cached, the
  *                            same transfers into a mempool with room, so the ratio is
- *                            what being full costs (the search for room walks the
- *                            accounts)
+ *                            what being full costs (the victim comes from a heap of the
+ *                            accounts' last fees, O(log accounts))
  *   block_apply_tx_per_s     apply + commit of a 10,000-transfer block whose signatures
  *                            are cached (as after mempool admission), as a validator does
  *                            it: ledger_block_check executes it (and keeps the

@@ -11,7 +11,11 @@
  *     Emptied accounts go to a free list and are reused, so steady-state admission
  *     allocates only the entry;
  *   - selection builds a max-heap over the accounts' runnable heads (O(A) to build,
- *     O(log A) per selected tx); nothing is kept between selections.
+ *     O(log A) per selected tx); nothing is kept between selections;
+ *   - for making room in a full mempool: a list of the accounts whose run waits behind
+ *     a nonce gap, and a min-heap of the accounts by their last entry's fee, both kept
+ *     up to date at every change, so finding a victim costs O(log A), not a walk over
+ *     every account.
  * Both tables hash their key through a per-mempool random seed: account ids are cheap to
  * grind (a fresh key each try), so unseeded low bits would let a peer aim every account
  * at one probe chain.
@@ -59,6 +63,9 @@ struct mp_account {
 	struct mp_entry *cur;             /* selection: the account's next candidate */
 	uint64_t next;                    /* its next nonce when last read (add, update) */
 	size_t holes;                     /* neighbours in the list whose nonces skip */
+	struct mp_account *gprev, *gnext; /* the gapped list, while on it */
+	int gapped;                       /* on the gapped list (gap_sync) */
+	size_t hpos;                      /* 1 + its index in the tail heap; 0: not in it */
 };
 
 enum mp_kind { MP_ENTRIES, MP_ACCOUNTS };
@@ -81,17 +88,19 @@ struct ledger_mempool {
 	uint64_t blocks; /* ledger_mempool_update calls so far */
 	uint64_t expired; /* transactions dropped for their age (ttl_blocks) */
 	uint64_t evicted; /* dropped to make room: behind a gap, or paying less */
-	/* Making room scans the accounts. A scan that found no gap anywhere and no room
-	 * is remembered until the next change: the cheapest last transaction's fee then,
-	 * and changes + 1 (0: nothing remembered). A transaction paying no more gets
-	 * IOLM_EMEMPOOL_FULL without a scan, so refused ones cannot make every admission
-	 * walk the mempool. */
+	/* A search for room that found no gap anywhere and no room is remembered until
+	 * the next change: the cheapest last transaction's fee then, and changes + 1 (0:
+	 * nothing remembered). A transaction paying no more gets IOLM_EMEMPOOL_FULL
+	 * without a search. */
 	uint64_t changes;
 	uint64_t full_at, full_min_fee;
 	struct mp_table ids;   /* struct mp_entry * */
 	struct mp_table accts; /* struct mp_account * */
 	struct mp_account *all;
 	struct mp_account *spare;
+	struct mp_account *gapped; /* accounts with entries behind a nonce gap */
+	struct mp_account **tails; /* min-heap of the non-empty accounts by tail_before */
+	size_t ntails, tails_cap;  /* tails_cap >= accts.n: reserved with the table */
 	size_t count;
 	size_t bytes;
 };
@@ -232,6 +241,144 @@ static void table_del_slot(const ledger_mempool *mp, struct mp_table *t, size_t 
 	t->n--;
 }
 
+/* ---- the gapped list and the tail heap ---- */
+
+/* Whether a's run, from its next nonce on, skips a nonce: then what follows the gap
+ * waits for good (until ttl_blocks), and no block can take it. Entries below the next
+ * nonce are stale (the trim that follows every change of next drops them). */
+static int is_gapped(const struct mp_account *a)
+{
+	const struct mp_entry *e = a->head;
+	if (!e)
+		return 0;
+	if (e->nonce >= a->next)
+		return e->nonce > a->next || a->holes;
+	uint64_t want = a->next;
+	for (; e && e->nonce <= want; e = e->next)
+		if (e->nonce == want)
+			want++;
+	return e != NULL;
+}
+
+/* Put a on the gapped list or take it off, as is_gapped says. O(1) but while stale
+ * entries wait for their trim. */
+static void gap_sync(ledger_mempool *mp, struct mp_account *a)
+{
+	int g = is_gapped(a);
+	if (g == a->gapped)
+		return;
+	if (g) {
+		a->gprev = NULL;
+		a->gnext = mp->gapped;
+		if (mp->gapped)
+			mp->gapped->gprev = a;
+		mp->gapped = a;
+	} else {
+		if (a->gprev)
+			a->gprev->gnext = a->gnext;
+		else
+			mp->gapped = a->gnext;
+		if (a->gnext)
+			a->gnext->gprev = a->gprev;
+		a->gprev = a->gnext = NULL;
+	}
+	a->gapped = g;
+}
+
+/* Tail heap order: the cheaper last entry first; of equal fees the newer one (the
+ * first to go when room is made). */
+static int tail_before(const struct mp_account *x, const struct mp_account *y)
+{
+	if (x->tail->fee != y->tail->fee)
+		return x->tail->fee < y->tail->fee;
+	return x->tail->seq > y->tail->seq;
+}
+
+static void tails_set(ledger_mempool *mp, size_t i, struct mp_account *a)
+{
+	mp->tails[i] = a;
+	a->hpos = i + 1;
+}
+
+static void tails_fix(ledger_mempool *mp, size_t i)
+{
+	struct mp_account *a = mp->tails[i];
+	while (i > 0 && tail_before(a, mp->tails[(i - 1) / 2])) {
+		tails_set(mp, i, mp->tails[(i - 1) / 2]);
+		i = (i - 1) / 2;
+	}
+	for (;;) {
+		size_t l = 2 * i + 1, r = l + 1, best = l;
+		if (l >= mp->ntails)
+			break;
+		if (r < mp->ntails && tail_before(mp->tails[r], mp->tails[l]))
+			best = r;
+		if (!tail_before(mp->tails[best], a))
+			break;
+		tails_set(mp, i, mp->tails[best]);
+		i = best;
+	}
+	tails_set(mp, i, a);
+}
+
+/* Keep a's place in the tail heap right after its tail changed: in it while it has
+ * entries. Never allocates (tails_reserve made room with the account table). */
+static void tail_sync(ledger_mempool *mp, struct mp_account *a)
+{
+	if (a->tail && !a->hpos) {
+		assert(mp->ntails < mp->tails_cap);
+		tails_set(mp, mp->ntails++, a);
+		tails_fix(mp, mp->ntails - 1);
+	} else if (a->tail) {
+		tails_fix(mp, a->hpos - 1);
+	} else if (a->hpos) {
+		size_t i = a->hpos - 1;
+		a->hpos = 0;
+		if (i != --mp->ntails) {
+			tails_set(mp, i, mp->tails[mp->ntails]);
+			tails_fix(mp, i);
+		}
+	}
+}
+
+/* Room in the tail heap for as many accounts as the table can hold, so that tail_sync
+ * never allocates. Fallible; called before anything changes. */
+static int tails_reserve(ledger_mempool *mp)
+{
+	if (mp->tails_cap >= mp->accts.cap)
+		return IOLM_OK;
+	struct mp_account **t = realloc(mp->tails, mp->accts.cap * sizeof *t);
+	if (!t)
+		return IOLM_ENOMEM;
+	mp->tails = t;
+	mp->tails_cap = mp->accts.cap;
+	return IOLM_OK;
+}
+
+#ifdef IOLM_AUDIT
+/* The gapped list and the tail heap, checked against every account (the sanitizer and
+ * fuzz builds, after every operation). */
+static void audit_room(const ledger_mempool *mp)
+{
+	size_t gapped = 0, nonempty = 0, listed = 0;
+	for (const struct mp_account *a = mp->all; a; a = a->lnext) {
+		assert(a->gapped == is_gapped(a));
+		gapped += (size_t)a->gapped;
+		nonempty += a->n > 0;
+		assert(!a->hpos == !a->tail);
+		assert(!a->hpos || mp->tails[a->hpos - 1] == a);
+	}
+	for (const struct mp_account *a = mp->gapped; a; a = a->gnext, listed++)
+		assert(a->gapped && (!a->gnext || a->gnext->gprev == a));
+	assert(listed == gapped && mp->ntails == nonempty && mp->ntails <= mp->tails_cap);
+	for (size_t i = 1; i < mp->ntails; i++)
+		assert(!tail_before(mp->tails[i], mp->tails[(i - 1) / 2]));
+}
+#define AUDIT_ROOM(mp) audit_room(mp)
+#else
+#define AUDIT_ROOM(mp) ((void)0)
+#endif
+
 /* ---- accounts and entries ---- */
 
 static void entry_free(struct mp_entry *e)
@@ -243,7 +390,7 @@ static void entry_free(struct mp_entry *e)
 /* An account with no entries leaves the table and the list for the free list. */
 static void account_retire(ledger_mempool *mp, struct mp_account *a)
 {
-	assert(a->n == 0 && !a->head && !a->tail);
+	assert(a->n == 0 && !a->head && !a->tail && !a->gapped && !a->hpos);
 	table_del_slot(mp, &mp->accts, find_acct_slot(mp, a->id));
 	if (a->lprev)
 		a->lprev->lnext = a->lnext;
@@ -297,6 +444,8 @@ static void entry_drop(ledger_mempool *mp, struct mp_entry *e)
 	mp->changes++;
 	mp->bytes -= e->raw_len;
 	entry_free(e);
+	gap_sync(mp, a);
+	tail_sync(mp, a);
 	AUDIT_HOLES(a);
 }
 
@@ -314,7 +463,7 @@ static size_t drop_from(ledger_mempool *mp, struct mp_entry *e)
 
 /* Link e into a in nonce order. Walk from the tail: a sender usually submits its next
  * nonce, so this is O(1) in the common case and O(max_per_account) at worst. */
-static void account_link(struct mp_account *a, struct mp_entry *e)
+static void account_link(ledger_mempool *mp, struct mp_account *a, struct mp_entry *e)
 {
 	struct mp_entry *after = a->tail;
 	while (after && after->nonce > e->nonce)
@@ -333,6 +482,8 @@ static void account_link(struct mp_account *a, struct mp_entry *e)
 		a->head = e;
 	e->acct = a;
 	a->n++;
+	gap_sync(mp, a);
+	tail_sync(mp, a);
 	AUDIT_HOLES(a);
 }
 
@@ -415,6 +566,7 @@ void ledger_mempool_destroy(ledger_mempool *mp)
 	}
 	free(mp->ids.slots);
 	free(mp->accts.slots);
+	free(mp->tails);
 	free(mp);
 }
 
@@ -487,26 +639,23 @@ static int runnable(const struct mp_account *a, uint64_t nonce, uint64_t next_no
 }
 
 /* Room for one more transaction of len bytes in a full mempool, taken from what waits
- * behind a nonce gap (no block can take it before the gap is filled): the first account
- * (other than skip) whose entries past its first gap, dropped, make that room. The entry
- * to drop from, or NULL when no account has enough. Changes nothing. */
+ * behind a nonce gap (no block can take it before the gap is filled): the first gapped
+ * account (other than skip) whose entries past its first gap, dropped, make that room.
+ * The entry to drop from, or NULL when no account has enough; *gaps: whether any
+ * account is gapped. Changes nothing. */
 static struct mp_entry *gapped_room(const ledger_mempool *mp, const struct mp_account *skip,
 				    size_t len, int *gaps)
 {
-	*gaps = 0;
-	for (struct mp_account *a = mp->all; a; a = a->lnext) {
+	*gaps = mp->gapped != NULL;
+	for (const struct mp_account *a = mp->gapped; a; a = a->gnext) {
+		if (a == skip)
+			continue;
 		uint64_t want = a->next;
 		struct mp_entry *e = a->head;
-		if (!a->holes && (!e || e->nonce <= want))
-			continue; /* contiguous from before its next nonce: no gap */
 		for (; e && e->nonce <= want; e = e->next)
 			if (e->nonce == want)
 				want++;
-		if (!e)
-			continue; /* no gap */
-		*gaps = 1;
-		if (a == skip)
-			continue;
+		assert(e); /* gapped */
 		size_t n = 0, bytes = 0;
 		for (const struct mp_entry *x = e; x; x = x->next) {
 			n++;
@@ -518,26 +667,44 @@ static struct mp_entry *gapped_room(const ledger_mempool *mp, const struct mp_ac
 	return NULL;
 }
 
+/* Accounts cheap_room looks at, in fee order, before it gives up: dropping one last
+ * transaction makes room whenever the count is the limit; only a byte limit can make
+ * the cheapest ones too small, and then the first ROOM_TRIES decide. */
+#define ROOM_TRIES 64
+
 /* Failing that, the last transaction of the account (other than skip) whose last one
- * pays the least, if fee outbids it as a replacement would (fee_replaces) and dropping
- * it makes the room: a full mempool keeps what pays more, and churning it costs a bump
- * per round. Changes nothing. */
+ * pays the least (of equal fees, the newest), if fee outbids it as a replacement would
+ * (fee_replaces) and dropping it makes the room: a full mempool keeps what pays more,
+ * and churning it costs a bump per round. Walks the tail heap in fee order (a small
+ * frontier of heap positions). *min_fee: the cheapest last fee of any account. Changes
+ * nothing. */
 static struct mp_entry *cheap_room(const ledger_mempool *mp, const struct mp_account *skip,
 				   size_t len, uint64_t fee, uint64_t *min_fee)
 {
-	struct mp_entry *best = NULL;
-	*min_fee = UINT64_MAX; /* the cheapest last one of any account */
-	for (struct mp_account *a = mp->all; a; a = a->lnext) {
+	size_t front[2 * ROOM_TRIES + 1], nf = 0;
+	*min_fee = mp->ntails ? mp->tails[0]->tail->fee : UINT64_MAX;
+	if (mp->ntails)
+		front[nf++] = 0;
+	for (int tries = 0; nf && tries < ROOM_TRIES; tries++) {
+		/* the frontier's cheapest: a linear pick over at most 2 * ROOM_TRIES + 1 */
+		size_t k = 0;
+		for (size_t j = 1; j < nf; j++)
+			if (tail_before(mp->tails[front[j]], mp->tails[front[k]]))
+				k = j;
+		size_t i = front[k];
+		front[k] = front[--nf];
+		const struct mp_account *a = mp->tails[i];
 		struct mp_entry *t = a->tail;
-		if (t && t->fee < *min_fee)
-			*min_fee = t->fee;
-		if (a == skip || !t || !fee_replaces(mp, fee, t->fee) ||
-		    (best && t->fee >= best->fee))
-			continue;
-		if (mp->count - 1 < mp->p.max_txs && mp->bytes - t->raw_len <= mp->p.max_bytes - len)
-			best = t;
+		if (!fee_replaces(mp, fee, t->fee))
+			return NULL; /* the rest pay as much or more */
+		if (a != skip && mp->count - 1 < mp->p.max_txs &&
+		    mp->bytes - t->raw_len <= mp->p.max_bytes - len)
+			return t;
+		for (size_t c = 2 * i + 1; c <= 2 * i + 2; c++)
+			if (c < mp->ntails)
+				front[nf++] = c;
 	}
-	return best;
+	return NULL;
 }
 
 /* Verify once: an id in the cache was checked before (ids are hashes of the whole signed
@@ -605,7 +772,7 @@ int ledger_mempool_add(ledger_mempool *mp, const uint8_t *raw, size_t len,
 	err = IOLM_ENOMEM;
 	if (table_reserve(mp, &mp->ids) != IOLM_OK)
 		goto out;
-	if (!a && table_reserve(mp, &mp->accts) != IOLM_OK)
+	if (!a && (table_reserve(mp, &mp->accts) != IOLM_OK || tails_reserve(mp) != IOLM_OK))
 		goto out;
 	e = malloc(sizeof *e);
 	if (!e)
@@ -642,15 +809,17 @@ int ledger_mempool_add(ledger_mempool *mp, const uint8_t *raw, size_t len,
 	tx.raw = NULL;
 	if (old)
 		entry_drop(mp, old);
-	account_link(a, e);
+	account_link(mp, a, e);
 	table_put(mp, &mp->ids, e);
 	mp->count++;
 	mp->changes++;
 	mp->bytes += e->raw_len;
 	/* The prefix up to e fits (admit_check); later entries may not any more. */
 	a->next = next_nonce;
+	gap_sync(mp, a);
 	account_trim(mp, a, balance, next_nonce, 0);
 	assert(find_acct(mp, a->id) == a && find_entry(mp, tx.id) == e);
+	AUDIT_ROOM(mp);
 	if (id)
 		memcpy(id, tx.id, 32);
 	e = NULL;
@@ -802,10 +971,12 @@ int ledger_mempool_update(ledger_mempool *mp, const uint8_t (*ids)[32], size_t n
 		if ((err = account(ctx, a->id, &balance, &next_nonce)) != IOLM_OK)
 			goto out;
 		a->next = next_nonce;
+		gap_sync(mp, a);
 		account_trim(mp, a, balance, next_nonce, born_min);
 		a = next;
 	}
 out:
+	AUDIT_ROOM(mp);
 	return err;
 }
 
@@ -820,5 +991,6 @@ int ledger_mempool_remove(ledger_mempool *mp, const uint8_t id[static 32])
 	drop_from(mp, e);
 	if (a->n == 0)
 		account_retire(mp, a);
+	AUDIT_ROOM(mp);
 	return IOLM_OK;
 }

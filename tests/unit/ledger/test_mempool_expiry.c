@@ -235,6 +235,98 @@ static void refused_admission_displaces_nothing(void **state)
 	assert_int_equal(ledger_mempool_evicted(f->mp), 0);
 }
 
+static void full_mempool_evicts_the_newest_of_equal_fees(void **state)
+{
+	struct fixture *f = *state;
+	ledger_mempool_params p = default_params;
+	uint8_t a0[32], b0[32], c0[32];
+	p.max_txs = 2;
+	fixture_open(f, &p);
+	assert_int_equal(submit(f, 0, 0, 10, 100, a0), IOLM_OK);
+	assert_int_equal(submit(f, 1, 0, 10, 100, b0), IOLM_OK);
+	assert_int_equal(submit(f, 2, 0, 11, 100, c0), IOLM_OK);
+	assert_false(ledger_mempool_has(f->mp, b0)); /* the later of the two at 10 */
+	assert_true(ledger_mempool_has(f->mp, a0) && ledger_mempool_has(f->mp, c0));
+	assert_int_equal(ledger_mempool_evicted(f->mp), 1);
+}
+
+/* Byte-bound: the cheapest last transactions are a byte too short to make room, so the
+ * victim is the cheapest one that is long enough. */
+static void full_mempool_on_bytes_takes_the_cheapest_that_makes_room(void **state)
+{
+	struct fixture *f = *state;
+	ledger_mempool_params p = default_params;
+	iolm_buf a, b, c, d;
+	uint8_t ia[32], ib[32], ic[32];
+	make_tx(&a, &f->keys[0], 0, 20, 100);
+	make_tx(&b, &f->keys[1], 0, 21, 100);
+	make_tx(&c, &f->keys[2], 0, 200, 100); /* fee of two varint bytes */
+	make_tx(&d, &f->keys[3], 0, 300, 100);
+	assert_int_equal(c.len, a.len + 1);
+	assert_int_equal(d.len, c.len);
+	p.max_bytes = a.len + b.len + c.len;
+	fixture_open(f, &p);
+	assert_int_equal(ledger_mempool_add(f->mp, a.data, a.len, world_account, &f->w, ia), 0);
+	assert_int_equal(ledger_mempool_add(f->mp, b.data, b.len, world_account, &f->w, ib), 0);
+	assert_int_equal(ledger_mempool_add(f->mp, c.data, c.len, world_account, &f->w, ic), 0);
+	assert_int_equal(submit_raw(f, &d), IOLM_OK);
+	assert_false(ledger_mempool_has(f->mp, ic));
+	assert_true(ledger_mempool_has(f->mp, ia) && ledger_mempool_has(f->mp, ib));
+	assert_int_equal(ledger_mempool_bytes(f->mp), a.len + b.len + d.len);
+	iolm_buf_release(&a, 0);
+	iolm_buf_release(&b, 0);
+	iolm_buf_release(&c, 0);
+	iolm_buf_release(&d, 0);
+}
+
+/* 200 accounts with one transaction each fill the mempool; 100 newcomers paying more
+ * each displace exactly the cheapest of what is left (of equal fees, the newest), as
+ * a walk over every account would find it. */
+#define MANY 200
+#define NEWCOMERS 100
+static void full_mempool_of_many_accounts_evicts_in_fee_order(void **state)
+{
+	struct fixture *f = *state;
+	ledger_mempool_params p = default_params;
+	static iolm_key keys[MANY + NEWCOMERS];
+	static uint8_t ids[MANY + NEWCOMERS][32];
+	static uint64_t fees[MANY + NEWCOMERS];
+	int live[MANY + NEWCOMERS] = { 0 };
+	uint64_t x = 0x9e3779b97f4a7c15ull;
+	p.max_txs = MANY;
+	p.replace_bump_pct = 0;
+	fixture_open(f, &p);
+	for (int i = 0; i < MANY + NEWCOMERS; i++) {
+		uint8_t addr[IOLM_ADDR_LEN];
+		iolm_buf b;
+		assert_int_equal(iolm_key_generate(&keys[i]), IOLM_OK);
+		iolm_addr_from_pub(addr, iolm_key_pub(&keys[i]));
+		world_set(&f->w, addr, 1000000, 0);
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		/* the first ones 10..59 (ties likely); the newcomers above all of them */
+		fees[i] = i < MANY ? 10 + x % 50 : 60 + (uint64_t)i;
+		make_tx(&b, &keys[i], 0, fees[i], 100);
+		assert_int_equal(ledger_mempool_add(f->mp, b.data, b.len, world_account, &f->w,
+						    ids[i]), IOLM_OK);
+		iolm_buf_release(&b, 0);
+		live[i] = 1;
+		if (i < MANY)
+			continue;
+		/* the expected victim: the cheapest live one before i, the latest of a tie */
+		int v = -1;
+		for (int j = 0; j < i; j++)
+			if (live[j] && (v < 0 || fees[j] <= fees[v]))
+				v = j;
+		live[v] = 0;
+		for (int j = 0; j <= i; j++)
+			assert_int_equal(ledger_mempool_has(f->mp, ids[j]), live[j]);
+	}
+	assert_int_equal(ledger_mempool_count(f->mp), MANY);
+	assert_int_equal(ledger_mempool_evicted(f->mp), NEWCOMERS);
+	for (int i = 0; i < MANY + NEWCOMERS; i++)
+		iolm_key_wipe(&keys[i]);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -247,6 +339,9 @@ int main(void)
 		T(full_mempool_drops_what_waits_behind_a_gap),
 		T(full_mempool_keeps_what_pays_more),
 		T(refused_admission_displaces_nothing),
+		T(full_mempool_evicts_the_newest_of_equal_fees),
+		T(full_mempool_on_bytes_takes_the_cheapest_that_makes_room),
+		T(full_mempool_of_many_accounts_evicts_in_fee_order),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
