@@ -16,11 +16,11 @@
 // launches as plain calls (no fiber switches); if it ever reaches one there, that is
 // reported too.
 //
-// Memory. "Device" allocations are host memory filled with 0xff bytes (NaN) so that a
-// kernel reading scratch it never wrote shows it; copies and sets are checked against
-// the allocation they touch. Devices: IOLM_CUDA_EMU_DEVICES (default 1); each reports
-// IOLM_CUDA_EMU_SMS multiprocessors (default 132, an H100), which picks the matmul's
-// tile size.
+// Memory. "Device" allocations are host memory of their exact size (256-byte aligned),
+// filled with 0xff bytes (NaN) so that a kernel reading scratch it never wrote shows it;
+// copies and sets are checked against the allocation they touch. Devices:
+// IOLM_CUDA_EMU_DEVICES (default 1); each reports IOLM_CUDA_EMU_SMS multiprocessors
+// (default 132, an H100), which picks the matmul's tile size.
 //
 // Streams: every call completes before it returns, so a stream only records its device.
 // NCCL (nccl.h): communicators from ncclCommInitAll; sends, receives and broadcasts are
@@ -42,6 +42,21 @@
 #include <sys/mman.h>
 #if !defined(__x86_64__)
 #include <ucontext.h>
+#endif
+
+// Under AddressSanitizer (the sanitizer build runs these tests too) the switches are
+// announced, so it knows which stack is current, and "device" memory gets its exact
+// size: a kernel reading or writing past an allocation is reported.
+#if defined(__SANITIZE_ADDRESS__)
+#define EMU_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define EMU_ASAN 1
+#endif
+#endif
+#ifdef EMU_ASAN
+#include <sanitizer/asan_interface.h>
+#include <sanitizer/common_interface_defs.h>
 #endif
 
 struct iolm_emu_ids *iolm_emu_cur;
@@ -120,6 +135,8 @@ struct fiber {
 	ctx c;
 	int state;
 	unsigned mask; // the warp barrier's mask, while state == T_WARP
+	char *lo;      // its stack
+	void *fake;    // AddressSanitizer's fake stack while switched out
 };
 
 struct sched {
@@ -136,6 +153,8 @@ struct sched {
 	int fibers;       // the block runs as fibers (barriers allowed)
 	int used_barrier; // some thread of this launch reached a barrier
 	int reverse;
+	const void *main_lo; // the scheduler's stack, for AddressSanitizer
+	size_t main_size;
 } S;
 
 std::mutex launch_mu;
@@ -153,11 +172,41 @@ std::map<const void *, bool> barrier_free; // kernel -> no barrier in its first 
 	abort();
 }
 
+// The scheduler runs f until it stops.
+void enter(fiber *f)
+{
+#ifdef EMU_ASAN
+	void *fake = NULL;
+	__sanitizer_start_switch_fiber(&fake, f->lo, STACK);
+#endif
+	ctx_switch(&S.main, &f->c);
+#ifdef EMU_ASAN
+	__sanitizer_finish_switch_fiber(fake, NULL, NULL);
+#endif
+}
+
+// The running thread stops (for good when done) and the scheduler goes on.
+void leave(fiber *f, bool done)
+{
+#ifdef EMU_ASAN
+	__sanitizer_start_switch_fiber(done ? NULL : &f->fake, S.main_lo, S.main_size);
+#else
+	(void)done;
+#endif
+	ctx_switch(&f->c, &S.main);
+#ifdef EMU_ASAN
+	__sanitizer_finish_switch_fiber(f->fake, &S.main_lo, &S.main_size);
+#endif
+}
+
 void fiber_main(void)
 {
+#ifdef EMU_ASAN
+	__sanitizer_finish_switch_fiber(NULL, &S.main_lo, &S.main_size);
+#endif
 	S.body(S.arg);
 	S.cur->state = T_DONE;
-	ctx_switch(&S.cur->c, &S.main);
+	leave(S.cur, true);
 	abort(); // a finished thread is never resumed
 }
 
@@ -175,7 +224,7 @@ void wait_at(int state, const char *what)
 		    blockIdx.z, what);
 	S.used_barrier = 1;
 	S.cur->state = state;
-	ctx_switch(&S.cur->c, &S.main);
+	leave(S.cur, false);
 }
 
 void thread_ids(iolm_emu_ids *ids, dim3 block, dim3 bdim, dim3 gdim, unsigned linear)
@@ -241,7 +290,11 @@ void run_block_fibers(dim3 block, dim3 bdim, dim3 gdim)
 		fiber *f = &S.t[i];
 		thread_ids(&f->ids, block, bdim, gdim, i);
 		f->state = T_RUN;
-		ctx_make(&f->c, S.stacks + (size_t)i * (GUARD + STACK) + GUARD, STACK, fiber_main);
+		f->lo = S.stacks + (size_t)i * (GUARD + STACK) + GUARD;
+#ifdef EMU_ASAN
+		__asan_unpoison_memory_region(f->lo, STACK); // what finished threads left
+#endif
+		ctx_make(&f->c, f->lo, STACK, fiber_main);
 	}
 	for (;;) {
 		for (unsigned k = 0; k < S.n; k++) {
@@ -250,7 +303,7 @@ void run_block_fibers(dim3 block, dim3 bdim, dim3 gdim)
 				continue;
 			S.cur = f;
 			iolm_emu_cur = &f->ids;
-			ctx_switch(&S.main, &f->c);
+			enter(f);
 		}
 		int live = 0;
 		for (unsigned i = 0; i < S.n && !live; i++)
@@ -521,12 +574,10 @@ cudaError_t cudaDeviceSynchronize(void)
 
 cudaError_t cudaMalloc(void **p, size_t bytes)
 {
-	size_t n = (bytes + 255) / 256 * 256;
+	size_t n = bytes ? bytes : 1; // exactly, so a sanitizer sees every overrun
+	void *m = NULL;
 	*p = NULL;
-	if (!n)
-		n = 256;
-	void *m = aligned_alloc(256, n);
-	if (!m)
+	if (posix_memalign(&m, 256, n))
 		return cudaErrorMemoryAllocation;
 	memset(m, 0xff, n);
 	std::lock_guard<std::mutex> g(mem_mu);
