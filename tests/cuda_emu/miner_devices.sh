@@ -1,5 +1,5 @@
 #!/bin/sh
-# iolm-miner's --device choices on machines with 0, 1, 2 and 3 GPUs (emulated:
+# iolm-miner's --device choices on machines with 0 to 8 GPUs (emulated:
 # tests/cuda_emu/README.md), each run's proof root, final state and checkpoints against
 # the CPU's, bit for bit. Usage: miner_devices.sh IOLM-MINER IOLM-MINER-EMU WORKDIR
 set -eu
@@ -13,34 +13,37 @@ mkdir -p "$work"
 data="$work/data.txt"
 cat "$(dirname "$0")/README.md" "$(dirname "$0")/../../docs/compute.md" | head -c 12288 > "$data"
 flags="--data $data --steps 8 --segment 4 --layers 1 --channels 32 --heads 2 --seq 16
-       --batch 3 --eval-windows 8 --threads 1"
+       --eval-windows 8 --threads 1"
 
 fail() {
   echo "FAIL: $*"
   exit 1
 }
 
-# run NAME DEVICES MINER DEVICE-FLAG: train into $work/NAME, log in $work/NAME.log
+# run NAME DEVICES MINER DEVICE-FLAG [BATCH]: train into $work/NAME (a batch of BATCH
+# sequences, default 3), log in $work/NAME.log
 run() {
-  IOLM_CUDA_EMU_DEVICES=$2 "$3" train $flags --device "$4" --out "$work/$1" \
-    > "$work/$1.log" 2>&1
+  IOLM_CUDA_EMU_DEVICES=$2 "$3" train $flags --batch "${5:-3}" --device "$4" \
+    --out "$work/$1" > "$work/$1.log" 2>&1
 }
 
-# same NAME: the proof root, final state and eval loss, and every file, equal the CPU's
+# same NAME [REF]: the proof root, final state and eval loss, and every file, equal those
+# of the CPU run REF (default cpu)
 same() {
+  ref=${2:-cpu}
   for k in "proof root" "final state" "eval loss"; do
-    a=$(grep "^$k" "$work/cpu.log") || fail "cpu: no $k"
+    a=$(grep "^$k" "$work/$ref.log") || fail "$ref: no $k"
     b=$(grep "^$k" "$work/$1.log") || fail "$1: no $k"
     [ "$a" = "$b" ] || fail "$1: $b, the CPU: $a"
   done
-  for f in "$work"/cpu/*; do
+  for f in "$work/$ref"/*; do
     cmp "$f" "$work/$1/$(basename "$f")" || fail "$1: $(basename "$f") differs"
   done
 }
 
-# backend NAME TEXT: the run's log names that backend
+# backend NAME TEXT [BATCH]: the run's log names that backend
 backend() {
-  grep -q "batch 3, $2 backend" "$work/$1.log" || {
+  grep -q "batch ${3:-3}, $2 backend" "$work/$1.log" || {
     cat "$work/$1.log"
     fail "$1: expected the $2 backend"
   }
@@ -66,6 +69,12 @@ run list 3 "$emu_miner" cuda:2,0 || { cat "$work/list.log"; fail "cuda:2,0"; }
 backend list "cuda x2 data parallel (nccl)"
 same list
 
+# eight GPUs, a batch of eight: one sequence each
+run cpu8 0 "$cpu_miner" cpu 8 || { cat "$work/cpu8.log"; fail "cpu run, batch 8"; }
+run eight 8 "$emu_miner" cuda 8 || { cat "$work/eight.log"; fail "cuda on eight GPUs"; }
+backend eight "cuda x8 data parallel (nccl)" 8
+same eight cpu8
+
 # no GPU: auto trains on the CPU, cuda is an error saying so
 run auto0 0 "$emu_miner" auto || { cat "$work/auto0.log"; fail "auto without a GPU"; }
 backend auto0 cpu
@@ -78,4 +87,4 @@ if run many 4 "$emu_miner" cuda:0,1,2,3; then fail "four GPUs for three sequence
 grep -q "4 devices for a batch of 3 sequences" "$work/many.log" || { cat "$work/many.log"; fail "many: message"; }
 if run absent 2 "$emu_miner" cuda:0,5; then fail "cuda:0,5 on two GPUs succeeded"; fi
 grep -q "device 5:" "$work/absent.log" || { cat "$work/absent.log"; fail "absent: message"; }
-echo "ok: cpu, cuda x1, cuda x2, auto x3 of 4, cuda:2,0 and auto without a GPU give the same bits"
+echo "ok: cpu, cuda x1, cuda x2, auto x3 of 4, cuda:2,0, cuda x8 and auto without a GPU give the same bits"
