@@ -32,7 +32,8 @@ extern volatile sig_atomic_t miner_stop;
 int miner_read_file(uint8_t **out, size_t *len, const char *path, size_t cap) IOLM_WUR;
 
 /* What --device names: "cpu", one CPU backend; "cuda" or "cuda:all", every CUDA device
- * that opens; "auto", the same when one does, else the CPU; "cuda:LIST" (device numbers
+ * that opens; "auto", the same when one does (GPU 0 alone when they cannot be joined),
+ * else the CPU; "cuda:LIST" (device numbers
  * separated by commas, e.g. cuda:0,1), those devices. One CUDA backend per device (at
  * most the batch's sequences, and COMPUTE_DP_MAX_RANKS) and, for two or more, the
  * data-parallel transport joining them (NCCL when built, else copies between the

@@ -23,7 +23,8 @@
 // (default 132, an H100), which picks the matmul's tile size.
 //
 // Streams: every call completes before it returns, so a stream only records its device.
-// NCCL (nccl.h): communicators from ncclCommInitAll; sends, receives and broadcasts are
+// NCCL (nccl.h): communicators from ncclCommInitAll (which fails, as when NCCL cannot
+// set up, with IOLM_CUDA_EMU_NCCL_FAIL=1); sends, receives and broadcasts are
 // queued inside a group and carried out at its end, each receive matched with the
 // sender's send in order, each rank's k-th broadcast with the root's k-th; buffers must
 // be device memory of the communicator's device, streams of that device, sizes equal.
@@ -328,7 +329,7 @@ void run_block_direct(dim3 block, dim3 bdim, dim3 gdim)
 // ---------------------------------------------------------------- configuration
 
 struct config {
-	int devices, sms, reverse;
+	int devices, sms, reverse, nccl_fail;
 } C;
 
 int env_int(const char *name, int def, int lo, int hi)
@@ -351,6 +352,7 @@ const config &cfg(void)
 	std::call_once(config_once, [] {
 		C.devices = env_int("IOLM_CUDA_EMU_DEVICES", 1, 0, 8);
 		C.sms = env_int("IOLM_CUDA_EMU_SMS", 132, 1, 100000);
+		C.nccl_fail = env_int("IOLM_CUDA_EMU_NCCL_FAIL", 0, 0, 1);
 		const char *o = getenv("IOLM_CUDA_EMU_ORDER");
 		if (o && *o && strcmp(o, "forward") && strcmp(o, "reverse"))
 			die("IOLM_CUDA_EMU_ORDER=%s: expected forward or reverse", o);
@@ -808,6 +810,8 @@ ncclResult_t ncclCommInitAll(ncclComm_t *comms, int n, const int *devices)
 {
 	if (n < 1)
 		return ncclInvalidArgument;
+	if (cfg().nccl_fail)
+		return ncclSystemError; // as when NCCL cannot set up its transports
 	for (int r = 0; r < n; r++) {
 		if (devices[r] < 0 || devices[r] >= cfg().devices)
 			return ncclInvalidArgument;

@@ -75,6 +75,16 @@ run eight 8 "$emu_miner" cuda 8 || { cat "$work/eight.log"; fail "cuda on eight 
 backend eight "cuda x8 data parallel (nccl)" 8
 same eight cpu8
 
+# GPUs NCCL cannot join: auto trains on GPU 0 alone, cuda is an error saying so
+export IOLM_CUDA_EMU_NCCL_FAIL=1
+run nojoin 2 "$emu_miner" auto || { cat "$work/nojoin.log"; fail "auto, NCCL failing"; }
+backend nojoin "cuda (device 0)"
+grep -q "joining 2 devices" "$work/nojoin.log" || { cat "$work/nojoin.log"; fail "nojoin: message"; }
+same nojoin
+if run nojoin2 2 "$emu_miner" cuda; then fail "--device cuda with NCCL failing succeeded"; fi
+grep -q "device cuda: joining 2 devices" "$work/nojoin2.log" || { cat "$work/nojoin2.log"; fail "nojoin2: message"; }
+unset IOLM_CUDA_EMU_NCCL_FAIL
+
 # no GPU: auto trains on the CPU, cuda is an error saying so
 run auto0 0 "$emu_miner" auto || { cat "$work/auto0.log"; fail "auto without a GPU"; }
 backend auto0 cpu
@@ -87,4 +97,5 @@ if run many 4 "$emu_miner" cuda:0,1,2,3; then fail "four GPUs for three sequence
 grep -q "4 devices for a batch of 3 sequences" "$work/many.log" || { cat "$work/many.log"; fail "many: message"; }
 if run absent 2 "$emu_miner" cuda:0,5; then fail "cuda:0,5 on two GPUs succeeded"; fi
 grep -q "device 5:" "$work/absent.log" || { cat "$work/absent.log"; fail "absent: message"; }
-echo "ok: cpu, cuda x1, cuda x2, auto x3 of 4, cuda:2,0, cuda x8 and auto without a GPU give the same bits"
+echo "ok: cpu, cuda x1, cuda x2, auto x3 of 4, cuda:2,0, cuda x8, auto with NCCL failing"
+echo "    and auto without a GPU give the same bits"
