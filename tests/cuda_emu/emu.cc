@@ -70,7 +70,7 @@ namespace {
 // Save the callee-saved registers on the current stack, store the stack pointer in
 // *save, load `to` and pop the same registers from there.
 extern "C" void iolm_emu_switch(void **save, void *to);
-asm(".text\n"
+asm(".pushsection .text\n"
     ".globl iolm_emu_switch\n"
     ".type iolm_emu_switch, @function\n"
     "iolm_emu_switch:\n"
@@ -79,7 +79,8 @@ asm(".text\n"
     "\tmovq %rsi, %rsp\n"
     "\tpopq %r15\n\tpopq %r14\n\tpopq %r13\n\tpopq %r12\n\tpopq %rbx\n\tpopq %rbp\n"
     "\tret\n"
-    ".size iolm_emu_switch, .-iolm_emu_switch\n");
+    ".size iolm_emu_switch, .-iolm_emu_switch\n"
+    ".popsection\n");
 
 struct ctx {
 	void *sp;
