@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <event2/buffer.h>
 #include <event2/event.h>
 
 #include "core/hex.h"
@@ -14,6 +15,7 @@
 
 struct node_art_net {
 	node_p2p *p2p;
+	art_store *s;
 	art_xfer *x;
 	struct event *ready;         /* art_xfer_fd readable: verified chunks are waiting */
 	int busy;                    /* inside an engine call */
@@ -345,6 +347,45 @@ static int rpc_peer_info(void *ctx, const node_peer *peer, art_xfer_peer_info *o
 	return art_xfer_get_peer_info(((node_art_net *)ctx)->x, peer, out);
 }
 
+static int rpc_manifest(void *ctx, iolm_buf *out, const uint8_t id[ART_ID_LEN])
+{
+	return art_store_manifest(((node_art_net *)ctx)->s, out, id);
+}
+
+static int rpc_content(void *ctx, struct evbuffer *out, const uint8_t id[ART_ID_LEN])
+{
+	node_art_net *a = ctx;
+	Iolm__Manifest *m = NULL;
+	uint8_t got[ART_ID_LEN];
+	iolm_buf man, chunk;
+	int err;
+	iolm_buf_init(&man, IOLM_MAX_MANIFEST_BYTES);
+	iolm_buf_init(&chunk, ART_CHUNK_MAX);
+	if ((err = art_store_manifest(a->s, &man, id)) ||
+	    (err = art_manifest_decode(&m, got, man.data, man.len)))
+		goto out;
+	if (m->n_files != 1) {
+		err = IOLM_EART_FILES;
+		goto out;
+	}
+	if (m->total_size > NODE_ART_CONTENT_MAX) {
+		err = IOLM_ETOOBIG;
+		goto out;
+	}
+	for (size_t i = 0; i < m->n_chunks && !err; i++) {
+		iolm_buf_reset(&chunk);
+		if ((err = art_store_get_chunk(a->s, &chunk, m->chunks[i]->id.data)))
+			err = err == IOLM_ENOTFOUND ? IOLM_EART_MISSING : err;
+		else if (evbuffer_add(out, chunk.data, chunk.len))
+			err = IOLM_ENOMEM;
+	}
+out:
+	iolm_codec_free(m ? &m->base : NULL);
+	iolm_buf_release(&man, 0);
+	iolm_buf_release(&chunk, 0);
+	return err;
+}
+
 /* The transfer's workers verified chunks: take them now rather than at the next tick. */
 static void on_ready(evutil_socket_t fd, short what, void *ctx)
 {
@@ -368,6 +409,7 @@ int node_art_net_create(node_art_net **out, node_p2p *p2p, art_store *s,
 	if (!(a = calloc(1, sizeof *a)))
 		return IOLM_ENOMEM;
 	a->p2p = p2p;
+	a->s = s;
 	cb = (art_xfer_callbacks){ cb_want, cb_cancel, cb_block, cb_have, cb_penalize, cb_done, a };
 	if ((err = art_xfer_create(&a->x, s, cfg, &cb))) {
 		free(a);
@@ -381,7 +423,8 @@ int node_art_net_create(node_art_net **out, node_p2p *p2p, art_store *s,
 		}
 	}
 	if (rpc) {
-		node_rpc_art_ops ops = { rpc_fetch, rpc_progress, rpc_peer_info, a };
+		node_rpc_art_ops ops = { rpc_fetch, rpc_progress, rpc_peer_info, rpc_content,
+					 rpc_manifest, a };
 		node_rpc_set_art(rpc, &ops);
 	}
 	*out = a;

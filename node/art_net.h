@@ -64,13 +64,23 @@ void node_art_net_get_stats(const node_art_net *a, art_xfer_stats *out);
 
 /* node/rpc_art.c: bind the artifact endpoints of rpc to these operations (NULL fetch:
  * the endpoints answer 404). Called by node_art_net_create. */
+struct evbuffer;
 typedef struct node_rpc_art_ops {
 	int (*fetch)(void *ctx, const uint8_t id[ART_ID_LEN]);
 	int (*progress)(void *ctx, art_xfer_progress *out, const uint8_t id[ART_ID_LEN]);
 	/* Optional: the transfer's view of a connected peer (GET /peers). */
 	int (*peer_info)(void *ctx, const node_peer *peer, art_xfer_peer_info *out);
+	/* Optional: the bytes of one-file artifact id, whole in the store, appended to out
+	 * (GET /artifact/{id}/content; at most NODE_ART_CONTENT_MAX). */
+	int (*content)(void *ctx, struct evbuffer *out, const uint8_t id[ART_ID_LEN]);
+	/* Optional: the encoded manifest of id, from the store (GET /artifact/{id}/manifest). */
+	int (*manifest)(void *ctx, iolm_buf *out, const uint8_t id[ART_ID_LEN]);
 	void *ctx;
 } node_rpc_art_ops;
+
+/* The largest artifact GET /artifact/{id}/content serves: the reply is built in memory
+ * on the node's loop, every chunk verified as it is read (about 0.3 s at this size). */
+#define NODE_ART_CONTENT_MAX ((uint64_t)256 << 20)
 void node_rpc_set_art(node_rpc *r, const node_rpc_art_ops *ops);
 
 #endif

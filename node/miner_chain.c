@@ -3,13 +3,17 @@
  * fetches from another miner's endpoint. Signed and hashed objects are decoded from the
  * exact bytes the answer carries (params_bytes, commit_bytes), not from their JSON
  * rendering, so the miner trains on precisely what the chain holds. */
+#include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <jansson.h>
 #include <sodium.h>
 
+#include "core/clock.h"
 #include "core/codec.h"
 #include "core/hash.h"
 #include "core/hex.h"
@@ -18,6 +22,7 @@
 #define RPC_TIMEOUT_MS 10000
 #define RPC_MAX_ANSWER (16u << 20) /* a /work answer lists attestations and lineage */
 #define FETCH_TIMEOUT_MS 300000
+#define ARTIFACT_STALL_NS (120ull * 1000000000u) /* a node fetch without progress */
 
 int miner_split_hostport(char *host, size_t cap, uint16_t *port, const char *s)
 {
@@ -306,9 +311,26 @@ int miner_rpc_send(miner_rpc *r, uint8_t id[static 32], Iolm__TxBody *body, cons
 	return err;
 }
 
+/* b's bytes into dest, through dest.tmp and a rename: dest is whole or absent. */
+static int write_atomic(const char *dest, const iolm_buf *b)
+{
+	char tmp[MINER_PATH_MAX + 8];
+	if (snprintf(tmp, sizeof tmp, "%s.tmp", dest) >= (int)sizeof tmp)
+		return IOLM_ELENGTH;
+	FILE *f = fopen(tmp, "wb");
+	int bad = !f || (b->len && fwrite(b->data, 1, b->len, f) != b->len);
+	if (f)
+		bad |= fclose(f) != 0;
+	if (bad || rename(tmp, dest) != 0) {
+		remove(tmp);
+		return IOLM_EIO;
+	}
+	return IOLM_OK;
+}
+
 int miner_http_fetch(const char *endpoint, const char *path, const char *dest, size_t cap)
 {
-	char host[256], tmp[MINER_PATH_MAX + 8];
+	char host[256];
 	uint16_t port;
 	iolm_httpc *c = NULL;
 	iolm_buf b;
@@ -331,17 +353,8 @@ int miner_http_fetch(const char *endpoint, const char *path, const char *dest, s
 	err = iolm_httpc_request(c, "GET", path, NULL, NULL, 0, &status, &b, FETCH_TIMEOUT_MS);
 	if (!err && status != 200)
 		err = status == 404 ? IOLM_ENOTFOUND : IOLM_EIO;
-	if (!err) {
-		snprintf(tmp, sizeof tmp, "%s.tmp", dest);
-		FILE *f = fopen(tmp, "wb");
-		int bad = !f || (b.len && fwrite(b.data, 1, b.len, f) != b.len);
-		if (f)
-			bad |= fclose(f) != 0;
-		if (bad || rename(tmp, dest) != 0) {
-			remove(tmp);
-			err = IOLM_EIO;
-		}
-	}
+	if (!err)
+		err = write_atomic(dest, &b);
 	iolm_buf_release(&b, 0);
 	iolm_httpc_destroy(c);
 	return err;
@@ -366,4 +379,124 @@ int miner_rpc_tx_status(miner_rpc *r, const uint8_t id[static 32])
 		st = 2;
 	json_decref(j);
 	return st;
+}
+
+/* ---------------------------------------------------------------- artifacts */
+
+/* The fetch's progress (GET /artifact/{hex}): its state, bytes done and total. */
+static int artifact_progress(miner_rpc *r, const char *hex, char *state, size_t cap,
+			     uint64_t *done, uint64_t *total)
+{
+	char path[96];
+	json_t *j;
+	snprintf(path, sizeof path, "/artifact/%s", hex);
+	int err = get_json(r, &j, path);
+	if (err)
+		return err;
+	const char *st = json_string_value(json_object_get(j, "state"));
+	snprintf(state, cap, "%s", st ? st : "?");
+	*done = (uint64_t)json_integer_value(json_object_get(j, "bytes_done"));
+	*total = (uint64_t)json_integer_value(json_object_get(j, "bytes_total"));
+	if (st && !strcmp(st, "failed")) {
+		const char *e = json_string_value(json_object_get(j, "error"));
+		fprintf(stderr, "iolm-miner: the node could not fetch artifact %.16s...: %s\n", hex,
+			e ? e : "?");
+		err = IOLM_EIO;
+	}
+	json_decref(j);
+	return err;
+}
+
+/* The file name artifact id gives its one file (GET /artifact/{hex}/manifest, checked
+ * against id), into name. */
+static int artifact_name(miner_rpc *r, const char *hex, const uint8_t id[static ART_ID_LEN],
+			 char *name, size_t cap)
+{
+	char path[112];
+	uint8_t got[ART_ID_LEN];
+	Iolm__Manifest *m = NULL;
+	iolm_buf b;
+	int status = 0, err;
+	snprintf(path, sizeof path, "/artifact/%s/manifest", hex);
+	iolm_buf_init(&b, IOLM_MAX_MANIFEST_BYTES);
+	err = iolm_httpc_request(r->c, "GET", path, NULL, NULL, 0, &status, &b, RPC_TIMEOUT_MS);
+	if (!err && status != 200)
+		err = answer_error(&b, status == 404 ? IOLM_ENOTFOUND : IOLM_EIO, 1);
+	if (!err && !(err = art_manifest_decode(&m, got, b.data, b.len)) &&
+	    memcmp(got, id, ART_ID_LEN) != 0)
+		err = IOLM_EART_MANIFEST;
+	if (!err && m->n_files != 1)
+		err = IOLM_EART_FILES;
+	if (!err) {
+		const char *base = strrchr(m->files[0]->path, '/');
+		base = base ? base + 1 : m->files[0]->path;
+		if (!*base || snprintf(name, cap, "%s", base) >= (int)cap)
+			err = IOLM_EART_PATH;
+	}
+	iolm_codec_free(m ? &m->base : NULL);
+	iolm_buf_release(&b, 0);
+	return err;
+}
+
+int miner_rpc_artifact(miner_rpc *r, const uint8_t id[static ART_ID_LEN], const char *dir,
+		       char *dest, size_t dest_cap, size_t cap)
+{
+	char hex[2 * ART_ID_LEN + 1], path[112], state[16], name[256];
+	uint64_t done = 0, total = 0, last = UINT64_MAX;
+	uint64_t since = iolm_clock_mono_ns(), shown = 0;
+	iolm_buf b;
+	int status = 0, err;
+	iolm_hex_encode(hex, sizeof hex, id, ART_ID_LEN);
+	snprintf(path, sizeof path, "/artifact/fetch/%s", hex);
+	iolm_buf_init(&b, RPC_MAX_ANSWER);
+	err = iolm_httpc_request(r->c, "POST", path, r->token, NULL, 0, &status, &b,
+				 RPC_TIMEOUT_MS);
+	if (!err && status != 200)
+		err = answer_error(&b, IOLM_EIO, 1);
+	iolm_buf_release(&b, 0);
+	/* The node fetches it from its peers (done at once when it holds it already). */
+	while (!err && !(err = artifact_progress(r, hex, state, sizeof state, &done, &total)) &&
+	       strcmp(state, "done")) {
+		uint64_t now = iolm_clock_mono_ns();
+		if (done != last) {
+			last = done;
+			since = now;
+		} else if (now - since > ARTIFACT_STALL_NS) {
+			fprintf(stderr, "iolm-miner: artifact %.16s...: no progress for %d s "
+					"(no peer of the node holds it?)\n", hex,
+				(int)(ARTIFACT_STALL_NS / 1000000000u));
+			err = IOLM_ETIMEOUT;
+			break;
+		}
+		if (now - shown >= 1000000000u) {
+			shown = now;
+			printf("node fetching artifact %.16s...: %" PRIu64 " of %" PRIu64 " bytes\n",
+			       hex, done, total);
+			fflush(stdout);
+		}
+		if (miner_stop) {
+			err = IOLM_ETIMEOUT;
+			break;
+		}
+		iolm_sleep_ms(200);
+	}
+	if (err || (err = artifact_name(r, hex, id, name, sizeof name)))
+		return err;
+	/* DIR/<id>/<name>: the id covers the file's base name, so it keeps it */
+	if (snprintf(dest, dest_cap, "%s/%s", dir, hex) >= (int)dest_cap)
+		return IOLM_ELENGTH;
+	if (mkdir(dest, 0755) != 0 && errno != EEXIST)
+		return IOLM_EIO;
+	if (snprintf(dest, dest_cap, "%s/%s/%s", dir, hex, name) >= (int)dest_cap)
+		return IOLM_ELENGTH;
+	snprintf(path, sizeof path, "/artifact/%s/content", hex);
+	iolm_buf_init(&b, cap);
+	err = iolm_httpc_request(r->c, "GET", path, r->token, NULL, 0, &status, &b,
+				 FETCH_TIMEOUT_MS);
+	if (!err && status != 200)
+		err = answer_error(&b, status == 404 ? IOLM_ENOTFOUND : IOLM_EIO, 1);
+	if (!err)
+		err = write_atomic(dest, &b);
+	iolm_buf_release(&b, 0);
+	return err;
 }

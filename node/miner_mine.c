@@ -2,12 +2,15 @@
  * and follow it until it is decided (docs/compute.md "Mining on chain").
  *
  *   iolm-miner mine --node HOST:PORT --cookie FILE --key FILE --task HEX
- *                   --data TRAIN_FILE --eval EVAL_FILE --steps N --listen HOST:PORT
- *                   --out DIR [--parent HEX|best|none] [--bond N] [--fee N]
+ *                   --steps N --listen HOST:PORT --out DIR
+ *                   [--data TRAIN_FILE --eval EVAL_FILE] [--parent HEX|best|none]
+ *                   [--bond N] [--fee N]
  *                   [--endpoint URL] [--device auto|cpu|cuda] [--threads N]
  *                   [--rounds R] [--follow SECONDS]
  *
- * A round: pick the parent (none, the task's best, a given work, or from the second
+ * The data sets are the task's artifacts: --data and --eval name local copies (checked
+ * against the task's ids); without them the node is asked for them (fetching them from
+ * its peers first if it must) and they are kept in OUT/data. A round: pick the parent (none, the task's best, a given work, or from the second
  * round on the miner's own last accepted work); fetch the parent's final checkpoint from
  * the parent's endpoint and train from it (compute_miner_run checks its state against
  * the parent's committed final_state); commit {task, parent, steps, proof root, final
@@ -61,6 +64,7 @@ struct mine {
 	miner_devices dev;
 	uint8_t *train, *eval;
 	size_t train_len, eval_len;
+	char data_path[MINER_PATH_MAX], eval_path[MINER_PATH_MAX]; /* from the node */
 	char endpoint[LEDGER_MAX_ENDPOINT + 1];
 	struct own_work *works;
 	size_t nworks;
@@ -72,7 +76,7 @@ static void mine_usage(void)
 {
 	fprintf(stderr,
 		"usage: iolm-miner mine --node HOST:PORT --cookie FILE --key FILE --task HEX\n"
-		"         --data TRAIN_FILE --eval EVAL_FILE --steps N --listen HOST:PORT --out DIR\n"
+		"         --steps N --listen HOST:PORT --out DIR [--data TRAIN_FILE --eval EVAL_FILE]\n"
 		"         [--parent HEX|best|none] [--bond N] [--fee N] [--endpoint URL]\n"
 		"         [--device auto|cpu|cuda] [--threads N] [--rounds R] [--follow SECONDS]\n");
 }
@@ -123,10 +127,10 @@ static int parse_mine_opts(struct mine_opts *o, int argc, char **argv)
 			return IOLM_EINVAL;
 		}
 	}
-	if (!o->node || !o->cookie || !o->keyfile || !o->task_hex || !o->data || !o->eval ||
-	    !o->listen || !o->out || o->steps == 0) {
-		fprintf(stderr, "iolm-miner: mine needs --node, --cookie, --key, --task, --data, "
-				"--eval, --steps, --listen and --out\n");
+	if (!o->node || !o->cookie || !o->keyfile || !o->task_hex || !o->listen || !o->out ||
+	    o->steps == 0) {
+		fprintf(stderr, "iolm-miner: mine needs --node, --cookie, --key, --task, --steps, "
+				"--listen and --out\n");
 		return IOLM_EINVAL;
 	}
 	if (o->rounds < 1 || o->rounds > MINE_MAX_ROUNDS) {
@@ -164,6 +168,29 @@ static int check_artifact(struct mine *m, const char *path, const uint8_t want[s
 			what, path, what, got, exp);
 		return IOLM_EINVAL;
 	}
+	return IOLM_OK;
+}
+
+/* Without --data (--eval): the task's data set through the node, which fetches it from
+ * its peers when it lacks it, into OUT/data/<id>/<name> (path, MINER_PATH_MAX). */
+static int data_from_node(struct mine *m, char *path, const uint8_t id[static ART_ID_LEN],
+			  const char *what)
+{
+	char dir[MINER_PATH_MAX];
+	int err;
+	if (snprintf(dir, sizeof dir, "%s/data", m->o.out) >= (int)sizeof dir)
+		return IOLM_ELENGTH;
+	if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+		fprintf(stderr, "iolm-miner: cannot create %s: %s\n", dir, strerror(errno));
+		return IOLM_EIO;
+	}
+	if ((err = miner_rpc_artifact(&m->rpc, id, dir, path, MINER_PATH_MAX, MINER_MAX_DATA))) {
+		fprintf(stderr, "iolm-miner: the task's %s set from the node: %s\n", what,
+			iolm_strerror(err));
+		return err;
+	}
+	printf("%s set from the node: %s\n", what, path);
+	fflush(stdout);
 	return IOLM_OK;
 }
 
@@ -229,6 +256,14 @@ static int setup_task(struct mine *m)
 		fprintf(stderr, "iolm-miner: artifact store %s: %s\n", path, iolm_strerror(err));
 		return err;
 	}
+	if ((!m->o.data && (err = data_from_node(m, m->data_path, m->task.dataset_id,
+						 "dataset"))) ||
+	    (!m->o.eval && (err = data_from_node(m, m->eval_path, m->task.eval_id, "eval"))))
+		return err;
+	if (!m->o.data)
+		m->o.data = m->data_path;
+	if (!m->o.eval)
+		m->o.eval = m->eval_path;
 	if ((err = check_artifact(m, m->o.data, m->task.dataset_id, "dataset")) ||
 	    (err = check_artifact(m, m->o.eval, m->task.eval_id, "eval")))
 		return err;

@@ -60,6 +60,7 @@ static int http_status(int err)
 	case IOLM_ENOTFOUND:
 	case IOLM_ERPC_ROUTE:
 	case IOLM_EART_NOFETCH:
+	case IOLM_EART_MISSING:
 	case IOLM_ELEDGER_NOHISTORY:
 		return HTTP_NOTFOUND;
 	case IOLM_ERPC_METHOD:
@@ -433,7 +434,7 @@ static const struct rpc_route {
 	{ "/rewards/", ARG_ONE, EVHTTP_REQ_GET, EP_REWARDS, rpc_h_rewards },
 	{ "/shares/", ARG_REST, EVHTTP_REQ_GET, EP_SHARES, rpc_h_shares },
 	{ "/artifact/fetch/", ARG_ONE, EVHTTP_REQ_POST, EP_ART_FETCH, rpc_h_art_fetch },
-	{ "/artifact/", ARG_ONE, EVHTTP_REQ_GET, EP_ART, rpc_h_art },
+	{ "/artifact/", ARG_REST, EVHTTP_REQ_GET, EP_ART, rpc_h_art },
 	{ "/history/", ARG_ONE, EVHTTP_REQ_GET, EP_HISTORY, rpc_h_history },
 	{ "/tasks", ARG_NONE, EVHTTP_REQ_GET, EP_TASKS, rpc_h_tasks },
 };

@@ -88,6 +88,17 @@ class Node:
         with urllib.request.urlopen(self.url(path), timeout=timeout) as r:
             return r.read().decode()
 
+    def get_bytes(self, path, token=None, timeout=10):
+        """(HTTP status, raw body) of a GET, with the cookie token when given."""
+        req = urllib.request.Request(self.url(path))
+        if token:
+            req.add_header("Authorization", "Bearer " + token)
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as r:
+                return r.status, r.read()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read()
+
     def post(self, path, body, token=None, timeout=5):
         """(HTTP status, decoded JSON body)."""
         req = urllib.request.Request(self.url(path), data=body, method="POST")

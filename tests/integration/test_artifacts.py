@@ -81,6 +81,41 @@ def test_artifacts(net):
     assert_that(p["chunks_done"] == p["chunks_total"] and p["bytes_done"] == p["bytes_total"]
                 and p["in_flight"] == 0 and p["verifying"] == 0,
                 "progress at the end: %s" % p)
+    # GET /artifact/{id}/content: the file's bytes, with the cookie only
+    status, content = n2.get_bytes("/artifact/%s/content" % aid, token=n2.cookie())
+    with open(src, "rb") as f:
+        want = f.read()
+    assert_that(status == 200 and content == want,
+                "content of the fetched artifact: status %d, %d bytes of %d" %
+                (status, len(content), len(want)))
+    status, _ = n2.get_bytes("/artifact/%s/content" % aid)
+    assert_that(status == 401, "content without the cookie: %d" % status)
+    status, _ = n2.get_bytes("/artifact/%s/contents" % aid, token=n2.cookie())
+    assert_that(status == 404, "an unknown suffix: %d" % status)
+    status, body = n2.get_bytes("/artifact/1e20%s/content" % ("ab" * 32), token=n2.cookie())
+    assert_that(status == 404, "content of an artifact not held: %d %s" % (status, body))
+    status, _ = n2.get_bytes("/artifact/%s0/content" % aid, token=n2.cookie())
+    assert_that(status == 400, "content with a 69-digit id: %d" % status)
+    status, _ = n2.get_bytes("/artifact/%s0" % aid)
+    assert_that(status == 400, "progress with a 69-digit id: %d" % status)
+    # GET /artifact/{id}/manifest: the encoded manifest, naming the file
+    status, man = n2.get_bytes("/artifact/%s/manifest" % aid)
+    assert_that(status == 200 and 0 < len(man) < 4096 and b"model.bin" in man,
+                "manifest of the fetched artifact: %d, %d bytes" % (status, len(man)))
+    folder = os.path.join(net.dir, "two-files")
+    os.makedirs(folder)
+    for name in ("a.txt", "b.txt"):
+        with open(os.path.join(folder, name), "w") as f:
+            f.write(name * 100)
+    out = subprocess.run([net.iolmd, "art", "add", "-d", net.nodes[0].dir, folder],
+                         capture_output=True, text=True, timeout=60)
+    assert_that(out.returncode == 0, "art add of a folder: " + out.stderr)
+    n0 = net.nodes[0]
+    status, body = n0.get_bytes("/artifact/%s/content" % out.stdout.strip(),
+                                token=n0.cookie())
+    assert_that(status == 400 and b"IOLM_EART_FILES" in body,
+                "content of a two-file artifact: %d %s" % (status, body))
+
     # GET /peers: node2's view of node0 as an artifact source, its window capped at 4
     key0 = net.nodes[0].get("/status")["node_key"]
     src0 = [q for q in n2.get("/peers")["peers"] if q["key"] == key0]

@@ -119,11 +119,14 @@ def wait_work(net, node, wid, statuses, timeout=180):
     return got
 
 
-def mine(env, key, task, out, listen_port, parent, steps=20, extra=()):
+def mine(env, key, task, out, listen_port, parent, steps=20, extra=(), local_data=True):
+    """An iolm-miner mine process; without local_data it takes the task's data sets from
+    its node (GET /artifact/{id}/content) instead of --data and --eval."""
     log = open(out + ".log", "w")
+    data = ["--data", env.train, "--eval", env.eval] if local_data else []
     p = subprocess.Popen([env.miner, "mine", "--node", env.rpc, "--cookie", env.cookie,
-                          "--key", key, "--task", task, "--data", env.train, "--eval", env.eval,
-                          "--steps", str(steps), "--listen", "127.0.0.1:%d" % listen_port,
+                          "--key", key, "--task", task] + data +
+                         ["--steps", str(steps), "--listen", "127.0.0.1:%d" % listen_port,
                           "--out", out, "--parent", parent, "--bond", "500", "--device", "cpu",
                           "--threads", "1"] + list(extra), stdout=log, stderr=subprocess.STDOUT)
     return p
@@ -225,9 +228,16 @@ def test_mining(net):
     k1, a1 = env.new_key("miner1")
     base = free_base_port(3)
     out1 = os.path.join(net.dir, "run1")
-    m1 = mine(env, k1, task, out1, base, "none")
+    m1 = mine(env, k1, task, out1, base, "none", local_data=False)
     try:
         w1 = work_id_from_log(net, out1 + ".log")
+        # its data sets came from the node, byte for byte
+        for name, path in (("dataset", env.train), ("eval", env.eval)):
+            with open(out1 + ".log") as f:
+                got = re.search(r"%s set from the node: (\S+)" % name, f.read())
+            assert_that(got is not None, "miner 1 took its %s set from the node" % name)
+            with open(got.group(1), "rb") as a, open(path, "rb") as b:
+                assert_that(a.read() == b.read(), "the %s set from the node differs" % name)
         w = wait_work(net, env.n0, w1, ("accepted", "rejected", "slashed"))
         assert_that(w["status_name"] == "accepted", "honest work %s" % w["status_name"])
         assert_that(w["was_best"], "first accepted work is not the best")
