@@ -25,10 +25,22 @@ class TestFailure(Exception):
     pass
 
 
+def ephemeral_low():
+    """The first port of the kernel's range for outgoing connections (32768 by default)."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_base_port(count):
-    """A base port such that base .. base+count-1 are all free right now."""
+    """A base port such that base .. base+count-1 are all free right now, below the
+    range the kernel hands out to outgoing connections: a port picked there can be
+    taken by any process's connect() before the test listens on it."""
+    top = max(ephemeral_low(), 20000 + 1000 + count)
     for _ in range(200):
-        base = random.randint(20000, 60000 - count)
+        base = random.randint(20000, top - count)
         socks = []
         try:
             for p in range(base, base + count):
