@@ -88,12 +88,6 @@ struct ledger_mempool {
 	uint64_t blocks; /* ledger_mempool_update calls so far */
 	uint64_t expired; /* transactions dropped for their age (ttl_blocks) */
 	uint64_t evicted; /* dropped to make room: behind a gap, or paying less */
-	/* A search for room that found no gap anywhere and no room is remembered until
-	 * the next change: the cheapest last transaction's fee then, and changes + 1 (0:
-	 * nothing remembered). A transaction paying no more gets IOLM_EMEMPOOL_FULL
-	 * without a search. */
-	uint64_t changes;
-	uint64_t full_at, full_min_fee;
 	struct mp_table ids;   /* struct mp_entry * */
 	struct mp_table accts; /* struct mp_account * */
 	struct mp_account *all;
@@ -441,7 +435,6 @@ static void entry_drop(ledger_mempool *mp, struct mp_entry *e)
 		a->tail = e->prev;
 	a->n--;
 	mp->count--;
-	mp->changes++;
 	mp->bytes -= e->raw_len;
 	entry_free(e);
 	gap_sync(mp, a);
@@ -638,18 +631,24 @@ static int runnable(const struct mp_account *a, uint64_t nonce, uint64_t next_no
 	return want == nonce;
 }
 
+/* Accounts each search for room looks at before it gives up: dropping one transaction
+ * makes room whenever the count is the limit; only a byte limit can make the first
+ * ones too small, and then the first ROOM_TRIES decide. So admission into a full
+ * mempool costs O(log accounts) whatever it finds. */
+#define ROOM_TRIES 64
+
 /* Room for one more transaction of len bytes in a full mempool, taken from what waits
  * behind a nonce gap (no block can take it before the gap is filled): the first gapped
  * account (other than skip) whose entries past its first gap, dropped, make that room.
- * The entry to drop from, or NULL when no account has enough; *gaps: whether any
- * account is gapped. Changes nothing. */
+ * The entry to drop from, or NULL. Changes nothing. */
 static struct mp_entry *gapped_room(const ledger_mempool *mp, const struct mp_account *skip,
-				    size_t len, int *gaps)
+				    size_t len)
 {
-	*gaps = mp->gapped != NULL;
-	for (const struct mp_account *a = mp->gapped; a; a = a->gnext) {
+	int tries = 0;
+	for (const struct mp_account *a = mp->gapped; a && tries < ROOM_TRIES; a = a->gnext) {
 		if (a == skip)
 			continue;
+		tries++;
 		uint64_t want = a->next;
 		struct mp_entry *e = a->head;
 		for (; e && e->nonce <= want; e = e->next)
@@ -667,22 +666,15 @@ static struct mp_entry *gapped_room(const ledger_mempool *mp, const struct mp_ac
 	return NULL;
 }
 
-/* Accounts cheap_room looks at, in fee order, before it gives up: dropping one last
- * transaction makes room whenever the count is the limit; only a byte limit can make
- * the cheapest ones too small, and then the first ROOM_TRIES decide. */
-#define ROOM_TRIES 64
-
 /* Failing that, the last transaction of the account (other than skip) whose last one
  * pays the least (of equal fees, the newest), if fee outbids it as a replacement would
  * (fee_replaces) and dropping it makes the room: a full mempool keeps what pays more,
  * and churning it costs a bump per round. Walks the tail heap in fee order (a small
- * frontier of heap positions). *min_fee: the cheapest last fee of any account. Changes
- * nothing. */
+ * frontier of heap positions). Changes nothing. */
 static struct mp_entry *cheap_room(const ledger_mempool *mp, const struct mp_account *skip,
-				   size_t len, uint64_t fee, uint64_t *min_fee)
+				   size_t len, uint64_t fee)
 {
 	size_t front[2 * ROOM_TRIES + 1], nf = 0;
-	*min_fee = mp->ntails ? mp->tails[0]->tail->fee : UINT64_MAX;
 	if (mp->ntails)
 		front[nf++] = 0;
 	for (int tries = 0; nf && tries < ROOM_TRIES; tries++) {
@@ -750,17 +742,9 @@ int ledger_mempool_add(ledger_mempool *mp, const uint8_t *raw, size_t len,
 	err = admit_check(mp, &tx, a, balance, next_nonce, 0, &cost, &old);
 	if (err == IOLM_EMEMPOOL_FULL && tx.raw_len <= mp->p.max_bytes &&
 	    runnable(a, tx.nonce, next_nonce) &&
-	    !(mp->full_at == mp->changes + 1 && !fee_replaces(mp, tx.fee, mp->full_min_fee))) {
-		int gaps;
-		uint64_t min_fee;
-		if (!(evict = gapped_room(mp, a, tx.raw_len, &gaps)) &&
-		    !(evict = cheap_room(mp, a, tx.raw_len, tx.fee, &min_fee)) && !gaps) {
-			mp->full_at = mp->changes + 1;
-			mp->full_min_fee = min_fee;
-		}
-		if (evict)
-			err = admit_check(mp, &tx, a, balance, next_nonce, 1, &cost, &old);
-	}
+	    ((evict = gapped_room(mp, a, tx.raw_len)) ||
+	     (evict = cheap_room(mp, a, tx.raw_len, tx.fee))))
+		err = admit_check(mp, &tx, a, balance, next_nonce, 1, &cost, &old);
 	if (err != IOLM_OK)
 		goto out;
 	if ((err = check_signature(mp, &tx)) != IOLM_OK)
@@ -812,7 +796,6 @@ int ledger_mempool_add(ledger_mempool *mp, const uint8_t *raw, size_t len,
 	account_link(mp, a, e);
 	table_put(mp, &mp->ids, e);
 	mp->count++;
-	mp->changes++;
 	mp->bytes += e->raw_len;
 	/* The prefix up to e fits (admit_check); later entries may not any more. */
 	a->next = next_nonce;
@@ -960,7 +943,6 @@ int ledger_mempool_update(ledger_mempool *mp, const uint8_t (*ids)[32], size_t n
 	 * balance may have moved. One account() call per pending account per block. Each
 	 * step leaves the mempool consistent, so an error here can be retried. */
 	mp->blocks++;
-	mp->changes++; /* next nonces move */
 	uint64_t born_min = 0;
 	if (mp->p.ttl_blocks && mp->blocks > mp->p.ttl_blocks)
 		born_min = mp->blocks - mp->p.ttl_blocks;

@@ -209,7 +209,7 @@ int miner_devices_open(miner_devices *d, const char *device, unsigned threads, u
 	} else if (!strcmp(device, "auto") || !strcmp(device, "cuda") ||
 		   !strncmp(device, "cuda:", 5)) {
 		err = open_cuda(d, device, cap, &none);
-		if (err && d->n >= 2 && !d->tr && !strcmp(device, "auto")) {
+		if (err && d->n >= 2 && !strcmp(device, "auto")) {
 			/* the GPUs opened but could not be joined: auto trains on the first */
 			fprintf(stderr, "iolm-miner: training on GPU 0 alone\n");
 			for (unsigned r = 1; r < d->n; r++) {

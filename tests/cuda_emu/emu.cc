@@ -217,13 +217,19 @@ unsigned self_index(void)
 	return (unsigned)(S.cur - S.t);
 }
 
-void wait_at(int state, const char *what)
+// A barrier is reached: only threads running as fibers can wait at one.
+void need_fibers(const char *what)
 {
 	if (!S.fibers)
 		die("%s: thread (%u,%u,%u) of block (%u,%u,%u) reached %s, but no thread of "
 		    "the kernel's first launch did (a barrier reached by some launches only)",
 		    S.name, threadIdx.x, threadIdx.y, threadIdx.z, blockIdx.x, blockIdx.y,
 		    blockIdx.z, what);
+}
+
+void wait_at(int state, const char *what)
+{
+	need_fibers(what);
 	S.used_barrier = 1;
 	S.cur->state = state;
 	leave(S.cur, false);
@@ -451,16 +457,16 @@ void __syncthreads(void)
 
 void __syncwarp(unsigned mask)
 {
+	need_fibers("__syncwarp");
 	S.cur->mask = mask;
 	wait_at(T_WARP, "__syncwarp");
 }
 
 uint64_t iolm_emu_shfl(unsigned mask, uint64_t bits, int src)
 {
+	need_fibers("__shfl_sync");
 	unsigned me = self_index(), lane0 = me / WARP * WARP;
 	unsigned from = lane0 + ((unsigned)src & (WARP - 1));
-	if (!S.fibers)
-		wait_at(T_WARP, "__shfl_sync"); // reports it
 	if (from >= S.n || !(mask >> (from - lane0) & 1u))
 		die("%s: __shfl_sync from lane %d, outside the block or the mask %#x", S.name,
 		    src, mask);

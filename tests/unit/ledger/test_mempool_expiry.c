@@ -190,8 +190,7 @@ static void full_mempool_keeps_what_pays_more(void **state)
 	assert_int_equal(submit(f, 0, 1, 12, 100, a1), IOLM_OK);
 	assert_int_equal(submit(f, 1, 0, 30, 100, b0), IOLM_OK);
 	assert_int_equal(submit(f, 1, 1, 15, 100, b1), IOLM_OK);
-	/* not 10% more than the cheapest last one (12): refused, also the second time
-	 * (remembered, no search) */
+	/* not 10% more than the cheapest last one (12): refused, each time */
 	assert_int_equal(submit(f, 2, 0, 13, 100, NULL), IOLM_EMEMPOOL_FULL);
 	assert_int_equal(submit(f, 3, 0, 13, 100, NULL), IOLM_EMEMPOOL_FULL);
 	/* enough: the cheapest last one goes, its account's run stays contiguous */
