@@ -47,6 +47,11 @@ enum art_kind {
 	ART_KIND_MODEL = 3,
 };
 
+/* "dataset", "checkpoint", "model"; "unknown" for any other value. */
+const char *art_kind_name(enum art_kind k);
+/* The kind named name (one of the three above); IOLM_EINVAL for any other string. */
+int art_kind_parse(enum art_kind *out, const char *name) IOLM_WUR;
+
 /* ---------------------------------------------------------------- chunking and ids */
 
 /* Length of the next chunk at data: the first content-defined cut point in

@@ -181,6 +181,26 @@ out:
 	return rc;
 }
 
+const char *art_kind_name(enum art_kind k)
+{
+	switch (k) {
+	case ART_KIND_DATASET: return "dataset";
+	case ART_KIND_CHECKPOINT: return "checkpoint";
+	case ART_KIND_MODEL: return "model";
+	default: return "unknown";
+	}
+}
+
+int art_kind_parse(enum art_kind *out, const char *name)
+{
+	for (int k = ART_KIND_DATASET; k <= ART_KIND_MODEL; k++)
+		if (name && !strcmp(name, art_kind_name((enum art_kind)k))) {
+			*out = (enum art_kind)k;
+			return IOLM_OK;
+		}
+	return IOLM_EINVAL;
+}
+
 int art_manifest_decode(Iolm__Manifest **out, uint8_t id[static ART_ID_LEN], const uint8_t *data,
 			size_t len)
 {

@@ -283,6 +283,11 @@ static void announce_all(art_xfer *x, const uint8_t id[ART_ID_LEN], const uint8_
 			IOLM_DEBUG(MOD, "have not sent");
 }
 
+void art_xfer_announce(art_xfer *x, const uint8_t id[ART_ID_LEN])
+{
+	announce_all(x, id, NULL, 0);
+}
+
 /* The chunks fetch fi stored since its last partial ArtHave, to every peer. */
 static void announce_fresh(art_xfer *x, int fi)
 {

@@ -118,6 +118,10 @@ void art_xfer_on_block(art_xfer *x, void *peer, const uint8_t id[ART_ID_LEN],
 		       const uint8_t *data, size_t len);
 void art_xfer_on_cancel(art_xfer *x, void *peer, const uint8_t *ids, size_t n);
 
+/* ArtHave for artifact id, whole, to every peer: the store just gained it other than by
+ * a fetch (an add on this node). */
+void art_xfer_announce(art_xfer *x, const uint8_t id[ART_ID_LEN]);
+
 /* Time passes (milliseconds, any monotonic origin; call every few tens of ms): refills
  * the rate buckets, serves queued wants, re-requests what timed out, sends new wants. */
 void art_xfer_tick(art_xfer *x, uint64_t now_ms);

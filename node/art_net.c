@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <event2/buffer.h>
 #include <event2/event.h>
 
 #include "core/hex.h"
@@ -347,43 +346,12 @@ static int rpc_peer_info(void *ctx, const node_peer *peer, art_xfer_peer_info *o
 	return art_xfer_get_peer_info(((node_art_net *)ctx)->x, peer, out);
 }
 
-static int rpc_manifest(void *ctx, iolm_buf *out, const uint8_t id[ART_ID_LEN])
-{
-	return art_store_manifest(((node_art_net *)ctx)->s, out, id);
-}
-
-static int rpc_content(void *ctx, struct evbuffer *out, const uint8_t id[ART_ID_LEN])
+static void rpc_announce(void *ctx, const uint8_t id[ART_ID_LEN])
 {
 	node_art_net *a = ctx;
-	Iolm__Manifest *m = NULL;
-	uint8_t got[ART_ID_LEN];
-	iolm_buf man, chunk;
-	int err;
-	iolm_buf_init(&man, IOLM_MAX_MANIFEST_BYTES);
-	iolm_buf_init(&chunk, ART_CHUNK_MAX);
-	if ((err = art_store_manifest(a->s, &man, id)) ||
-	    (err = art_manifest_decode(&m, got, man.data, man.len)))
-		goto out;
-	if (m->n_files != 1) {
-		err = IOLM_EART_FILES;
-		goto out;
-	}
-	if (m->total_size > NODE_ART_CONTENT_MAX) {
-		err = IOLM_ETOOBIG;
-		goto out;
-	}
-	for (size_t i = 0; i < m->n_chunks && !err; i++) {
-		iolm_buf_reset(&chunk);
-		if ((err = art_store_get_chunk(a->s, &chunk, m->chunks[i]->id.data)))
-			err = err == IOLM_ENOTFOUND ? IOLM_EART_MISSING : err;
-		else if (evbuffer_add(out, chunk.data, chunk.len))
-			err = IOLM_ENOMEM;
-	}
-out:
-	iolm_codec_free(m ? &m->base : NULL);
-	iolm_buf_release(&man, 0);
-	iolm_buf_release(&chunk, 0);
-	return err;
+	enter(a);
+	art_xfer_announce(a->x, id);
+	leave(a);
 }
 
 /* The transfer's workers verified chunks: take them now rather than at the next tick. */
@@ -423,8 +391,8 @@ int node_art_net_create(node_art_net **out, node_p2p *p2p, art_store *s,
 		}
 	}
 	if (rpc) {
-		node_rpc_art_ops ops = { rpc_fetch, rpc_progress, rpc_peer_info, rpc_content,
-					 rpc_manifest, a };
+		node_rpc_art_ops ops = { rpc_fetch, rpc_progress, rpc_peer_info, rpc_announce,
+					 s, a };
 		node_rpc_set_art(rpc, &ops);
 	}
 	*out = a;

@@ -28,9 +28,9 @@ struct event_base;
 typedef struct node_art_net node_art_net;
 
 /* Create over p2p and store s (both must outlive it). cfg may be NULL: window 16,
- * timeout 10 s, no rate limit. rpc (may be NULL) gets the artifact endpoints (POST
- * /artifact/fetch/{id}, GET /artifact/{id}: node/rpc_art.c) bound to this object, so
- * destroy the rpc first (node_close does). With base (may be NULL), chunks the
+ * timeout 10 s, no rate limit. rpc (may be NULL) gets the artifact endpoints
+ * (node/rpc_art.c) bound to this object and s, so destroy the rpc first (node_close
+ * does). With base (may be NULL), chunks the
  * transfer's workers verified are taken as soon as they are ready (an event on
  * art_xfer_fd); without, at the next tick. *out is NULL on failure. */
 int node_art_net_create(node_art_net **out, node_p2p *p2p, art_store *s,
@@ -64,24 +64,20 @@ void node_art_net_get_stats(const node_art_net *a, art_xfer_stats *out);
 
 /* node/rpc_art.c: bind the artifact endpoints of rpc to these operations (NULL fetch:
  * the endpoints answer 404). Called by node_art_net_create. */
-struct evbuffer;
 typedef struct node_rpc_art_ops {
 	int (*fetch)(void *ctx, const uint8_t id[ART_ID_LEN]);
 	int (*progress)(void *ctx, art_xfer_progress *out, const uint8_t id[ART_ID_LEN]);
 	/* Optional: the transfer's view of a connected peer (GET /peers). */
 	int (*peer_info)(void *ctx, const node_peer *peer, art_xfer_peer_info *out);
-	/* Optional: the bytes of one-file artifact id, whole in the store, appended to out
-	 * (GET /artifact/{id}/content; at most NODE_ART_CONTENT_MAX). */
-	int (*content)(void *ctx, struct evbuffer *out, const uint8_t id[ART_ID_LEN]);
-	/* Optional: the encoded manifest of id, from the store (GET /artifact/{id}/manifest). */
-	int (*manifest)(void *ctx, iolm_buf *out, const uint8_t id[ART_ID_LEN]);
+	/* Optional: the store gained artifact id whole (POST /artifact/add): tell the peers. */
+	void (*announce)(void *ctx, const uint8_t id[ART_ID_LEN]);
+	/* The store behind GET /artifacts, /artifact/{id}/manifest and /content and POST
+	 * /artifact/add, /pin, /unpin and /gc; NULL: those answer 404. Used on the loop and,
+	 * for add and gc, on one worker thread (art_store is thread-safe). */
+	art_store *store;
 	void *ctx;
 } node_rpc_art_ops;
 
-/* The largest artifact GET /artifact/{id}/content serves: the reply is built in memory
- * on the node's loop, every chunk verified as it is read (at this size the loop is busy
- * for about 0.35 s, measured from the latency of a GET /status meanwhile). */
-#define NODE_ART_CONTENT_MAX ((uint64_t)256 << 20)
 void node_rpc_set_art(node_rpc *r, const node_rpc_art_ops *ops);
 
 #endif

@@ -60,11 +60,7 @@ int cli_art(int argc, char **argv)
 		uint8_t id[ART_ID_LEN];
 		char hex[2 * ART_ID_LEN + 1];
 		art_add_stats st;
-		if (kind && !strcmp(kind, "checkpoint"))
-			o.kind = ART_KIND_CHECKPOINT;
-		else if (kind && !strcmp(kind, "model"))
-			o.kind = ART_KIND_MODEL;
-		else if (kind && strcmp(kind, "dataset")) {
+		if (kind && art_kind_parse(&o.kind, kind)) {
 			art_store_close(s);
 			return usage();
 		}
@@ -88,7 +84,8 @@ int cli_art(int argc, char **argv)
 		for (size_t i = 0; !err && i < n; i++) {
 			char hex[2 * ART_ID_LEN + 1];
 			iolm_hex_encode(hex, sizeof hex, info[i].id, ART_ID_LEN);
-			printf("%s  kind %d  %llu bytes  %u files  %u chunks%s\n", hex, info[i].kind,
+			printf("%s  %-10s  %llu bytes  %u files  %u chunks%s\n", hex,
+			       art_kind_name(info[i].kind),
 			       (unsigned long long)info[i].total_size, info[i].n_files,
 			       info[i].n_chunks, info[i].pinned ? "  pinned" : "");
 		}

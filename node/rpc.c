@@ -49,7 +49,7 @@
 static const char *const ep_names[EP__COUNT] = {
 	"status", "block", "tx", "submit_tx", "account", "validators", "mempool", "peers",
 	"metrics", "task", "work", "rewards", "shares", "artifact_fetch", "artifact", "history",
-	"tasks", "other",
+	"tasks", "artifacts", "artifact_admin", "other",
 };
 
 /* ---------------------------------------------------------------- replies */
@@ -73,6 +73,7 @@ static int http_status(int err)
 	case IOLM_EMEMPOOL_FULL:
 	case IOLM_ESTATE:
 	case IOLM_EART_BUSY:
+	case IOLM_EART_JOB:
 	case IOLM_ERPC_BUSY:
 		return HTTP_SERVUNAVAIL;
 	case IOLM_ENOMEM:
@@ -150,6 +151,16 @@ static void send_error(struct evhttp_request *req, int http, int err)
 	send_json(req, http ? http : http_status(err), jerr ? NULL : o);
 	if (jerr)
 		json_decref(o);
+}
+
+void rpc_answer(struct evhttp_request *req, int err, json_t *reply)
+{
+	if (err) {
+		json_decref(reply);
+		send_error(req, 0, err);
+	} else {
+		send_json(req, HTTP_OK, reply);
+	}
 }
 
 /* ---------------------------------------------------------------- POST /tx */
@@ -434,6 +445,11 @@ static const struct rpc_route {
 	{ "/rewards/", ARG_ONE, EVHTTP_REQ_GET, EP_REWARDS, rpc_h_rewards },
 	{ "/shares/", ARG_REST, EVHTTP_REQ_GET, EP_SHARES, rpc_h_shares },
 	{ "/artifact/fetch/", ARG_ONE, EVHTTP_REQ_POST, EP_ART_FETCH, rpc_h_art_fetch },
+	{ "/artifact/pin/", ARG_ONE, EVHTTP_REQ_POST, EP_ART_ADMIN, rpc_h_art_pin },
+	{ "/artifact/unpin/", ARG_ONE, EVHTTP_REQ_POST, EP_ART_ADMIN, rpc_h_art_unpin },
+	{ "/artifact/add", ARG_NONE, EVHTTP_REQ_POST, EP_ART_ADMIN, rpc_h_art_add },
+	{ "/artifact/gc", ARG_NONE, EVHTTP_REQ_POST, EP_ART_ADMIN, rpc_h_art_gc },
+	{ "/artifacts", ARG_NONE, EVHTTP_REQ_GET, EP_ARTIFACTS, rpc_h_artifacts },
 	{ "/artifact/", ARG_REST, EVHTTP_REQ_GET, EP_ART, rpc_h_art },
 	{ "/history/", ARG_ONE, EVHTTP_REQ_GET, EP_HISTORY, rpc_h_history },
 	{ "/tasks", ARG_NONE, EVHTTP_REQ_GET, EP_TASKS, rpc_h_tasks },
@@ -602,6 +618,7 @@ void node_rpc_destroy(node_rpc *r)
 		return;
 	/* Answer what waits (freeing the requests whose clients left) before the server
 	 * goes. */
+	rpc_art_finish(r);
 	for (uint32_t i = 0; r->pend && i < RPC_MAX_PENDING; i++)
 		if (r->pend[i].req)
 			node_rpc_submit_done(r, (uint64_t)r->pend[i].gen << 32 | i, IOLM_ERPC_BUSY,

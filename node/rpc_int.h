@@ -35,6 +35,8 @@ enum rpc_ep {
 	EP_ART,
 	EP_HISTORY,
 	EP_TASKS,
+	EP_ARTIFACTS,
+	EP_ART_ADMIN,
 	EP_OTHER,
 	EP__COUNT
 };
@@ -60,6 +62,7 @@ struct node_rpc {
 	uint32_t *pend_free;          /* free slot indices, a stack */
 	size_t n_pend_free;
 	uint32_t pend_gen;
+	struct rpc_art_job *job;      /* the POST /artifact/add or /gc running, or NULL */
 };
 
 /* A handler answers IOLM_OK with a new JSON value in *reply (which the caller sends and
@@ -91,9 +94,21 @@ int rpc_h_rewards(node_rpc *r, struct evhttp_request *req, const char *arg, json
 int rpc_h_shares(node_rpc *r, struct evhttp_request *req, const char *arg, json_t **reply);
 int rpc_h_tasks(node_rpc *r, struct evhttp_request *req, const char *arg, json_t **reply);
 
-/* node/rpc_art.c: arg is the artifact id in hex. */
+/* node/rpc_art.c: arg is the artifact id in hex for fetch, pin and unpin, and "{id}",
+ * "{id}/manifest" or "{id}/content" for rpc_h_art. */
 int rpc_h_art_fetch(node_rpc *r, struct evhttp_request *req, const char *arg, json_t **reply);
 int rpc_h_art(node_rpc *r, struct evhttp_request *req, const char *arg, json_t **reply);
+int rpc_h_artifacts(node_rpc *r, struct evhttp_request *req, const char *arg, json_t **reply);
+int rpc_h_art_add(node_rpc *r, struct evhttp_request *req, const char *arg, json_t **reply);
+int rpc_h_art_gc(node_rpc *r, struct evhttp_request *req, const char *arg, json_t **reply);
+int rpc_h_art_pin(node_rpc *r, struct evhttp_request *req, const char *arg, json_t **reply);
+int rpc_h_art_unpin(node_rpc *r, struct evhttp_request *req, const char *arg, json_t **reply);
+/* Wait for the add or gc running (if any) and answer it: before the server goes. */
+void rpc_art_finish(node_rpc *r);
+
+/* Answer req as rpc_handle would a handler's result: the error object of err, or reply
+ * (consumed) with 200 when err is IOLM_OK. For answers sent after the handler returned. */
+void rpc_answer(struct evhttp_request *req, int err, json_t *reply);
 
 /* Whether req carries the cookie (node/rpc.c): write calls need it. */
 int rpc_authorized(const node_rpc *r, struct evhttp_request *req);

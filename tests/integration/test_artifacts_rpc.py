@@ -1,0 +1,214 @@
+#!/usr/bin/env python3
+"""The artifact store through a running node's RPC: POST /artifact/add of files the node
+reads itself, GET /artifacts, pin, unpin and POST /artifact/gc, and GET
+/artifact/{id}/content streamed. A 300 MiB file (above what the endpoint once built in
+memory) comes back byte for byte; a client that leaves half way through costs nothing; a
+collection that deletes the chunks of a reply in flight cuts it short (the client sees
+fewer bytes than Content-Length, never wrong ones); a peer fetches an artifact added
+this way; and the node stops cleanly (exit 0, under the sanitizers too) with a reply
+still in flight."""
+import hashlib
+import json
+import os
+import socket
+import sys
+import time
+
+from framework import TestFailure, run
+
+MiB = 1024 * 1024
+
+
+def assert_that(cond, what):
+    if not cond:
+        raise TestFailure(what)
+
+
+def write_random(path, size):
+    """A file of size random bytes; its BLAKE2b digest."""
+    h = hashlib.blake2b()
+    with open(path, "wb") as f:
+        left = size
+        while left:
+            b = os.urandom(min(left, 4 * MiB))
+            h.update(b)
+            f.write(b)
+            left -= len(b)
+    return h.hexdigest()
+
+
+def raw_get(node, path, token):
+    """A socket that sent GET path with the cookie, and read nothing yet."""
+    s = socket.create_connection(("127.0.0.1", node.rpc_port), timeout=30)
+    s.sendall(("GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer %s\r\n\r\n" %
+               (path, token)).encode())
+    return s
+
+
+def read_reply(s, limit=None):
+    """(headers, body bytes read): to the end of the connection's data, or limit bytes."""
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        d = s.recv(65536)
+        assert_that(d, "connection closed before the headers")
+        buf += d
+    head, body = buf.split(b"\r\n\r\n", 1)
+    got = len(body)
+    while limit is None or got < limit:
+        d = s.recv(1 << 20)
+        if not d:
+            break
+        got += len(d)
+    return head.decode(), got
+
+
+def test_artifacts_rpc(net):
+    net.start_all()
+    net.wait("all nodes at height 2", lambda: all(n.height() >= 2 for n in net.nodes), 60)
+    n0, n1 = net.nodes[0], net.nodes[1]
+    tok = n0.cookie()
+
+    def add(path, timeout=5, **kw):
+        body = dict(kw, path=path)
+        return n0.post("/artifact/add", json.dumps(body).encode(), token=tok,
+                       timeout=timeout)
+
+    # refused before anything is read
+    status, _ = n0.post("/artifact/add", b'{"path": "/tmp"}')
+    assert_that(status == 401, "add without the cookie: %s" % status)
+    for body in (b"", b"[]", b"{", b'{"path": "relative/file"}', b'{"path": 7}',
+                 b'{"path": "/tmp", "kind": "weights"}', b'{"path": "/tmp", "pin": 1}',
+                 b'{"path": "/tmp", "path": "/etc"}'):
+        status, err = n0.post("/artifact/add", body, token=tok)
+        assert_that(status == 400 and err["error"]["name"] == "IOLM_ERPC_BADJSON",
+                    "add with body %r: %s %s" % (body, status, err))
+    status, err = add(os.path.join(net.dir, "no-such-file"))
+    assert_that(status != 200 and "error" in err, "add of a missing file: %s %s" % (status, err))
+
+    big = os.path.join(net.dir, "big.bin")
+    big_size = 300 * MiB
+    big_hash = write_random(big, big_size)
+    mid = os.path.join(net.dir, "mid.bin")
+    mid_size = 48 * MiB + 5
+    write_random(mid, mid_size)
+    small = os.path.join(net.dir, "small.bin")
+    with open(small, "wb") as f:
+        f.write(os.urandom(2 * MiB + 77))
+    empty = os.path.join(net.dir, "empty.bin")
+    open(empty, "wb").close()
+
+    status, a = add(big, timeout=180, kind="model")
+    assert_that(status == 200 and a["bytes"] == big_size and a["kind"] == "model" and
+                a["pinned"] is True and a["new_chunks"] == a["chunks"] > 0,
+                "add of 300 MiB: %s %s" % (status, a))
+    big_id = a["id"]
+    status, again = add(big, timeout=180, kind="model")
+    assert_that(status == 200 and again["id"] == big_id and again["new_chunks"] == 0,
+                "adding it again: %s %s" % (status, again))
+    ids = {}
+    for name, path in (("mid", mid), ("small", small), ("empty", empty)):
+        status, a = add(path, timeout=60)
+        assert_that(status == 200 and a["kind"] == "dataset", "add of %s: %s %s" %
+                    (name, status, a))
+        ids[name] = a["id"]
+
+    # GET /artifacts
+    lst = n0.get("/artifacts")
+    byid = {e["id"]: e for e in lst["artifacts"]}
+    assert_that(lst["total"] == len(lst["artifacts"]) == 4 and big_id in byid,
+                "GET /artifacts: %s" % lst)
+    e = byid[big_id]
+    assert_that(e["size"] == big_size and e["files"] == 1 and e["pinned"] is True and
+                e["kind"] == "model", "the 300 MiB entry: %s" % e)
+    assert_that(lst["store"]["bytes"] >= big_size + mid_size and
+                lst["store"]["unreferenced"] == 0, "store totals: %s" % lst["store"])
+
+    # the 300 MiB content, streamed, while the node answers other calls
+    s = raw_get(n0, "/artifact/%s/content" % big_id, tok)
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        buf += s.recv(65536)
+    head, body = buf.split(b"\r\n\r\n", 1)
+    assert_that(head.startswith(b"HTTP/1.1 200") and
+                (b"Content-Length: %d" % big_size) in head, "content headers: %s" % head)
+    h = hashlib.blake2b(body)
+    got = len(body)
+    polls = 0
+    while got < big_size:
+        d = s.recv(4 * MiB)
+        assert_that(d, "content ended at %d of %d bytes" % (got, big_size))
+        h.update(d)
+        got += len(d)
+        if got // (32 * MiB) > polls:
+            polls += 1
+            assert_that(n0.get("/status")["height"] >= 2, "GET /status during the content")
+    s.close()
+    assert_that(got == big_size and h.hexdigest() == big_hash,
+                "300 MiB content: %d bytes, %s" % (got, "same" if h.hexdigest() == big_hash
+                                                  else "different"))
+    assert_that(polls >= 9, "only %d GET /status during the content" % polls)
+    status, body = n0.get_bytes("/artifact/%s/content" % ids["empty"], token=tok)
+    assert_that(status == 200 and body == b"", "the empty file: %d %r" % (status, body))
+    status, body = n0.get_bytes("/artifact/%s/content" % ids["small"], token=tok)
+    with open(small, "rb") as f:
+        assert_that(status == 200 and body == f.read(), "the small file: %d" % status)
+
+    # a client that leaves half way; one that stalls (kept open to the node's stop)
+    s = raw_get(n0, "/artifact/%s/content" % ids["mid"], tok)
+    head, got = read_reply(s, limit=8 * MiB)
+    assert_that(head.startswith("HTTP/1.1 200") and got >= 8 * MiB, "half a reply: %s" % head)
+    s.close()
+    stalled = raw_get(n0, "/artifact/%s/content" % ids["mid"], tok)
+    # a collection under a reply in flight: the reply is cut short, never wrong
+    cut = raw_get(n0, "/artifact/%s/content" % big_id, tok)
+    time.sleep(0.5)
+    status, un = n0.post("/artifact/unpin/" + big_id, b"", token=tok)
+    assert_that(status == 200 and un == {"id": big_id, "pinned": False}, "unpin: %s %s" %
+                (status, un))
+    status, un = n0.post("/artifact/unpin/" + big_id, b"")
+    assert_that(status == 401, "unpin without the cookie: %d" % status)
+    status, gc = n0.post("/artifact/gc?keep_mb=0", b"", token=tok, timeout=120)
+    assert_that(status == 200 and gc["artifacts_removed"] == 1 and
+                gc["bytes_freed"] >= big_size * 99 // 100 and gc["chunks_pending"] == 0,
+                "gc: %s %s" % (status, gc))
+    head, got = read_reply(cut)
+    cut.close()
+    print("a reply under gc: %d of %d bytes, then closed" % (got, big_size), flush=True)
+    assert_that(head.startswith("HTTP/1.1 200") and got < big_size,
+                "a reply under gc: %s, %d bytes" % (head, got))
+    status, body = n0.get_bytes("/artifact/%s/content" % big_id, token=tok)
+    assert_that(status == 404, "content after gc: %d %s" % (status, body))
+    lst = n0.get("/artifacts")
+    assert_that(lst["total"] == 3 and big_id not in [e["id"] for e in lst["artifacts"]],
+                "GET /artifacts after gc: %s" % lst)
+    for q in ("keep_mb=x", "keep_mb=-1", "other=1", "keep_mb=1&keep_mb=2"):
+        status, err = n0.post("/artifact/gc?" + q, b"", token=tok)
+        assert_that(status == 400 and err["error"]["name"] == "IOLM_ERPC_BADQUERY",
+                    "gc?%s: %s %s" % (q, status, err))
+    status, err = n0.post("/artifact/pin/1e20" + "ab" * 32, b"", token=tok)
+    assert_that(status == 404, "pin of an unknown artifact: %s %s" % (status, err))
+    status, err = n0.post("/artifact/pin/" + big_id[:-2], b"", token=tok)
+    assert_that(status == 400, "pin of a short id: %s %s" % (status, err))
+    status, p = n0.post("/artifact/pin/" + ids["small"], b"", token=tok)
+    assert_that(status == 200 and p["pinned"] is True, "pin: %s %s" % (status, p))
+
+    # a peer fetches an artifact added through the RPC
+    status, body = n1.post("/artifact/fetch/" + ids["small"], b"", token=n1.cookie())
+    assert_that(status == 200, "fetch at node1: %s %s" % (status, body))
+    net.wait("node1 fetching the small artifact",
+             lambda: n1.get("/artifact/" + ids["small"]).get("state") == "done", 60)
+    status, body = n1.get_bytes("/artifact/%s/content" % ids["small"], token=n1.cookie())
+    with open(small, "rb") as f:
+        assert_that(status == 200 and body == f.read(), "node1's copy: %d" % status)
+
+    metrics = n0.get_text("/metrics")
+    assert_that('iolm_rpc_requests_total{endpoint="artifact_admin"}' in metrics and
+                'iolm_rpc_requests_total{endpoint="artifacts"}' in metrics,
+                "the artifact endpoints in /metrics")
+    rc = n0.stop()
+    stalled.close()
+    assert_that(rc == 0, "node0 stopped with a reply in flight: exit %s" % rc)
+
+
+if __name__ == "__main__":
+    sys.exit(run(test_artifacts_rpc))
