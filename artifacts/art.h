@@ -197,6 +197,7 @@ typedef struct art_store_stats {
 	uint64_t bytes;              /* their bytes */
 	uint64_t unreferenced;       /* chunks waiting for gc */
 	uint64_t artifacts;
+	uint64_t pinned;             /* of which pinned */
 } art_store_stats;
 
 int art_store_get_stats(art_store *s, art_store_stats *out) IOLM_WUR;

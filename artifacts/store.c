@@ -658,8 +658,11 @@ int art_store_get_stats(art_store *s, art_store_stats *out)
 	if (!(rc = meta_get(s, txn, "chunks", &out->chunks)) &&
 	    !(rc = meta_get(s, txn, "bytes", &out->bytes)) &&
 	    !(rc = meta_get(s, txn, "unref", &out->unreferenced)) &&
-	    !(rc = art_lmdb_err(mdb_stat(txn, s->man, &ms))))
+	    !(rc = art_lmdb_err(mdb_stat(txn, s->man, &ms)))) {
 		out->artifacts = ms.ms_entries;
+		if (!(rc = art_lmdb_err(mdb_stat(txn, s->pin, &ms))))
+			out->pinned = ms.ms_entries;
+	}
 	mdb_txn_abort(txn);
 	if (rc)
 		memset(out, 0, sizeof *out);

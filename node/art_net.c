@@ -2,8 +2,11 @@
 #include "node/art_net.h"
 
 #include <assert.h>
+#include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <event2/event.h>
 
@@ -21,6 +24,14 @@ struct node_art_net {
 	node_peer **gone;            /* disconnected while busy: removed after the call */
 	size_t n_gone, cap_gone;
 	uint8_t ids[ART_XFER_MAX_WANT * ART_ID_LEN];
+	/* the collector (node_art_net_start_gc); gc_stop and gc_wake under gc_mu */
+	int gc_started;
+	pthread_t gc_thread;
+	pthread_mutex_t gc_mu;
+	pthread_cond_t gc_cv;
+	int gc_stop, gc_wake;
+	uint64_t gc_keep, gc_interval_ms;
+	int gc_warned;               /* over keep with nothing collectable: said once */
 };
 
 /* ---------------------------------------------------------------- engine -> frames */
@@ -346,6 +357,11 @@ static int rpc_peer_info(void *ctx, const node_peer *peer, art_xfer_peer_info *o
 	return art_xfer_get_peer_info(((node_art_net *)ctx)->x, peer, out);
 }
 
+static void rpc_unpinned(void *ctx)
+{
+	node_art_net_gc_wake(ctx);
+}
+
 static void rpc_announce(void *ctx, const uint8_t id[ART_ID_LEN])
 {
 	node_art_net *a = ctx;
@@ -392,7 +408,7 @@ int node_art_net_create(node_art_net **out, node_p2p *p2p, art_store *s,
 	}
 	if (rpc) {
 		node_rpc_art_ops ops = { rpc_fetch, rpc_progress, rpc_peer_info, rpc_announce,
-					 s, a };
+					 rpc_unpinned, s, a };
 		node_rpc_set_art(rpc, &ops);
 	}
 	*out = a;
@@ -403,9 +419,117 @@ void node_art_net_destroy(node_art_net *a)
 {
 	if (!a)
 		return;
+	if (a->gc_started) {
+		pthread_mutex_lock(&a->gc_mu);
+		a->gc_stop = 1;
+		pthread_cond_signal(&a->gc_cv);
+		pthread_mutex_unlock(&a->gc_mu);
+		pthread_join(a->gc_thread, NULL);
+		pthread_cond_destroy(&a->gc_cv);
+		pthread_mutex_destroy(&a->gc_mu);
+	}
 	if (a->ready)
 		event_free(a->ready);
 	art_xfer_destroy(a->x);
 	free(a->gone);
 	free(a);
+}
+
+/* ---------------------------------------------------------------- the collector */
+
+/* One check of the collector (on its thread). */
+static void gc_check(node_art_net *a)
+{
+	art_store_stats st;
+	art_gc_stats g;
+	int err;
+	if ((err = art_store_get_stats(a->s, &st))) {
+		IOLM_WARN(MOD, "gc: cannot read the store's totals: %s", iolm_strerror(err));
+		return;
+	}
+	if (st.bytes <= a->gc_keep) {
+		a->gc_warned = 0;
+		return;
+	}
+	if (st.unreferenced || st.pinned < st.artifacts) {
+		if ((err = art_store_gc(a->s, &g, a->gc_keep, 0))) {
+			IOLM_WARN(MOD, "gc: %s", iolm_strerror(err));
+			return;
+		}
+		if ((err = art_store_get_stats(a->s, &st)) || st.bytes <= a->gc_keep) {
+			a->gc_warned = 0;
+			return;
+		}
+	}
+	if (!a->gc_warned)
+		IOLM_WARN(MOD, "the artifact store holds %llu MiB of chunks, above art_keep_mb = "
+			       "%llu, and the rest is pinned: unpin artifacts to free space",
+			  (unsigned long long)(st.bytes >> 20),
+			  (unsigned long long)(a->gc_keep >> 20));
+	a->gc_warned = 1;
+}
+
+static void *gc_main(void *arg)
+{
+	node_art_net *a = arg;
+	pthread_mutex_lock(&a->gc_mu);
+	while (!a->gc_stop) {
+		struct timespec until;
+		clock_gettime(CLOCK_MONOTONIC, &until);
+		until.tv_sec += (time_t)(a->gc_interval_ms / 1000);
+		until.tv_nsec += (long)(a->gc_interval_ms % 1000) * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		while (!a->gc_stop && !a->gc_wake &&
+		       pthread_cond_timedwait(&a->gc_cv, &a->gc_mu, &until) != ETIMEDOUT)
+			;
+		if (a->gc_stop)
+			break;
+		a->gc_wake = 0;
+		pthread_mutex_unlock(&a->gc_mu);
+		gc_check(a);
+		pthread_mutex_lock(&a->gc_mu);
+	}
+	pthread_mutex_unlock(&a->gc_mu);
+	return NULL;
+}
+
+int node_art_net_start_gc(node_art_net *a, uint64_t keep, uint64_t interval_ms)
+{
+	pthread_condattr_t ca;
+	if (!a || !interval_ms)
+		return IOLM_EINVAL;
+	if (a->gc_started)
+		return IOLM_ESTATE;
+	a->gc_keep = keep;
+	a->gc_interval_ms = interval_ms;
+	a->gc_stop = 0;
+	a->gc_wake = 1; /* a first check at once */
+	if (pthread_mutex_init(&a->gc_mu, NULL))
+		return IOLM_ENOMEM;
+	if (pthread_condattr_init(&ca) || pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) ||
+	    pthread_cond_init(&a->gc_cv, &ca)) {
+		pthread_mutex_destroy(&a->gc_mu);
+		return IOLM_ENOMEM;
+	}
+	pthread_condattr_destroy(&ca);
+	if (pthread_create(&a->gc_thread, NULL, gc_main, a)) {
+		pthread_cond_destroy(&a->gc_cv);
+		pthread_mutex_destroy(&a->gc_mu);
+		return IOLM_ENOMEM;
+	}
+	a->gc_started = 1;
+	return IOLM_OK;
+}
+
+void node_art_net_gc_wake(node_art_net *a)
+{
+	if (!a || !a->gc_started)
+		return;
+	pthread_mutex_lock(&a->gc_mu);
+	a->gc_wake = 1;
+	pthread_cond_signal(&a->gc_cv);
+	pthread_mutex_unlock(&a->gc_mu);
 }

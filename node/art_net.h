@@ -39,6 +39,16 @@ int node_art_net_create(node_art_net **out, node_p2p *p2p, art_store *s,
 /* NULL is a no-op. Chunks stored stay stored: a fetch resumes after a restart. */
 void node_art_net_destroy(node_art_net *a);
 
+/* Keep the store's chunks under keep bytes where unpinned artifacts allow it: a thread
+ * of its own checks every interval_ms, and at once after node_art_net_gc_wake, and when
+ * the chunks hold more than keep bytes and something is collectable (an unpinned
+ * artifact, or chunks no artifact references) runs art_store_gc(keep). When all of it is
+ * pinned it logs a warning, once until the store is back under keep. Runs until
+ * node_art_net_destroy. IOLM_ESTATE when already started. */
+int node_art_net_start_gc(node_art_net *a, uint64_t keep, uint64_t interval_ms) IOLM_WUR;
+/* Check now (after an unpin). A no-op without the collector. */
+void node_art_net_gc_wake(node_art_net *a);
+
 /* The four calls below take a NULL a as "no artifact transfer" (they do nothing, and
  * on_frame returns 0), so the node's callbacks need no test of their own. */
 /* Returns 1 when f is an artifact frame (handled, or penalized when malformed), 0 for
@@ -71,6 +81,8 @@ typedef struct node_rpc_art_ops {
 	int (*peer_info)(void *ctx, const node_peer *peer, art_xfer_peer_info *out);
 	/* Optional: the store gained artifact id whole (POST /artifact/add): tell the peers. */
 	void (*announce)(void *ctx, const uint8_t id[ART_ID_LEN]);
+	/* Optional: an artifact was unpinned (POST /artifact/unpin): space may be freed. */
+	void (*unpinned)(void *ctx);
 	/* The store behind GET /artifacts, /artifact/{id}/manifest and /content and POST
 	 * /artifact/add, /pin, /unpin and /gc; NULL: those answer 404. Used on the loop and,
 	 * for add and gc, on one worker thread (art_store is thread-safe). */

@@ -18,6 +18,7 @@
 #include "node/node_int.h"
 
 #define MOD "node"
+#define NODE_GC_MS 60000 /* the artifact collector checks the store this often */
 
 void node_block_id(void *ctx, uint8_t id[static CONS_ID_LEN], const uint8_t *block, size_t len)
 {
@@ -852,6 +853,9 @@ static int open_net(struct node *n)
 	if ((rc = node_art_net_create(&n->artnet, n->p2p, n->art, &ac, n->rpc, n->base)))
 		return rc;
 	node_art_net_resume(n->artnet, n->art);
+	if (c->art_keep_mb &&
+	    (rc = node_art_net_start_gc(n->artnet, (uint64_t)c->art_keep_mb << 20, NODE_GC_MS)))
+		return rc;
 	return IOLM_OK;
 }
 

@@ -344,6 +344,8 @@ static int pin_reply(node_rpc *r, struct evhttp_request *req, const char *arg, i
 		return err;
 	rpc_json_put(&err, o, "id", rpc_json_hex(id, ART_ID_LEN));
 	rpc_json_put(&err, o, "pinned", json_boolean(pin));
+	if (!pin && r->art.unpinned)
+		r->art.unpinned(r->art.ctx);
 	if (err)
 		json_decref(o);
 	else

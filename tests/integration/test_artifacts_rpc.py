@@ -5,8 +5,9 @@ reads itself, GET /artifacts, pin, unpin and POST /artifact/gc, and GET
 memory) comes back byte for byte; a client that leaves half way through costs nothing; a
 collection that deletes the chunks of a reply in flight cuts it short (the client sees
 fewer bytes than Content-Length, never wrong ones); a peer fetches an artifact added
-this way; and the node stops cleanly (exit 0, under the sanitizers too) with a reply
-still in flight."""
+this way; a node with art_keep_mb collects an artifact as soon as it is unpinned, and
+warns when what is pinned alone exceeds the budget; and the node stops cleanly (exit 0,
+under the sanitizers too) with a reply still in flight."""
 import hashlib
 import json
 import os
@@ -63,6 +64,8 @@ def read_reply(s, limit=None):
 
 
 def test_artifacts_rpc(net):
+    with open(os.path.join(net.nodes[1].dir, "node.conf"), "a") as f:
+        f.write("art_keep_mb = 1\n")
     net.start_all()
     net.wait("all nodes at height 2", lambda: all(n.height() >= 2 for n in net.nodes), 60)
     n0, n1 = net.nodes[0], net.nodes[1]
@@ -200,6 +203,27 @@ def test_artifacts_rpc(net):
     status, body = n1.get_bytes("/artifact/%s/content" % ids["small"], token=n1.cookie())
     with open(small, "rb") as f:
         assert_that(status == 200 and body == f.read(), "node1's copy: %d" % status)
+
+    # node1 keeps 1 MiB (art_keep_mb): an artifact it unpins goes at once; what is
+    # pinned stays, with a warning
+    status, body = n1.post("/artifact/fetch/" + ids["mid"], b"", token=n1.cookie())
+    assert_that(status == 200, "fetch of mid at node1: %s %s" % (status, body))
+    net.wait("node1 fetching the 48 MiB artifact",
+             lambda: n1.get("/artifact/" + ids["mid"]).get("state") == "done", 60)
+    time.sleep(1)
+    lst = n1.get("/artifacts")
+    assert_that(lst["total"] == 2, "node1 keeps pinned artifacts past its budget: %s" % lst)
+    status, un = n1.post("/artifact/unpin/" + ids["small"], b"", token=n1.cookie())
+    assert_that(status == 200, "unpin at node1: %s %s" % (status, un))
+
+    def collected():
+        lst = n1.get("/artifacts")
+        return lst["total"] == 1 and lst["artifacts"][0]["id"] == ids["mid"]
+    net.wait("node1's collector dropping the unpinned artifact", collected, 30)
+    with open(n1.log_path) as f:
+        log = f.read()
+    assert_that("above art_keep_mb = 1," in log and "gc: 1 artifacts dropped" in log,
+                "node1's log: no collection, or no warning for the pinned rest")
 
     metrics = n0.get_text("/metrics")
     assert_that('iolm_rpc_requests_total{endpoint="artifact_admin"}' in metrics and

@@ -28,6 +28,7 @@ static void defaults_then_every_key(void **state)
 	assert_int_equal(c.art_global_kib_s, 0);
 	assert_int_equal(c.history_index, 1);
 	assert_int_equal(c.art_window, 128);
+	assert_int_equal(c.art_keep_mb, 0);
 	assert_int_equal(c.mempool_ttl_blocks, 3600);
 	node_config_release(&c);
 
@@ -47,6 +48,7 @@ static void defaults_then_every_key(void **state)
 			   "   art_global_kib_s=8192   \n"
 			   "history_index = off\n"
 			   "art_window = 48\n"
+			   "art_keep_mb = 10240\n"
 			   "log_level = debug\n"
 			   "log_format = json";
 	assert_int_equal(parse(&c, text, err, sizeof err), IOLM_OK);
@@ -68,6 +70,7 @@ static void defaults_then_every_key(void **state)
 	assert_int_equal(c.art_global_kib_s, 8192);
 	assert_int_equal(c.history_index, 0);
 	assert_int_equal(c.art_window, 48);
+	assert_int_equal(c.art_keep_mb, 10240);
 	assert_int_equal(c.log_level, IOLM_LOG_DEBUG);
 	assert_int_equal(c.log_format, IOLM_LOG_JSON);
 	node_config_release(&c);
@@ -88,6 +91,7 @@ static void errors_name_the_line(void **state)
 		{ "history_index = 0\n", "node.conf:1: bad value for \"history_index\"" },
 		{ "art_window = 257\n", "node.conf:1: bad value for \"art_window\"" },
 		{ "art_window = 0\n", "node.conf:1: bad value for \"art_window\"" },
+		{ "art_keep_mb = 1073741825\n", "node.conf:1: bad value for \"art_keep_mb\"" },
 		{ "mempool_ttl_blocks = 100000001\n",
 		  "node.conf:1: bad value for \"mempool_ttl_blocks\"" },
 		{ "just words\n", "node.conf:1: expected key = value" },
@@ -125,7 +129,7 @@ static void save_then_load_round_trips(void **state)
 	assert_int_equal(node_config_load(&b, dir, err, sizeof err), IOLM_ENOTFOUND);
 	assert_int_equal(parse(&a, "peers = 127.0.0.1:7001\nart_peer_kib_s = 512\n"
 				   "art_global_kib_s = 4096\nlog_format = json\nhistory_index = off\n"
-				   "art_window = 8\nmempool_ttl_blocks = 77\n",
+				   "art_window = 8\nmempool_ttl_blocks = 77\nart_keep_mb = 3\n",
 			       err, sizeof err),
 			 IOLM_OK);
 	snprintf(a.dir, sizeof a.dir, "%s", dir);
@@ -138,6 +142,7 @@ static void save_then_load_round_trips(void **state)
 	assert_int_equal(b.log_format, IOLM_LOG_JSON);
 	assert_int_equal(b.history_index, 0);
 	assert_int_equal(b.art_window, 8);
+	assert_int_equal(b.art_keep_mb, 3);
 	assert_int_equal(b.mempool_ttl_blocks, 77);
 	assert_int_equal(b.map_size_mb, a.map_size_mb);
 	assert_int_equal(b.heartbeat_ms, a.heartbeat_ms);
