@@ -167,6 +167,9 @@ typedef struct miner_server miner_server;
 int miner_server_start(miner_server **out, const char *host, uint16_t port) IOLM_WUR;
 /* Make work id's files, in dir (copied), servable. Thread-safe. */
 int miner_server_add(miner_server *s, const uint8_t work[static 32], const char *dir) IOLM_WUR;
+/* Stop serving work id's files (before its directory goes). Thread-safe; an unknown id
+ * is a no-op. */
+void miner_server_remove(miner_server *s, const uint8_t work[static 32]);
 /* Requests answered so far (200s) and refused (4xx). Thread-safe. */
 void miner_server_counts(miner_server *s, uint64_t *served, uint64_t *refused);
 /* Stop the thread and free everything. */

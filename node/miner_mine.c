@@ -6,7 +6,7 @@
  *                   [--data TRAIN_FILE --eval EVAL_FILE] [--parent HEX|best|none]
  *                   [--bond N] [--fee N]
  *                   [--endpoint URL] [--device auto|cpu|cuda] [--threads N]
- *                   [--rounds R] [--follow SECONDS]
+ *                   [--rounds R] [--follow SECONDS] [--keep-runs N]
  *
  * The data sets are the task's artifacts: --data and --eval name local copies (checked
  * against the task's ids); without them the node is asked for them (fetching them from
@@ -18,11 +18,17 @@
  * serve the run's claim and checkpoints (miner_serve.c); follow the work's status and
  * the account's rewards once a second. The next round starts when the work is decided;
  * after the last one the miner keeps serving and following until Ctrl-C, or until
- * --follow SECONDS pass without a new event. */
+ * --follow SECONDS pass without a new event. With --keep-runs N, after each decided round
+ * the run directories of decided works beyond the newest N are deleted (and their
+ * checkpoints dropped from OUT/art-store), except the task's best work, whose final
+ * checkpoint other miners fetch; so are fetched parents' checkpoints other than the
+ * best's. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <ctype.h>
+#include <dirent.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -38,7 +44,7 @@
 struct mine_opts {
 	const char *node, *cookie, *keyfile, *task_hex, *data, *eval, *listen, *out;
 	const char *parent, *device, *endpoint;
-	uint64_t steps, bond, fee, rounds, follow;
+	uint64_t steps, bond, fee, rounds, follow, keep_runs;
 	uint32_t threads;
 };
 
@@ -50,6 +56,8 @@ struct own_work {
 	uint64_t sent_ms;
 	miner_work last; /* as last seen on chain */
 	int dropped;
+	int pruned;      /* its directory is gone (--keep-runs) */
+	uint8_t ckpt_id[ART_ID_LEN];
 };
 
 struct mine {
@@ -68,6 +76,7 @@ struct mine {
 	char endpoint[LEDGER_MAX_ENDPOINT + 1];
 	struct own_work *works;
 	size_t nworks;
+	unsigned next_run;    /* the next run-NNNN to try; 0: not scanned yet */
 	miner_rewards rewards;
 	int tty;
 };
@@ -78,7 +87,8 @@ static void mine_usage(void)
 		"usage: iolm-miner mine --node HOST:PORT --cookie FILE --key FILE --task HEX\n"
 		"         --steps N --listen HOST:PORT --out DIR [--data TRAIN_FILE --eval EVAL_FILE]\n"
 		"         [--parent HEX|best|none] [--bond N] [--fee N] [--endpoint URL]\n"
-		"         [--device auto|cpu|cuda] [--threads N] [--rounds R] [--follow SECONDS]\n");
+		"         [--device auto|cpu|cuda] [--threads N] [--rounds R] [--follow SECONDS]\n"
+		"         [--keep-runs N]\n");
 }
 
 static void on_signal(int sig)
@@ -115,6 +125,8 @@ static int parse_mine_opts(struct mine_opts *o, int argc, char **argv)
 		else if (!strcmp(k, "--fee")) bad = miner_parse_u64(&o->fee, v);
 		else if (!strcmp(k, "--rounds")) bad = miner_parse_u64(&o->rounds, v);
 		else if (!strcmp(k, "--follow")) bad = miner_parse_u64(&o->follow, v);
+		else if (!strcmp(k, "--keep-runs"))
+			bad = miner_parse_u64(&o->keep_runs, v) || o->keep_runs < 1;
 		else if (!strcmp(k, "--threads")) {
 			bad = miner_parse_u64(&t, v) || t < 1 || t > 64;
 			o->threads = (uint32_t)t;
@@ -399,15 +411,34 @@ static int choose_parent(struct mine *m, struct parent *p, const char *spec)
 	return parent_checkpoint(m, p, w.endpoint);
 }
 
-/* A fresh run directory DIR/run-NNNN. */
+/* A fresh run directory DIR/run-NNNN, numbered after every run-NNNN already in DIR (so a
+ * number is never reused once --keep-runs deleted its run). */
 static int run_dir(struct mine *m, char *dir, size_t cap)
 {
-	for (unsigned i = 1; i < 100000; i++) {
+	if (!m->next_run) {
+		DIR *d = opendir(m->o.out);
+		struct dirent *e;
+		unsigned long v;
+		char *end;
+		m->next_run = 1;
+		while (d && (e = readdir(d))) {
+			if (strncmp(e->d_name, "run-", 4) || !isdigit((unsigned char)e->d_name[4]))
+				continue;
+			v = strtoul(e->d_name + 4, &end, 10);
+			if (!*end && v < 100000 && v >= m->next_run)
+				m->next_run = (unsigned)v + 1;
+		}
+		if (d)
+			closedir(d);
+	}
+	for (unsigned i = m->next_run; i < 100000; i++) {
 		int n = snprintf(dir, cap, "%s/run-%04u", m->o.out, i);
 		if (n < 0 || (size_t)n >= cap)
 			return IOLM_ETOOBIG;
-		if (mkdir(dir, 0755) == 0)
+		if (mkdir(dir, 0755) == 0) {
+			m->next_run = i + 1;
 			return IOLM_OK;
+		}
 		if (errno != EEXIST)
 			return IOLM_EIO;
 	}
@@ -502,6 +533,7 @@ static int mine_round(struct mine *m, unsigned round, const char *parent_spec)
 	       r.eval_loss, (double)r.initial_eval_loss);
 	ow->start_step = r.start_step;
 	ow->end_step = r.end_step;
+	memcpy(ow->ckpt_id, ckpt_id, ART_ID_LEN);
 	if ((err = commit_work(m, ow, &p, &r, ckpt_id)))
 		return err;
 	ow->sent_ms = iolm_clock_wall_ms();
@@ -644,6 +676,84 @@ static enum watch_end watch(struct mine *m, int until_decided)
 	return WATCH_STOP;
 }
 
+/* ---------------------------------------------------------------- --keep-runs */
+
+/* Delete directory dir and the regular files in it (a run or a fetched parent: flat). */
+static int remove_dir(const char *dir)
+{
+	char path[MINER_PATH_MAX + 256];
+	struct dirent *e;
+	DIR *d = opendir(dir);
+	int err = IOLM_OK;
+	if (!d)
+		return errno == ENOENT ? IOLM_OK : IOLM_EIO;
+	while ((e = readdir(d))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		if (snprintf(path, sizeof path, "%s/%s", dir, e->d_name) >= (int)sizeof path ||
+		    unlink(path) != 0)
+			err = IOLM_EIO;
+	}
+	closedir(d);
+	if (!err && rmdir(dir) != 0)
+		err = IOLM_EIO;
+	return err;
+}
+
+/* --keep-runs: the directories of decided works beyond the newest keep_runs go, but the
+ * task's best work's (asked of the node; nothing goes when it cannot answer), and the
+ * checkpoints fetched from other miners but the best's. */
+static void prune(struct mine *m)
+{
+	uint8_t tid[32], best[32];
+	char hex[65], name[80];
+	unsigned runs = 0, parents = 0;
+	struct dirent *e;
+	DIR *d;
+	int has_best;
+
+	memcpy(tid, m->task.task.id, 32);
+	if (miner_rpc_task(&m->rpc, &m->task, tid))
+		return;
+	has_best = m->task.has_best;
+	memcpy(best, m->task.best_work, 32);
+	for (size_t i = 0; i + m->o.keep_runs < m->nworks; i++) {
+		struct own_work *w = &m->works[i];
+		if (w->pruned || !decided(w) || (has_best && !memcmp(w->id, best, 32)))
+			continue;
+		miner_server_remove(m->srv, w->id);
+		if (remove_dir(w->dir)) {
+			fprintf(stderr, "iolm-miner: cannot delete %s: %s\n", w->dir, strerror(errno));
+			continue;
+		}
+		w->pruned = 1;
+		runs++;
+		if (art_store_unpin(m->store, w->ckpt_id))
+			fprintf(stderr, "iolm-miner: cannot unpin the checkpoint of %s\n", w->dir);
+	}
+	hex32(hex, best);
+	snprintf(name, sizeof name, "parent-%s", hex);
+	if ((d = opendir(m->o.out))) {
+		while ((e = readdir(d))) {
+			char path[MINER_PATH_MAX + 128];
+			if (strncmp(e->d_name, "parent-", 7) || strlen(e->d_name) != 7 + 64 ||
+			    (has_best && !strcmp(e->d_name, name)))
+				continue;
+			snprintf(path, sizeof path, "%s/%s", m->o.out, e->d_name);
+			if (remove_dir(path) == IOLM_OK)
+				parents++;
+		}
+		closedir(d);
+	}
+	if (runs && art_store_gc(m->store, NULL, 0, 0))
+		fprintf(stderr, "iolm-miner: cannot collect %s/art-store\n", m->o.out);
+	if (runs || parents) {
+		printf("kept the newest %" PRIu64 " runs and the task's best: deleted %u runs and "
+		       "%u fetched parent checkpoints\n", m->o.keep_runs, runs, parents);
+		fflush(stdout);
+	}
+}
+
 /* ---------------------------------------------------------------- main */
 
 static void mine_release(struct mine *m)
@@ -690,6 +800,8 @@ int miner_mine_main(int argc, char **argv)
 		end = watch(m, round < m->o.rounds);
 		if (end != WATCH_DECIDED)
 			break;
+		if (m->o.keep_runs)
+			prune(m);
 		/* the next round extends our own work once accepted, else the task's best */
 		const struct own_work *w = &m->works[m->nworks - 1];
 		if (w->last.status == MINER_WORK_ACCEPTED)

@@ -260,6 +260,21 @@ int miner_server_start(miner_server **out, const char *host, uint16_t port)
 	return IOLM_OK;
 }
 
+void miner_server_remove(miner_server *s, const uint8_t work[static 32])
+{
+	char *dir = NULL;
+	pthread_mutex_lock(&s->mu);
+	for (size_t i = 0; i < s->n; i++) {
+		if (memcmp(s->works[i].work, work, 32) == 0) {
+			dir = s->works[i].dir;
+			s->works[i] = s->works[--s->n];
+			break;
+		}
+	}
+	pthread_mutex_unlock(&s->mu);
+	free(dir);
+}
+
 int miner_server_add(miner_server *s, const uint8_t work[static 32], const char *dir)
 {
 	int err = IOLM_OK;

@@ -226,7 +226,7 @@ def test_mining(net):
     phase("task created")
     # 1. an honest miner: verified, accepted, the first best; paid
     k1, a1 = env.new_key("miner1")
-    base = free_base_port(3)
+    base = free_base_port(4)
     out1 = os.path.join(net.dir, "run1")
     m1 = mine(env, k1, task, out1, base, "none", local_data=False)
     try:
@@ -343,6 +343,33 @@ def test_mining(net):
     finally:
         m1.terminate()
         m1.wait()
+
+    # 5. a miner keeping one run (--keep-runs 1): three rounds from scratch along its own
+    # lineage; once the second is decided the first run's directory goes (it is not the
+    # task's best: miner 2's 80 steps beat its 30), the newest stay
+    k3, _ = env.new_key("miner3")
+    out3 = os.path.join(net.dir, "run3")
+    m3 = mine(env, k3, task, out3, base + 3, "none", steps=30,
+              extra=("--rounds", "3", "--keep-runs", "1", "--follow", "2"))
+    try:
+        assert_that(m3.wait(timeout=240) == 0, "miner 3 failed: see run3.log")
+    except subprocess.TimeoutExpired:
+        m3.kill()
+        m3.wait()
+        raise TestFailure("miner 3 did not finish three rounds in 240 s")
+    with open(out3 + ".log") as f:
+        log3 = f.read()
+    works3 = re.findall(r"work ([0-9a-f]{64}) committed", log3)
+    assert_that(len(works3) == 3, "miner 3 committed %d works" % len(works3))
+    assert_that(env.n0.get("/task/" + task)["best_work"] != works3[0],
+                "miner 3's first work became the best")
+    assert_that(not os.path.exists(os.path.join(out3, "run-0001")) and
+                os.path.isdir(os.path.join(out3, "run-0002")) and
+                os.path.isfile(os.path.join(out3, "run-0003", "claim.bin")),
+                "miner 3's runs after --keep-runs 1: %s" % sorted(os.listdir(out3)))
+    assert_that("deleted 1 runs and 0 fetched parent checkpoints" in log3,
+                "no pruning line in run3.log")
+    phase("--keep-runs 1: the first run deleted")
     final = 0
     for n in net.nodes:
         dropped = {}
