@@ -40,6 +40,7 @@ typedef struct add_batch {
 
 typedef struct adder {
 	art_store *s;
+	int id_only;                     /* art_add_options.id_only: store nothing */
 	uint8_t *buf[2];
 	unsigned cur;                    /* the buffer being cut */
 	uint64_t buf_end[2];             /* items of the writer to wait for before refilling */
@@ -93,7 +94,7 @@ static int store_batch(void *ctx, void *item, int failed)
 	const add_batch *b = item;
 	art_add_stats st = { 0 };
 	int rc;
-	if (failed)
+	if (failed || a->id_only)
 		return IOLM_OK;
 	if (!a->txn && (rc = art_lmdb_err(mdb_txn_begin(a->s->env, NULL, 0, &a->txn)))) {
 		a->txn = NULL;
@@ -379,7 +380,7 @@ static int finish_add(adder *a, uint8_t id[static ART_ID_LEN], const art_add_opt
 	if ((rc = art_manifest_build(&mb, id, kind, opt ? opt->parent : NULL, a->files, a->n_files,
 				     a->refs, a->n_refs)) ||
 	    (rc = iolm_decode_manifest(&m, mb.data, mb.len, IOLM_MAX_MANIFEST_BYTES)) ||
-	    (rc = art_lmdb_err(mdb_txn_begin(a->s->env, NULL, 0, &txn))))
+	    a->id_only || (rc = art_lmdb_err(mdb_txn_begin(a->s->env, NULL, 0, &txn))))
 		goto out;
 	if ((rc = art_put_manifest_txn(a->s, txn, id, m, mb.data, mb.len, opt && opt->pin))) {
 		mdb_txn_abort(txn);
@@ -412,6 +413,7 @@ int art_store_add(art_store *s, uint8_t id[static ART_ID_LEN], art_add_stats *st
 		goto out;
 	}
 	a->s = s;
+	a->id_only = opt && opt->id_only;
 	pthread_rwlock_rdlock(&s->gc_lock);
 	/* Chunks of the writer's committed transactions stay queued for gc after a failure;
 	 * those of its open one are dropped. */

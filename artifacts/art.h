@@ -113,6 +113,9 @@ typedef struct art_add_options {
 	 * when the file is a checkpoint. Ignored for folders (each file's own are used). */
 	const uint64_t *cuts;
 	size_t n_cuts;
+	/* Compute the id only (to check a local file against an id): the chunks are cut and
+	 * hashed as for an add, and nothing is stored; stats count no new chunks. */
+	int id_only;
 } art_add_options;
 
 typedef struct art_add_stats {

@@ -567,6 +567,30 @@ static void test_readd_does_not_double_count(void **state)
 	assert_int_equal(art_store_get(f->s, id2, f->out), IOLM_OK);
 }
 
+/* id_only: the id an add gives, and nothing stored. */
+static void test_add_id_only_stores_nothing(void **state)
+{
+	fixture *f = *state;
+	uint8_t id[ART_ID_LEN], id2[ART_ID_LEN];
+	art_add_options o = { .kind = ART_KIND_CHECKPOINT, .id_only = 1 };
+	art_add_stats st;
+	art_store_stats ss;
+	t_write_random(f->a, 700000, 9);
+	assert_int_equal(art_store_add(f->s, id, &st, f->a, &o), IOLM_OK);
+	assert_true(art_id_valid(id));
+	assert_int_equal(st.bytes, 700000);
+	assert_true(st.chunks > 5);
+	assert_int_equal(st.new_chunks, 0);
+	assert_int_equal(art_store_get_stats(f->s, &ss), IOLM_OK);
+	assert_int_equal(ss.chunks, 0);
+	assert_int_equal(ss.artifacts, 0);
+	assert_int_equal(art_store_get(f->s, id, f->out), IOLM_ENOTFOUND);
+	o.id_only = 0;
+	assert_int_equal(art_store_add(f->s, id2, &st, f->a, &o), IOLM_OK);
+	assert_memory_equal(id, id2, ART_ID_LEN);
+	assert_int_equal(st.new_chunks, st.chunks);
+}
+
 static void test_list_pin_unpin(void **state)
 {
 	fixture *f = *state;
@@ -861,6 +885,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_gc_frees_exactly_the_unreferenced_chunks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_readd_does_not_double_count, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_list_pin_unpin, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_add_id_only_stores_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_corrupted_chunk_is_detected_on_get, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_manifest_then_chunks_like_a_transfer, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_orphan_chunks_are_collected, setup, teardown),
