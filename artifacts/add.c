@@ -398,7 +398,7 @@ int art_store_add(art_store *s, uint8_t id[static ART_ID_LEN], art_add_stats *st
 {
 	adder *a = NULL;
 	struct stat sb;
-	int rc;
+	int rc, xfd = -1;
 	memset(id, 0, ART_ID_LEN);
 	if (!path || (opt && opt->kind && (opt->kind < ART_KIND_DATASET || opt->kind > ART_KIND_MODEL)) ||
 	    (opt && opt->parent && !art_id_valid(opt->parent)))
@@ -415,9 +415,17 @@ int art_store_add(art_store *s, uint8_t id[static ART_ID_LEN], art_add_stats *st
 	a->s = s;
 	a->id_only = opt && opt->id_only;
 	pthread_rwlock_rdlock(&s->gc_lock);
+	/* Another process's gc (`iolmd art gc` beside iolmd) must not take the chunks
+	 * stored before the manifest either. */
+	if (!a->id_only && (xfd = art_xlock(s, 0)) < 0) {
+		pthread_rwlock_unlock(&s->gc_lock);
+		rc = IOLM_EIO;
+		goto out;
+	}
 	/* Chunks of the writer's committed transactions stay queued for gc after a failure;
 	 * those of its open one are dropped. */
 	if ((rc = art_stage_start(&a->w, store_batch, store_finish, a))) {
+		art_xunlock(xfd);
 		pthread_rwlock_unlock(&s->gc_lock);
 		goto out;
 	}
@@ -440,6 +448,7 @@ int art_store_add(art_store *s, uint8_t id[static ART_ID_LEN], art_add_stats *st
 	a->st.new_bytes = a->new_bytes;
 	if (!rc)
 		rc = finish_add(a, id, opt);
+	art_xunlock(xfd);
 	pthread_rwlock_unlock(&s->gc_lock);
 out:
 	if (a) {

@@ -28,8 +28,17 @@ struct art_store {
 	int no_sync;             /* opened with MDB_NOSYNC */
 	/* add, put_manifest and put_chunk hold it shared; gc exclusively. */
 	pthread_rwlock_t gc_lock;
+	/* The same between processes (iolmd and `iolmd art` on one store): flock on this
+	 * file, shared by an add and exclusive for gc (art_xlock). */
+	char *lock_path;
 	struct art_pool *pool;   /* NULL when threads == 1 */
 };
+
+/* Take the store's lock file shared (an add) or exclusive (gc) on a descriptor of its
+ * own, so that it also orders threads of one process; blocks until granted. The
+ * descriptor, to pass to art_xunlock, or -1 (IOLM_EIO) when the file cannot be opened. */
+int art_xlock(art_store *s, int exclusive);
+void art_xunlock(int fd);
 
 /* Map an LMDB return code to an iolm error. */
 int art_lmdb_err(int rc);

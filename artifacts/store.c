@@ -11,7 +11,12 @@
  * nothing that gc cannot reclaim. */
 #include "artifacts/art_int.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -285,6 +290,13 @@ int art_store_open(art_store **out, const char *dir, const art_store_options *op
 		goto fail;
 	}
 	lock_init = 1;
+	size_t dl = strlen(dir);
+	if (!(s->lock_path = malloc(dl + sizeof "/gc.lock"))) {
+		rc = IOLM_ENOMEM;
+		goto fail;
+	}
+	memcpy(s->lock_path, dir, dl);
+	memcpy(s->lock_path + dl, "/gc.lock", sizeof "/gc.lock");
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	s->threads = opt && opt->threads ? opt->threads : (cpus > 0 ? (unsigned)cpus : 1);
 	if (s->threads > 8)
@@ -315,6 +327,7 @@ fail:
 		art_pool_destroy(s->pool);
 		if (lock_init)
 			pthread_rwlock_destroy(&s->gc_lock);
+		free(s->lock_path);
 		free(s);
 	}
 	return rc;
@@ -327,7 +340,28 @@ void art_store_close(art_store *s)
 	mdb_env_close(s->env);
 	art_pool_destroy(s->pool);
 	pthread_rwlock_destroy(&s->gc_lock);
+	free(s->lock_path);
 	free(s);
+}
+
+int art_xlock(art_store *s, int exclusive)
+{
+	int fd = open(s->lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -1;
+	while (flock(fd, exclusive ? LOCK_EX : LOCK_SH) != 0) {
+		if (errno != EINTR) {
+			close(fd);
+			return -1;
+		}
+	}
+	return fd;
+}
+
+void art_xunlock(int fd)
+{
+	if (fd >= 0)
+		close(fd); /* releases the flock */
 }
 
 /* ---------------------------------------------------------------- chunks */
@@ -606,8 +640,12 @@ int art_store_gc(art_store *s, art_gc_stats *stats, uint64_t watermark, uint64_t
 {
 	art_gc_stats st = { 0 };
 	MDB_txn *txn = NULL;
-	int rc, done = 0;
+	int rc, done = 0, xfd;
 	pthread_rwlock_wrlock(&s->gc_lock);
+	if ((xfd = art_xlock(s, 1)) < 0) {
+		rc = IOLM_EIO;
+		goto out;
+	}
 	if ((rc = art_lmdb_err(mdb_txn_begin(s->env, NULL, 0, &txn))) ||
 	    (rc = gc_manifests(s, txn, &st.artifacts_removed)))
 		goto out;
@@ -635,6 +673,7 @@ int art_store_gc(art_store *s, art_gc_stats *stats, uint64_t watermark, uint64_t
 out:
 	if (txn)
 		mdb_txn_abort(txn);
+	art_xunlock(xfd);
 	pthread_rwlock_unlock(&s->gc_lock);
 	if (stats)
 		*stats = st;

@@ -3,7 +3,12 @@
  * writer thread, its errors) are in test_art_pipeline.c. */
 #include "art_test_util.h"
 
+#include <fcntl.h>
 #include <lmdb.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include "artifacts/art_int.h"
 #include "core/merkle.h"
@@ -591,6 +596,60 @@ static void test_add_id_only_stores_nothing(void **state)
 	assert_int_equal(st.new_chunks, st.chunks);
 }
 
+struct lock_arg {
+	fixture *f;
+	int gc;             /* run a gc, else an add of f->a */
+	atomic_int done;
+	int rc;
+};
+
+static void *lock_thread(void *p)
+{
+	struct lock_arg *g = p;
+	uint8_t id[ART_ID_LEN];
+	if (g->gc)
+		g->rc = art_store_gc(g->f->s, NULL, 0, 0);
+	else
+		g->rc = art_store_add(g->f->s, id, NULL, g->f->a, NULL);
+	atomic_store(&g->done, 1);
+	return NULL;
+}
+
+/* Run a gc (or an add) while another process holds the store's lock file the other way
+ * (here a descriptor of the test's own, which flock treats the same): it waits until
+ * the lock is released, then runs. */
+static void waits_for_lock(fixture *f, int gc)
+{
+	char lock[600];
+	struct lock_arg g = { .f = f, .gc = gc };
+	pthread_t t;
+	int fd;
+	snprintf(lock, sizeof lock, "%s/gc.lock", f->store);
+	fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(flock(fd, gc ? LOCK_SH : LOCK_EX), 0);
+	assert_int_equal(pthread_create(&t, NULL, lock_thread, &g), 0);
+	usleep(200000);
+	assert_int_equal(atomic_load(&g.done), 0);
+	close(fd);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_int_equal(atomic_load(&g.done), 1);
+	assert_int_equal(g.rc, IOLM_OK);
+}
+
+/* `iolmd art gc` beside iolmd: a gc waits for another process's add, whose chunks are
+ * unreferenced until its manifest is stored, and an add waits for another's gc. */
+static void test_store_lock_between_processes(void **state)
+{
+	fixture *f = *state;
+	art_store_stats st;
+	t_write_random(f->a, 300000, 5);
+	waits_for_lock(f, 1);
+	waits_for_lock(f, 0);
+	assert_int_equal(art_store_get_stats(f->s, &st), IOLM_OK);
+	assert_int_equal(st.artifacts, 1);
+}
+
 static void test_list_pin_unpin(void **state)
 {
 	fixture *f = *state;
@@ -886,6 +945,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_readd_does_not_double_count, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_list_pin_unpin, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_add_id_only_stores_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_lock_between_processes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_corrupted_chunk_is_detected_on_get, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_manifest_then_chunks_like_a_transfer, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_orphan_chunks_are_collected, setup, teardown),
