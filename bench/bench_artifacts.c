@@ -29,6 +29,7 @@
  * (DIR: scratch space for the files and the stores, default "."; N: file size for
  * add/get, default 1024; --transfer-only: the transfer and its limit alone, for
  * profiling). */
+#include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -51,6 +52,15 @@
 
 static volatile uint8_t sink;
 
+/* A step failed: say where, with errno's text (most failures here are the system's). */
+#define DIE() die_at(__LINE__)
+static _Noreturn void die_at(int line)
+{
+	fprintf(stderr, "bench_artifacts: failed at bench_artifacts.c:%d (last system error: %s)\n",
+		line, strerror(errno));
+	exit(1);
+}
+
 static uint64_t splitmix(uint64_t *s)
 {
 	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
@@ -63,7 +73,7 @@ static uint8_t *random_bytes(size_t n, uint64_t seed)
 {
 	uint8_t *p = malloc(n);
 	if (!p)
-		exit(1);
+		DIE();
 	for (size_t i = 0; i < n; i += 8) {
 		uint64_t v = splitmix(&seed);
 		memcpy(p + i, &v, n - i < 8 ? n - i : 8);
@@ -79,7 +89,7 @@ static double bench_blake2b(double secs)
 	double t0, t, hash_rate, copy_rate;
 	long n;
 	if (!dst)
-		exit(1);
+		DIE();
 	t0 = bench_now();
 	for (n = 0; (t = bench_now() - t0) < secs; n++) {
 		art_chunk_id(out, src + (size_t)(n % NBUF) * CHUNK, CHUNK);
@@ -150,7 +160,7 @@ static void write_file(const char *path, uint64_t size)
 	uint8_t *blk = random_bytes(1u << 20, 3);
 	uint64_t seed = 4;
 	if (!f)
-		exit(1);
+		DIE();
 	while (size) {
 		size_t n = size < (1u << 20) ? (size_t)size : (1u << 20);
 		for (size_t i = 0; i + 8 <= n; i += 4096) {   /* vary every block */
@@ -158,12 +168,12 @@ static void write_file(const char *path, uint64_t size)
 			memcpy(blk + i, &v, 8);
 		}
 		if (fwrite(blk, 1, n, f) != n)
-			exit(1);
+			DIE();
 		size -= n;
 	}
 	/* Written back before timing, so writeback does not compete with the store. */
 	if (fflush(f) || fsync(fileno(f)) || fclose(f))
-		exit(1);
+		DIE();
 	free(blk);
 }
 
@@ -178,20 +188,20 @@ static void bench_store(const char *dir, uint64_t mib, double blake, unsigned th
 	snprintf(store, sizeof store, "%s/store", base);
 	snprintf(out, sizeof out, "%s/out", base);
 	if (mkdir(base, 0700))
-		exit(1);
+		DIE();
 	write_file(file, mib << 20);
 
 	art_store_options o = { .map_size = (mib << 20) * 2 + (64u << 20), .no_sync = 1,
 				.threads = threads };
 	if (art_store_open(&s, store, &o))
-		exit(1);
+		DIE();
 	double t0 = bench_now();
 	if (art_store_add(s, id, &st, file, NULL))
-		exit(1);
+		DIE();
 	double t_add = bench_now() - t0;
 	t0 = bench_now();
 	if (art_store_get(s, id, out))
-		exit(1);
+		DIE();
 	double t_get = bench_now() - t0;
 	double gib = (double)(mib << 20) / (1u << 30);
 	double bound = blake * threads;
@@ -200,7 +210,7 @@ static void bench_store(const char *dir, uint64_t mib, double blake, unsigned th
 	art_store_close(s);
 	snprintf(cmd, sizeof cmd, "rm -rf '%s'", base);
 	if (system(cmd))
-		exit(1);
+		DIE();
 }
 
 /* ---------------------------------------------------------------- transfer */
@@ -233,7 +243,7 @@ static void bx_frame(struct bx_side *b, int type, const uint8_t *p1, size_t n1,
 		while (cap < need)
 			cap *= 2;
 		if (!(b->out = realloc(b->out, cap)))
-			exit(1);
+			DIE();
 		b->out_cap = cap;
 	}
 	uint8_t *o = b->out + b->out_len;
@@ -283,7 +293,7 @@ static int bx_block(void *ctx, void *peer, const uint8_t id[ART_ID_LEN], const u
 	while (iov[0].iov_len + iov[1].iov_len) {
 		ssize_t w = sendmsg(b->fd, &m, MSG_NOSIGNAL);
 		if (w <= 0)
-			exit(1);
+			DIE();
 		for (int i = 0; i < 2; i++) {
 			size_t k = (size_t)w < iov[i].iov_len ? (size_t)w : iov[i].iov_len;
 			iov[i].iov_base = (uint8_t *)iov[i].iov_base + k;
@@ -307,7 +317,7 @@ static void bx_penalize(void *ctx, void *peer, uint32_t points, const char *reas
 {
 	(void)ctx, (void)peer, (void)points;
 	fprintf(stderr, "bench_artifacts: transfer peer penalized: %s\n", reason);
-	exit(1);
+	DIE();
 }
 
 static void bx_done(void *ctx, const uint8_t id[ART_ID_LEN], int err)
@@ -324,7 +334,7 @@ static void bx_flush(struct bx_side *b)
 	while (off < b->out_len) {
 		ssize_t w = send(b->fd, b->out + off, b->out_len - off, MSG_NOSIGNAL);
 		if (w <= 0)
-			exit(1);
+			DIE();
 		off += (size_t)w;
 	}
 	b->out_len = 0;
@@ -338,7 +348,7 @@ static void bx_dispatch(struct bx_side *b)
 		const uint8_t *h = b->in + pos;
 		size_t len = (size_t)h[1] << 24 | (size_t)h[2] << 16 | (size_t)h[3] << 8 | h[4];
 		if (len > BX_IN_CAP - 5)
-			exit(1);
+			DIE();
 		if (b->in_len - pos < 5 + len)
 			break;
 		const uint8_t *p = h + 5;
@@ -351,7 +361,7 @@ static void bx_dispatch(struct bx_side *b)
 			break;
 		case BX_HAVE:
 			if (len < ART_ID_LEN || (len - ART_ID_LEN) % ART_ID_LEN)
-				exit(1);
+				DIE();
 			art_xfer_on_have(b->x, &b->peer, p, p + ART_ID_LEN,
 					 (len - ART_ID_LEN) / ART_ID_LEN);
 			break;
@@ -359,7 +369,7 @@ static void bx_dispatch(struct bx_side *b)
 			art_xfer_on_block(b->x, &b->peer, p, p + ART_ID_LEN, len - ART_ID_LEN);
 			break;
 		default:
-			exit(1);
+			DIE();
 		}
 		pos += 5 + len;
 	}
@@ -413,7 +423,7 @@ static void bx_side_open(struct bx_side *b, const char *dir, uint64_t bytes, int
 	art_xfer_config xc = { .window = BX_WINDOW };
 	if (art_store_open(&b->s, dir, &o) || art_xfer_create(&b->x, b->s, &xc, &cb) ||
 	    !(b->in = malloc(BX_IN_CAP)))
-		exit(1);
+		DIE();
 }
 
 static void bx_side_close(struct bx_side *b)
@@ -441,21 +451,21 @@ static void bench_transfer(const char *dir, uint64_t mib)
 	snprintf(src, sizeof src, "%s/src", base);
 	snprintf(dst, sizeof dst, "%s/dst", base);
 	if (mkdir(base, 0700))
-		exit(1);
+		DIE();
 	write_file(file, bytes);
 	bench_tcp_pair(fds);
 	bx_side_open(&sv, src, bytes, fds[1]);
 	bx_side_open(&cl, dst, bytes, fds[0]);
 	if (art_store_add(sv.s, id, NULL, file, NULL) || unlink(file))
-		exit(1);
+		DIE();
 
 	/* Connected: each side announces what it holds; then the fetch starts. */
 	if (art_xfer_peer_add(sv.x, &sv.peer) || art_xfer_peer_add(cl.x, &cl.peer))
-		exit(1);
+		DIE();
 	bx_flush(&sv);
 	double t0 = bench_now();
 	if (pthread_create(&t, NULL, bx_server, &sv) || art_xfer_fetch(cl.x, id, 1))
-		exit(1);
+		DIE();
 	bx_loop(&cl, 1);
 	double secs = bench_now() - t0;
 	shutdown(cl.fd, SHUT_RDWR);
@@ -463,7 +473,7 @@ static void bench_transfer(const char *dir, uint64_t mib)
 	art_xfer_get_stats(cl.x, &st);
 	if (cl.err || st.bytes_received != bytes || st.corrupt) {
 		fprintf(stderr, "bench_artifacts: transfer incomplete: %s\n", iolm_strerror(cl.err));
-		exit(1);
+		DIE();
 	}
 	bench_figure("transfer_gib_per_s", (double)bytes / secs / (1u << 30), "GiB/s",
 		     "raw_tcp_gib_per_s", raw);
@@ -471,7 +481,7 @@ static void bench_transfer(const char *dir, uint64_t mib)
 	bx_side_close(&cl);
 	snprintf(cmd, sizeof cmd, "rm -rf '%s'", base);
 	if (system(cmd))
-		exit(1);
+		DIE();
 }
 
 int main(int argc, char **argv)
@@ -488,6 +498,16 @@ int main(int argc, char **argv)
 			xfer_mib = strtoull(argv[++i], NULL, 10);
 		else if (strcmp(argv[i], "--transfer-only") == 0)
 			only_transfer = 1;
+		else if (strcmp(argv[i], "--quick") != 0) {
+			fprintf(stderr, "usage: bench_artifacts [--quick] [--dir DIR] [--mib N] "
+					"[--xfer-mib N] [--transfer-only]\n");
+			return 2;
+		}
+	}
+	struct stat dsb;
+	if (stat(dir, &dsb) != 0 || !S_ISDIR(dsb.st_mode)) {
+		fprintf(stderr, "bench_artifacts: --dir %s is not a folder\n", dir);
+		return 2;
 	}
 	if (mib == 0 || mib > 65536)
 		mib = 1024;
