@@ -126,6 +126,13 @@ int compute_model_loss(compute_model *m, float *loss, const uint8_t *inputs,
 int compute_model_eval(compute_model *m, float *loss, const uint8_t *data, size_t len,
 		       uint32_t max_windows) IOLM_WUR;
 
+/* The model's next-byte distribution after context (len bytes, 1 <= len <= seq_len):
+ * probs[0..vocab) for the byte following context[len - 1], from one forward pass over
+ * the context (the rest of the window is padding the causal attention never sees).
+ * Exactly the softmax the training loss uses, so the same bits on every backend. */
+int compute_model_next_probs(compute_model *m, float *probs, const uint8_t *context,
+			     size_t len) IOLM_WUR;
+
 /* Copy the n = compute_model_param_count() parameters / gradients / moments out of
  * or into the model (IOLM_EINVAL when n differs). */
 int compute_model_params_get(const compute_model *m, float *out, size_t n) IOLM_WUR;

@@ -564,6 +564,25 @@ int compute_model_loss(compute_model *m, float *loss, const uint8_t *inputs,
 	return model_forward(m, loss, nb);
 }
 
+int compute_model_next_probs(compute_model *m, float *probs, const uint8_t *context,
+			     size_t len)
+{
+	size_t T = m->cfg.seq_len, V = m->cfg.vocab;
+	uint8_t *win;
+	int err;
+	if (!probs || !context || len < 1 || len > T)
+		return IOLM_EINVAL;
+	if (!(win = calloc(2, T))) /* inputs, then targets (unused: zeros) */
+		return IOLM_ENOMEM;
+	memcpy(win, context, len);
+	if (!(err = model_upload_batch(m, win, win + T, 1))) {
+		model_forward_ops(m, 1);
+		OPS(m)->download(CTX(m), probs, m->a.probs + (len - 1) * V, V * sizeof(float));
+	}
+	free(win);
+	return err;
+}
+
 int compute_model_grad(compute_model *m, float *loss, const uint8_t *inputs,
 		       const uint8_t *targets, uint32_t nb)
 {

@@ -31,6 +31,12 @@ extern volatile sig_atomic_t miner_stop;
 /* Read at most cap bytes of the regular file at path; *out is malloc'ed, the caller
  * frees it. IOLM_ENOTFOUND, IOLM_EIO, IOLM_ETOOBIG past cap. */
 int miner_read_file(uint8_t **out, size_t *len, const char *path, size_t cap) IOLM_WUR;
+/* The "--name value" pairs of argv from argv[2] on: fn(ctx, name, value) answers 0 when
+ * it took the option, 1 for a bad value, -1 for a name it does not know; the message for
+ * each (and for a name without a value) is printed here. IOLM_EINVAL on the first. */
+int miner_parse_pairs(int argc, char **argv,
+		      int (*fn)(void *ctx, const char *name, const char *value),
+		      void *ctx) IOLM_WUR;
 
 /* What --device names: "cpu", one CPU backend; "cuda" or "cuda:all", every CUDA device
  * that opens; "auto", the same when one does (GPU 0 alone when they cannot be joined),
@@ -64,6 +70,8 @@ int miner_parse_u64(uint64_t *out, const char *s) IOLM_WUR;
 /* ---------------------------------------------------------------- miner_mine.c */
 
 int miner_mine_main(int argc, char **argv);
+/* iolm-miner generate (miner_generate.c). */
+int miner_generate_main(int argc, char **argv);
 
 /* ---------------------------------------------------------------- miner_chain.c */
 

@@ -6,6 +6,7 @@
  *                    --clip X --task HEX --device auto|cpu|cuda|cuda:LIST|cuda:all]
  *   iolm-miner mine --node HOST:PORT --cookie FILE --key FILE --task HEX ...
  *                   (miner_mine.c; docs/compute.md "Mining on chain")
+ *   iolm-miner generate --ckpt FILE [--prompt TEXT] ...   (miner_generate.c)
  *
  * `train` runs a local task: a task file (docs/compute.md "Task file") and/or flags,
  * flags overriding the file. The eval set is --eval or, without it, the last tenth of
@@ -41,10 +42,35 @@ static void usage(FILE *f)
 		   "         [--warmup W] [--clip X] [--task HEX]\n"
 		   "         [--device auto|cpu|cuda|cuda:LIST|cuda:all]\n"
 		   "       iolm-miner mine --node HOST:PORT --cookie FILE --key FILE --task HEX\n"
-		   "         --data FILE --eval FILE --steps N --listen HOST:PORT --out DIR\n"
+		   "         --steps N --listen HOST:PORT --out DIR [--data FILE --eval FILE]\n"
 		   "         [--parent HEX|best|none] [--bond N] [--fee N] [--endpoint URL]\n"
 		   "         [--device auto|cpu|cuda|cuda:LIST|cuda:all] [--threads N]\n"
-		   "         [--rounds R] [--follow SECONDS]\n");
+		   "         [--rounds R] [--follow SECONDS] [--keep-runs N]\n"
+		   "       iolm-miner generate --ckpt FILE [--prompt TEXT | --prompt-file FILE]\n"
+		   "         [--bytes N] [--temperature X] [--top-k K] [--seed S]\n"
+		   "         [--device auto|cpu|cuda] [--threads N]\n");
+}
+
+int miner_parse_pairs(int argc, char **argv,
+		      int (*fn)(void *ctx, const char *name, const char *value), void *ctx)
+{
+	for (int i = 2; i < argc; i += 2) {
+		const char *k = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+		int r;
+		if (!v) {
+			fprintf(stderr, "iolm-miner: %s needs a value\n", k);
+			return IOLM_EINVAL;
+		}
+		if ((r = fn(ctx, k, v)) < 0) {
+			fprintf(stderr, "iolm-miner: unknown option %s\n", k);
+			return IOLM_EINVAL;
+		}
+		if (r > 0) {
+			fprintf(stderr, "iolm-miner: bad value for %s: %s\n", k, v);
+			return IOLM_EINVAL;
+		}
+	}
+	return IOLM_OK;
 }
 
 int miner_parse_u64(uint64_t *out, const char *s)
@@ -447,6 +473,8 @@ int main(int argc, char **argv)
 	int help = argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"));
 	if (argc >= 2 && !strcmp(argv[1], "mine"))
 		return miner_mine_main(argc, argv);
+	if (argc >= 2 && !strcmp(argv[1], "generate"))
+		return miner_generate_main(argc, argv);
 	if (argc < 2 || strcmp(argv[1], "train") != 0) {
 		usage(help ? stdout : stderr);
 		return help ? 0 : 2;

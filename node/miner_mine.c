@@ -97,48 +97,44 @@ static void on_signal(int sig)
 	miner_stop = 1;
 }
 
+/* One "--name value" of mine (miner_parse_pairs). */
+static int mine_opt(void *ctx, const char *k, const char *v)
+{
+	struct mine_opts *o = ctx;
+	uint64_t t;
+	int bad = 0;
+	if (!strcmp(k, "--node")) o->node = v;
+	else if (!strcmp(k, "--cookie")) o->cookie = v;
+	else if (!strcmp(k, "--key")) o->keyfile = v;
+	else if (!strcmp(k, "--task")) o->task_hex = v;
+	else if (!strcmp(k, "--data")) o->data = v;
+	else if (!strcmp(k, "--eval")) o->eval = v;
+	else if (!strcmp(k, "--listen")) o->listen = v;
+	else if (!strcmp(k, "--out")) o->out = v;
+	else if (!strcmp(k, "--parent")) o->parent = v;
+	else if (!strcmp(k, "--device")) o->device = v;
+	else if (!strcmp(k, "--endpoint")) o->endpoint = v;
+	else if (!strcmp(k, "--steps")) bad = miner_parse_u64(&o->steps, v);
+	else if (!strcmp(k, "--bond")) bad = miner_parse_u64(&o->bond, v);
+	else if (!strcmp(k, "--fee")) bad = miner_parse_u64(&o->fee, v);
+	else if (!strcmp(k, "--rounds")) bad = miner_parse_u64(&o->rounds, v);
+	else if (!strcmp(k, "--follow")) bad = miner_parse_u64(&o->follow, v);
+	else if (!strcmp(k, "--keep-runs"))
+		bad = miner_parse_u64(&o->keep_runs, v) || o->keep_runs < 1;
+	else if (!strcmp(k, "--threads")) {
+		bad = miner_parse_u64(&t, v) || t < 1 || t > 64;
+		o->threads = (uint32_t)t;
+	} else
+		return -1;
+	return bad ? 1 : 0;
+}
+
 static int parse_mine_opts(struct mine_opts *o, int argc, char **argv)
 {
 	*o = (struct mine_opts){ .parent = "best", .device = "auto", .fee = 1, .rounds = 1,
 				 .threads = 1 };
-	for (int i = 2; i < argc; i += 2) {
-		const char *k = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-		uint64_t t;
-		int bad = 0;
-		if (!v) {
-			fprintf(stderr, "iolm-miner: %s needs a value\n", k);
-			return IOLM_EINVAL;
-		}
-		if (!strcmp(k, "--node")) o->node = v;
-		else if (!strcmp(k, "--cookie")) o->cookie = v;
-		else if (!strcmp(k, "--key")) o->keyfile = v;
-		else if (!strcmp(k, "--task")) o->task_hex = v;
-		else if (!strcmp(k, "--data")) o->data = v;
-		else if (!strcmp(k, "--eval")) o->eval = v;
-		else if (!strcmp(k, "--listen")) o->listen = v;
-		else if (!strcmp(k, "--out")) o->out = v;
-		else if (!strcmp(k, "--parent")) o->parent = v;
-		else if (!strcmp(k, "--device")) o->device = v;
-		else if (!strcmp(k, "--endpoint")) o->endpoint = v;
-		else if (!strcmp(k, "--steps")) bad = miner_parse_u64(&o->steps, v);
-		else if (!strcmp(k, "--bond")) bad = miner_parse_u64(&o->bond, v);
-		else if (!strcmp(k, "--fee")) bad = miner_parse_u64(&o->fee, v);
-		else if (!strcmp(k, "--rounds")) bad = miner_parse_u64(&o->rounds, v);
-		else if (!strcmp(k, "--follow")) bad = miner_parse_u64(&o->follow, v);
-		else if (!strcmp(k, "--keep-runs"))
-			bad = miner_parse_u64(&o->keep_runs, v) || o->keep_runs < 1;
-		else if (!strcmp(k, "--threads")) {
-			bad = miner_parse_u64(&t, v) || t < 1 || t > 64;
-			o->threads = (uint32_t)t;
-		} else {
-			fprintf(stderr, "iolm-miner: unknown option %s\n", k);
-			return IOLM_EINVAL;
-		}
-		if (bad) {
-			fprintf(stderr, "iolm-miner: bad value for %s: %s\n", k, v);
-			return IOLM_EINVAL;
-		}
-	}
+	if (miner_parse_pairs(argc, argv, mine_opt, o))
+		return IOLM_EINVAL;
 	if (!o->node || !o->cookie || !o->keyfile || !o->task_hex || !o->listen || !o->out ||
 	    o->steps == 0) {
 		fprintf(stderr, "iolm-miner: mine needs --node, --cookie, --key, --task, --steps, "

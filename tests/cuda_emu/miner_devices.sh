@@ -97,5 +97,16 @@ if run many 4 "$emu_miner" cuda:0,1,2,3; then fail "four GPUs for three sequence
 grep -q "4 devices for a batch of 3 sequences" "$work/many.log" || { cat "$work/many.log"; fail "many: message"; }
 if run absent 2 "$emu_miner" cuda:0,5; then fail "cuda:0,5 on two GPUs succeeded"; fi
 grep -q "device 5:" "$work/absent.log" || { cat "$work/absent.log"; fail "absent: message"; }
+
+# generate from the CPU run's final model: the same text on the GPU as on the CPU
+gen="--ckpt $work/cpu/ckpt-00000008.bin --prompt abc --bytes 40 --temperature 0.8 --seed 5"
+"$cpu_miner" generate $gen --device cpu > "$work/gen-cpu.txt" 2> "$work/gen-cpu.log" ||
+  { cat "$work/gen-cpu.log"; fail "generate on the CPU"; }
+IOLM_CUDA_EMU_DEVICES=1 "$emu_miner" generate $gen --device cuda > "$work/gen-gpu.txt" \
+  2> "$work/gen-gpu.log" || { cat "$work/gen-gpu.log"; fail "generate on the GPU"; }
+grep -q "on cuda" "$work/gen-gpu.log" || { cat "$work/gen-gpu.log"; fail "generate: not on cuda"; }
+[ "$(wc -c < "$work/gen-cpu.txt")" -eq 40 ] || fail "generate: not 40 bytes"
+cmp "$work/gen-cpu.txt" "$work/gen-gpu.txt" || fail "generate: the GPU's text differs"
+
 echo "ok: cpu, cuda x1, cuda x2, auto x3 of 4, cuda:2,0, cuda x8, auto with NCCL failing"
-echo "    and auto without a GPU give the same bits"
+echo "    and auto without a GPU give the same bits; so does generate on a GPU"

@@ -249,9 +249,61 @@ static void eval_loss_independent_of_batch_size(void **state)
 	free(data);
 }
 
+/* The next-byte distribution after each prefix of a window, taken one prefix at a time,
+ * gives back the window's training loss (so each prefix's row is the full forward's row:
+ * causal, and at the right position), and sums to 1. Trained a little first, so the
+ * distribution is far from uniform. */
+static void next_probs_give_the_training_loss(void **state)
+{
+	compute_config c = { 2, 16, 2, 12, 256, 5 };
+	compute_optim o;
+	compute_optim_default(&o);
+	o.lr = 0.01f;
+	size_t len = 600;
+	uint8_t *data = repetitive(len);
+	float probs[256], loss, p_max = 0.0f;
+	double nll = 0.0;
+	compute_backend *be;
+	compute_model *m, *m1;
+	(void)state;
+	assert_int_equal(compute_backend_cpu_create(&be, 2), IOLM_OK);
+	assert_int_equal(compute_model_create(&m, &c, 4, &o, be), IOLM_OK);
+	for (int s = 0; s < 40; s++)
+		assert_int_equal(compute_model_step(m, &loss, task, data, len), IOLM_OK);
+	float *params = malloc(compute_model_param_count(m) * sizeof *params);
+	assert_int_equal(compute_model_params_get(m, params, compute_model_param_count(m)),
+			 IOLM_OK);
+	assert_int_equal(compute_model_create(&m1, &c, 1, &o, be), IOLM_OK);
+	assert_int_equal(compute_model_params_set(m1, params, compute_model_param_count(m)),
+			 IOLM_OK);
+	const uint8_t *in = data + 7, *tgt = data + 8;
+	assert_int_equal(compute_model_loss(m1, &loss, in, tgt, 1), IOLM_OK);
+	for (size_t t = 0; t < c.seq_len; t++) {
+		double sum = 0.0;
+		assert_int_equal(compute_model_next_probs(m1, probs, in, t + 1), IOLM_OK);
+		for (int v = 0; v < 256; v++)
+			sum += probs[v];
+		assert_true(fabs(sum - 1.0) < 1e-5);
+		nll -= log(probs[tgt[t]]);
+		if (probs[tgt[t]] > p_max)
+			p_max = probs[tgt[t]];
+	}
+	nll /= c.seq_len;
+	assert_true(fabs(nll - loss) < 1e-4 * (1.0 + loss));
+	assert_true(p_max > 0.5f); /* it learned the pattern: not the uniform 1/256 */
+	assert_int_equal(compute_model_next_probs(m1, probs, in, 0), IOLM_EINVAL);
+	assert_int_equal(compute_model_next_probs(m1, probs, in, c.seq_len + 1), IOLM_EINVAL);
+	free(params);
+	compute_model_destroy(m);
+	compute_model_destroy(m1);
+	compute_backend_destroy(be);
+	free(data);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(next_probs_give_the_training_loss),
 		cmocka_unit_test(adamw_lowers_loss_on_repetitive_text),
 		cmocka_unit_test(state_hash_same_for_1_2_3_threads),
 		cmocka_unit_test(state_hash_matches_golden),
