@@ -226,17 +226,9 @@ static int add_file(adder *a, const char *path, const char *name, const art_add_
 	size_t n_cuts = 0;
 	const uint64_t *cuts = a->cuts;
 	uint64_t size = 0;
-	int rc, fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return errno == ELOOP ? IOLM_EART_FILETYPE : errno == ENOENT ? IOLM_ENOTFOUND : IOLM_EIO;
-	if (fstat(fd, &sb)) {
-		rc = IOLM_EIO;
-		goto out;
-	}
-	if (!S_ISREG(sb.st_mode)) {
-		rc = IOLM_EART_FILETYPE;
-		goto out;
-	}
+	int rc, fd;
+	if ((rc = art_open_regular(&fd, &sb, path)))
+		return rc;
 	if (opt && opt->cuts) {
 		if (opt->n_cuts > ART_MAX_CUTS) {
 			rc = IOLM_ETOOBIG;

@@ -75,6 +75,12 @@ int art_id_valid(const uint8_t id[static ART_ID_LEN]);
  * IOLM_EIO on a read error. */
 int art_ckpt_cuts(uint64_t *cuts, size_t cap, size_t *n, int fd, uint64_t file_size) IOLM_WUR;
 
+/* The artifact id an add of the one regular file at path (opt kind, no parent) would
+ * give, recorded under name (NULL: its base name), computed without a store: to check a
+ * file received from elsewhere against an id. Errors as art_store_add's. */
+int art_file_id(uint8_t id[static ART_ID_LEN], const char *path, const char *name,
+		enum art_kind kind) IOLM_WUR;
+
 /* ---------------------------------------------------------------- manifests */
 
 /* Check a decoded manifest: version 1, a known kind, a parent that is empty or an id,

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 
 #include <lmdb.h>
 
@@ -72,6 +73,11 @@ int art_put_manifest_txn(art_store *s, MDB_txn *txn, const uint8_t id[static ART
 int art_manifest_build(iolm_buf *out, uint8_t id[static ART_ID_LEN], enum art_kind kind,
 		       const uint8_t *parent, const art_file *files, size_t n_files,
 		       const art_ref *refs, size_t n_refs) IOLM_WUR;
+
+/* Open the regular file at path for reading (symbolic links refused) into *fd, its
+ * status into *sb: IOLM_EART_FILETYPE for a link or anything not a regular file,
+ * IOLM_ENOTFOUND, IOLM_EIO. (chunk.c) */
+int art_open_regular(int *fd, struct stat *sb, const char *path) IOLM_WUR;
 
 /* Whether a relative path is safe: non-empty, at most ART_MAX_PATH bytes, '/'-separated
  * components none of which is empty, "." or "..", no NUL. */

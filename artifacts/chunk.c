@@ -11,6 +11,8 @@
  * chunks made before). */
 #include "artifacts/art_int.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <string.h>
 #include <unistd.h>
@@ -156,4 +158,19 @@ out:
 		k = 0;
 	*n = k;
 	return rc;
+}
+
+int art_open_regular(int *fd, struct stat *sb, const char *path)
+{
+	int f = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	*fd = -1;
+	if (f < 0)
+		return errno == ELOOP ? IOLM_EART_FILETYPE : errno == ENOENT ? IOLM_ENOTFOUND : IOLM_EIO;
+	if (fstat(f, sb) || !S_ISREG(sb->st_mode)) {
+		int rc = S_ISREG(sb->st_mode) ? IOLM_EIO : IOLM_EART_FILETYPE;
+		close(f);
+		return rc;
+	}
+	*fd = f;
+	return IOLM_OK;
 }

@@ -71,6 +71,7 @@ int cli_submit(wallet_cli *c, wallet_node *n, const wallet_trust *t, const iolm_
 int cmd_balance(wallet_cli *c);
 int cmd_send(wallet_cli *c);
 int cmd_model_pay(wallet_cli *c);
+int cmd_model_get(wallet_cli *c);
 int cmd_task_create(wallet_cli *c);
 int cmd_task_list(wallet_cli *c);
 int cmd_task_show(wallet_cli *c);

@@ -1,10 +1,14 @@
 /* Commands about training tasks and what they paid: task list, task show, rewards, works. */
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "artifacts/art.h"
 #include "core/codec.h"
 #include "core/hex.h"
+#include "core/httpc.h"
 #include "ledger/proof.h"
 #include "wallet/cli.h"
 
@@ -518,5 +522,213 @@ done:
 	json_decref(entries);
 	json_decref(totals);
 	json_decref(works);
+	return err;
+}
+
+/* ---------------------------------------------------------------- model get */
+
+#define MODEL_MAX_MB_DEFAULT 4096u
+#define MODEL_TIMEOUT_MS (10 * 60 * 1000)
+
+/* "http://HOST:PORT" (a trailing '/' allowed), as a work's endpoint is written. */
+static int split_endpoint(char *host, size_t cap, uint16_t *port, const char *ep)
+{
+	const char *hp = strncmp(ep, "http://", 7) ? NULL : ep + 7, *colon;
+	size_t n;
+	char *end;
+	unsigned long v;
+	if (!hp)
+		return IOLM_EINVAL;
+	n = strcspn(hp, "/");
+	if (hp[n] && strcmp(hp + n, "/"))
+		return IOLM_EINVAL;
+	colon = memrchr(hp, ':', n);
+	if (!colon || colon == hp || (size_t)(colon - hp) >= cap)
+		return IOLM_EINVAL;
+	v = strtoul(colon + 1, &end, 10);
+	if (end != hp + n || end == colon + 1 || v == 0 || v > 65535)
+		return IOLM_EINVAL;
+	/* [v6]:port */
+	if (hp[0] == '[' && colon[-1] == ']') {
+		memcpy(host, hp + 1, (size_t)(colon - hp) - 2);
+		host[colon - hp - 2] = '\0';
+	} else {
+		memcpy(host, hp, (size_t)(colon - hp));
+		host[colon - hp] = '\0';
+	}
+	*port = (uint16_t)v;
+	return IOLM_OK;
+}
+
+/* b into path, flushed to the disk. */
+static int write_file(const char *path, const iolm_buf *b)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	size_t off = 0;
+	if (fd < 0)
+		return IOLM_EIO;
+	while (off < b->len) {
+		ssize_t w = write(fd, b->data + off, b->len - off);
+		if (w <= 0) {
+			close(fd);
+			return IOLM_EIO;
+		}
+		off += (size_t)w;
+	}
+	if (fsync(fd) != 0) {
+		close(fd);
+		return IOLM_EIO;
+	}
+	return close(fd) ? IOLM_EIO : IOLM_OK;
+}
+
+/* The task's best work, proved: its task record names it, its own record gives the
+ * miner's endpoint, its end step and the checkpoint id it committed to. */
+static int best_work(wallet_cli *c, const char *task_hex, const uint8_t task[static 32],
+		     uint8_t wid[static 32], wallet_work *w)
+{
+	char path[128], hex[65];
+	wallet_node n;
+	wallet_trust *t = NULL;
+	wallet_task tk;
+	struct anchor_cache ac = { NULL, 0, 0 };
+	json_t *ans = NULL;
+	int err;
+	memset(&tk, 0, sizeof tk);
+	if ((err = cli_connect(c, &n, &t)))
+		return err;
+	snprintf(path, sizeof path, "/task/%s", task_hex);
+	if ((err = get_anchored(c, &n, path, &ans, &ac)) ||
+	    (err = wallet_verify_task(t, task, ans, ac.blk, &tk, c->detail, sizeof c->detail)))
+		goto out;
+	if (tk.state->best_work.len != 32) {
+		snprintf(c->detail, sizeof c->detail, "task %.16s has no best model yet", task_hex);
+		err = IOLM_ENOTFOUND;
+		goto out;
+	}
+	memcpy(wid, tk.state->best_work.data, 32);
+	iolm_hex_encode(hex, sizeof hex, wid, 32);
+	json_decref(ans);
+	ans = NULL;
+	snprintf(path, sizeof path, "/work/%s", hex);
+	if ((err = get_anchored(c, &n, path, &ans, &ac)) ||
+	    (err = wallet_verify_work(t, wid, ans, ac.blk, w, c->detail, sizeof c->detail)))
+		goto out;
+	if (w->state->task_id.len != 32 || memcmp(w->state->task_id.data, task, 32) ||
+	    w->commit->checkpoint_id.len != ART_ID_LEN || !w->commit->endpoint ||
+	    w->commit->steps > UINT64_MAX - w->commit->start_step) {
+		snprintf(c->detail, sizeof c->detail, "work %.16s is not this task's, or names no "
+			 "checkpoint", hex);
+		wallet_work_free(w);
+		err = IOLM_EWALLET_PROOF;
+	}
+out:
+	json_decref(ans);
+	json_decref(ac.blk);
+	wallet_task_free(&tk);
+	wallet_node_close(&n);
+	wallet_trust_destroy(t);
+	return err;
+}
+
+/* model get --task ID --out FILE [--max-mb N]: the task's best model, the final
+ * checkpoint of its best work, from the miner that serves it (GET /ckpt/{work}/{step}
+ * at the endpoint the work committed), kept only when its artifact id is the one the
+ * work committed to: so the file is the model the validators verified, whoever served
+ * it. iolm-miner generate runs it. */
+int cmd_model_get(wallet_cli *c)
+{
+	const char *task_hex = cli_opt(c, "--task"), *out = cli_opt(c, "--out");
+	uint8_t task[32], wid[32], got[ART_ID_LEN];
+	char whex[65], name[40], path[160], host[256], tmp[4200], a[32];
+	uint64_t max_mb, end;
+	uint16_t port;
+	iolm_httpc *hc = NULL;
+	wallet_work w;
+	iolm_buf b;
+	int status = 0, err;
+
+	memset(&w, 0, sizeof w);
+	if (!task_hex || iolm_hex_decode_exact(task, 32, task_hex) || !out || !*out) {
+		snprintf(c->detail, sizeof c->detail, "model get wants --task ID (64 hex) and --out "
+			 "FILE");
+		return IOLM_EINVAL;
+	}
+	if (cli_u64(c, "--max-mb", MODEL_MAX_MB_DEFAULT, &max_mb) || max_mb < 1 ||
+	    max_mb > (SIZE_MAX >> 21)) {
+		snprintf(c->detail, sizeof c->detail, "--max-mb wants a number of MiB");
+		return IOLM_EINVAL;
+	}
+	if (snprintf(tmp, sizeof tmp, "%s.part", out) >= (int)sizeof tmp) {
+		snprintf(c->detail, sizeof c->detail, "--out is too long");
+		return IOLM_EINVAL;
+	}
+	if ((err = best_work(c, task_hex, task, wid, &w)))
+		return err;
+	iolm_hex_encode(whex, sizeof whex, wid, 32);
+	end = w.commit->start_step + w.commit->steps;
+	snprintf(name, sizeof name, "ckpt-%08llu.bin", (unsigned long long)end);
+	snprintf(path, sizeof path, "/ckpt/%s/%llu", whex, (unsigned long long)end);
+	if (split_endpoint(host, sizeof host, &port, w.commit->endpoint)) {
+		snprintf(c->detail, sizeof c->detail, "work %.16s has the endpoint \"%.200s\", "
+			 "not http://HOST:PORT", whex, w.commit->endpoint);
+		wallet_work_free(&w);
+		return IOLM_EWALLET_ANSWER;
+	}
+	iolm_buf_init(&b, (size_t)max_mb << 20);
+	if ((err = iolm_httpc_create(&hc, host, port)) ||
+	    (err = iolm_httpc_request(hc, "GET", path, NULL, NULL, 0, &status, &b,
+				      MODEL_TIMEOUT_MS)) ||
+	    status != 200) {
+		snprintf(c->detail, sizeof c->detail, "GET %.200s%s: %s", w.commit->endpoint, path,
+			 err ? iolm_strerror(err) : status ? "the miner answered an error" :
+			 "no answer");
+		err = err ? err : status == 404 ? IOLM_ENOTFOUND : IOLM_EIO;
+		goto out;
+	}
+	if (b.len >= b.limit) {
+		snprintf(c->detail, sizeof c->detail, "the checkpoint is larger than --max-mb %llu",
+			 (unsigned long long)max_mb);
+		err = IOLM_ETOOBIG;
+		goto out;
+	}
+	if ((err = write_file(tmp, &b))) {
+		snprintf(c->detail, sizeof c->detail, "cannot write %.300s", tmp);
+		goto out;
+	}
+	if ((err = art_file_id(got, tmp, name, ART_KIND_CHECKPOINT)) ||
+	    memcmp(got, w.commit->checkpoint_id.data, ART_ID_LEN)) {
+		unlink(tmp);
+		snprintf(c->detail, sizeof c->detail, "%s%s (work %.16s, %s)", w.commit->endpoint,
+			 path, whex, err ? iolm_strerror(err) : "another artifact id");
+		err = IOLM_EWALLET_MODEL;
+		goto out;
+	}
+	if (rename(tmp, out) != 0) {
+		unlink(tmp);
+		snprintf(c->detail, sizeof c->detail, "cannot rename %.300s", tmp);
+		err = IOLM_EIO;
+		goto out;
+	}
+	if (c->json) {
+		char ck[2 * ART_ID_LEN + 1];
+		iolm_hex_encode(ck, sizeof ck, got, ART_ID_LEN);
+		cli_emit_json(c, json_pack("{s:s,s:s,s:I,s:I,s:s,s:s,s:I,s:s,s:b,s:I}", "task",
+					   task_hex, "work_id", whex, "eval_loss",
+					   (json_int_t)w.commit->eval_loss, "steps", (json_int_t)end,
+					   "endpoint", w.commit->endpoint, "checkpoint_id", ck,
+					   "bytes", (json_int_t)b.len, "file", out, "verified", 1,
+					   "verified_height", (json_int_t)w.at.height));
+	} else {
+		printf("model of task %.16s: work %.16s, %llu steps, eval loss %s nats\n", task_hex,
+		       whex, (unsigned long long)end, nats(a, w.commit->eval_loss));
+		printf("%zu bytes from %s, saved to %s\n", b.len, w.commit->endpoint, out);
+		printf("(the checkpoint id the work committed to, verified at height %llu)\n",
+		       (unsigned long long)w.at.height);
+	}
+out:
+	iolm_buf_release(&b, 0);
+	iolm_httpc_destroy(hc);
+	wallet_work_free(&w);
 	return err;
 }

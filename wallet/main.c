@@ -19,7 +19,7 @@ static const char *const value_opts[] = {
 	"--lr", "--beta1", "--beta2", "--eps", "--weight-decay", "--warmup", "--total-steps",
 	"--grad-clip", "--batch", "--segment-len", "--samples", "--designer-share-bps",
 	"--breakthrough-bps", "--margin-start-ppm", "--margin-end-ppm", "--margin-decay",
-	"--bond-min", "--deadline", "--task-name", "--limit",
+	"--bond-min", "--deadline", "--task-name", "--limit", "--out", "--max-mb",
 };
 
 static int usage(void)
@@ -36,6 +36,9 @@ static int usage(void)
 		"  task create --dataset ID --eval ID --pool N [model, optimizer, economics]\n"
 		"  task list | task show ID\n"
 		"  model pay --task ID --amount N\n"
+		"  model get --task ID --out FILE [--max-mb N]\n"
+		"                            the task's best model from its miner, checked\n"
+		"                            against the checkpoint id its work committed to\n"
 		"  rewards [ADDR]            breakthroughs, revenue shares, validator rewards,\n"
 		"                            profit shares per task, history\n"
 		"  works [ADDR]              the works an account committed and their fate\n"
@@ -172,6 +175,7 @@ static int exit_code(int err)
 	case IOLM_EWALLET_REJECTED:
 		return EXIT_REJECTED;
 	case IOLM_EWALLET_PROOF:
+	case IOLM_EWALLET_MODEL:
 		return EXIT_PROOF;
 	case IOLM_EWALLET_CORRUPT:
 	case IOLM_EWALLET_NOKEY:
@@ -390,6 +394,8 @@ int main(int argc, char **argv)
 		err = cmd_task_show(&c);
 	} else if (!strcmp(cmd, "model") && sub && !strcmp(sub, "pay")) {
 		err = cmd_model_pay(&c);
+	} else if (!strcmp(cmd, "model") && sub && !strcmp(sub, "get")) {
+		err = cmd_model_get(&c);
 	} else if (!strcmp(cmd, "rewards")) {
 		err = cmd_rewards(&c);
 	} else if (!strcmp(cmd, "works")) {

@@ -178,10 +178,47 @@ def test_wallet(net):
         work = wait_work(net, n0, wid, ("accepted", "rejected", "slashed"))
         assert_that(work["status_name"] == "accepted" and work["was_best"],
                     "work %s" % work["status_name"])
+        # the task's best model, from its miner, checked against the work's checkpoint id
+        model = os.path.join(net.dir, "model.bin")
+        got = w.json("model", "get", "--task", task, "--out", model)
+        ckpt = os.path.join(out, "run-0001", "ckpt-%08d.bin" % got["steps"])
+        with open(model, "rb") as f, open(ckpt, "rb") as g:
+            served = f.read()
+            assert_that(got["work_id"] == wid and got["verified"] and
+                        got["bytes"] == len(served) and served == g.read(),
+                        "model get: %s" % got)
     finally:
         m.terminate()
         m.wait()
-    phase("work accepted")
+    # the miner gone: no model, and no file; then a server in its place with one byte
+    # changed: refused (exit 7), and no file either
+    os.remove(model)
+    w.run("model", "get", "--task", task, "--out", model, expect=1)
+    assert_that(not os.path.exists(model), "model get left a file with the miner gone")
+
+    class Forged(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - http.server's name
+            body = bytearray(served)
+            body[len(body) // 2] ^= 1
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(bytes(body))
+
+        def log_message(self, *args):
+            pass
+    fake = http.server.ThreadingHTTPServer(("127.0.0.1", base), Forged)
+    threading.Thread(target=fake.serve_forever, daemon=True).start()
+    try:
+        e = w.run("model", "get", "--task", task, "--out", model, expect=7)
+        assert_that("IOLM_EWALLET_MODEL" in e.stderr or "not the one its work" in e.stderr,
+                    "forged model: %s" % e.stderr)
+        assert_that(not os.path.exists(model) and not os.path.exists(model + ".part"),
+                    "a forged model was kept")
+    finally:
+        fake.shutdown()
+        fake.server_close()
+    phase("work accepted, its model fetched and checked")
 
     # a model payment, split by the shares
     before = {a: int(n0.get("/rewards/" + a)["revenue"]) for a in (designer, miner)}

@@ -596,6 +596,43 @@ static void test_add_id_only_stores_nothing(void **state)
 	assert_int_equal(st.new_chunks, st.chunks);
 }
 
+/* art_file_id gives what art_store_add gives, without storing: files of 0, 1, one
+ * chunk's and 19 MiB + 7 bytes (past two of add's 8 MiB buffers), a checkpoint with
+ * forced cuts, each kind, and a name given in place of the file's own. */
+static void test_file_id_equals_add(void **state)
+{
+	fixture *f = *state;
+	static const uint64_t sizes[] = { 0, 1, ART_CHUNK_MAX, 19u * 1024 * 1024 + 7 };
+	uint64_t seeds[6] = { 11, 12, 13, 14, 15, 16 };
+	uint8_t a[ART_ID_LEN], b[ART_ID_LEN];
+	art_store_stats st;
+	for (size_t i = 0; i <= sizeof sizes / sizeof *sizes; i++) {
+		if (i < sizeof sizes / sizeof *sizes)
+			t_write_random(f->a, sizes[i], 20 + i);
+		else
+			t_write_ckpt(f->a, 6, 300000, seeds, 21);
+		for (int k = ART_KIND_DATASET; k <= ART_KIND_MODEL; k++) {
+			art_add_options o = { .kind = (enum art_kind)k };
+			assert_int_equal(art_store_add(f->s, a, NULL, f->a, &o), IOLM_OK);
+			assert_int_equal(art_file_id(b, f->a, NULL, (enum art_kind)k), IOLM_OK);
+			assert_memory_equal(a, b, ART_ID_LEN);
+		}
+	}
+	/* the name is part of the id: the file under another name is another artifact */
+	assert_int_equal(art_file_id(b, f->a, "other.bin", ART_KIND_CHECKPOINT), IOLM_OK);
+	assert_memory_not_equal(a, b, ART_ID_LEN);
+	assert_int_equal(art_file_id(a, f->a, strrchr(f->a, '/') + 1, ART_KIND_MODEL), IOLM_OK);
+	assert_int_equal(art_file_id(b, f->a, NULL, ART_KIND_MODEL), IOLM_OK);
+	assert_memory_equal(a, b, ART_ID_LEN);
+	assert_int_equal(art_file_id(b, f->a, "../x", ART_KIND_MODEL), IOLM_EART_PATH);
+	assert_int_equal(art_file_id(b, f->dir, NULL, ART_KIND_MODEL), IOLM_EART_FILETYPE);
+	assert_int_equal(art_file_id(b, f->b, NULL, ART_KIND_MODEL), IOLM_ENOTFOUND);
+	assert_int_equal(art_file_id(b, f->a, NULL, (enum art_kind)9), IOLM_EINVAL);
+	/* and nothing went into the store but what the adds put there */
+	assert_int_equal(art_store_get_stats(f->s, &st), IOLM_OK);
+	assert_int_equal(st.artifacts, 5 * 3);
+}
+
 struct lock_arg {
 	fixture *f;
 	int gc;             /* run a gc, else an add of f->a */
@@ -946,6 +983,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_list_pin_unpin, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_add_id_only_stores_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_lock_between_processes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_file_id_equals_add, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_corrupted_chunk_is_detected_on_get, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_manifest_then_chunks_like_a_transfer, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_orphan_chunks_are_collected, setup, teardown),
