@@ -8,11 +8,13 @@ fewer bytes than Content-Length, never wrong ones); a peer fetches an artifact a
 this way; a node with art_keep_mb collects an artifact as soon as it is unpinned, and
 warns when what is pinned alone exceeds the budget; and the node stops cleanly (exit 0,
 under the sanitizers too) with a reply still in flight."""
+import fcntl
 import hashlib
 import json
 import os
 import socket
 import sys
+import threading
 import time
 
 from framework import TestFailure, run
@@ -114,6 +116,44 @@ def test_artifacts_rpc(net):
         assert_that(status == 200 and a["kind"] == "dataset", "add of %s: %s %s" %
                     (name, status, a))
         ids[name] = a["id"]
+
+    # an add runs off the loop, one job at a time: held up by another process's gc
+    # (this test, holding the store's lock file), it keeps the loop free and the next
+    # add or gc waits its turn with 503 IOLM_EART_JOB
+    again = os.path.join(net.dir, "again.bin")
+    with open(again, "wb") as f:
+        f.write(os.urandom(MiB))
+    lockfd = os.open(os.path.join(n0.dir, "artifacts", "gc.lock"), os.O_RDWR | os.O_CREAT)
+    fcntl.flock(lockfd, fcntl.LOCK_EX)
+    held = {}
+    t = threading.Thread(target=lambda: held.update(r=add(again, timeout=60)))
+    t.start()
+    try:
+        time.sleep(0.5)
+        assert_that(t.is_alive(), "the add did not wait for the store's lock")
+        assert_that(n0.get("/status")["height"] >= 2, "GET /status during the add")
+        for path in ("/artifact/gc", "/artifact/add"):
+            status, err = n0.post(path, json.dumps({"path": again}).encode(), token=tok)
+            assert_that(status == 503 and err["error"]["name"] == "IOLM_EART_JOB",
+                        "%s while an add runs: %s %s" % (path, status, err))
+    finally:
+        fcntl.flock(lockfd, fcntl.LOCK_UN)
+        os.close(lockfd)
+        t.join(60)
+    status, a = held["r"]
+    assert_that(status == 200 and a["bytes"] == MiB, "the add that waited: %s %s" % (status, a))
+    ids["again"] = a["id"]
+    status, _ = n0.post("/artifact/unpin/" + a["id"], b"", token=tok)
+    status, gc = n0.post("/artifact/gc?keep_mb=100000", b"", token=tok)
+    assert_that(status == 200 and gc["artifacts_removed"] == 1 and gc["chunks_freed"] == 0
+                and gc["chunks_pending"] == a["chunks"],
+                "gc under a watermark above the store drops the unpinned artifact and frees "
+                "no chunk: %s" % gc)
+    status, gc = n0.post("/artifact/gc", b"", token=tok)
+    assert_that(status == 200 and gc["artifacts_removed"] == 0 and
+                gc["chunks_freed"] == a["chunks"] and gc["bytes_freed"] == MiB and
+                gc["chunks_pending"] == 0, "gc down to 0 MiB: exactly its chunks: %s" % gc)
+    del ids["again"]
 
     # GET /artifacts
     lst = n0.get("/artifacts")
