@@ -41,6 +41,7 @@ typedef struct add_batch {
 typedef struct adder {
 	art_store *s;
 	int id_only;                     /* art_add_options.id_only: store nothing */
+	const atomic_int *stop;          /* art_add_options.stop, or NULL */
 	uint8_t *buf[2];
 	unsigned cur;                    /* the buffer being cut */
 	uint64_t buf_end[2];             /* items of the writer to wait for before refilling */
@@ -175,6 +176,10 @@ static int add_fd(adder *a, int fd, const uint64_t *cuts, size_t n_cuts, uint64_
 	uint8_t *buf = a->buf[a->cur];
 	int eof = 0, rc = IOLM_OK;
 	for (;;) {
+		if (a->stop && atomic_load(a->stop)) {
+			rc = IOLM_EART_STOPPED;
+			break;
+		}
 		if (!eof && have - p < ART_CHUNK_MAX) {
 			/* The rest of this buffer moves to the start of the other one, which is
 			 * filled up once the writer is done with it. */
@@ -406,12 +411,12 @@ int art_store_add(art_store *s, uint8_t id[static ART_ID_LEN], art_add_stats *st
 	}
 	a->s = s;
 	a->id_only = opt && opt->id_only;
+	a->stop = opt ? opt->stop : NULL;
 	pthread_rwlock_rdlock(&s->gc_lock);
 	/* Another process's gc (`iolmd art gc` beside iolmd) must not take the chunks
 	 * stored before the manifest either. */
-	if (!a->id_only && (xfd = art_xlock(s, 0)) < 0) {
+	if (!a->id_only && (rc = art_xlock_until(s, 0, a->stop, &xfd))) {
 		pthread_rwlock_unlock(&s->gc_lock);
-		rc = IOLM_EIO;
 		goto out;
 	}
 	/* Chunks of the writer's committed transactions stay queued for gc after a failure;

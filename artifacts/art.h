@@ -20,6 +20,7 @@
 #ifndef IOLM_ART_H
 #define IOLM_ART_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -122,6 +123,10 @@ typedef struct art_add_options {
 	/* Compute the id only (to check a local file against an id): the chunks are cut and
 	 * hashed as for an add, and nothing is stored; stats count no new chunks. */
 	int id_only;
+	/* When set and nonzero (another thread sets it), the add stops within one 8 MiB
+	 * buffer, or while it waits for another process's gc, with IOLM_EART_STOPPED; what
+	 * it stored is left to gc, as after any failed add. */
+	const atomic_int *stop;
 } art_add_options;
 
 typedef struct art_add_stats {

@@ -39,6 +39,9 @@ struct art_store {
  * own, so that it also orders threads of one process; blocks until granted. The
  * descriptor, to pass to art_xunlock, or -1 (IOLM_EIO) when the file cannot be opened. */
 int art_xlock(art_store *s, int exclusive);
+/* The same, giving up with IOLM_EART_STOPPED once *stop is nonzero (polling every 20 ms
+ * while another holds the file); *fd is the descriptor on IOLM_OK. */
+int art_xlock_until(art_store *s, int exclusive, const atomic_int *stop, int *fd) IOLM_WUR;
 void art_xunlock(int fd);
 
 /* Map an LMDB return code to an iolm error. */

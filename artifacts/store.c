@@ -358,6 +358,28 @@ int art_xlock(art_store *s, int exclusive)
 	return fd;
 }
 
+int art_xlock_until(art_store *s, int exclusive, const atomic_int *stop, int *fd)
+{
+	int f;
+	*fd = -1;
+	if (!stop) {
+		*fd = art_xlock(s, exclusive);
+		return *fd < 0 ? IOLM_EIO : IOLM_OK;
+	}
+	if ((f = open(s->lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0)
+		return IOLM_EIO;
+	while (flock(f, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) != 0) {
+		if ((errno != EWOULDBLOCK && errno != EINTR) || atomic_load(stop)) {
+			int busy = errno == EWOULDBLOCK || errno == EINTR;
+			close(f);
+			return busy ? IOLM_EART_STOPPED : IOLM_EIO;
+		}
+		usleep(20000);
+	}
+	*fd = f;
+	return IOLM_OK;
+}
+
 void art_xunlock(int fd)
 {
 	if (fd >= 0)

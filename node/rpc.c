@@ -74,6 +74,7 @@ static int http_status(int err)
 	case IOLM_ESTATE:
 	case IOLM_EART_BUSY:
 	case IOLM_EART_JOB:
+	case IOLM_EART_STOPPED:
 	case IOLM_ERPC_BUSY:
 		return HTTP_SERVUNAVAIL;
 	case IOLM_ENOMEM:

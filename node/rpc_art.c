@@ -379,6 +379,7 @@ struct rpc_art_job {
 	char path[PATH_MAX];
 	art_add_options opt;
 	uint64_t watermark;
+	atomic_int stop;            /* set by rpc_art_finish: the node is going */
 	/* out, read after the join */
 	int err;
 	uint8_t id[ART_ID_LEN];
@@ -457,8 +458,11 @@ static void on_job_done(evutil_socket_t fd, short what, void *arg)
 
 void rpc_art_finish(node_rpc *r)
 {
-	if (r->job)
+	if (r->job) {
+		/* An add stops within a buffer (a gc runs to its end) */
+		atomic_store(&r->job->stop, 1);
 		job_end(r->job);
+	}
 }
 
 /* Start j (filled in) on its own thread; it answers req when it ends. */
@@ -495,6 +499,7 @@ static int job_new(node_rpc *r, struct evhttp_request *req, struct rpc_art_job *
 		return IOLM_EART_JOB;
 	if (!(*out = calloc(1, sizeof **out)))
 		return IOLM_ENOMEM;
+	atomic_init(&(*out)->stop, 0);
 	return IOLM_OK;
 }
 
@@ -515,6 +520,7 @@ int rpc_h_art_add(node_rpc *r, struct evhttp_request *req, const char *arg, json
 	j->op = JOB_ADD;
 	j->opt.kind = ART_KIND_DATASET;
 	j->opt.pin = 1;
+	j->opt.stop = &j->stop;
 	err = IOLM_ERPC_BADJSON;
 	if (n > RPC_ART_ADD_BODY)
 		err = IOLM_ERPC_TOOBIG;

@@ -260,18 +260,47 @@ def test_artifacts_rpc(net):
         lst = n1.get("/artifacts")
         return lst["total"] == 1 and lst["artifacts"][0]["id"] == ids["mid"]
     net.wait("node1's collector dropping the unpinned artifact", collected, 30)
-    with open(n1.log_path) as f:
-        log = f.read()
-    assert_that("above art_keep_mb = 1," in log and "gc: 1 artifacts dropped" in log,
-                "node1's log: no collection, or no warning for the pinned rest")
+
+    def logged():
+        with open(n1.log_path) as f:
+            log = f.read()
+        return "above art_keep_mb = 1," in log and "gc: 1 artifacts dropped" in log
+    net.wait("node1's log of the collection and of the pinned rest", logged, 30)
 
     metrics = n0.get_text("/metrics")
     assert_that('iolm_rpc_requests_total{endpoint="artifact_admin"}' in metrics and
                 'iolm_rpc_requests_total{endpoint="artifacts"}' in metrics,
                 "the artifact endpoints in /metrics")
+    # stopping with a reply in flight and an add waiting for another process's gc: the
+    # add gives up (IOLM_EART_STOPPED) rather than hold the node's exit
+    lockfd = os.open(os.path.join(n0.dir, "artifacts", "gc.lock"), os.O_RDWR)
+    fcntl.flock(lockfd, fcntl.LOCK_EX)
+    late = {}
+
+    def late_add():
+        try:
+            late["r"] = add(again, timeout=30)
+        except Exception as e:  # noqa: BLE001 - the node may close before it answers
+            late["r"] = e
+    t = threading.Thread(target=late_add)
+    t.start()
+    time.sleep(0.5)
+    t0 = time.monotonic()
     rc = n0.stop()
+    took = time.monotonic() - t0
     stalled.close()
+    fcntl.flock(lockfd, fcntl.LOCK_UN)
+    os.close(lockfd)
+    t.join(30)
+    print("node0 stopped in %.2f s with an add waiting: %s" % (took, late.get("r")), flush=True)
     assert_that(rc == 0, "node0 stopped with a reply in flight: exit %s" % rc)
+    assert_that(took < 5, "node0 took %.1f s to stop with an add waiting" % took)
+    # (the answer, 503 IOLM_EART_STOPPED, goes out only if the loop still runs to send
+    # it; mostly the client sees the connection close)
+    r = late.get("r")
+    assert_that(isinstance(r, tuple) and (r[0] == 0 or (
+                r[0] == 503 and r[1]["error"]["name"] == "IOLM_EART_STOPPED")),
+                "the add cut short by the stop: %s" % (r,))
 
 
 if __name__ == "__main__":

@@ -633,6 +633,45 @@ static void test_file_id_equals_add(void **state)
 	assert_int_equal(st.artifacts, 5 * 3);
 }
 
+static void *set_later(void *p)
+{
+	usleep(150000);
+	atomic_store((atomic_int *)p, 1);
+	return NULL;
+}
+
+/* art_add_options.stop: an add told to stop stops (IOLM_EART_STOPPED, no artifact), also
+ * while it waits for another process's gc; left alone it completes. */
+static void test_add_stops_when_told(void **state)
+{
+	fixture *f = *state;
+	char lock[600];
+	atomic_int stop;
+	art_add_options o = { .stop = &stop };
+	uint8_t id[ART_ID_LEN];
+	art_store_stats st;
+	pthread_t t;
+	int fd;
+	atomic_init(&stop, 1);
+	t_write_random(f->a, 20u << 20, 3);
+	assert_int_equal(art_store_add(f->s, id, NULL, f->a, &o), IOLM_EART_STOPPED);
+	assert_int_equal(art_store_get_stats(f->s, &st), IOLM_OK);
+	assert_int_equal(st.artifacts, 0);
+	atomic_store(&stop, 0);
+	snprintf(lock, sizeof lock, "%s/gc.lock", f->store);
+	fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(flock(fd, LOCK_EX), 0);
+	assert_int_equal(pthread_create(&t, NULL, set_later, &stop), 0);
+	assert_int_equal(art_store_add(f->s, id, NULL, f->a, &o), IOLM_EART_STOPPED);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	close(fd);
+	atomic_store(&stop, 0);
+	assert_int_equal(art_store_add(f->s, id, NULL, f->a, &o), IOLM_OK);
+	assert_int_equal(art_store_get_stats(f->s, &st), IOLM_OK);
+	assert_int_equal(st.artifacts, 1);
+}
+
 struct lock_arg {
 	fixture *f;
 	int gc;             /* run a gc, else an add of f->a */
@@ -984,6 +1023,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_add_id_only_stores_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_lock_between_processes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_file_id_equals_add, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_add_stops_when_told, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_corrupted_chunk_is_detected_on_get, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_manifest_then_chunks_like_a_transfer, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_orphan_chunks_are_collected, setup, teardown),
