@@ -3,8 +3,9 @@
  *                                 answers its progress
  *   GET  /artifact/{id}           progress of a fetch started since the node started
  *   GET  /artifact/{id}/manifest  its encoded manifest, from the store
- *   GET  /artifact/{id}/content   the bytes of a one-file artifact held whole, streamed
- *                                 (iolm-miner reads a task's data sets this way)
+ *   GET  /artifact/{id}/content[?file=PATH]  the bytes of one file of an artifact held
+ *                                 whole, streamed (iolm-miner reads a task's data sets
+ *                                 this way)
  *   GET  /artifacts               the store: its artifacts and totals
  *   POST /artifact/add            add a file or folder of the node's file system
  *   POST /artifact/pin/{id}, /artifact/unpin/{id}
@@ -115,7 +116,7 @@ struct content_stream {
 	struct evhttp_request *req;
 	Iolm__Manifest *m;
 	uint8_t id[ART_ID_LEN];
-	size_t next;             /* the next chunk to read */
+	size_t next, end;        /* the next chunk to read; the file's end in the chunk list */
 	struct evbuffer *out;    /* read, not yet handed to the connection */
 	iolm_buf chunk;
 };
@@ -133,7 +134,7 @@ static void stream_free(struct content_stream *c)
  * bytes or the file ends. */
 static int stream_fill(struct content_stream *c)
 {
-	while (c->next < c->m->n_chunks && evbuffer_get_length(c->out) < CONTENT_BATCH) {
+	while (c->next < c->end && evbuffer_get_length(c->out) < CONTENT_BATCH) {
 		int err;
 		iolm_buf_reset(&c->chunk);
 		if ((err = art_store_get_chunk(c->s, &c->chunk, c->m->chunks[c->next]->id.data)))
@@ -170,7 +171,7 @@ static void stream_more(struct evhttp_connection *evcon, void *arg)
 		if (err) {
 			char hex[2 * ART_ID_LEN + 1];
 			iolm_hex_encode(hex, sizeof hex, c->id, ART_ID_LEN);
-			IOLM_WARN("rpc", "content of %s cut after %zu of %zu chunks: %s", hex,
+			IOLM_WARN("rpc", "content of %s cut at chunk %zu of %zu: %s", hex,
 				  c->next, c->m->n_chunks, iolm_strerror(err));
 		}
 		stream_free(c);
@@ -183,17 +184,41 @@ static void stream_more(struct evhttp_connection *evcon, void *arg)
 	evhttp_send_reply_chunk_with_cb(req, c->out, stream_more, c);
 }
 
-/* GET /artifact/{id}/content: the bytes of a one-file artifact, with Content-Length. The
- * first batch is read before the status goes out, so a store that lacks the artifact,
- * or any chunk of it, answers an error object. */
+/* The file of c->m that ?file=PATH names (NULL: the only one) into c->next and c->end;
+ * its size into *size. */
+static int select_file(struct content_stream *c, const char *path, uint64_t *size)
+{
+	const Iolm__Manifest *m = c->m;
+	size_t i = 0;
+	if (path) {
+		while (i < m->n_files && strcmp(m->files[i]->path, path) != 0)
+			i++;
+		if (i == m->n_files)
+			return IOLM_ENOTFOUND;
+	} else if (m->n_files != 1) {
+		return IOLM_EART_FILES;
+	}
+	c->next = m->files[i]->first_chunk;
+	c->end = c->next + m->files[i]->n_chunks; /* within n_chunks: the manifest was checked */
+	*size = m->files[i]->size;
+	return IOLM_OK;
+}
+
+/* GET /artifact/{id}/content[?file=PATH]: the bytes of one file of an artifact the store
+ * holds whole (PATH may be left out for a one-file artifact), with Content-Length. The
+ * first batch is read before the status goes out, so a store that lacks the artifact, or
+ * any chunk of it, answers an error object. */
 static int content_reply(node_rpc *r, struct evhttp_request *req, const uint8_t id[ART_ID_LEN])
 {
 	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
 	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+	struct rpc_param p[] = { { "file", NULL } };
+	struct evkeyvalq q;
 	struct content_stream *c;
 	uint8_t got[ART_ID_LEN];
 	char len[24];
 	size_t n, left = 0;
+	uint64_t size = 0;
 	iolm_buf man;
 	int err;
 	if (!rpc_authorized(r, req))
@@ -207,13 +232,15 @@ static int content_reply(node_rpc *r, struct evhttp_request *req, const uint8_t 
 	memcpy(c->id, id, ART_ID_LEN);
 	iolm_buf_init(&c->chunk, ART_CHUNK_MAX);
 	iolm_buf_init(&man, IOLM_MAX_MANIFEST_BYTES);
-	if (!(c->out = evbuffer_new()))
+	err = rpc_query_parse(&q, p, 1, rpc_query_string(req));
+	if (!err && !(c->out = evbuffer_new()))
 		err = IOLM_ENOMEM;
-	else if (!(err = art_store_manifest(c->s, &man, id)))
+	if (!err && !(err = art_store_manifest(c->s, &man, id)))
 		err = art_manifest_decode(&c->m, got, man.data, man.len);
 	iolm_buf_release(&man, 0);
-	if (!err && c->m->n_files != 1)
-		err = IOLM_EART_FILES;
+	if (!err)
+		err = select_file(c, p[0].value, &size);
+	evhttp_clear_headers(&q);
 	if (!err && !(err = art_store_missing(c->s, NULL, 0, &n, &left, id)) && left)
 		err = IOLM_EART_MISSING;
 	if (!err)
@@ -222,7 +249,7 @@ static int content_reply(node_rpc *r, struct evhttp_request *req, const uint8_t 
 		stream_free(c);
 		return err;
 	}
-	snprintf(len, sizeof len, "%" PRIu64, c->m->total_size);
+	snprintf(len, sizeof len, "%" PRIu64, size);
 	evhttp_add_header(h, "Content-Type", "application/octet-stream");
 	evhttp_add_header(h, "Content-Length", len);
 	evhttp_send_reply_start(req, HTTP_OK, "OK");

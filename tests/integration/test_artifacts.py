@@ -115,6 +115,20 @@ def test_artifacts(net):
                                 token=n0.cookie())
     assert_that(status == 400 and b"IOLM_EART_FILES" in body,
                 "content of a two-file artifact: %d %s" % (status, body))
+    # one file of it, named
+    two = out.stdout.strip()
+    for name in ("a.txt", "b.txt"):
+        status, body = n0.get_bytes("/artifact/%s/content?file=%s" % (two, name),
+                                    token=n0.cookie())
+        assert_that(status == 200 and body == (name * 100).encode(),
+                    "%s of the two-file artifact: %d %r" % (name, status, body[:40]))
+    status, _ = n0.get_bytes("/artifact/%s/content?file=c.txt" % two, token=n0.cookie())
+    assert_that(status == 404, "a file the artifact lacks: %d" % status)
+    status, body = n0.get_bytes("/artifact/%s/content?name=a.txt" % two, token=n0.cookie())
+    assert_that(status == 400 and b"IOLM_ERPC_BADQUERY" in body, "?name=: %d" % status)
+    status, body = n2.get_bytes("/artifact/%s/content?file=model.bin" % aid,
+                                token=n2.cookie())
+    assert_that(status == 200 and body == want, "?file= on a one-file artifact: %d" % status)
 
     # GET /peers: node2's view of node0 as an artifact source, its window capped at 4
     key0 = net.nodes[0].get("/status")["node_key"]
