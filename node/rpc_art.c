@@ -3,6 +3,7 @@
  *                                 answers its progress
  *   GET  /artifact/{id}           progress of a fetch started since the node started
  *   GET  /artifact/{id}/manifest  its encoded manifest, from the store
+ *   GET  /artifact/{id}/files     the same in JSON: kind, parent, size, files
  *   GET  /artifact/{id}/content[?file=PATH]  the bytes of one file of an artifact held
  *                                 whole, streamed (iolm-miner reads a task's data sets
  *                                 this way)
@@ -288,6 +289,42 @@ static int manifest_reply(node_rpc *r, struct evhttp_request *req, const uint8_t
 	return IOLM_OK;
 }
 
+/* GET /artifact/{id}/files: the manifest in JSON: kind, parent, total size, chunk count
+ * and each file's path and size, in manifest order. */
+static int files_reply(node_rpc *r, const uint8_t id[ART_ID_LEN], json_t **reply)
+{
+	Iolm__Manifest *m = NULL;
+	uint8_t got[ART_ID_LEN];
+	json_t *o = NULL, *files;
+	iolm_buf b;
+	int err;
+	iolm_buf_init(&b, IOLM_MAX_MANIFEST_BYTES);
+	if (!(err = art_store_manifest(r->art.store, &b, id)) &&
+	    !(err = art_manifest_decode(&m, got, b.data, b.len)) && !(err = rpc_new_object(&o))) {
+		rpc_json_put(&err, o, "id", rpc_json_hex(id, ART_ID_LEN));
+		rpc_json_put(&err, o, "kind", json_string(art_kind_name((enum art_kind)m->kind)));
+		rpc_json_put(&err, o, "parent", m->parent.len ? rpc_json_hex(m->parent.data,
+									     m->parent.len)
+							    : json_null());
+		rpc_json_put(&err, o, "size", rpc_json_u64(m->total_size));
+		rpc_json_put(&err, o, "chunks", rpc_json_u64(m->n_chunks));
+		rpc_json_put(&err, o, "files", files = json_array());
+		for (size_t i = 0; i < m->n_files && !err; i++) {
+			json_t *f = json_object();
+			rpc_json_push(&err, files, f);
+			rpc_json_put(&err, f, "path", json_string(m->files[i]->path));
+			rpc_json_put(&err, f, "size", rpc_json_u64(m->files[i]->size));
+		}
+	}
+	iolm_codec_free(m ? &m->base : NULL);
+	iolm_buf_release(&b, 0);
+	if (err)
+		json_decref(o);
+	else
+		*reply = o;
+	return err;
+}
+
 int rpc_h_art(node_rpc *r, struct evhttp_request *req, const char *arg, json_t **reply)
 {
 	char hex[2 * ART_ID_LEN + 1];
@@ -298,7 +335,8 @@ int rpc_h_art(node_rpc *r, struct evhttp_request *req, const char *arg, json_t *
 		return IOLM_ERPC_ROUTE;
 	if (!slash)
 		return (err = parse_id(id, arg)) ? err : progress_reply(r, id, reply);
-	if ((strcmp(slash, "/content") != 0 && strcmp(slash, "/manifest") != 0) ||
+	if ((strcmp(slash, "/content") != 0 && strcmp(slash, "/manifest") != 0 &&
+	     strcmp(slash, "/files") != 0) ||
 	    !r->art.store)
 		return IOLM_ERPC_ROUTE;
 	if ((size_t)(slash - arg) != 2 * ART_ID_LEN)
@@ -307,6 +345,8 @@ int rpc_h_art(node_rpc *r, struct evhttp_request *req, const char *arg, json_t *
 	hex[2 * ART_ID_LEN] = '\0';
 	if ((err = parse_id(id, hex)))
 		return err;
+	if (!strcmp(slash, "/files"))
+		return files_reply(r, id, reply);
 	return !strcmp(slash, "/content") ? content_reply(r, req, id) : manifest_reply(r, req, id);
 }
 

@@ -115,8 +115,13 @@ def test_artifacts(net):
                                 token=n0.cookie())
     assert_that(status == 400 and b"IOLM_EART_FILES" in body,
                 "content of a two-file artifact: %d %s" % (status, body))
-    # one file of it, named
+    # one file of it, named, as GET /artifact/{id}/files lists them
     two = out.stdout.strip()
+    fl = n0.get("/artifact/%s/files" % two)
+    assert_that(fl["kind"] == "dataset" and fl["parent"] is None and fl["size"] == 1000 and
+                [(f["path"], f["size"]) for f in fl["files"]] == [("a.txt", 500),
+                                                                   ("b.txt", 500)],
+                "files of the two-file artifact: %s" % fl)
     for name in ("a.txt", "b.txt"):
         status, body = n0.get_bytes("/artifact/%s/content?file=%s" % (two, name),
                                     token=n0.cookie())
