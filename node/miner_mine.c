@@ -19,10 +19,9 @@
  * the account's rewards once a second. The next round starts when the work is decided;
  * after the last one the miner keeps serving and following until Ctrl-C, or until
  * --follow SECONDS pass without a new event. With --keep-runs N, after each decided round
- * the run directories of decided works beyond the newest N are deleted (and their
- * checkpoints dropped from OUT/art-store), except the task's best work, whose final
- * checkpoint other miners fetch; so are fetched parents' checkpoints other than the
- * best's. */
+ * the run directories of decided works beyond the newest N are deleted, except the task's
+ * best work, whose final checkpoint other miners fetch; so are fetched parents'
+ * checkpoints other than the best's. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -57,7 +56,6 @@ struct own_work {
 	miner_work last; /* as last seen on chain */
 	int dropped;
 	int pruned;      /* its directory is gone (--keep-runs) */
-	uint8_t ckpt_id[ART_ID_LEN];
 };
 
 struct mine {
@@ -495,7 +493,8 @@ static int mine_round(struct mine *m, unsigned round, const char *parent_spec)
 	compute_miner_result r;
 	uint8_t ckpt_id[ART_ID_LEN];
 	char ckpt[MINER_PATH_MAX], hex[65];
-	art_add_options ao = { .kind = ART_KIND_CHECKPOINT, .pin = 1 };
+	/* the id alone: the file stays in its run directory, and no second copy is kept */
+	art_add_options ao = { .kind = ART_KIND_CHECKPOINT, .id_only = 1 };
 	int err;
 
 	printf("round %u of %" PRIu64 "\n", round, m->o.rounds);
@@ -529,7 +528,6 @@ static int mine_round(struct mine *m, unsigned round, const char *parent_spec)
 	       r.eval_loss, (double)r.initial_eval_loss);
 	ow->start_step = r.start_step;
 	ow->end_step = r.end_step;
-	memcpy(ow->ckpt_id, ckpt_id, ART_ID_LEN);
 	if ((err = commit_work(m, ow, &p, &r, ckpt_id)))
 		return err;
 	ow->sent_ms = iolm_clock_wall_ms();
@@ -724,8 +722,6 @@ static void prune(struct mine *m)
 		}
 		w->pruned = 1;
 		runs++;
-		if (art_store_unpin(m->store, w->ckpt_id))
-			fprintf(stderr, "iolm-miner: cannot unpin the checkpoint of %s\n", w->dir);
 	}
 	hex32(hex, best);
 	snprintf(name, sizeof name, "parent-%s", hex);
@@ -741,8 +737,6 @@ static void prune(struct mine *m)
 		}
 		closedir(d);
 	}
-	if (runs && art_store_gc(m->store, NULL, 0, 0))
-		fprintf(stderr, "iolm-miner: cannot collect %s/art-store\n", m->o.out);
 	if (runs || parents) {
 		printf("kept the newest %" PRIu64 " runs and the task's best: deleted %u runs and "
 		       "%u fetched parent checkpoints\n", m->o.keep_runs, runs, parents);
