@@ -444,6 +444,7 @@ struct rpc_art_job {
 	struct event *ev;           /* fd[0] readable */
 	/* in */
 	char path[PATH_MAX];
+	uint8_t parent[ART_ID_LEN];
 	art_add_options opt;
 	uint64_t watermark;
 	atomic_int stop;            /* set by rpc_art_finish: the node is going */
@@ -492,6 +493,9 @@ static void job_end(struct rpc_art_job *j)
 			rpc_json_put(&err, o, "id", rpc_json_hex(j->id, ART_ID_LEN));
 			rpc_json_put(&err, o, "kind", json_string(art_kind_name(j->opt.kind)));
 			rpc_json_put(&err, o, "pinned", json_boolean(j->opt.pin));
+			rpc_json_put(&err, o, "parent", j->opt.parent ? rpc_json_hex(j->parent,
+										    ART_ID_LEN)
+								      : json_null());
 			rpc_json_put(&err, o, "bytes", rpc_json_u64(j->add.bytes));
 			rpc_json_put(&err, o, "chunks", rpc_json_u64(j->add.chunks));
 			rpc_json_put(&err, o, "new_chunks", rpc_json_u64(j->add.new_chunks));
@@ -570,14 +574,15 @@ static int job_new(node_rpc *r, struct evhttp_request *req, struct rpc_art_job *
 	return IOLM_OK;
 }
 
-/* POST /artifact/add, body {"path": "/absolute/path", "kind": "dataset", "pin": true}:
- * the file or folder at path, read by the node. kind defaults to dataset, pin to true. */
+/* POST /artifact/add, body {"path": "/absolute/path", "kind": "dataset", "pin": true,
+ * "parent": "1e20..."}: the file or folder at path, read by the node. kind defaults to
+ * dataset, pin to true, parent (the artifact this one derives from) to none. */
 int rpc_h_art_add(node_rpc *r, struct evhttp_request *req, const char *arg, json_t **reply)
 {
 	struct evbuffer *in = evhttp_request_get_input_buffer(req);
 	size_t n = evbuffer_get_length(in);
 	struct rpc_art_job *j;
-	json_t *body = NULL, *path, *kind, *pin;
+	json_t *body = NULL, *path, *kind, *pin, *parent;
 	const char *p;
 	int err;
 	(void)arg;
@@ -598,10 +603,14 @@ int rpc_h_art_add(node_rpc *r, struct evhttp_request *req, const char *arg, json
 		 json_string_length(path) == strlen(p) && strlen(p) < sizeof j->path) {
 		kind = json_object_get(body, "kind");
 		pin = json_object_get(body, "pin");
+		parent = json_object_get(body, "parent");
 		memcpy(j->path, p, strlen(p) + 1);
 		if ((!kind || !art_kind_parse(&j->opt.kind, json_string_value(kind))) &&
-		    (!pin || json_is_boolean(pin))) {
+		    (!pin || json_is_boolean(pin)) &&
+		    (!parent || (json_is_string(parent) &&
+				 !parse_id(j->parent, json_string_value(parent))))) {
 			j->opt.pin = !pin || json_is_true(pin);
+			j->opt.parent = parent ? j->parent : NULL;
 			err = IOLM_OK;
 		}
 	}

@@ -116,6 +116,22 @@ def test_artifacts_rpc(net):
         assert_that(status == 200 and a["kind"] == "dataset", "add of %s: %s %s" %
                     (name, status, a))
         ids[name] = a["id"]
+    # a parent: the artifact this one derives from, in its manifest
+    status, a = add(mid, timeout=60, parent=ids["small"])
+    assert_that(status == 200 and a["parent"] == ids["small"] and a["id"] != ids["mid"] and
+                a["new_chunks"] == 0, "add with a parent: %s %s" % (status, a))
+    fl = n0.get("/artifact/%s/files" % a["id"])
+    assert_that(fl["parent"] == ids["small"] and fl["files"] == [{"path": "mid.bin",
+                                                                  "size": mid_size}],
+                "files of the child: %s" % fl)
+    status, err = n0.post("/artifact/add", json.dumps({"path": mid, "parent": "xyz"}).encode(),
+                          token=tok)
+    assert_that(status == 400 and err["error"]["name"] == "IOLM_ERPC_BADJSON",
+                "a malformed parent: %s %s" % (status, err))
+    status, _ = n0.post("/artifact/unpin/" + a["id"], b"", token=tok)
+    status, gc = n0.post("/artifact/gc", b"", token=tok)
+    assert_that(status == 200 and gc["artifacts_removed"] == 1 and gc["chunks_freed"] == 0,
+                "the child, unpinned and collected, takes no shared chunk: %s" % gc)
 
     # an add runs off the loop, one job at a time: held up by another process's gc
     # (this test, holding the store's lock file), it keeps the loop free and the next
