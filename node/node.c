@@ -557,10 +557,17 @@ static void write_metrics(void *ctx, iolm_buf *out)
 		"# HELP iolm_artifact_bytes Bytes of artifact chunks stored.\n"
 		"# TYPE iolm_artifact_bytes gauge\niolm_artifact_bytes %llu\n"
 		"# HELP iolm_artifacts Artifacts stored.\n"
-		"# TYPE iolm_artifacts gauge\niolm_artifacts %llu\n",
+		"# TYPE iolm_artifacts gauge\niolm_artifacts %llu\n"
+		"# HELP iolm_artifacts_pinned Artifacts stored and pinned (kept by gc).\n"
+		"# TYPE iolm_artifacts_pinned gauge\niolm_artifacts_pinned %llu\n"
+		"# HELP iolm_artifact_unreferenced_chunks Stored chunks no artifact references "
+		"(waiting for gc).\n"
+		"# TYPE iolm_artifact_unreferenced_chunks gauge\n"
+		"iolm_artifact_unreferenced_chunks %llu\n",
 		vs.waiting, vs.queued, (unsigned long long)vs.valid, (unsigned long long)vs.invalid,
 		(unsigned long long)vs.unavailable, vs.cpu_s, (unsigned long long)as.bytes,
-		(unsigned long long)as.artifacts);
+		(unsigned long long)as.artifacts, (unsigned long long)as.pinned,
+		(unsigned long long)as.unreferenced);
 	(void)e2;
 	int err = iolm_buf_printf(
 		out,

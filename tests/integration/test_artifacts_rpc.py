@@ -287,6 +287,15 @@ def test_artifacts_rpc(net):
     assert_that('iolm_rpc_requests_total{endpoint="artifact_admin"}' in metrics and
                 'iolm_rpc_requests_total{endpoint="artifacts"}' in metrics,
                 "the artifact endpoints in /metrics")
+    gauges = dict(line.split() for line in metrics.splitlines()
+                  if line.startswith(("iolm_artifacts", "iolm_artifact_unreferenced")))
+    lst = n0.get("/artifacts")
+    pinned = sum(1 for e in lst["artifacts"] if e["pinned"])
+    assert_that(gauges.get("iolm_artifacts") == str(lst["total"]) and
+                gauges.get("iolm_artifacts_pinned") == str(pinned) and
+                gauges.get("iolm_artifact_unreferenced_chunks") ==
+                str(lst["store"]["unreferenced"]), "artifact gauges %s, store %s" %
+                (gauges, lst))
     # stopping with a reply in flight and an add waiting for another process's gc: the
     # add gives up (IOLM_EART_STOPPED) rather than hold the node's exit
     lockfd = os.open(os.path.join(n0.dir, "artifacts", "gc.lock"), os.O_RDWR)
