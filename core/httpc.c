@@ -1,9 +1,11 @@
 #include "core/httpc.h"
 
 #include <ctype.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -93,25 +95,32 @@ int iolm_httpc_request(iolm_httpc *c, const char *method, const char *path, cons
 	return request_once(c, method, path, token, body, len, status, out, timeout_ms);
 }
 
-static int request_once(iolm_httpc *c, const char *method, const char *path, const char *token,
-			const void *body, size_t len, int *status, iolm_buf *out, int timeout_ms)
+/* Host and Authorization headers of req. */
+static void add_headers(const iolm_httpc *c, struct evhttp_request *req, const char *token)
 {
-	struct reply r = { .out = out };
-	struct evhttp_request *req = evhttp_request_new(on_done, &r);
-	char auth[128], hostport[300];
-	*status = 0;
-	if (!req)
-		return IOLM_ENOMEM;
-	evhttp_connection_set_timeout(c->conn, (timeout_ms + 999) / 1000);
 	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+	char auth[128], hostport[300];
 	snprintf(hostport, sizeof hostport, "%s:%u", c->host, c->port);
 	evhttp_add_header(h, "Host", hostport);
 	if (token) {
 		snprintf(auth, sizeof auth, "Bearer %s", token);
 		evhttp_add_header(h, "Authorization", auth);
 	}
+}
+
+static int request_once(iolm_httpc *c, const char *method, const char *path, const char *token,
+			const void *body, size_t len, int *status, iolm_buf *out, int timeout_ms)
+{
+	struct reply r = { .out = out };
+	struct evhttp_request *req = evhttp_request_new(on_done, &r);
+	*status = 0;
+	if (!req)
+		return IOLM_ENOMEM;
+	evhttp_connection_set_timeout(c->conn, (timeout_ms + 999) / 1000);
+	add_headers(c, req, token);
 	if (body) {
-		evhttp_add_header(h, "Content-Type", "text/plain");
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+				  "text/plain");
 		evbuffer_add(evhttp_request_get_output_buffer(req), body, len);
 	}
 	enum evhttp_cmd_type cmd = strcmp(method, "POST") == 0 ? EVHTTP_REQ_POST : EVHTTP_REQ_GET;
@@ -124,6 +133,114 @@ static int request_once(iolm_httpc *c, const char *method, const char *path, con
 		return r.err;
 	*status = r.status;
 	return IOLM_OK;
+}
+
+/* ---------------------------------------------------------------- into a file */
+
+struct file_reply {
+	int done, status, err, fd;
+	uint64_t got, cap;
+	iolm_buf *err_body;
+};
+
+/* Body bytes as they arrive: to the file for a 200, else to err_body. After a failure
+ * the request is cancelled (libevent then calls neither callback again). */
+static void on_file_chunk(struct evhttp_request *req, void *arg)
+{
+	struct file_reply *r = arg;
+	struct evbuffer *in = evhttp_request_get_input_buffer(req);
+	size_t n = evbuffer_get_length(in);
+	if (evhttp_request_get_response_code(req) != 200) {
+		if (r->err_body && !iolm_buf_reserve(r->err_body, n)) {
+			evbuffer_remove(in, r->err_body->data + r->err_body->len, n);
+			r->err_body->len += n;
+		}
+		evbuffer_drain(in, n);
+		return;
+	}
+	if (r->got + n > r->cap)
+		r->err = IOLM_ETOOBIG;
+	while (!r->err && evbuffer_get_length(in)) {
+		int w = evbuffer_write(in, r->fd);
+		if (w <= 0)
+			r->err = IOLM_EIO;
+		else
+			r->got += (uint64_t)w;
+	}
+	if (r->err) {
+		r->done = 1;
+		evhttp_cancel_request(req);
+	}
+}
+
+static void on_file_done(struct evhttp_request *req, void *arg)
+{
+	struct file_reply *r = arg;
+	r->done = 1;
+	if (!req || evhttp_request_get_response_code(req) == 0) {
+		r->err = r->err ? r->err : IOLM_EIO;
+		return;
+	}
+	r->status = evhttp_request_get_response_code(req);
+	on_file_chunk(req, r); /* what the last read left */
+}
+
+static int get_file_once(iolm_httpc *c, const char *path, const char *token,
+			 struct file_reply *r, int timeout_ms)
+{
+	struct evhttp_request *req = evhttp_request_new(on_file_done, r);
+	if (!req)
+		return IOLM_ENOMEM;
+	evhttp_request_set_chunked_cb(req, on_file_chunk);
+	evhttp_connection_set_timeout(c->conn, (timeout_ms + 999) / 1000);
+	add_headers(c, req, token);
+	if (evhttp_make_request(c->conn, req, EVHTTP_REQ_GET, path) != 0)
+		return IOLM_EIO; /* libevent freed req */
+	while (!r->done)
+		if (event_base_loop(c->base, EVLOOP_ONCE) < 0)
+			return IOLM_EIO;
+	return r->err;
+}
+
+int iolm_httpc_get_file(iolm_httpc *c, const char *path, const char *token, const char *dest,
+			uint64_t cap, int *status, iolm_buf *err_body, int timeout_ms)
+{
+	char tmp[4200];
+	size_t keep = err_body ? err_body->len : 0;
+	struct file_reply r;
+	int err;
+	*status = 0;
+	if (snprintf(tmp, sizeof tmp, "%s.part", dest) >= (int)sizeof tmp)
+		return IOLM_ETOOBIG;
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return IOLM_EIO;
+	r = (struct file_reply){ .fd = fd, .cap = cap, .err_body = err_body };
+	err = get_file_once(c, path, token, &r, timeout_ms);
+	if (err == IOLM_EIO && r.got == 0 && r.status == 0) {
+		/* a stale kept-alive connection, as in iolm_httpc_request: once more, afresh */
+		if (err_body)
+			err_body->len = keep;
+		evhttp_connection_free(c->conn);
+		if (!(c->conn = evhttp_connection_base_new(c->base, NULL, c->host, c->port)))
+			err = IOLM_ENOMEM;
+		else if (ftruncate(fd, 0) != 0 || lseek(fd, 0, SEEK_SET) != 0)
+			err = IOLM_EIO;
+		else {
+			r = (struct file_reply){ .fd = fd, .cap = cap, .err_body = err_body };
+			err = get_file_once(c, path, token, &r, timeout_ms);
+		}
+	}
+	*status = r.status;
+	if (!err && r.status == 200 && fsync(fd) != 0)
+		err = IOLM_EIO;
+	if (close(fd) != 0 && !err)
+		err = IOLM_EIO;
+	if (!err && r.status == 200 && rename(tmp, dest) != 0)
+		err = IOLM_EIO;
+	if (err || r.status != 200)
+		unlink(tmp);
+	return err;
 }
 
 int iolm_httpc_read_cookie(char token[static 65], const char *path)

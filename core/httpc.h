@@ -17,6 +17,16 @@ typedef struct iolm_httpc iolm_httpc;
 int iolm_httpc_create(iolm_httpc **out, const char *host, uint16_t port) IOLM_WUR;
 void iolm_httpc_destroy(iolm_httpc *c);
 
+/* GET path (with an optional bearer token) into the file dest, streamed: a 200 answer's
+ * body is written to DEST.part as it arrives, flushed and renamed to dest, so memory
+ * stays small whatever its size. IOLM_ETOOBIG past cap bytes (the transfer is cut off
+ * there). Any other status: its body (up to err_body's limit; err_body may be NULL)
+ * goes to err_body, *status says which, and no file is written. IOLM_EIO when the file
+ * cannot be written or the connection fails, IOLM_ETIMEOUT after timeout_ms without
+ * data; in every failure DEST.part is removed. */
+int iolm_httpc_get_file(iolm_httpc *c, const char *path, const char *token, const char *dest,
+			uint64_t cap, int *status, iolm_buf *err_body, int timeout_ms) IOLM_WUR;
+
 /* The token of a node's RPC cookie file (64 hex characters, then white space at most)
  * into token, NUL-terminated. IOLM_ENOTFOUND when the file cannot be opened,
  * IOLM_ELENGTH when it does not hold exactly one 64-character token. */

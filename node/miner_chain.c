@@ -311,29 +311,11 @@ int miner_rpc_send(miner_rpc *r, uint8_t id[static 32], Iolm__TxBody *body, cons
 	return err;
 }
 
-/* b's bytes into dest, through dest.tmp and a rename: dest is whole or absent. */
-static int write_atomic(const char *dest, const iolm_buf *b)
-{
-	char tmp[MINER_PATH_MAX + 8];
-	if (snprintf(tmp, sizeof tmp, "%s.tmp", dest) >= (int)sizeof tmp)
-		return IOLM_ELENGTH;
-	FILE *f = fopen(tmp, "wb");
-	int bad = !f || (b->len && fwrite(b->data, 1, b->len, f) != b->len);
-	if (f)
-		bad |= fclose(f) != 0;
-	if (bad || rename(tmp, dest) != 0) {
-		remove(tmp);
-		return IOLM_EIO;
-	}
-	return IOLM_OK;
-}
-
 int miner_http_fetch(const char *endpoint, const char *path, const char *dest, size_t cap)
 {
 	char host[256];
 	uint16_t port;
 	iolm_httpc *c = NULL;
-	iolm_buf b;
 	int status = 0, err;
 	const char *hp = strncmp(endpoint, "http://", 7) == 0 ? endpoint + 7 : NULL;
 	char hostport[LEDGER_MAX_ENDPOINT + 1];
@@ -349,13 +331,9 @@ int miner_http_fetch(const char *endpoint, const char *path, const char *dest, s
 		return IOLM_EINVAL;
 	if ((err = iolm_httpc_create(&c, host, port)))
 		return err;
-	iolm_buf_init(&b, cap);
-	err = iolm_httpc_request(c, "GET", path, NULL, NULL, 0, &status, &b, FETCH_TIMEOUT_MS);
+	err = iolm_httpc_get_file(c, path, NULL, dest, cap, &status, NULL, FETCH_TIMEOUT_MS);
 	if (!err && status != 200)
 		err = status == 404 ? IOLM_ENOTFOUND : IOLM_EIO;
-	if (!err)
-		err = write_atomic(dest, &b);
-	iolm_buf_release(&b, 0);
 	iolm_httpc_destroy(c);
 	return err;
 }
@@ -490,13 +468,10 @@ int miner_rpc_artifact(miner_rpc *r, const uint8_t id[static ART_ID_LEN], const 
 	if (snprintf(dest, dest_cap, "%s/%s/%s", dir, hex, name) >= (int)dest_cap)
 		return IOLM_ELENGTH;
 	snprintf(path, sizeof path, "/artifact/%s/content", hex);
-	iolm_buf_init(&b, cap);
-	err = iolm_httpc_request(r->c, "GET", path, r->token, NULL, 0, &status, &b,
-				 FETCH_TIMEOUT_MS);
+	iolm_buf_init(&b, RPC_MAX_ANSWER); /* an error's body; the content goes to dest */
+	err = iolm_httpc_get_file(r->c, path, r->token, dest, cap, &status, &b, FETCH_TIMEOUT_MS);
 	if (!err && status != 200)
 		err = answer_error(&b, status == 404 ? IOLM_ENOTFOUND : IOLM_EIO, 1);
-	if (!err)
-		err = write_atomic(dest, &b);
 	iolm_buf_release(&b, 0);
 	return err;
 }

@@ -152,13 +152,15 @@ int miner_rpc_tx_status(miner_rpc *r, const uint8_t id[static 32]) IOLM_WUR;
  * /artifact/fetch/{id}, needs the cookie; nothing to do when it holds it), wait until it
  * holds it whole (printing progress; IOLM_ETIMEOUT after 120 s without any, or once
  * miner_stop is set), read its manifest (one file) and write the file's bytes (GET
- * /artifact/{id}/content, at most cap) to DIR/<id hex>/<its name>, whole or not at all;
+ * /artifact/{id}/content, at most cap, streamed to the disk) to DIR/<id hex>/<its name>,
+ * whole or not at all;
  * that path into dest. The caller checks the file against id. */
 int miner_rpc_artifact(miner_rpc *r, const uint8_t id[static ART_ID_LEN], const char *dir,
 		       char *dest, size_t dest_cap, size_t cap) IOLM_WUR;
 
-/* Fetch url (an "http://HOST:PORT" endpoint) + path into the file at dest (atomically,
- * through dest.tmp), at most cap bytes. IOLM_ENOTFOUND for a 404, IOLM_EIO otherwise. */
+/* Fetch url (an "http://HOST:PORT" endpoint) + path into the file at dest, streamed and
+ * atomically (through dest.part), at most cap bytes. IOLM_ENOTFOUND for a 404, IOLM_EIO
+ * otherwise. */
 int miner_http_fetch(const char *endpoint, const char *path, const char *dest,
 		     size_t cap) IOLM_WUR;
 

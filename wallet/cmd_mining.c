@@ -1,8 +1,8 @@
 /* Commands about training tasks and what they paid: task list, task show, rewards, works. */
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "artifacts/art.h"
@@ -560,28 +560,6 @@ static int split_endpoint(char *host, size_t cap, uint16_t *port, const char *ep
 	return IOLM_OK;
 }
 
-/* b into path, flushed to the disk. */
-static int write_file(const char *path, const iolm_buf *b)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	size_t off = 0;
-	if (fd < 0)
-		return IOLM_EIO;
-	while (off < b->len) {
-		ssize_t w = write(fd, b->data + off, b->len - off);
-		if (w <= 0) {
-			close(fd);
-			return IOLM_EIO;
-		}
-		off += (size_t)w;
-	}
-	if (fsync(fd) != 0) {
-		close(fd);
-		return IOLM_EIO;
-	}
-	return close(fd) ? IOLM_EIO : IOLM_OK;
-}
-
 /* The task's best work, proved: its task record names it, its own record gives the
  * miner's endpoint, its end step and the checkpoint id it committed to. */
 static int best_work(wallet_cli *c, const char *task_hex, const uint8_t task[static 32],
@@ -644,6 +622,7 @@ int cmd_model_get(wallet_cli *c)
 	uint64_t max_mb, end;
 	uint16_t port;
 	iolm_httpc *hc = NULL;
+	struct stat sb;
 	wallet_work w;
 	iolm_buf b;
 	int status = 0, err;
@@ -659,7 +638,7 @@ int cmd_model_get(wallet_cli *c)
 		snprintf(c->detail, sizeof c->detail, "--max-mb wants a number of MiB");
 		return IOLM_EINVAL;
 	}
-	if (snprintf(tmp, sizeof tmp, "%s.part", out) >= (int)sizeof tmp) {
+	if (snprintf(tmp, sizeof tmp, "%s.unverified", out) >= (int)sizeof tmp) {
 		snprintf(c->detail, sizeof c->detail, "--out is too long");
 		return IOLM_EINVAL;
 	}
@@ -675,25 +654,15 @@ int cmd_model_get(wallet_cli *c)
 		wallet_work_free(&w);
 		return IOLM_EWALLET_ANSWER;
 	}
-	iolm_buf_init(&b, (size_t)max_mb << 20);
+	iolm_buf_init(&b, 64u << 10); /* an error's body; the checkpoint goes to tmp */
 	if ((err = iolm_httpc_create(&hc, host, port)) ||
-	    (err = iolm_httpc_request(hc, "GET", path, NULL, NULL, 0, &status, &b,
-				      MODEL_TIMEOUT_MS)) ||
+	    (err = iolm_httpc_get_file(hc, path, NULL, tmp, max_mb << 20, &status, &b,
+				       MODEL_TIMEOUT_MS)) ||
 	    status != 200) {
 		snprintf(c->detail, sizeof c->detail, "GET %.200s%s: %s", w.commit->endpoint, path,
-			 err ? iolm_strerror(err) : status ? "the miner answered an error" :
-			 "no answer");
+			 err == IOLM_ETOOBIG ? "larger than --max-mb" : err ? iolm_strerror(err) :
+			 "the miner answered an error");
 		err = err ? err : status == 404 ? IOLM_ENOTFOUND : IOLM_EIO;
-		goto out;
-	}
-	if (b.len >= b.limit) {
-		snprintf(c->detail, sizeof c->detail, "the checkpoint is larger than --max-mb %llu",
-			 (unsigned long long)max_mb);
-		err = IOLM_ETOOBIG;
-		goto out;
-	}
-	if ((err = write_file(tmp, &b))) {
-		snprintf(c->detail, sizeof c->detail, "cannot write %.300s", tmp);
 		goto out;
 	}
 	if ((err = art_file_id(got, tmp, name, ART_KIND_CHECKPOINT)) ||
@@ -704,7 +673,7 @@ int cmd_model_get(wallet_cli *c)
 		err = IOLM_EWALLET_MODEL;
 		goto out;
 	}
-	if (rename(tmp, out) != 0) {
+	if (stat(tmp, &sb) != 0 || rename(tmp, out) != 0) {
 		unlink(tmp);
 		snprintf(c->detail, sizeof c->detail, "cannot rename %.300s", tmp);
 		err = IOLM_EIO;
@@ -717,12 +686,13 @@ int cmd_model_get(wallet_cli *c)
 					   task_hex, "work_id", whex, "eval_loss",
 					   (json_int_t)w.commit->eval_loss, "steps", (json_int_t)end,
 					   "endpoint", w.commit->endpoint, "checkpoint_id", ck,
-					   "bytes", (json_int_t)b.len, "file", out, "verified", 1,
+					   "bytes", (json_int_t)sb.st_size, "file", out, "verified", 1,
 					   "verified_height", (json_int_t)w.at.height));
 	} else {
 		printf("model of task %.16s: work %.16s, %llu steps, eval loss %s nats\n", task_hex,
 		       whex, (unsigned long long)end, nats(a, w.commit->eval_loss));
-		printf("%zu bytes from %s, saved to %s\n", b.len, w.commit->endpoint, out);
+		printf("%lld bytes from %s, saved to %s\n", (long long)sb.st_size,
+		       w.commit->endpoint, out);
 		printf("(the checkpoint id the work committed to, verified at height %llu)\n",
 		       (unsigned long long)w.at.height);
 	}

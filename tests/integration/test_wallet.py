@@ -197,24 +197,37 @@ def test_wallet(net):
     assert_that(not os.path.exists(model), "model get left a file with the miner gone")
 
     class Forged(http.server.BaseHTTPRequestHandler):
+        big = False
+
         def do_GET(self):  # noqa: N802 - http.server's name
             body = bytearray(served)
             body[len(body) // 2] ^= 1
+            if Forged.big:  # 3 MiB, for a client that takes at most 1
+                body = bytes(3 * 1024 * 1024)
             self.send_response(200)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
-            self.wfile.write(bytes(body))
+            try:
+                self.wfile.write(bytes(body))
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client cut it off
 
         def log_message(self, *args):
             pass
     fake = http.server.ThreadingHTTPServer(("127.0.0.1", base), Forged)
     threading.Thread(target=fake.serve_forever, daemon=True).start()
+    def leftovers():
+        return [f for f in os.listdir(net.dir) if f.startswith("model.bin")]
     try:
         e = w.run("model", "get", "--task", task, "--out", model, expect=7)
         assert_that("IOLM_EWALLET_MODEL" in e.stderr or "not the one its work" in e.stderr,
                     "forged model: %s" % e.stderr)
-        assert_that(not os.path.exists(model) and not os.path.exists(model + ".part"),
-                    "a forged model was kept")
+        assert_that(not leftovers(), "a forged model was kept: %s" % leftovers())
+        # more than --max-mb: cut off as it streams in, nothing kept
+        Forged.big = True
+        e = w.run("model", "get", "--task", task, "--out", model, "--max-mb", "1", expect=1)
+        assert_that("larger than --max-mb" in e.stderr, "3 MiB with --max-mb 1: %s" % e.stderr)
+        assert_that(not leftovers(), "a cut-off model was kept: %s" % leftovers())
     finally:
         fake.shutdown()
         fake.server_close()
