@@ -140,4 +140,34 @@ static inline void t_write_ckpt(const char *path, uint32_t nt, uint64_t tensor_b
 	assert_int_equal(fclose(f), 0);
 }
 
+/* A store in a fresh folder, with paths a and b for files and out for gets: the state of
+ * the store tests (cmocka setup and teardown: t_store_setup, t_store_teardown). */
+typedef struct fixture {
+	char dir[256], store[512], a[512], b[512], out[512];
+	art_store *s;
+} fixture;
+
+static inline int t_store_setup(void **state)
+{
+	fixture *f = calloc(1, sizeof *f);
+	assert_non_null(f);
+	t_tmpdir(f->dir, sizeof f->dir);
+	snprintf(f->store, sizeof f->store, "%s/store", f->dir);
+	snprintf(f->a, sizeof f->a, "%s/a.bin", f->dir);
+	snprintf(f->b, sizeof f->b, "%s/b.bin", f->dir);
+	snprintf(f->out, sizeof f->out, "%s/out", f->dir);
+	f->s = t_open(f->store);
+	*state = f;
+	return 0;
+}
+
+static inline int t_store_teardown(void **state)
+{
+	fixture *f = *state;
+	art_store_close(f->s);
+	t_rmrf(f->dir);
+	free(f);
+	return 0;
+}
+
 #endif
