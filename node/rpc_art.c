@@ -485,8 +485,9 @@ static void job_free(struct rpc_art_job *j)
 static void job_end(struct rpc_art_job *j)
 {
 	json_t *o = NULL;
-	int err = j->err;
-	pthread_join(j->thread, NULL);
+	int err;
+	pthread_join(j->thread, NULL); /* j's outputs are read only after this */
+	err = j->err;
 	j->r->job = NULL;
 	if (!err && !(err = rpc_new_object(&o))) {
 		if (j->op == JOB_ADD) {
