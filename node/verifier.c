@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "artifacts/art.h"
 #include "compute/compute.h"
 #include "core/clock.h"
 #include "core/hash.h"
@@ -25,6 +26,7 @@
 struct vjob {
 	struct vjob *next;
 	uint8_t work[32], task[32], seed[32], proof_root[32], final_state[32];
+	uint8_t ckpt_id[ART_ID_LEN]; /* the committed checkpoint_id */
 	uint64_t commit_height, deadline_ms, start_step, steps, eval_loss;
 	char endpoint[LEDGER_MAX_ENDPOINT + 1];
 	uint64_t next_try_ms;
@@ -320,6 +322,18 @@ static int verify_job(node_verifier *v, struct vjob *j)
 	}
 	j->valid = verdict.reason == IOLM_OK;
 	j->reason = verdict.reason;
+	/* The final checkpoint, fetched for the eval loss, must be the artifact the work
+	 * committed to: what model users fetch and check (iolm-wallet model get). */
+	if (j->valid) {
+		char file[1500];
+		uint8_t got[ART_ID_LEN];
+		if (compute_checkpoint_name(file, sizeof file, dir, j->start_step + j->steps) ||
+		    art_file_id(got, file, NULL, ART_KIND_CHECKPOINT) ||
+		    memcmp(got, j->ckpt_id, ART_ID_LEN) != 0) {
+			j->valid = 0;
+			j->reason = IOLM_EVERIFY_CKPTID;
+		}
+	}
 	j->nseg = verdict.nsampled;
 	memcpy(j->segments, verdict.sampled, verdict.nsampled * sizeof verdict.sampled[0]);
 	j->cpu_s = verdict.cpu_s;
@@ -543,6 +557,8 @@ void node_verifier_on_commit(node_verifier *v, uint64_t height, const uint8_t bl
 				memcpy(j->task, w->task_id.data, 32);
 				memcpy(j->proof_root, w->proof_root.data, 32);
 				memcpy(j->final_state, w->final_state.data, 32);
+				/* its format was checked at admission (ledger/tx.c) */
+				memcpy(j->ckpt_id, w->checkpoint_id.data, ART_ID_LEN);
 				j->commit_height = height;
 				j->deadline_ms = btime + ledger_genesis_params(g)->attest_timeout_ms;
 				j->start_step = w->start_step;

@@ -338,6 +338,19 @@ def test_mining(net):
             assert_that(w["status_name"] == "slashed", "faked segment %s" % w["status_name"])
             assert_that(rewards(env.n0, ac)["slashed"] == 1400, "bonds burned")
             phase("faked segment slashed")
+            # every segment and the eval loss check out, but the committed checkpoint id
+            # is not the final checkpoint's: what model users fetch would never verify
+            Replay.corrupt_step = None
+            wrong = commit_args()
+            wrong[wrong.index("--checkpoint") + 1] = "1e20" + "cd" * 32
+            cheat3 = env.tx(kc, "work-commit", *wrong, "--eval-loss", str(commit["eval_loss"]))
+            w = wait_work(net, env.n0, cheat3, ("accepted", "rejected", "slashed"))
+            assert_that(w["status_name"] == "slashed", "wrong checkpoint id %s" % w["status_name"])
+            assert_that(rewards(env.n0, ac)["slashed"] == 2100, "bonds burned")
+            said = "final checkpoint's artifact id differs from the committed checkpoint id"
+            assert_that(any(said in open(n.log_path).read() for n in net.nodes),
+                        "no validator gave the checkpoint id as the reason")
+            phase("wrong checkpoint id slashed")
         finally:
             srv.shutdown()
     finally:
