@@ -243,6 +243,35 @@ int iolm_httpc_get_file(iolm_httpc *c, const char *path, const char *token, cons
 	return err;
 }
 
+int iolm_httpc_parse_url(char *host, size_t cap, uint16_t *port, const char *ep)
+{
+	const char *hp = strncmp(ep, "http://", 7) ? NULL : ep + 7, *colon;
+	size_t n;
+	char *end;
+	unsigned long v;
+	if (!hp)
+		return IOLM_EINVAL;
+	n = strcspn(hp, "/");
+	if (hp[n] && strcmp(hp + n, "/"))
+		return IOLM_EINVAL;
+	colon = memrchr(hp, ':', n);
+	if (!colon || colon == hp || (size_t)(colon - hp) >= cap)
+		return IOLM_EINVAL;
+	v = strtoul(colon + 1, &end, 10);
+	if (end != hp + n || end == colon + 1 || v == 0 || v > 65535)
+		return IOLM_EINVAL;
+	/* [v6]:port */
+	if (hp[0] == '[' && colon[-1] == ']') {
+		memcpy(host, hp + 1, (size_t)(colon - hp) - 2);
+		host[colon - hp - 2] = '\0';
+	} else {
+		memcpy(host, hp, (size_t)(colon - hp));
+		host[colon - hp] = '\0';
+	}
+	*port = (uint16_t)v;
+	return IOLM_OK;
+}
+
 int iolm_httpc_read_cookie(char token[static 65], const char *path)
 {
 	char buf[128];

@@ -27,6 +27,10 @@ void iolm_httpc_destroy(iolm_httpc *c);
 int iolm_httpc_get_file(iolm_httpc *c, const char *path, const char *token, const char *dest,
 			uint64_t cap, int *status, iolm_buf *err_body, int timeout_ms) IOLM_WUR;
 
+/* Host and port of "http://HOST:PORT" (a trailing '/' allowed; HOST may be "[v6]"), the
+ * form of a miner's endpoint, into host (cap bytes) and *port. IOLM_EINVAL otherwise. */
+int iolm_httpc_parse_url(char *host, size_t cap, uint16_t *port, const char *url) IOLM_WUR;
+
 /* The token of a node's RPC cookie file (64 hex characters, then white space at most)
  * into token, NUL-terminated. IOLM_ENOTFOUND when the file cannot be opened,
  * IOLM_ELENGTH when it does not hold exactly one 64-character token. */

@@ -317,17 +317,8 @@ int miner_http_fetch(const char *endpoint, const char *path, const char *dest, s
 	uint16_t port;
 	iolm_httpc *c = NULL;
 	int status = 0, err;
-	const char *hp = strncmp(endpoint, "http://", 7) == 0 ? endpoint + 7 : NULL;
-	char hostport[LEDGER_MAX_ENDPOINT + 1];
 
-	/* "http://HOST:PORT", optionally with a trailing slash */
-	if (!hp || strlen(hp) >= sizeof hostport)
-		return IOLM_EINVAL;
-	snprintf(hostport, sizeof hostport, "%s", hp);
-	if (hostport[0] && hostport[strlen(hostport) - 1] == '/')
-		hostport[strlen(hostport) - 1] = '\0';
-	if (strchr(hostport, '/') ||
-	    (err = miner_split_hostport(host, sizeof host, &port, hostport)))
+	if (iolm_httpc_parse_url(host, sizeof host, &port, endpoint))
 		return IOLM_EINVAL;
 	if ((err = iolm_httpc_create(&c, host, port)))
 		return err;

@@ -110,6 +110,20 @@ int rpc_h_art_fetch(node_rpc *r, struct evhttp_request *req, const char *arg, js
 	return progress_reply(r, id, reply);
 }
 
+/* The stored manifest of id, decoded (the caller frees it with iolm_codec_free). */
+static int load_manifest(node_rpc *r, Iolm__Manifest **m, const uint8_t id[ART_ID_LEN])
+{
+	uint8_t got[ART_ID_LEN];
+	iolm_buf b;
+	int err;
+	*m = NULL;
+	iolm_buf_init(&b, IOLM_MAX_MANIFEST_BYTES);
+	if (!(err = art_store_manifest(r->art.store, &b, id)))
+		err = art_manifest_decode(m, got, b.data, b.len);
+	iolm_buf_release(&b, 0);
+	return err;
+}
+
 /* ---------------------------------------------------------------- content, streamed */
 
 struct content_stream {
@@ -216,11 +230,9 @@ static int content_reply(node_rpc *r, struct evhttp_request *req, const uint8_t 
 	struct rpc_param p[] = { { "file", NULL } };
 	struct evkeyvalq q;
 	struct content_stream *c;
-	uint8_t got[ART_ID_LEN];
 	char len[24];
 	size_t n, left = 0;
 	uint64_t size = 0;
-	iolm_buf man;
 	int err;
 	if (!rpc_authorized(r, req))
 		return IOLM_ERPC_AUTH;
@@ -232,13 +244,11 @@ static int content_reply(node_rpc *r, struct evhttp_request *req, const uint8_t 
 	c->req = req;
 	memcpy(c->id, id, ART_ID_LEN);
 	iolm_buf_init(&c->chunk, ART_CHUNK_MAX);
-	iolm_buf_init(&man, IOLM_MAX_MANIFEST_BYTES);
 	err = rpc_query_parse(&q, p, 1, rpc_query_string(req));
 	if (!err && !(c->out = evbuffer_new()))
 		err = IOLM_ENOMEM;
-	if (!err && !(err = art_store_manifest(c->s, &man, id)))
-		err = art_manifest_decode(&c->m, got, man.data, man.len);
-	iolm_buf_release(&man, 0);
+	if (!err)
+		err = load_manifest(r, &c->m, id);
 	if (!err)
 		err = select_file(c, p[0].value, &size);
 	evhttp_clear_headers(&q);
@@ -294,13 +304,9 @@ static int manifest_reply(node_rpc *r, struct evhttp_request *req, const uint8_t
 static int files_reply(node_rpc *r, const uint8_t id[ART_ID_LEN], json_t **reply)
 {
 	Iolm__Manifest *m = NULL;
-	uint8_t got[ART_ID_LEN];
 	json_t *o = NULL, *files;
-	iolm_buf b;
 	int err;
-	iolm_buf_init(&b, IOLM_MAX_MANIFEST_BYTES);
-	if (!(err = art_store_manifest(r->art.store, &b, id)) &&
-	    !(err = art_manifest_decode(&m, got, b.data, b.len)) && !(err = rpc_new_object(&o))) {
+	if (!(err = load_manifest(r, &m, id)) && !(err = rpc_new_object(&o))) {
 		rpc_json_put(&err, o, "id", rpc_json_hex(id, ART_ID_LEN));
 		rpc_json_put(&err, o, "kind", json_string(art_kind_name((enum art_kind)m->kind)));
 		rpc_json_put(&err, o, "parent", m->parent.len ? rpc_json_hex(m->parent.data,
@@ -317,7 +323,6 @@ static int files_reply(node_rpc *r, const uint8_t id[ART_ID_LEN], json_t **reply
 		}
 	}
 	iolm_codec_free(m ? &m->base : NULL);
-	iolm_buf_release(&b, 0);
 	if (err)
 		json_decref(o);
 	else

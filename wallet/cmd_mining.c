@@ -530,36 +530,6 @@ done:
 #define MODEL_MAX_MB_DEFAULT 4096u
 #define MODEL_TIMEOUT_MS (10 * 60 * 1000)
 
-/* "http://HOST:PORT" (a trailing '/' allowed), as a work's endpoint is written. */
-static int split_endpoint(char *host, size_t cap, uint16_t *port, const char *ep)
-{
-	const char *hp = strncmp(ep, "http://", 7) ? NULL : ep + 7, *colon;
-	size_t n;
-	char *end;
-	unsigned long v;
-	if (!hp)
-		return IOLM_EINVAL;
-	n = strcspn(hp, "/");
-	if (hp[n] && strcmp(hp + n, "/"))
-		return IOLM_EINVAL;
-	colon = memrchr(hp, ':', n);
-	if (!colon || colon == hp || (size_t)(colon - hp) >= cap)
-		return IOLM_EINVAL;
-	v = strtoul(colon + 1, &end, 10);
-	if (end != hp + n || end == colon + 1 || v == 0 || v > 65535)
-		return IOLM_EINVAL;
-	/* [v6]:port */
-	if (hp[0] == '[' && colon[-1] == ']') {
-		memcpy(host, hp + 1, (size_t)(colon - hp) - 2);
-		host[colon - hp - 2] = '\0';
-	} else {
-		memcpy(host, hp, (size_t)(colon - hp));
-		host[colon - hp] = '\0';
-	}
-	*port = (uint16_t)v;
-	return IOLM_OK;
-}
-
 /* The task's best work, proved: its task record names it, its own record gives the
  * miner's endpoint, its end step and the checkpoint id it committed to. */
 static int best_work(wallet_cli *c, const char *task_hex, const uint8_t task[static 32],
@@ -648,7 +618,7 @@ int cmd_model_get(wallet_cli *c)
 	end = w.commit->start_step + w.commit->steps;
 	snprintf(name, sizeof name, "ckpt-%08llu.bin", (unsigned long long)end);
 	snprintf(path, sizeof path, "/ckpt/%s/%llu", whex, (unsigned long long)end);
-	if (split_endpoint(host, sizeof host, &port, w.commit->endpoint)) {
+	if (iolm_httpc_parse_url(host, sizeof host, &port, w.commit->endpoint)) {
 		snprintf(c->detail, sizeof c->detail, "work %.16s has the endpoint \"%.200s\", "
 			 "not http://HOST:PORT", whex, w.commit->endpoint);
 		wallet_work_free(&w);
