@@ -370,6 +370,12 @@ static void rpc_announce(void *ctx, const uint8_t id[ART_ID_LEN])
 	leave(a);
 }
 
+void node_art_net_announce(node_art_net *a, const uint8_t id[ART_ID_LEN])
+{
+	if (a)
+		rpc_announce(a, id);
+}
+
 /* The transfer's workers verified chunks: take them now rather than at the next tick. */
 static void on_ready(evutil_socket_t fd, short what, void *ctx)
 {

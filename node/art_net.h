@@ -67,6 +67,9 @@ void node_art_net_tick(node_art_net *a, uint64_t now_ms);
 size_t node_art_net_resume(node_art_net *a, art_store *s);
 /* Start (or resume) fetching artifact id, pinned; see art_xfer_fetch. */
 int node_art_net_fetch(node_art_net *a, const uint8_t id[ART_ID_LEN]) IOLM_WUR;
+/* The store gained artifact id whole (added here, not fetched): ArtHave to every peer.
+ * NULL a: a no-op. */
+void node_art_net_announce(node_art_net *a, const uint8_t id[ART_ID_LEN]);
 /* Progress of a fetch started since the node started; IOLM_EART_NOFETCH otherwise. */
 int node_art_net_progress(node_art_net *a, art_xfer_progress *out,
 			  const uint8_t id[ART_ID_LEN]) IOLM_WUR;

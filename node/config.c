@@ -28,6 +28,7 @@ void node_config_default(node_config *c, const char *dir)
 	c->mempool_ttl_blocks = 3600;
 	c->map_size_mb = 16384;
 	c->history_index = 1;
+	c->art_keep_checkpoints = 1;
 	c->art_window = 128;
 	c->log_level = IOLM_LOG_INFO;
 	c->log_format = IOLM_LOG_TEXT;
@@ -100,10 +101,10 @@ static int set_key(node_config *c, const char *k, char *v)
 	}
 	if (strcmp(k, "log_level") == 0)
 		return iolm_log_level_parse(&c->log_level, v) ? -1 : 0;
-	if (strcmp(k, "history_index") == 0) {
+	if (strcmp(k, "history_index") == 0 || strcmp(k, "art_keep_checkpoints") == 0) {
 		if (strcmp(v, "on") && strcmp(v, "off"))
 			return -1;
-		c->history_index = strcmp(v, "on") == 0;
+		*(k[0] == 'h' ? &c->history_index : &c->art_keep_checkpoints) = strcmp(v, "on") == 0;
 		return 0;
 	}
 	if (strcmp(k, "log_format") == 0)
@@ -269,6 +270,7 @@ int node_config_save(const node_config *c)
 		c->art_global_kib_s);
 	fprintf(fp, "art_window = %u\n", c->art_window);
 	fprintf(fp, "art_keep_mb = %u\n", c->art_keep_mb);
+	fprintf(fp, "art_keep_checkpoints = %s\n", c->art_keep_checkpoints ? "on" : "off");
 	fprintf(fp, "history_index = %s\n", c->history_index ? "on" : "off");
 	fprintf(fp, "log_level = %s\nlog_format = %s\n", level_name(c->log_level),
 		c->log_format == IOLM_LOG_JSON ? "json" : "text");

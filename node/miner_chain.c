@@ -214,7 +214,7 @@ int miner_rpc_work(miner_rpc *r, miner_work *w, const uint8_t id[static 32])
 		goto out;
 	json_int_t st = json_integer_value(json_object_get(j, "status"));
 	if (st < MINER_WORK_PENDING || st > MINER_WORK_SLASHED || wc->task_id.len != 32 ||
-	    wc->final_state.len != 32) {
+	    wc->final_state.len != 32 || wc->checkpoint_id.len != ART_ID_LEN) {
 		err = IOLM_EDECODE;
 		goto out;
 	}
@@ -227,6 +227,7 @@ int miner_rpc_work(miner_rpc *r, miner_work *w, const uint8_t id[static 32])
 	w->was_best = json_is_true(json_object_get(j, "was_best"));
 	memcpy(w->task_id, wc->task_id.data, 32);
 	memcpy(w->final_state, wc->final_state.data, 32);
+	memcpy(w->checkpoint_id, wc->checkpoint_id.data, ART_ID_LEN);
 	w->eval_loss = wc->eval_loss;
 	if (w->end_step != wc->start_step + wc->steps) {
 		err = IOLM_EDECODE;

@@ -121,6 +121,7 @@ typedef struct miner_work {
 	uint8_t task_id[32];
 	uint8_t final_state[32];
 	uint64_t eval_loss;
+	uint8_t checkpoint_id[ART_ID_LEN]; /* the final checkpoint's artifact id */
 	char endpoint[LEDGER_MAX_ENDPOINT + 1];
 } miner_work;
 

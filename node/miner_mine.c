@@ -321,6 +321,7 @@ struct parent {
 	uint8_t id[32];
 	uint64_t step;
 	uint8_t state[32];
+	uint8_t ckpt_id[ART_ID_LEN]; /* its artifact id, as the work committed it */
 	char ckpt[MINER_PATH_MAX];
 };
 
@@ -332,13 +333,50 @@ static struct own_work *own_find(struct mine *m, const uint8_t id[static 32])
 	return NULL;
 }
 
-/* The parent's final checkpoint into p->ckpt: our own run's file, or fetched from the
- * parent's endpoint into DIR/parent-<id>/. */
+static int remove_dir(const char *dir);
+
+/* The parent's final checkpoint through the node instead: the validators that verified
+ * the work keep it in their artifact stores (docs/artifacts.md "Checkpoints"), so the
+ * node fetches it from its peers when it lacks it. The file lands in dir/<id hex>/ and
+ * moves to p->ckpt once its artifact id checks out. */
+static int parent_from_node(struct mine *m, struct parent *p, const char *dir)
+{
+	char hex[2 * ART_ID_LEN + 1], sub[MINER_PATH_MAX + 2 * ART_ID_LEN + 2];
+	char got_path[MINER_PATH_MAX + 512];
+	uint8_t got[ART_ID_LEN];
+	int err;
+	iolm_hex_encode(hex, sizeof hex, p->ckpt_id, ART_ID_LEN);
+	snprintf(sub, sizeof sub, "%s/%s", dir, hex);
+	if ((err = remove_dir(sub))) /* what a stopped fetch left */
+		return err;
+	printf("fetching the parent's checkpoint %.20s... through the node\n", hex);
+	fflush(stdout);
+	if ((err = miner_rpc_artifact(&m->rpc, p->ckpt_id, dir, got_path, sizeof got_path,
+				      (size_t)COMPUTE_CKPT_MAX)))
+		goto out;
+	if ((err = art_file_id(got, got_path, NULL, ART_KIND_CHECKPOINT)) ||
+	    memcmp(got, p->ckpt_id, ART_ID_LEN) != 0) {
+		err = err ? err : IOLM_EART_CORRUPT;
+		goto out;
+	}
+	if (rename(got_path, p->ckpt) != 0)
+		err = IOLM_EIO;
+out:
+	if (remove_dir(sub) && !err)
+		err = IOLM_EIO;
+	if (!err)
+		printf("the parent's checkpoint from the node: %s\n", p->ckpt);
+	return err;
+}
+
+/* The parent's final checkpoint into p->ckpt: our own run's file, or fetched into
+ * DIR/parent-<id>/ from the parent's endpoint or, when that fails (its miner gone),
+ * through the node. */
 static int parent_checkpoint(struct mine *m, struct parent *p, const char *endpoint)
 {
 	char dir[MINER_PATH_MAX], hex[65], path[128];
 	const struct own_work *w = own_find(m, p->id);
-	int err;
+	int err, err2;
 
 	if (w)
 		return compute_checkpoint_name(p->ckpt, sizeof p->ckpt, w->dir, p->step);
@@ -351,14 +389,15 @@ static int parent_checkpoint(struct mine *m, struct parent *p, const char *endpo
 	snprintf(path, sizeof path, "/ckpt/%s/%" PRIu64, hex, p->step);
 	printf("fetching the parent's checkpoint %s%s\n", endpoint, path);
 	fflush(stdout);
-	err = miner_http_fetch(endpoint, path, p->ckpt, (size_t)COMPUTE_CKPT_MAX);
-	if (err)
-		fprintf(stderr, "iolm-miner: GET %s%s: %s%s\n", endpoint, path, iolm_strerror(err),
-			err == IOLM_EIO || err == IOLM_ETIMEOUT
-				? " (the parent's miner is not serving it; try --parent none or "
-				  "another work)"
-				: "");
-	return err;
+	if (!(err = miner_http_fetch(endpoint, path, p->ckpt, (size_t)COMPUTE_CKPT_MAX)))
+		return IOLM_OK;
+	fprintf(stderr, "iolm-miner: GET %s%s: %s\n", endpoint, path, iolm_strerror(err));
+	if (!(err2 = parent_from_node(m, p, dir)))
+		return IOLM_OK;
+	fprintf(stderr, "iolm-miner: the parent's checkpoint through the node: %s (neither its "
+			"miner nor the node's peers have it; try --parent none or another work)\n",
+		iolm_strerror(err2));
+	return err2;
 }
 
 /* Resolve spec ("none", "best" or a work id) into p. */
@@ -400,6 +439,7 @@ static int choose_parent(struct mine *m, struct parent *p, const char *spec)
 	p->has = 1;
 	p->step = w.end_step;
 	memcpy(p->state, w.final_state, 32);
+	memcpy(p->ckpt_id, w.checkpoint_id, ART_ID_LEN);
 	printf("parent %s: ends at step %" PRIu64 ", eval loss %" PRIu64 " micro-nats, %s\n", hex,
 	       w.end_step, w.eval_loss, w.endpoint);
 	return parent_checkpoint(m, p, w.endpoint);

@@ -19,6 +19,7 @@
 
 #define MOD "node"
 #define NODE_GC_MS 60000 /* the artifact collector checks the store this often */
+#define NODE_KEPT_MAX 1024 /* kept checkpoints of pending works watched for a pin */
 
 void node_block_id(void *ctx, uint8_t id[static CONS_ID_LEN], const uint8_t *block, size_t len)
 {
@@ -214,6 +215,72 @@ out:
 	return err;
 }
 
+/* ---- kept checkpoints */
+
+/* Where kept checkpoint k stands: 1 when its work was decided (k is done with: pinned if
+ * the work became a best model), 0 while the work is pending. */
+static int settle_one(struct node *n, const struct node_kept *k)
+{
+	Iolm__WorkState *ws = NULL;
+	char whex[65];
+	iolm_buf b;
+	int done = 1;
+	iolm_buf_init(&b, IOLM_MAX_TX_BYTES * 2);
+	if (ledger_get_work(n->l, k->work, &b) == IOLM_OK &&
+	    iolm_codec_decode((ProtobufCMessage **)&ws, &iolm__work_state__descriptor, b.data,
+			      b.len, b.limit) == IOLM_OK) {
+		if (ws->status == IOLM__WORK_STATUS__WORK_PENDING) {
+			done = 0;
+		} else if (ws->was_best) {
+			iolm_hex_encode(whex, sizeof whex, k->work, 32);
+			int err = art_store_pin(n->art, k->ckpt);
+			if (err)
+				IOLM_WARN(MOD, "cannot pin the checkpoint of best model %.16s: %s", whex,
+					  iolm_strerror(err));
+			else
+				IOLM_INFO(MOD, "pinned the final checkpoint of work %.16s, a best model",
+					  whex);
+		}
+	}
+	if (ws)
+		iolm_codec_free(&ws->base);
+	iolm_buf_release(&b, 0);
+	return done;
+}
+
+/* After a commit: settle the kept checkpoints whose works were decided. */
+static void settle_kept(struct node *n)
+{
+	size_t j = 0;
+	for (size_t i = 0; i < n->n_kept; i++)
+		if (!settle_one(n, &n->kept[i]))
+			n->kept[j++] = n->kept[i];
+	n->n_kept = j;
+}
+
+/* The verifier added the final checkpoint of a valid work to the store: tell the peers,
+ * and pin it if the work is (or becomes) a best model. */
+static void on_kept(void *ctx, const uint8_t work[static 32], const uint8_t ckpt[static ART_ID_LEN])
+{
+	struct node *n = ctx;
+	char hex[2 * ART_ID_LEN + 1];
+	iolm_hex_encode(hex, sizeof hex, ckpt, ART_ID_LEN);
+	IOLM_INFO(MOD, "kept checkpoint %.20s of verified work in the artifact store", hex);
+	node_art_net_announce(n->artnet, ckpt);
+	struct node_kept k;
+	memcpy(k.work, work, 32);
+	memcpy(k.ckpt, ckpt, ART_ID_LEN);
+	if (settle_one(n, &k))
+		return;
+	if (n->n_kept == NODE_KEPT_MAX) { /* the oldest is left unpinned */
+		memmove(n->kept, n->kept + 1, (NODE_KEPT_MAX - 1) * sizeof *n->kept);
+		n->n_kept--;
+	}
+	if (!n->kept && !(n->kept = malloc(NODE_KEPT_MAX * sizeof *n->kept)))
+		return;
+	n->kept[n->n_kept++] = k;
+}
+
 /* ---- committing */
 
 /* The node's work after the ledger committed block `len` bytes at height: the verifier,
@@ -227,6 +294,7 @@ static int after_commit(struct node *n, uint64_t height, uint32_t round, const u
 
 	if (n->verifier)
 		node_verifier_on_commit(n->verifier, height, id, block, len);
+	settle_kept(n);
 	if ((err = iolm_decode_block(&b, block, len, IOLM_MAX_BLOCK_BYTES)))
 		return err;
 	ids = malloc((b->n_txs ? b->n_txs : 1) * sizeof *ids);
@@ -554,6 +622,10 @@ static void write_metrics(void *ctx, iolm_buf *out)
 		"# TYPE iolm_verify_unavailable_total counter\niolm_verify_unavailable_total %llu\n"
 		"# HELP iolm_verify_cpu_seconds_total CPU time spent re-executing work.\n"
 		"# TYPE iolm_verify_cpu_seconds_total counter\niolm_verify_cpu_seconds_total %.3f\n"
+		"# HELP iolm_verify_checkpoints_kept_total Final checkpoints of valid works added "
+		"to the artifact store.\n"
+		"# TYPE iolm_verify_checkpoints_kept_total counter\n"
+		"iolm_verify_checkpoints_kept_total %llu\n"
 		"# HELP iolm_artifact_bytes Bytes of artifact chunks stored.\n"
 		"# TYPE iolm_artifact_bytes gauge\niolm_artifact_bytes %llu\n"
 		"# HELP iolm_artifacts Artifacts stored.\n"
@@ -565,7 +637,8 @@ static void write_metrics(void *ctx, iolm_buf *out)
 		"# TYPE iolm_artifact_unreferenced_chunks gauge\n"
 		"iolm_artifact_unreferenced_chunks %llu\n",
 		vs.waiting, vs.queued, (unsigned long long)vs.valid, (unsigned long long)vs.invalid,
-		(unsigned long long)vs.unavailable, vs.cpu_s, (unsigned long long)as.bytes,
+		(unsigned long long)vs.unavailable, vs.cpu_s, (unsigned long long)vs.kept,
+		(unsigned long long)as.bytes,
 		(unsigned long long)as.artifacts, (unsigned long long)as.pinned,
 		(unsigned long long)as.unreferenced);
 	(void)e2;
@@ -746,7 +819,9 @@ static int open_consensus(struct node *n)
 	if (n->val_index >= 0) {
 		/* Validators re-execute sampled work on a thread of their own. */
 		node_verifier_config vc = { .ledger = n->l, .art = n->art, .threads = 1,
-					    .done = on_verdict, .need_data = need_data, .ctx = n };
+					    .done = on_verdict, .need_data = need_data,
+					    .keep_checkpoints = n->cfg->art_keep_checkpoints,
+					    .kept = on_kept, .ctx = n };
 		snprintf(path, sizeof path, "%s/verify", n->cfg->dir);
 		vc.work_dir = path;
 		if ((err = node_verifier_create(&n->verifier, n->base, &vc)))
@@ -880,6 +955,7 @@ static void node_close(struct node *n)
 	node_future_clear(n);
 	node_vpool_destroy(n->vpool);
 	node_verifier_destroy(n->verifier);
+	free(n->kept);
 	if (n->tick)
 		event_free(n->tick);
 	if (n->sigint)

@@ -39,6 +39,7 @@ typedef struct node_config {
 	uint32_t art_global_kib_s; /* artifact bytes served to all peers, KiB/s; 0: unlimited */
 	uint32_t art_window;       /* most artifact chunk requests in flight to a peer (1..256) */
 	uint32_t art_keep_mb;      /* collect unpinned artifacts above this many MiB; 0: never */
+	int art_keep_checkpoints;  /* a validator keeps verified final checkpoints (default 1) */
 	int history_index;         /* keep account history for wallets (default 1) */
 	enum iolm_log_level log_level;
 	enum iolm_log_format log_format;

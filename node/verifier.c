@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,14 @@ struct vjob {
 	uint32_t segments[COMPUTE_MAX_SAMPLES];
 	size_t nseg;
 	double cpu_s;
+	int keep;              /* valid, and its final checkpoint is left in work_dir to keep */
+};
+
+/* A final checkpoint the worker added to the store, for the loop's kept callback. */
+struct kept {
+	struct kept *next;
+	uint8_t work[32];
+	uint8_t ckpt_id[ART_ID_LEN];
 };
 
 struct node_verifier {
@@ -47,6 +56,8 @@ struct node_verifier {
 	struct vjob *waiting;  /* committed, no seed yet (loop thread only) */
 	struct vjob *ready;    /* seeded, for the worker */
 	struct vjob *done;     /* verdicts, for the loop */
+	struct kept *kept;     /* checkpoints stored, for the loop */
+	atomic_int stop_add;   /* set by destroy: an add of a checkpoint stops */
 	int pipe_r, pipe_w;
 	struct event *ev;
 	uint64_t height;       /* latest committed height the loop saw */
@@ -59,6 +70,15 @@ static void free_list(struct vjob *j)
 		struct vjob *n = j->next;
 		free(j);
 		j = n;
+	}
+}
+
+static void free_kept(struct kept *k)
+{
+	while (k) {
+		struct kept *n = k->next;
+		free(k);
+		k = n;
 	}
 }
 
@@ -92,7 +112,9 @@ static int read_whole(const char *path, uint8_t **out, size_t *len, uint64_t cap
 	return IOLM_OK;
 }
 
-static void rm_tree(const char *dir)
+/* Remove what dir holds (names starting with '.' and `keep` excepted): regular files,
+ * and with levels > 1 folders of such files too. */
+static void remove_entries(const char *dir, const char *keep, int levels)
 {
 	DIR *d = opendir(dir);
 	struct dirent *e;
@@ -100,13 +122,31 @@ static void rm_tree(const char *dir)
 	if (!d)
 		return;
 	while ((e = readdir(d))) {
-		if (e->d_name[0] == '.')
+		if (e->d_name[0] == '.' || (keep && strcmp(e->d_name, keep) == 0))
 			continue;
 		snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+		if (levels > 1) {
+			remove_entries(path, NULL, levels - 1);
+			if (rmdir(path) == 0)
+				continue;
+		}
 		unlink(path);
 	}
 	closedir(d);
+}
+
+/* Remove folder dir and the files in it (a work's or a data set's: flat). */
+static void rm_tree(const char *dir)
+{
+	remove_entries(dir, NULL, 1);
 	rmdir(dir);
+}
+
+/* Remove the work folders a run stopped in the middle of a verification (or of keeping
+ * its checkpoint) left in dir; the data sets' cache (dir/data) stays. */
+static void clean_work_dir(const char *dir)
+{
+	remove_entries(dir, "data", 2);
 }
 
 /* The single file of a one-file artifact, extracted once into work_dir/data/<id>/ (by
@@ -334,12 +374,14 @@ static int verify_job(node_verifier *v, struct vjob *j)
 			j->reason = IOLM_EVERIFY_CKPTID;
 		}
 	}
+	j->keep = j->valid && v->cfg.art && v->cfg.keep_checkpoints;
 	j->nseg = verdict.nsampled;
 	memcpy(j->segments, verdict.sampled, verdict.nsampled * sizeof verdict.sampled[0]);
 	j->cpu_s = verdict.cpu_s;
 	ret = 1;
 out:
-	rm_tree(dir);
+	if (!(ret == 1 && j->keep))
+		rm_tree(dir);
 	compute_backend_destroy(be);
 	free(train);
 	free(eval);
@@ -347,6 +389,48 @@ out:
 		iolm_codec_free(&tc->base);
 	iolm_buf_release(&claim, 0);
 	return ret;
+}
+
+/* Tell the loop there is something for it (mu held). */
+static void wake(node_verifier *v)
+{
+	char c = 1;
+	ssize_t w = write(v->pipe_w, &c, 1);
+	(void)w;
+}
+
+/* Add the final checkpoint (step end) a valid verdict on work left in work_dir/<work> to
+ * the store, unpinned, and hand its id to the loop (cfg.kept); then remove the folder.
+ * The artifact is the one the work committed to: verify_job checked its id with
+ * art_file_id, which computes what this add stores. */
+static void keep_checkpoint(node_verifier *v, const uint8_t work[static 32],
+			    const uint8_t ckpt[static ART_ID_LEN], uint64_t end)
+{
+	char whex[65], dir[1400], file[1500];
+	uint8_t got[ART_ID_LEN];
+	art_add_options o = { .kind = ART_KIND_CHECKPOINT, .stop = &v->stop_add };
+	struct kept *k;
+	int err;
+	iolm_hex_encode(whex, sizeof whex, work, 32);
+	snprintf(dir, sizeof dir, "%s/%s", v->work_dir, whex);
+	if ((err = compute_checkpoint_name(file, sizeof file, dir, end)) ||
+	    (err = art_store_add(v->cfg.art, got, NULL, file, &o))) {
+		if (err != IOLM_EART_STOPPED)
+			IOLM_WARN(MOD, "work %.16s: final checkpoint not kept: %s", whex,
+				  iolm_strerror(err));
+	} else if (memcmp(got, ckpt, ART_ID_LEN) != 0) {
+		IOLM_WARN(MOD, "work %.16s: the kept checkpoint's id differs from the one checked",
+			  whex); /* not reached: art_file_id and art_store_add cut alike */
+	} else if ((k = calloc(1, sizeof *k))) {
+		memcpy(k->work, work, 32);
+		memcpy(k->ckpt_id, ckpt, ART_ID_LEN);
+		pthread_mutex_lock(&v->mu);
+		k->next = v->kept;
+		v->kept = k;
+		wake(v);
+		pthread_mutex_unlock(&v->mu);
+	}
+	rm_tree(dir);
 }
 
 /* The next ready job whose retry time has come, removed from the list. */
@@ -382,6 +466,11 @@ static void *worker(void *arg)
 		}
 		pthread_mutex_unlock(&v->mu);
 		int r = verify_job(v, j);
+		int keep = r == 1 && j->keep;
+		uint8_t work[32], ckpt[ART_ID_LEN];
+		uint64_t end = j->start_step + j->steps;
+		memcpy(work, j->work, 32);
+		memcpy(ckpt, j->ckpt_id, ART_ID_LEN);
 		pthread_mutex_lock(&v->mu);
 		if (r == 0) { /* try again later */
 			j->next = v->ready;
@@ -391,9 +480,14 @@ static void *worker(void *arg)
 		} else {
 			j->next = v->done;
 			v->done = j;
-			char c = 1;
-			ssize_t w = write(v->pipe_w, &c, 1);
-			(void)w;
+			wake(v);
+		}
+		/* The verdict is out; now the final checkpoint it left is kept (for a large
+		 * model that takes seconds the attestation need not wait for). */
+		if (keep) {
+			pthread_mutex_unlock(&v->mu);
+			keep_checkpoint(v, work, ckpt, end);
+			pthread_mutex_lock(&v->mu);
 		}
 	}
 	pthread_mutex_unlock(&v->mu);
@@ -411,7 +505,9 @@ static void on_wake(evutil_socket_t fd, short what, void *arg)
 		;
 	pthread_mutex_lock(&v->mu);
 	struct vjob *list = v->done;
+	struct kept *kept = v->kept;
 	v->done = NULL;
+	v->kept = NULL;
 	pthread_mutex_unlock(&v->mu);
 	while (list) {
 		struct vjob *n = list->next;
@@ -426,6 +522,12 @@ static void on_wake(evutil_socket_t fd, short what, void *arg)
 		free(list);
 		list = n;
 	}
+	for (struct kept *k = kept; k; k = k->next) {
+		v->st.kept++;
+		if (v->cfg.kept)
+			v->cfg.kept(v->cfg.ctx, k->work, k->ckpt_id);
+	}
+	free_kept(kept);
 }
 
 int node_verifier_create(node_verifier **out, struct event_base *base,
@@ -443,6 +545,7 @@ int node_verifier_create(node_verifier **out, struct event_base *base,
 		free(v);
 		return IOLM_EIO;
 	}
+	clean_work_dir(v->work_dir);
 	pthread_mutex_init(&v->mu, NULL);
 	pthread_cond_init(&v->cv, NULL);
 	if (pipe(fds) != 0)
@@ -470,6 +573,7 @@ void node_verifier_destroy(node_verifier *v)
 		return;
 	pthread_mutex_lock(&v->mu);
 	v->stopping = 1;
+	atomic_store(&v->stop_add, 1);
 	pthread_cond_broadcast(&v->cv);
 	pthread_mutex_unlock(&v->mu);
 	if (v->started)
@@ -477,6 +581,7 @@ void node_verifier_destroy(node_verifier *v)
 	free_list(v->waiting);
 	free_list(v->ready);
 	free_list(v->done);
+	free_kept(v->kept);
 	if (v->ev)
 		event_free(v->ev);
 	if (v->pipe_r >= 0)

@@ -12,7 +12,9 @@
  * task's data sets are asked for (need_data) when a task is created and when a work for
  * it is committed; a job whose data sets are not (yet) whole in the store is tried again
  * until shortly before its deadline, and a validator that still lacks them then cannot
- * judge and does not attest. */
+ * judge and does not attest. The final checkpoint of a valid work can be kept in the
+ * artifact store (keep_checkpoints), so the model outlives its miner's server. Folders a
+ * previous run left in work_dir (other than the data sets' cache) are removed at create. */
 #ifndef IOLM_NODE_VERIFIER_H
 #define IOLM_NODE_VERIFIER_H
 
@@ -42,6 +44,13 @@ typedef struct node_verifier_config {
 	/* Optional, on the loop thread: a task names data set id, which the node should
 	 * have whole (the node fetches it from its peers when it does not). */
 	void (*need_data)(void *ctx, const uint8_t id[static LEDGER_ARTIFACT_ID_LEN]);
+	/* With art and keep_checkpoints set, the final checkpoint of a work found valid is
+	 * added to the store (unpinned, kind checkpoint) after its verdict is delivered; then
+	 * kept (optional) is called on the loop thread with the work and the artifact id (the
+	 * work's committed checkpoint_id), so the node can announce and pin it. */
+	int keep_checkpoints;
+	void (*kept)(void *ctx, const uint8_t work[static 32],
+		     const uint8_t ckpt_id[static ART_ID_LEN]);
 	void *ctx;
 } node_verifier_config;
 
@@ -59,6 +68,7 @@ void node_verifier_on_commit(node_verifier *v, uint64_t height,
 typedef struct node_verifier_stats {
 	size_t waiting, queued;      /* for a seed / for the worker */
 	uint64_t verified, valid, invalid, unavailable, skipped;
+	uint64_t kept;               /* final checkpoints added to the store */
 	double cpu_s;                /* total re-execution CPU time */
 } node_verifier_stats;
 void node_verifier_get_stats(node_verifier *v, node_verifier_stats *out);

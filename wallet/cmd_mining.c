@@ -579,23 +579,56 @@ out:
 	return err;
 }
 
+/* GET path from hc (with token when not NULL) into tmp, at most cap bytes, kept only
+ * when it is artifact id under name: IOLM_OK, IOLM_EWALLET_MODEL for other bytes (tmp
+ * removed), or why it could not be had (nothing left behind). why gets a phrase. */
+static int fetch_model(iolm_httpc *hc, const char *path, const char *token, const char *tmp,
+		       uint64_t cap, const uint8_t id[static ART_ID_LEN], const char *name,
+		       char *why, size_t why_len)
+{
+	uint8_t got[ART_ID_LEN];
+	iolm_buf b;
+	int status = 0, err;
+	iolm_buf_init(&b, 64u << 10); /* an error's body; the checkpoint goes to tmp */
+	err = iolm_httpc_get_file(hc, path, token, tmp, cap, &status, &b, MODEL_TIMEOUT_MS);
+	iolm_buf_release(&b, 0);
+	if (err || status != 200) {
+		unlink(tmp);
+		snprintf(why, why_len, "%s", err == IOLM_ETOOBIG ? "larger than --max-mb"
+					     : err ? iolm_strerror(err)
+					     : status == 401 ? "it wants the RPC cookie"
+					     : status == 404 ? "not there" : "an error answer");
+		return err ? err : status == 404 ? IOLM_ENOTFOUND : IOLM_EIO;
+	}
+	if ((err = art_file_id(got, tmp, name, ART_KIND_CHECKPOINT)) ||
+	    memcmp(got, id, ART_ID_LEN)) {
+		unlink(tmp);
+		snprintf(why, why_len, "%s", err ? iolm_strerror(err)
+					     : "not the checkpoint its work committed to");
+		return IOLM_EWALLET_MODEL;
+	}
+	return IOLM_OK;
+}
+
 /* model get --task ID --out FILE [--max-mb N]: the task's best model, the final
- * checkpoint of its best work, from the miner that serves it (GET /ckpt/{work}/{step}
- * at the endpoint the work committed), kept only when its artifact id is the one the
- * work committed to: so the file is the model the validators verified, whoever served
- * it. iolm-miner generate runs it. */
+ * checkpoint of its best work: from the node when it holds it (GET
+ * /artifact/{checkpoint id}/content, with the cookie: validators keep the checkpoints
+ * they verified), else from the miner that serves it (GET /ckpt/{work}/{step} at the
+ * endpoint the work committed). Either way it is kept only when its artifact id is the
+ * one the work committed to: so the file is the model the validators verified, whoever
+ * served it. iolm-miner generate runs it. */
 int cmd_model_get(wallet_cli *c)
 {
 	const char *task_hex = cli_opt(c, "--task"), *out = cli_opt(c, "--out");
-	uint8_t task[32], wid[32], got[ART_ID_LEN];
-	char whex[65], name[40], path[160], host[256], tmp[4200], a[32];
+	uint8_t task[32], wid[32];
+	char whex[65], ck[2 * ART_ID_LEN + 1], name[40], path[200], host[256], tmp[4200], a[32];
+	char why_node[160] = "", why_miner[160] = "", from[600];
 	uint64_t max_mb, end;
 	uint16_t port;
 	iolm_httpc *hc = NULL;
 	struct stat sb;
 	wallet_work w;
-	iolm_buf b;
-	int status = 0, err;
+	int err, err_node = IOLM_ENOTFOUND;
 
 	memset(&w, 0, sizeof w);
 	if (!task_hex || iolm_hex_decode_exact(task, 32, task_hex) || !out || !*out) {
@@ -615,33 +648,47 @@ int cmd_model_get(wallet_cli *c)
 	if ((err = best_work(c, task_hex, task, wid, &w)))
 		return err;
 	iolm_hex_encode(whex, sizeof whex, wid, 32);
+	iolm_hex_encode(ck, sizeof ck, w.commit->checkpoint_id.data, ART_ID_LEN);
 	end = w.commit->start_step + w.commit->steps;
 	snprintf(name, sizeof name, "ckpt-%08llu.bin", (unsigned long long)end);
-	snprintf(path, sizeof path, "/ckpt/%s/%llu", whex, (unsigned long long)end);
-	if (iolm_httpc_parse_url(host, sizeof host, &port, w.commit->endpoint)) {
-		snprintf(c->detail, sizeof c->detail, "work %.16s has the endpoint \"%.200s\", "
-			 "not http://HOST:PORT", whex, w.commit->endpoint);
-		wallet_work_free(&w);
-		return IOLM_EWALLET_ANSWER;
+
+	/* 1. the node, which needs its cookie for content */
+	if (c->cookie) {
+		wallet_node n;
+		if ((err = cli_node(c, &n)))
+			goto out;
+		snprintf(path, sizeof path, "/artifact/%s/content", ck);
+		err_node = fetch_model(n.c, path, n.token, tmp, max_mb << 20,
+				       w.commit->checkpoint_id.data, name, why_node,
+				       sizeof why_node);
+		snprintf(from, sizeof from, "the node %s", n.addr);
+		wallet_node_close(&n);
+	} else {
+		snprintf(why_node, sizeof why_node, "no --cookie");
 	}
-	iolm_buf_init(&b, 64u << 10); /* an error's body; the checkpoint goes to tmp */
-	if ((err = iolm_httpc_create(&hc, host, port)) ||
-	    (err = iolm_httpc_get_file(hc, path, NULL, tmp, max_mb << 20, &status, &b,
-				       MODEL_TIMEOUT_MS)) ||
-	    status != 200) {
-		snprintf(c->detail, sizeof c->detail, "GET %.200s%s: %s", w.commit->endpoint, path,
-			 err == IOLM_ETOOBIG ? "larger than --max-mb" : err ? iolm_strerror(err) :
-			 "the miner answered an error");
-		err = err ? err : status == 404 ? IOLM_ENOTFOUND : IOLM_EIO;
-		goto out;
-	}
-	if ((err = art_file_id(got, tmp, name, ART_KIND_CHECKPOINT)) ||
-	    memcmp(got, w.commit->checkpoint_id.data, ART_ID_LEN)) {
-		unlink(tmp);
-		snprintf(c->detail, sizeof c->detail, "%s%s (work %.16s, %s)", w.commit->endpoint,
-			 path, whex, err ? iolm_strerror(err) : "another artifact id");
-		err = IOLM_EWALLET_MODEL;
-		goto out;
+	/* 2. the miner */
+	if (err_node) {
+		snprintf(path, sizeof path, "/ckpt/%s/%llu", whex, (unsigned long long)end);
+		snprintf(from, sizeof from, "%s", w.commit->endpoint);
+		if (iolm_httpc_parse_url(host, sizeof host, &port, w.commit->endpoint)) {
+			snprintf(why_miner, sizeof why_miner, "the endpoint \"%.100s\" is not "
+				 "http://HOST:PORT", w.commit->endpoint);
+			err = IOLM_EWALLET_ANSWER;
+		} else if (!(err = iolm_httpc_create(&hc, host, port))) {
+			err = fetch_model(hc, path, NULL, tmp, max_mb << 20,
+					  w.commit->checkpoint_id.data, name, why_miner,
+					  sizeof why_miner);
+		} else {
+			snprintf(why_miner, sizeof why_miner, "%s", iolm_strerror(err));
+		}
+		if (err) {
+			snprintf(c->detail, sizeof c->detail, "work %.16s: from the node: %s; GET "
+				 "%.200s%s: %s", whex, why_node, w.commit->endpoint, path, why_miner);
+			/* other bytes from either is the worse news */
+			if (err_node == IOLM_EWALLET_MODEL)
+				err = IOLM_EWALLET_MODEL;
+			goto out;
+		}
 	}
 	if (stat(tmp, &sb) != 0 || rename(tmp, out) != 0) {
 		unlink(tmp);
@@ -649,25 +696,23 @@ int cmd_model_get(wallet_cli *c)
 		err = IOLM_EIO;
 		goto out;
 	}
+	err = IOLM_OK;
 	if (c->json) {
-		char ck[2 * ART_ID_LEN + 1];
-		iolm_hex_encode(ck, sizeof ck, got, ART_ID_LEN);
-		cli_emit_json(c, json_pack("{s:s,s:s,s:I,s:I,s:s,s:s,s:I,s:s,s:b,s:I}", "task",
+		cli_emit_json(c, json_pack("{s:s,s:s,s:I,s:I,s:s,s:s,s:s,s:I,s:s,s:b,s:I}", "task",
 					   task_hex, "work_id", whex, "eval_loss",
 					   (json_int_t)w.commit->eval_loss, "steps", (json_int_t)end,
-					   "endpoint", w.commit->endpoint, "checkpoint_id", ck,
+					   "endpoint", w.commit->endpoint, "source",
+					   err_node ? "miner" : "node", "checkpoint_id", ck,
 					   "bytes", (json_int_t)sb.st_size, "file", out, "verified", 1,
 					   "verified_height", (json_int_t)w.at.height));
 	} else {
 		printf("model of task %.16s: work %.16s, %llu steps, eval loss %s nats\n", task_hex,
 		       whex, (unsigned long long)end, nats(a, w.commit->eval_loss));
-		printf("%lld bytes from %s, saved to %s\n", (long long)sb.st_size,
-		       w.commit->endpoint, out);
+		printf("%lld bytes from %s, saved to %s\n", (long long)sb.st_size, from, out);
 		printf("(the checkpoint id the work committed to, verified at height %llu)\n",
 		       (unsigned long long)w.at.height);
 	}
 out:
-	iolm_buf_release(&b, 0);
 	iolm_httpc_destroy(hc);
 	wallet_work_free(&w);
 	return err;

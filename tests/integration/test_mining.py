@@ -200,8 +200,23 @@ def test_mining(net):
     # (about 90 KB each) when the first work is committed, and wait for them
     with open(os.path.join(env.n0.dir, "node.conf"), "a") as f:
         f.write("art_global_kib_s = 16\n")
+    # node3 keeps no checkpoint of the works it verifies (the others do, by default)
+    n3 = net.nodes[3]
+    with open(os.path.join(n3.dir, "node.conf"), "a") as f:
+        f.write("art_keep_checkpoints = off\n")
+    # what a verification stopped by a crash leaves in a validator's scratch folder goes
+    # at start (a checkpoint can be large); the data sets' cache stays
+    stale = os.path.join(net.nodes[1].dir, "verify", "ab" * 32)
+    cache = os.path.join(net.nodes[1].dir, "verify", "data")
+    os.makedirs(stale)
+    os.makedirs(cache)
+    with open(os.path.join(stale, "ckpt-00000010.bin"), "wb") as f:
+        f.write(bytes(4096))
     net.start_all()
     net.wait("all nodes at height 2", lambda: all(n.height() >= 2 for n in net.nodes), 60)
+    assert_that(not os.path.exists(stale) and os.path.isdir(cache),
+                "node1's verify folder after start: %s" %
+                os.listdir(os.path.dirname(stale)))
 
     phase("network up")
     # the data sets, in node0's artifact store only: the other validators fetch them over
@@ -258,12 +273,37 @@ def test_mining(net):
             net.wait("node%d fetching the data sets" % n.index, lambda n=n: fetched(n), 60)
 
         phase("first work accepted")
+        # the validators keep the checkpoint they verified, pinned: it is the best model
+        ckpt1 = w["commit"]["checkpoint_id"]
+
+        def holds(node):
+            return [a["pinned"] for a in node.get("/artifacts")["artifacts"]
+                    if a["id"] == ckpt1 and a["kind"] == "checkpoint"]
+        for n in net.nodes[:3]:
+            net.wait("node%d keeping work 1's checkpoint" % n.index, lambda n=n: holds(n) == [True],
+                     30)
+        assert_that(holds(n3) == [], "node3 kept a checkpoint with art_keep_checkpoints off")
+        # miner 1 stops serving: the next miner gets its checkpoint through node3, which
+        # fetches it from its peers over P2P
+        m1.terminate()
+        m1.wait()
+        phase("first checkpoint kept by the validators; its miner gone")
         # 2. a second miner extends it: a breakthrough along the lineage, shared
         k2, a2 = env.new_key("miner2")
         out2 = os.path.join(net.dir, "run2")
-        m2 = mine(env, k2, task, out2, base + 1, w1, steps=60)
+        env.rpc, rpc0 = "127.0.0.1:%d" % n3.rpc_port, env.rpc
+        env.cookie, cookie0 = os.path.join(n3.dir, "rpc.cookie"), env.cookie
+        try:
+            m2 = mine(env, k2, task, out2, base + 1, w1, steps=60)
+        finally:
+            env.rpc, env.cookie = rpc0, cookie0
         try:
             w2 = work_id_from_log(net, out2 + ".log")
+            with open(out2 + ".log") as f:
+                log2 = f.read()
+            assert_that("the parent's checkpoint from the node" in log2,
+                        "miner 2 did not take the parent's checkpoint through its node")
+            assert_that(holds(n3) == [True], "node3 does not hold the fetched checkpoint")
             w = wait_work(net, env.n0, w2, ("accepted", "rejected", "slashed"))
             assert_that(w["status_name"] == "accepted", "extending work %s" % w["status_name"])
             first = env.n0.get("/work/" + w1)["commit"]["eval_loss"]

@@ -179,21 +179,39 @@ def test_wallet(net):
         assert_that(work["status_name"] == "accepted" and work["was_best"],
                     "work %s" % work["status_name"])
         # the task's best model, from its miner, checked against the work's checkpoint id
+        # (without the cookie the wallet cannot read the node's copy)
         model = os.path.join(net.dir, "model.bin")
-        got = w.json("model", "get", "--task", task, "--out", model)
+        bare = dict(w.env)
+        del bare["IOLM_COOKIE"]
+        got = w.json("model", "get", "--task", task, "--out", model, env=bare)
         ckpt = os.path.join(out, "run-0001", "ckpt-%08d.bin" % got["steps"])
         with open(model, "rb") as f, open(ckpt, "rb") as g:
             served = f.read()
             assert_that(got["work_id"] == wid and got["verified"] and
-                        got["bytes"] == len(served) and served == g.read(),
-                        "model get: %s" % got)
+                        got["source"] == "miner" and got["bytes"] == len(served) and
+                        served == g.read(), "model get: %s" % got)
     finally:
         m.terminate()
         m.wait()
-    # the miner gone: no model, and no file; then a server in its place with one byte
-    # changed: refused (exit 7), and no file either
+    # the validators kept the checkpoint they verified, pinned once it was the best model
+    def kept(node):
+        arts = node.get("/artifacts")["artifacts"]
+        return any(a["id"] == got["checkpoint_id"] and a["kind"] == "checkpoint" and
+                   a["pinned"] for a in arts)
+    for n in net.nodes:
+        net.wait("node%d keeping the best model's checkpoint" % n.index,
+                 lambda n=n: kept(n), 30)
+    # the miner gone: the model from the node (with the cookie), the same bytes
     os.remove(model)
-    w.run("model", "get", "--task", task, "--out", model, expect=1)
+    again = w.json("model", "get", "--task", task, "--out", model)
+    with open(model, "rb") as f:
+        assert_that(again["source"] == "node" and f.read() == served,
+                    "model get through the node: %s" % again)
+    # ... and without the cookie nothing to fetch: no model, and no file; then a server
+    # in the miner's place with one byte changed: refused (exit 7), and no file either
+    os.remove(model)
+    e = w.run("model", "get", "--task", task, "--out", model, env=bare, expect=1)
+    assert_that("no --cookie" in e.stderr, "model get with no source: %s" % e.stderr)
     assert_that(not os.path.exists(model), "model get left a file with the miner gone")
 
     class Forged(http.server.BaseHTTPRequestHandler):
@@ -219,13 +237,14 @@ def test_wallet(net):
     def leftovers():
         return [f for f in os.listdir(net.dir) if f.startswith("model.bin")]
     try:
-        e = w.run("model", "get", "--task", task, "--out", model, expect=7)
+        e = w.run("model", "get", "--task", task, "--out", model, env=bare, expect=7)
         assert_that("IOLM_EWALLET_MODEL" in e.stderr or "not the one its work" in e.stderr,
                     "forged model: %s" % e.stderr)
         assert_that(not leftovers(), "a forged model was kept: %s" % leftovers())
         # more than --max-mb: cut off as it streams in, nothing kept
         Forged.big = True
-        e = w.run("model", "get", "--task", task, "--out", model, "--max-mb", "1", expect=1)
+        e = w.run("model", "get", "--task", task, "--out", model, "--max-mb", "1", env=bare,
+                  expect=1)
         assert_that("larger than --max-mb" in e.stderr, "3 MiB with --max-mb 1: %s" % e.stderr)
         assert_that(not leftovers(), "a cut-off model was kept: %s" % leftovers())
     finally:
