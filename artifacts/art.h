@@ -206,6 +206,14 @@ typedef struct art_gc_stats {
  * with a small max_chunks make it incremental. stats may be NULL. */
 int art_store_gc(art_store *s, art_gc_stats *stats, uint64_t watermark, uint64_t max_chunks) IOLM_WUR;
 
+/* Drop unpinned artifact id now and delete at once those of its chunks no other
+ * artifact references (gc for one artifact, whatever the watermark; the other
+ * unreferenced chunks stay queued). IOLM_ENOTFOUND for an unknown artifact, IOLM_ESTATE
+ * for a pinned one (unpin it first). stats (may be NULL): what was freed, and the
+ * chunks still pending. Waits for adds in progress, like gc. */
+int art_store_remove(art_store *s, const uint8_t id[static ART_ID_LEN],
+		     art_gc_stats *stats) IOLM_WUR;
+
 typedef struct art_store_stats {
 	uint64_t chunks;             /* chunks stored */
 	uint64_t bytes;              /* their bytes */

@@ -608,6 +608,27 @@ static int gc_manifests(art_store *s, MDB_txn *txn, uint64_t *removed)
 	return rc;
 }
 
+/* Delete the stored chunk id, unreferenced and already out of the gc queue, with its
+ * record and its share of the totals; counted in st. */
+static int drop_chunk(art_store *s, MDB_txn *txn, const uint8_t id[ART_ID_LEN],
+		      art_gc_stats *st)
+{
+	MDB_val ck = { ART_ID_LEN, (void *)id }, cd;
+	int rc;
+	if ((rc = art_lmdb_err(mdb_get(txn, s->chunk, &ck, &cd))))
+		return rc;
+	uint64_t size = cd.mv_size;
+	if ((rc = art_lmdb_err(mdb_del(txn, s->chunk, &ck, NULL))) ||
+	    (rc = ref_set(s, txn, id, 0, 0)) ||
+	    (rc = meta_add(s, txn, "bytes", (uint64_t)0 - size)) ||
+	    (rc = meta_add(s, txn, "chunks", (uint64_t)-1)) ||
+	    (rc = meta_add(s, txn, "unref", (uint64_t)-1)))
+		return rc;
+	st->chunks_freed++;
+	st->bytes_freed += size;
+	return IOLM_OK;
+}
+
 /* Delete up to batch unreferenced chunks, oldest first, while bytes > watermark. *done
  * is set when nothing more is to be deleted. */
 static int gc_batch(art_store *s, MDB_txn *txn, uint64_t watermark, uint64_t batch,
@@ -640,19 +661,9 @@ static int gc_batch(art_store *s, MDB_txn *txn, uint64_t watermark, uint64_t bat
 		}
 		uint8_t id[ART_ID_LEN];
 		memcpy(id, (const uint8_t *)k.mv_data + 8, ART_ID_LEN);
-		MDB_val ck = { ART_ID_LEN, id }, cd;
-		if ((rc = art_lmdb_err(mdb_get(txn, s->chunk, &ck, &cd))))
+		if ((rc = art_lmdb_err(mdb_cursor_del(cur, 0))) ||
+		    (rc = drop_chunk(s, txn, id, st)))
 			break;
-		uint64_t size = cd.mv_size;
-		if ((rc = art_lmdb_err(mdb_del(txn, s->chunk, &ck, NULL))) ||
-		    (rc = art_lmdb_err(mdb_cursor_del(cur, 0))) ||
-		    (rc = ref_set(s, txn, id, 0, 0)) ||
-		    (rc = meta_add(s, txn, "bytes", (uint64_t)0 - size)) ||
-		    (rc = meta_add(s, txn, "chunks", (uint64_t)-1)) ||
-		    (rc = meta_add(s, txn, "unref", (uint64_t)-1)))
-			break;
-		st->chunks_freed++;
-		st->bytes_freed += size;
 	}
 	mdb_cursor_close(cur);
 	return rc;
@@ -703,6 +714,72 @@ out:
 		IOLM_INFO(ART_MOD, "gc: %llu artifacts dropped, %llu chunks (%llu bytes) freed",
 			  (unsigned long long)st.artifacts_removed,
 			  (unsigned long long)st.chunks_freed, (unsigned long long)st.bytes_freed);
+	return rc;
+}
+
+/* Drop manifest id (unpinned) and release its references; then delete each of its
+ * chunks no artifact references any more, out of the gc queue. */
+static int remove_one(art_store *s, MDB_txn *txn, const uint8_t id[ART_ID_LEN],
+		      art_gc_stats *st)
+{
+	MDB_val k = { ART_ID_LEN, (void *)id }, d, pd;
+	Iolm__Manifest *m = NULL;
+	int rc = mdb_get(txn, s->man, &k, &d);
+	if (rc == MDB_NOTFOUND)
+		return IOLM_ENOTFOUND;
+	if ((rc = art_lmdb_err(rc)))
+		return rc;
+	if (mdb_get(txn, s->pin, &k, &pd) == 0)
+		return IOLM_ESTATE;
+	/* decoded (copied) before the first write moves the map's pages */
+	if ((rc = iolm_decode_manifest(&m, d.mv_data, d.mv_size, IOLM_MAX_MANIFEST_BYTES)))
+		return rc;
+	for (size_t i = 0; i < m->n_chunks && !rc; i++)
+		rc = ref_dec(s, txn, m->chunks[i]->id.data);
+	if (!rc && !(rc = art_lmdb_err(mdb_del(txn, s->man, &k, NULL))))
+		st->artifacts_removed = 1;
+	for (size_t i = 0; i < m->n_chunks && !rc; i++) {
+		const uint8_t *cid = m->chunks[i]->id.data;
+		uint64_t count, seq;
+		uint8_t key[8 + ART_ID_LEN];
+		/* a chunk listed twice is gone the second time (seq 0); one never stored
+		 * (a fetch's) was never queued */
+		if ((rc = ref_get(s, txn, cid, &count, &seq)) || count || !seq)
+			continue;
+		gcq_key(key, seq, cid);
+		MDB_val gk = { sizeof key, key };
+		if (!(rc = art_lmdb_err(mdb_del(txn, s->gcq, &gk, NULL))))
+			rc = drop_chunk(s, txn, cid, st);
+	}
+	iolm_codec_free((ProtobufCMessage *)m);
+	return rc;
+}
+
+int art_store_remove(art_store *s, const uint8_t id[static ART_ID_LEN], art_gc_stats *stats)
+{
+	art_gc_stats st = { 0 };
+	MDB_txn *txn = NULL;
+	int rc, xfd;
+	pthread_rwlock_wrlock(&s->gc_lock);
+	if ((xfd = art_xlock(s, 1)) < 0) {
+		rc = IOLM_EIO;
+		goto out;
+	}
+	if (!(rc = art_lmdb_err(mdb_txn_begin(s->env, NULL, 0, &txn))) &&
+	    !(rc = remove_one(s, txn, id, &st)) &&
+	    !(rc = meta_get(s, txn, "unref", &st.chunks_pending))) {
+		rc = art_lmdb_err(mdb_txn_commit(txn));
+		txn = NULL;
+	}
+out:
+	if (txn)
+		mdb_txn_abort(txn);
+	art_xunlock(xfd);
+	pthread_rwlock_unlock(&s->gc_lock);
+	if (rc)
+		memset(&st, 0, sizeof st);
+	if (stats)
+		*stats = st;
 	return rc;
 }
 

@@ -19,7 +19,6 @@
 
 #define MOD "node"
 #define NODE_GC_MS 60000 /* the artifact collector checks the store this often */
-#define NODE_KEPT_MAX 1024 /* kept checkpoints of pending works watched for a pin */
 
 void node_block_id(void *ctx, uint8_t id[static CONS_ID_LEN], const uint8_t *block, size_t len)
 {
@@ -217,49 +216,9 @@ out:
 
 /* ---- kept checkpoints */
 
-/* Where kept checkpoint k stands: 1 when its work was decided (k is done with: pinned if
- * the work became a best model), 0 while the work is pending. */
-static int settle_one(struct node *n, const struct node_kept *k)
-{
-	Iolm__WorkState *ws = NULL;
-	char whex[65];
-	iolm_buf b;
-	int done = 1;
-	iolm_buf_init(&b, IOLM_MAX_TX_BYTES * 2);
-	if (ledger_get_work(n->l, k->work, &b) == IOLM_OK &&
-	    iolm_codec_decode((ProtobufCMessage **)&ws, &iolm__work_state__descriptor, b.data,
-			      b.len, b.limit) == IOLM_OK) {
-		if (ws->status == IOLM__WORK_STATUS__WORK_PENDING) {
-			done = 0;
-		} else if (ws->was_best) {
-			iolm_hex_encode(whex, sizeof whex, k->work, 32);
-			int err = art_store_pin(n->art, k->ckpt);
-			if (err)
-				IOLM_WARN(MOD, "cannot pin the checkpoint of best model %.16s: %s", whex,
-					  iolm_strerror(err));
-			else
-				IOLM_INFO(MOD, "pinned the final checkpoint of work %.16s, a best model",
-					  whex);
-		}
-	}
-	if (ws)
-		iolm_codec_free(&ws->base);
-	iolm_buf_release(&b, 0);
-	return done;
-}
-
-/* After a commit: settle the kept checkpoints whose works were decided. */
-static void settle_kept(struct node *n)
-{
-	size_t j = 0;
-	for (size_t i = 0; i < n->n_kept; i++)
-		if (!settle_one(n, &n->kept[i]))
-			n->kept[j++] = n->kept[i];
-	n->n_kept = j;
-}
-
-/* The verifier added the final checkpoint of a valid work to the store: tell the peers,
- * and pin it if the work is (or becomes) a best model. */
+/* The verifier added the final checkpoint of a valid work to the store: tell the peers;
+ * node/kept.c pins it if the work is (or becomes) its task's best model and removes it
+ * otherwise. */
 static void on_kept(void *ctx, const uint8_t work[static 32], const uint8_t ckpt[static ART_ID_LEN])
 {
 	struct node *n = ctx;
@@ -267,18 +226,7 @@ static void on_kept(void *ctx, const uint8_t work[static 32], const uint8_t ckpt
 	iolm_hex_encode(hex, sizeof hex, ckpt, ART_ID_LEN);
 	IOLM_INFO(MOD, "kept checkpoint %.20s of verified work in the artifact store", hex);
 	node_art_net_announce(n->artnet, ckpt);
-	struct node_kept k;
-	memcpy(k.work, work, 32);
-	memcpy(k.ckpt, ckpt, ART_ID_LEN);
-	if (settle_one(n, &k))
-		return;
-	if (n->n_kept == NODE_KEPT_MAX) { /* the oldest is left unpinned */
-		memmove(n->kept, n->kept + 1, (NODE_KEPT_MAX - 1) * sizeof *n->kept);
-		n->n_kept--;
-	}
-	if (!n->kept && !(n->kept = malloc(NODE_KEPT_MAX * sizeof *n->kept)))
-		return;
-	n->kept[n->n_kept++] = k;
+	node_kept_add(n->kept, work, ckpt);
 }
 
 /* ---- committing */
@@ -294,7 +242,7 @@ static int after_commit(struct node *n, uint64_t height, uint32_t round, const u
 
 	if (n->verifier)
 		node_verifier_on_commit(n->verifier, height, id, block, len);
-	settle_kept(n);
+	node_kept_settle(n->kept);
 	if ((err = iolm_decode_block(&b, block, len, IOLM_MAX_BLOCK_BYTES)))
 		return err;
 	ids = malloc((b->n_txs ? b->n_txs : 1) * sizeof *ids);
@@ -603,9 +551,11 @@ static void write_metrics(void *ctx, iolm_buf *out)
 {
 	struct node *n = ctx;
 	node_verifier_stats vs = { 0 };
+	node_kept_stats ks;
 	art_store_stats as = { 0 };
 	if (n->verifier)
 		node_verifier_get_stats(n->verifier, &vs);
+	node_kept_get_stats(n->kept, &ks);
 	if (n->art && art_store_get_stats(n->art, &as))
 		memset(&as, 0, sizeof as);
 	int e2 = iolm_buf_printf(
@@ -626,6 +576,15 @@ static void write_metrics(void *ctx, iolm_buf *out)
 		"to the artifact store.\n"
 		"# TYPE iolm_verify_checkpoints_kept_total counter\n"
 		"iolm_verify_checkpoints_kept_total %llu\n"
+		"# HELP iolm_checkpoints_kept Checkpoints kept: of works still pending, and of "
+		"tasks' best models (pinned).\n"
+		"# TYPE iolm_checkpoints_kept gauge\n"
+		"iolm_checkpoints_kept{work=\"pending\"} %zu\n"
+		"iolm_checkpoints_kept{work=\"best\"} %zu\n"
+		"# HELP iolm_checkpoints_removed_total Kept checkpoints removed once their works "
+		"were decided (or replaced as best).\n"
+		"# TYPE iolm_checkpoints_removed_total counter\n"
+		"iolm_checkpoints_removed_total %llu\n"
 		"# HELP iolm_artifact_bytes Bytes of artifact chunks stored.\n"
 		"# TYPE iolm_artifact_bytes gauge\niolm_artifact_bytes %llu\n"
 		"# HELP iolm_artifacts Artifacts stored.\n"
@@ -638,6 +597,7 @@ static void write_metrics(void *ctx, iolm_buf *out)
 		"iolm_artifact_unreferenced_chunks %llu\n",
 		vs.waiting, vs.queued, (unsigned long long)vs.valid, (unsigned long long)vs.invalid,
 		(unsigned long long)vs.unavailable, vs.cpu_s, (unsigned long long)vs.kept,
+		ks.pending, ks.best, (unsigned long long)ks.removed,
 		(unsigned long long)as.bytes,
 		(unsigned long long)as.artifacts, (unsigned long long)as.pinned,
 		(unsigned long long)as.unreferenced);
@@ -826,6 +786,10 @@ static int open_consensus(struct node *n)
 		vc.work_dir = path;
 		if ((err = node_verifier_create(&n->verifier, n->base, &vc)))
 			goto out;
+		snprintf(path, sizeof path, "%s/kept-checkpoints", n->cfg->dir);
+		if (n->cfg->art_keep_checkpoints &&
+		    (err = node_kept_open(&n->kept, path, n->l, n->art)))
+			goto out;
 	}
 	snprintf(path, sizeof path, "%s/cons.wal", n->cfg->dir);
 	if ((err = cons_wal_open(&n->wal, path))) {
@@ -955,7 +919,7 @@ static void node_close(struct node *n)
 	node_future_clear(n);
 	node_vpool_destroy(n->vpool);
 	node_verifier_destroy(n->verifier);
-	free(n->kept);
+	node_kept_close(n->kept);
 	if (n->tick)
 		event_free(n->tick);
 	if (n->sigint)

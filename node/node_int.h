@@ -14,6 +14,7 @@
 #include "node/p2p.h"
 #include "node/rpc.h"
 #include "node/art_net.h"
+#include "node/kept.h"
 #include "node/verifier.h"
 #include "node/vpool.h"
 
@@ -68,15 +69,7 @@ struct node {
 	art_store *art;              /* content-addressed artifacts (data sets, checkpoints) */
 	node_verifier *verifier;     /* validators: re-executes sampled work */
 	node_art_net *artnet;        /* artifact transfer over p2p (node/art_net.c) */
-	/* Final checkpoints the verifier kept whose works are still pending: each is pinned
-	 * if its work becomes a best model, and forgotten once the work is decided (the
-	 * store keeps it either way; unpinned, the collector may take it). Not persisted:
-	 * after a restart a pending one is simply left unpinned. */
-	struct node_kept {
-		uint8_t work[32];
-		uint8_t ckpt[ART_ID_LEN];
-	} *kept;
-	size_t n_kept;
+	node_kept *kept;             /* validators: the final checkpoints kept (node/kept.c) */
 	uint64_t attest_nonce;       /* next nonce for our own attestations */
 	/* Transactions left out of our proposal that no later block can take either (an
 	 * attestation for a work decided meanwhile): removed from the mempool after the

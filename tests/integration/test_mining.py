@@ -423,6 +423,31 @@ def test_mining(net):
     assert_that("deleted 1 runs and 0 fetched parent checkpoints" in log3,
                 "no pruning line in run3.log")
     phase("--keep-runs 1: the first run deleted")
+    # the validators keep one checkpoint for the task, its best model's, pinned: the
+    # first work's was released when the second beat it, miner 3's (never the best)
+    # removed once decided; what they hold is listed in kept-checkpoints for a restart
+    best = env.n0.get("/task/" + task)["best_work"]
+    best_ckpt = env.n0.get("/work/" + best)["commit"]["checkpoint_id"]
+
+    def checkpoints(node):
+        return [(a["id"], a["pinned"]) for a in node.get("/artifacts")["artifacts"]
+                if a["kind"] == "checkpoint"]
+    for n in net.nodes[:3]:
+        net.wait("node%d holding the best model's checkpoint alone" % n.index,
+                 lambda n=n: checkpoints(n) == [(best_ckpt, True)], 30)
+        with open(os.path.join(n.dir, "kept-checkpoints")) as f:
+            kept = f.read().split("\n")
+        assert_that(kept[0] == "iolm-kept 1" and
+                    "best %s %s" % (task, best_ckpt) in kept and
+                    not any(line.startswith("pending") for line in kept),
+                    "node%d kept-checkpoints: %s" % (n.index, kept))
+        removed = [line for line in n.get_text("/metrics").splitlines()
+                   if line.startswith("iolm_checkpoints_removed_total ")]
+        assert_that(removed and float(removed[0].split()[1]) >= 3,
+                    "node%d removed checkpoints: %s" % (n.index, removed))
+    assert_that(not os.path.exists(os.path.join(n3.dir, "kept-checkpoints")),
+                "node3 keeps a list with art_keep_checkpoints off")
+    phase("validators hold the best model's checkpoint only")
     final = 0
     for n in net.nodes:
         dropped = {}

@@ -518,6 +518,66 @@ static void test_gc_frees_exactly_the_unreferenced_chunks(void **state)
 	assert_int_equal(st.bytes, 0);
 }
 
+/* art_store_remove drops one unpinned artifact and deletes exactly its chunks that no
+ * other artifact references, leaving other queued chunks to gc. */
+static void test_remove_frees_one_artifacts_own_chunks(void **state)
+{
+	fixture *f = *state;
+	uint8_t ida[ART_ID_LEN], idb[ART_ID_LEN], idc[ART_ID_LEN], unknown[ART_ID_LEN];
+	static uint8_t ca[512 * ART_ID_LEN], cb[512 * ART_ID_LEN];
+	char c[600];
+	art_add_options pin = { .pin = 1 };
+	art_add_stats as;
+	art_store_stats st, st0;
+	art_gc_stats gs;
+	write_overlapping(f);
+	snprintf(c, sizeof c, "%s/c.bin", f->dir);
+	t_write_random(c, 400000, 9);
+	assert_int_equal(art_store_add(f->s, ida, NULL, f->a, NULL), IOLM_OK);
+	assert_int_equal(art_store_add(f->s, idb, NULL, f->b, &pin), IOLM_OK);
+	assert_int_equal(art_store_add(f->s, idc, &as, c, NULL), IOLM_OK);
+	size_t na = chunk_ids(f->s, ida, ca, 512), nb = chunk_ids(f->s, idb, cb, 512);
+	size_t only_a = 0;
+	for (size_t i = 0; i < na; i++)
+		only_a += !id_in(ca + i * ART_ID_LEN, cb, nb);
+	assert_true(only_a >= 10 && only_a < na);
+	/* c dropped by a gc under a high watermark: its chunks wait in the queue */
+	assert_int_equal(art_store_pin(f->s, ida), IOLM_OK);
+	assert_int_equal(art_store_gc(f->s, &gs, UINT64_MAX, 0), IOLM_OK);
+	assert_int_equal(gs.artifacts_removed, 1);
+	assert_int_equal(gs.chunks_pending, as.chunks);
+	assert_int_equal(art_store_get_stats(f->s, &st0), IOLM_OK);
+
+	/* pinned, unknown: refused, nothing changes */
+	assert_int_equal(art_store_remove(f->s, ida, &gs), IOLM_ESTATE);
+	assert_int_equal(art_store_remove(f->s, idb, NULL), IOLM_ESTATE);
+	memset(unknown, 0x5a, sizeof unknown);
+	assert_int_equal(art_store_remove(f->s, unknown, NULL), IOLM_ENOTFOUND);
+	assert_int_equal(art_store_get_stats(f->s, &st), IOLM_OK);
+	assert_memory_equal(&st, &st0, sizeof st);
+
+	assert_int_equal(art_store_unpin(f->s, ida), IOLM_OK);
+	assert_int_equal(art_store_remove(f->s, ida, &gs), IOLM_OK);
+	assert_int_equal(gs.artifacts_removed, 1);
+	assert_int_equal(gs.chunks_freed, only_a);
+	assert_int_equal(gs.chunks_pending, as.chunks); /* c's, untouched */
+	assert_int_equal(art_store_get_stats(f->s, &st), IOLM_OK);
+	assert_int_equal(st.chunks, st0.chunks - only_a);
+	assert_int_equal(st.bytes, st0.bytes - gs.bytes_freed);
+	assert_int_equal(st.artifacts, 1);
+	for (size_t i = 0; i < na; i++)
+		assert_int_equal(art_store_has_chunk(f->s, ca + i * ART_ID_LEN),
+				 id_in(ca + i * ART_ID_LEN, cb, nb));
+	assert_int_equal(art_store_get(f->s, idb, f->out), IOLM_OK);
+	assert_int_equal(art_store_remove(f->s, ida, NULL), IOLM_ENOTFOUND);
+	/* the queue is still gc's, in order */
+	assert_int_equal(art_store_gc(f->s, &gs, 0, 0), IOLM_OK);
+	assert_int_equal(gs.chunks_freed, as.chunks);
+	assert_int_equal(art_store_get_stats(f->s, &st), IOLM_OK);
+	assert_int_equal(st.chunks, nb);
+	assert_int_equal(st.unreferenced, 0);
+}
+
 /* An artifact added twice holds one set of references, and re-adding a collected one
  * stores its chunks again. */
 static void test_readd_does_not_double_count(void **state)
@@ -833,6 +893,8 @@ int main(void)
 		cmocka_unit_test(test_manifest_check_rejects_tampering),
 		cmocka_unit_test(test_put_verified_stores_each_chunk_once),
 		cmocka_unit_test_setup_teardown(test_gc_frees_exactly_the_unreferenced_chunks,
+						t_store_setup, t_store_teardown),
+		cmocka_unit_test_setup_teardown(test_remove_frees_one_artifacts_own_chunks,
 						t_store_setup, t_store_teardown),
 		cmocka_unit_test_setup_teardown(test_readd_does_not_double_count,
 						t_store_setup, t_store_teardown),

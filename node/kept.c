@@ -1,0 +1,396 @@
+#include "node/kept.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/codec.h"
+#include "core/hex.h"
+#include "core/log.h"
+
+#define MOD "kept"
+#define FILE_MAGIC "iolm-kept 1"
+#define FILE_MAX_BYTES (16u << 20)
+
+/* pending: id is the work; best: id is the task */
+struct entry {
+	uint8_t id[32];
+	uint8_t ckpt[ART_ID_LEN];
+};
+
+enum op_kind { OP_PIN, OP_REMOVE, OP_RELEASE /* unpin, then remove */ };
+
+struct op {
+	enum op_kind kind;
+	uint8_t ckpt[ART_ID_LEN];
+};
+
+struct node_kept {
+	char *path;
+	ledger *l;
+	art_store *s;
+	struct entry *pending, *best;  /* pending: oldest first */
+	size_t n_pending, n_best, cap_best;
+	/* the store's thread: ops in order */
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	pthread_t thread;
+	int started, stopping;
+	struct op *ops;
+	size_t n_ops, cap_ops;
+	uint64_t removed;
+};
+
+/* ---------------------------------------------------------------- the store's thread */
+
+static void run_op(node_kept *k, const struct op *o)
+{
+	char hex[2 * ART_ID_LEN + 1];
+	art_gc_stats gs;
+	int err = IOLM_OK;
+	iolm_hex_encode(hex, sizeof hex, o->ckpt, ART_ID_LEN);
+	if (o->kind == OP_PIN) {
+		if ((err = art_store_pin(k->s, o->ckpt)))
+			IOLM_WARN(MOD, "cannot pin checkpoint %.20s: %s", hex, iolm_strerror(err));
+		return;
+	}
+	if (o->kind == OP_RELEASE && (err = art_store_unpin(k->s, o->ckpt)) &&
+	    err != IOLM_ENOTFOUND) {
+		IOLM_WARN(MOD, "cannot unpin checkpoint %.20s: %s", hex, iolm_strerror(err));
+		return;
+	}
+	err = art_store_remove(k->s, o->ckpt, &gs);
+	if (!err) {
+		pthread_mutex_lock(&k->mu);
+		k->removed++;
+		pthread_mutex_unlock(&k->mu);
+		IOLM_INFO(MOD, "removed checkpoint %.20s: %llu chunks, %llu bytes freed", hex,
+			  (unsigned long long)gs.chunks_freed, (unsigned long long)gs.bytes_freed);
+	} else if (err == IOLM_ESTATE) {
+		IOLM_INFO(MOD, "checkpoint %.20s is pinned (through the RPC?): left as it is", hex);
+	} else if (err != IOLM_ENOTFOUND) {
+		IOLM_WARN(MOD, "cannot remove checkpoint %.20s: %s", hex, iolm_strerror(err));
+	}
+}
+
+static void *worker(void *arg)
+{
+	node_kept *k = arg;
+	pthread_mutex_lock(&k->mu);
+	for (;;) {
+		while (!k->n_ops && !k->stopping)
+			pthread_cond_wait(&k->cv, &k->mu);
+		if (!k->n_ops)
+			break;
+		struct op o = k->ops[0];
+		memmove(k->ops, k->ops + 1, (k->n_ops - 1) * sizeof *k->ops);
+		k->n_ops--;
+		pthread_mutex_unlock(&k->mu);
+		run_op(k, &o);
+		pthread_mutex_lock(&k->mu);
+	}
+	pthread_mutex_unlock(&k->mu);
+	return NULL;
+}
+
+/* Room for one more of n elements of size bytes in the array *p of *cap. */
+static int reserve(void **p, size_t *cap, size_t n, size_t size)
+{
+	if (n < *cap)
+		return IOLM_OK;
+	size_t c = *cap ? 2 * *cap : 16;
+	void *q = realloc(*p, c * size);
+	if (!q)
+		return IOLM_ENOMEM;
+	*p = q;
+	*cap = c;
+	return IOLM_OK;
+}
+
+static void queue(node_kept *k, enum op_kind kind, const uint8_t ckpt[ART_ID_LEN])
+{
+	pthread_mutex_lock(&k->mu);
+	if (reserve((void **)&k->ops, &k->cap_ops, k->n_ops, sizeof *k->ops)) {
+		pthread_mutex_unlock(&k->mu);
+		IOLM_WARN(MOD, "out of memory: a checkpoint pin or removal is skipped");
+		return;
+	}
+	k->ops[k->n_ops].kind = kind;
+	memcpy(k->ops[k->n_ops].ckpt, ckpt, ART_ID_LEN);
+	k->n_ops++;
+	pthread_cond_signal(&k->cv);
+	pthread_mutex_unlock(&k->mu);
+}
+
+/* ---------------------------------------------------------------- the file */
+
+static int save(node_kept *k)
+{
+	char tmp[4200], a[65], b[2 * ART_ID_LEN + 1];
+	if (snprintf(tmp, sizeof tmp, "%s.tmp", k->path) >= (int)sizeof tmp)
+		return IOLM_ELENGTH;
+	FILE *f = fopen(tmp, "w");
+	if (!f)
+		return IOLM_EIO;
+	fprintf(f, "%s\n", FILE_MAGIC);
+	for (size_t i = 0; i < k->n_best + k->n_pending; i++) {
+		const struct entry *e = i < k->n_best ? &k->best[i] : &k->pending[i - k->n_best];
+		iolm_hex_encode(a, sizeof a, e->id, 32);
+		iolm_hex_encode(b, sizeof b, e->ckpt, ART_ID_LEN);
+		fprintf(f, "%s %s %s\n", i < k->n_best ? "best" : "pending", a, b);
+	}
+	int bad = fflush(f) != 0 || fsync(fileno(f)) != 0;
+	if (fclose(f) != 0 || bad || rename(tmp, k->path) != 0) {
+		unlink(tmp);
+		return IOLM_EIO;
+	}
+	return IOLM_OK;
+}
+
+static void save_or_warn(node_kept *k)
+{
+	int err = save(k);
+	if (err)
+		IOLM_WARN(MOD, "%s not written (%s): a restart may leave some checkpoints unmanaged",
+			  k->path, iolm_strerror(err));
+}
+
+static int push_best(node_kept *k, const struct entry *e)
+{
+	if (reserve((void **)&k->best, &k->cap_best, k->n_best, sizeof *k->best))
+		return IOLM_ENOMEM;
+	k->best[k->n_best++] = *e;
+	return IOLM_OK;
+}
+
+/* One line of the file into the lists. */
+static int load_line(node_kept *k, const char *line)
+{
+	char kind[16], a[80], b[80];
+	struct entry e;
+	if (sscanf(line, "%15s %79s %79s", kind, a, b) != 3 ||
+	    iolm_hex_decode_exact(e.id, 32, a) || iolm_hex_decode_exact(e.ckpt, ART_ID_LEN, b))
+		return IOLM_EDECODE;
+	if (strcmp(kind, "best") == 0)
+		return push_best(k, &e);
+	if (strcmp(kind, "pending") || k->n_pending == NODE_KEPT_PENDING_MAX)
+		return IOLM_EDECODE;
+	k->pending[k->n_pending++] = e;
+	return IOLM_OK;
+}
+
+static int load(node_kept *k)
+{
+	char line[256];
+	int err = IOLM_OK;
+	unsigned no = 1;
+	FILE *f = fopen(k->path, "r");
+	if (!f)
+		return errno == ENOENT ? IOLM_OK : IOLM_EIO;
+	if (!fgets(line, sizeof line, f) || strncmp(line, FILE_MAGIC "\n", sizeof FILE_MAGIC))
+		err = IOLM_EDECODE;
+	while (!err && fgets(line, sizeof line, f) && ++no)
+		err = load_line(k, line);
+	if (ferror(f))
+		err = IOLM_EIO;
+	fclose(f);
+	if (err == IOLM_EIO || err == IOLM_ENOMEM)
+		return err;
+	if (err) {
+		k->n_pending = k->n_best = 0;
+		IOLM_WARN(MOD, "%s:%u is not a line this version writes: starting an empty list; "
+			       "the checkpoints it named stay in the store", k->path, no);
+	}
+	return IOLM_OK;
+}
+
+/* ---------------------------------------------------------------- deciding */
+
+/* Whether an entry other than skip (pending or best) names ckpt. */
+static int named(const node_kept *k, const uint8_t ckpt[ART_ID_LEN], const struct entry *skip)
+{
+	for (size_t i = 0; i < k->n_pending; i++)
+		if (&k->pending[i] != skip && !memcmp(k->pending[i].ckpt, ckpt, ART_ID_LEN))
+			return 1;
+	for (size_t i = 0; i < k->n_best; i++)
+		if (&k->best[i] != skip && !memcmp(k->best[i].ckpt, ckpt, ART_ID_LEN))
+			return 1;
+	return 0;
+}
+
+/* The state of work: 0 pending, 1 decided and its task's best (task set), 2 decided
+ * otherwise (or unknown to the ledger). */
+static int work_fate(node_kept *k, const uint8_t work[32], uint8_t task[32])
+{
+	Iolm__WorkState *ws = NULL;
+	Iolm__TaskState *ts = NULL;
+	iolm_buf b;
+	int fate = 2;
+	iolm_buf_init(&b, IOLM_MAX_TX_BYTES * 2);
+	if (ledger_get_work(k->l, work, &b) == IOLM_OK &&
+	    iolm_codec_decode((ProtobufCMessage **)&ws, &iolm__work_state__descriptor, b.data,
+			      b.len, b.limit) == IOLM_OK && ws->task_id.len == 32) {
+		if (ws->status == IOLM__WORK_STATUS__WORK_PENDING) {
+			fate = 0;
+		} else if (ws->status == IOLM__WORK_STATUS__WORK_ACCEPTED && ws->was_best) {
+			/* best once; still the best now? (a later work of the same block may
+			 * have beaten it) */
+			memcpy(task, ws->task_id.data, 32);
+			iolm_buf_reset(&b);
+			if (ledger_get_task(k->l, task, &b) == IOLM_OK &&
+			    iolm_codec_decode((ProtobufCMessage **)&ts, &iolm__task_state__descriptor,
+					      b.data, b.len, b.limit) == IOLM_OK &&
+			    ts->best_work.len == 32 && !memcmp(ts->best_work.data, work, 32))
+				fate = 1;
+		}
+	}
+	if (ws)
+		iolm_codec_free(&ws->base);
+	if (ts)
+		iolm_codec_free(&ts->base);
+	iolm_buf_release(&b, 0);
+	return fate;
+}
+
+/* Pending entry e's work was decided (fate 1 or 2): act on it. e stays in the pending
+ * list until the caller drops it, so named() must skip it. */
+static void decide(node_kept *k, const struct entry *e, int fate, const uint8_t task[32])
+{
+	char whex[65];
+	iolm_hex_encode(whex, sizeof whex, e->id, 32);
+	if (fate == 2) {
+		if (!named(k, e->ckpt, e))
+			queue(k, OP_REMOVE, e->ckpt);
+		return;
+	}
+	struct entry nb;
+	memcpy(nb.id, task, 32);
+	memcpy(nb.ckpt, e->ckpt, ART_ID_LEN);
+	queue(k, OP_PIN, e->ckpt);
+	IOLM_INFO(MOD, "work %.16s is its task's best model: its final checkpoint is pinned",
+		  whex);
+	for (size_t i = 0; i < k->n_best; i++) {
+		struct entry *b = &k->best[i];
+		if (memcmp(b->id, task, 32))
+			continue;
+		if (memcmp(b->ckpt, e->ckpt, ART_ID_LEN)) {
+			struct entry old = *b;
+			*b = nb;
+			if (!named(k, old.ckpt, e))
+				queue(k, OP_RELEASE, old.ckpt);
+		}
+		return;
+	}
+	if (push_best(k, &nb))
+		IOLM_WARN(MOD, "out of memory: the best model of a task is pinned for good");
+}
+
+/* Settle every pending entry whose work is decided; 1 when the lists changed. */
+static int settle(node_kept *k)
+{
+	size_t j = 0;
+	int changed = 0;
+	for (size_t i = 0; i < k->n_pending; i++) {
+		uint8_t task[32];
+		int fate = work_fate(k, k->pending[i].id, task);
+		if (fate == 0) {
+			k->pending[j++] = k->pending[i];
+			continue;
+		}
+		decide(k, &k->pending[i], fate, task);
+		changed = 1;
+	}
+	k->n_pending = j;
+	return changed;
+}
+
+void node_kept_settle(node_kept *k)
+{
+	if (k && k->n_pending && settle(k))
+		save_or_warn(k);
+}
+
+void node_kept_add(node_kept *k, const uint8_t work[static 32],
+		   const uint8_t ckpt[static ART_ID_LEN])
+{
+	if (!k)
+		return;
+	for (size_t i = 0; i < k->n_pending; i++)
+		if (!memcmp(k->pending[i].id, work, 32))
+			return; /* verified twice (after a restart): listed already */
+	if (k->n_pending == NODE_KEPT_PENDING_MAX) {
+		memmove(k->pending, k->pending + 1, (k->n_pending - 1) * sizeof *k->pending);
+		k->n_pending--;
+	}
+	memcpy(k->pending[k->n_pending].id, work, 32);
+	memcpy(k->pending[k->n_pending].ckpt, ckpt, ART_ID_LEN);
+	k->n_pending++;
+	settle(k);
+	save_or_warn(k);
+}
+
+void node_kept_get_stats(node_kept *k, node_kept_stats *out)
+{
+	memset(out, 0, sizeof *out);
+	if (!k)
+		return;
+	out->pending = k->n_pending;
+	out->best = k->n_best;
+	pthread_mutex_lock(&k->mu);
+	out->removed = k->removed;
+	pthread_mutex_unlock(&k->mu);
+}
+
+/* ---------------------------------------------------------------- open, close */
+
+int node_kept_open(node_kept **out, const char *path, ledger *l, art_store *s)
+{
+	node_kept *k = calloc(1, sizeof *k);
+	int err = IOLM_ENOMEM;
+	*out = NULL;
+	if (!k)
+		return IOLM_ENOMEM;
+	k->l = l;
+	k->s = s;
+	pthread_mutex_init(&k->mu, NULL);
+	pthread_cond_init(&k->cv, NULL);
+	if (!(k->path = strdup(path)) ||
+	    !(k->pending = calloc(NODE_KEPT_PENDING_MAX, sizeof *k->pending)) ||
+	    (err = load(k)) || (err = IOLM_ENOMEM, pthread_create(&k->thread, NULL, worker, k))) {
+		if (err == IOLM_EIO)
+			IOLM_ERROR(MOD, "cannot read %s", path);
+		node_kept_close(k);
+		return err;
+	}
+	k->started = 1;
+	for (size_t i = 0; i < k->n_best; i++)
+		queue(k, OP_PIN, k->best[i].ckpt);
+	/* decisions made while the node was down */
+	node_kept_settle(k);
+	*out = k;
+	return IOLM_OK;
+}
+
+void node_kept_close(node_kept *k)
+{
+	if (!k)
+		return;
+	if (k->started) {
+		pthread_mutex_lock(&k->mu);
+		k->stopping = 1;
+		pthread_cond_signal(&k->cv);
+		pthread_mutex_unlock(&k->mu);
+		pthread_join(k->thread, NULL);
+	}
+	pthread_mutex_destroy(&k->mu);
+	pthread_cond_destroy(&k->cv);
+	free(k->ops);
+	free(k->pending);
+	free(k->best);
+	free(k->path);
+	free(k);
+}

@@ -1,0 +1,54 @@
+/* The final checkpoints a validator keeps (docs/artifacts.md "Checkpoints").
+ *
+ * The verifier adds the final checkpoint of each work it finds valid to the artifact
+ * store, unpinned, and hands it here (node_kept_add). It then waits for its work's
+ * decision, looked up in the ledger after every commit (node_kept_settle):
+ *   - the work is its task's best model: the checkpoint is pinned, and the one kept for
+ *     the task's previous best is unpinned and removed;
+ *   - otherwise (rejected, slashed, or accepted without beating the best) it is removed.
+ * A checkpoint another entry still names (two works committing the same file) is never
+ * removed. So a validator holds one checkpoint per task, plus those of pending works.
+ *
+ * The entries are written to a file, rewritten whole and atomically on every change, so
+ * a restart goes on where the node stopped (the bests are pinned again at open, which
+ * changes nothing when they were). A removal decided just before a crash may not have
+ * run: that checkpoint stays, unpinned, for the collector (art_keep_mb).
+ *
+ * Pins and removals run in order on a thread of this module: a removal waits for adds
+ * in progress (art_store_remove), which the event loop must not. Everything else is on
+ * the loop thread. */
+#ifndef IOLM_NODE_KEPT_H
+#define IOLM_NODE_KEPT_H
+
+#include <stdint.h>
+
+#include "artifacts/art.h"
+#include "core/err.h"
+#include "ledger/ledger.h"
+
+#define NODE_KEPT_PENDING_MAX 1024u /* beyond: the oldest pending one is left as it is */
+
+typedef struct node_kept node_kept;
+
+/* Open the list stored at path (a missing file is an empty list; a damaged one is
+ * logged and replaced; one that cannot be read is IOLM_EIO), over ledger l and store s,
+ * which must outlive it. */
+int node_kept_open(node_kept **out, const char *path, ledger *l, art_store *s) IOLM_WUR;
+/* Run the store operations still queued, then free everything. NULL is a no-op. */
+void node_kept_close(node_kept *k);
+
+/* The verifier stored checkpoint ckpt, the final one of work: settled at once when the
+ * work is decided already, else at a later commit. */
+void node_kept_add(node_kept *k, const uint8_t work[static 32],
+		   const uint8_t ckpt[static ART_ID_LEN]);
+/* After a commit: settle the entries whose works were decided. */
+void node_kept_settle(node_kept *k);
+
+typedef struct node_kept_stats {
+	size_t pending;              /* checkpoints of works not decided yet */
+	size_t best;                 /* tasks with a best model's checkpoint pinned */
+	uint64_t removed;            /* checkpoints removed since open */
+} node_kept_stats;
+void node_kept_get_stats(node_kept *k, node_kept_stats *out);
+
+#endif
