@@ -21,7 +21,8 @@
 
 #define MOD "verify"
 #define RETRY_MS 2000
-#define CKPT_MAX_BYTES (2ull << 30)
+#define CKPT_MAX_BYTES ((size_t)2 << 30)
+#define FETCH_TIMEOUT_MS 30000 /* without a byte */
 #define DATA_MAX_BYTES (1ull << 31)
 
 struct vjob {
@@ -205,7 +206,8 @@ static int parse_endpoint(const char *ep, char *host, size_t hostlen, uint16_t *
 
 static int fetch(iolm_httpc *c, const char *path, iolm_buf *out)
 {
-	int status, err = iolm_httpc_request(c, "GET", path, NULL, NULL, 0, &status, out, 30000);
+	int status, err = iolm_httpc_request(c, "GET", path, NULL, NULL, 0, &status, out,
+					     FETCH_TIMEOUT_MS);
 	if (err)
 		return err;
 	return status == 200 ? IOLM_OK : IOLM_ENOTFOUND;
@@ -221,10 +223,8 @@ static int fetch_work(node_verifier *v, struct vjob *j, const compute_task *task
 	iolm_httpc *c = NULL;
 	compute_claim cl = { 0 };
 	uint32_t idx[COMPUTE_MAX_SAMPLES];
-	iolm_buf ck;
 	int err;
 
-	iolm_buf_init(&ck, CKPT_MAX_BYTES);
 	iolm_hex_encode(whex, sizeof whex, j->work, 32);
 	if ((err = parse_endpoint(j->endpoint, host, sizeof host, &port)) ||
 	    (err = iolm_httpc_create(&c, host, port)))
@@ -237,30 +237,24 @@ static int fetch_work(node_verifier *v, struct vjob *j, const compute_task *task
 	if ((err = compute_sample_segments(idx, task->samples, cl.nseg, j->seed)))
 		goto out;
 	for (uint32_t i = 0; i <= s; i++) {
-		/* the sampled segments' starts, then the final checkpoint (eval) */
+		/* the sampled segments' starts, then the final checkpoint (eval), streamed to
+		 * the disk: memory stays small whatever the model's size */
 		uint64_t step = i < s ? cl.start_step + (uint64_t)idx[i] * task->seg_len
 				      : cl.start_step + (uint64_t)cl.nseg * task->seg_len;
+		int status = 0;
 		snprintf(path, sizeof path, "/ckpt/%s/%llu", whex, (unsigned long long)step);
-		iolm_buf_reset(&ck);
-		if ((err = fetch(c, path, &ck)) ||
-		    (err = compute_checkpoint_name(file, sizeof file, dir, step)))
+		if ((err = compute_checkpoint_name(file, sizeof file, dir, step)) ||
+		    (err = iolm_httpc_get_file(c, path, NULL, file, CKPT_MAX_BYTES, &status, NULL,
+					       FETCH_TIMEOUT_MS)))
 			goto out;
-		FILE *f = fopen(file, "wb");
-		if (!f || fwrite(ck.data, 1, ck.len, f) != ck.len) {
-			if (f)
-				fclose(f);
-			err = IOLM_EIO;
-			goto out;
-		}
-		if (fclose(f)) {
-			err = IOLM_EIO;
+		if (status != 200) {
+			err = IOLM_ENOTFOUND;
 			goto out;
 		}
 	}
 out:
 	compute_claim_release(&cl);
 	iolm_httpc_destroy(c);
-	iolm_buf_release(&ck, 0);
 	return err;
 }
 
