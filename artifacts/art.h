@@ -214,6 +214,15 @@ int art_store_gc(art_store *s, art_gc_stats *stats, uint64_t watermark, uint64_t
 int art_store_remove(art_store *s, const uint8_t id[static ART_ID_LEN],
 		     art_gc_stats *stats) IOLM_WUR;
 
+/* art_store_gc in steps of at most ART_GC_STEP chunks, each its own call (adds run
+ * between them), until the store is under watermark or nothing more is collectable;
+ * before each step *stop (may be NULL) is read, and when another thread set it the
+ * collection ends with IOLM_EART_STOPPED (what was freed stays freed). stats (may be
+ * NULL): the sums. */
+#define ART_GC_STEP 4096u            /* chunks: about 256 MiB */
+int art_store_gc_steps(art_store *s, art_gc_stats *stats, uint64_t watermark,
+		       const atomic_int *stop) IOLM_WUR;
+
 typedef struct art_store_stats {
 	uint64_t chunks;             /* chunks stored */
 	uint64_t bytes;              /* their bytes */

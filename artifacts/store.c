@@ -717,6 +717,30 @@ out:
 	return rc;
 }
 
+int art_store_gc_steps(art_store *s, art_gc_stats *stats, uint64_t watermark,
+		       const atomic_int *stop)
+{
+	art_gc_stats sum = { 0 }, st;
+	int rc;
+	for (;;) {
+		if (stop && atomic_load(stop)) {
+			rc = IOLM_EART_STOPPED;
+			break;
+		}
+		if ((rc = art_store_gc(s, &st, watermark, ART_GC_STEP)))
+			break;
+		sum.artifacts_removed += st.artifacts_removed;
+		sum.chunks_freed += st.chunks_freed;
+		sum.bytes_freed += st.bytes_freed;
+		sum.chunks_pending = st.chunks_pending;
+		if (st.chunks_freed < ART_GC_STEP) /* under the watermark, or nothing left */
+			break;
+	}
+	if (stats)
+		*stats = sum;
+	return rc;
+}
+
 /* Drop manifest id (unpinned) and release its references; then delete each of its
  * chunks no artifact references any more, out of the gc queue. */
 static int remove_one(art_store *s, MDB_txn *txn, const uint8_t id[ART_ID_LEN],

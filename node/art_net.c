@@ -30,6 +30,7 @@ struct node_art_net {
 	pthread_mutex_t gc_mu;
 	pthread_cond_t gc_cv;
 	int gc_stop, gc_wake;
+	atomic_int gc_halt;          /* gc_stop, for a collection under way */
 	uint64_t gc_keep, gc_interval_ms;
 	int gc_warned;               /* over keep with nothing collectable: said once */
 };
@@ -428,6 +429,7 @@ void node_art_net_destroy(node_art_net *a)
 	if (a->gc_started) {
 		pthread_mutex_lock(&a->gc_mu);
 		a->gc_stop = 1;
+		atomic_store(&a->gc_halt, 1);
 		pthread_cond_signal(&a->gc_cv);
 		pthread_mutex_unlock(&a->gc_mu);
 		pthread_join(a->gc_thread, NULL);
@@ -458,8 +460,9 @@ static void gc_check(node_art_net *a)
 		return;
 	}
 	if (st.unreferenced || st.pinned < st.artifacts) {
-		if ((err = art_store_gc(a->s, &g, a->gc_keep, 0))) {
-			IOLM_WARN(MOD, "gc: %s", iolm_strerror(err));
+		if ((err = art_store_gc_steps(a->s, &g, a->gc_keep, &a->gc_halt))) {
+			if (err != IOLM_EART_STOPPED)
+				IOLM_WARN(MOD, "gc: %s", iolm_strerror(err));
 			return;
 		}
 		if ((err = art_store_get_stats(a->s, &st)) || st.bytes <= a->gc_keep) {
@@ -512,6 +515,7 @@ int node_art_net_start_gc(node_art_net *a, uint64_t keep, uint64_t interval_ms)
 	a->gc_keep = keep;
 	a->gc_interval_ms = interval_ms;
 	a->gc_stop = 0;
+	atomic_init(&a->gc_halt, 0);
 	a->gc_wake = 1; /* a first check at once */
 	if (pthread_mutex_init(&a->gc_mu, NULL))
 		return IOLM_ENOMEM;

@@ -468,7 +468,7 @@ static void *job_run(void *arg)
 	if (j->op == JOB_ADD)
 		j->err = art_store_add(s, j->id, &j->add, j->path, &j->opt);
 	else
-		j->err = art_store_gc(s, &j->gc, j->watermark, 0);
+		j->err = art_store_gc_steps(s, &j->gc, j->watermark, &j->stop);
 	do
 		w = write(j->fd[1], "", 1);
 	while (w < 0 && errno == EINTR);
@@ -536,7 +536,7 @@ static void on_job_done(evutil_socket_t fd, short what, void *arg)
 void rpc_art_finish(node_rpc *r)
 {
 	if (r->job) {
-		/* An add stops within a buffer (a gc runs to its end) */
+		/* An add stops within a buffer, a gc within ART_GC_STEP chunks */
 		atomic_store(&r->job->stop, 1);
 		job_end(r->job);
 	}

@@ -1,5 +1,6 @@
 /* Artifact ids and the add's edges: an id-only add, art_file_id without a store, an add
- * told to stop, and gc and add excluding each other across processes (gc.lock). */
+ * and a gc told to stop, a gc in steps, and gc and add excluding each other across
+ * processes (gc.lock). */
 #include "art_test_util.h"
 
 #include <pthread.h>
@@ -149,6 +150,46 @@ static void waits_for_lock(fixture *f, int gc)
 
 /* `iolmd art gc` beside iolmd: a gc waits for another process's add, whose chunks are
  * unreferenced until its manifest is stored, and an add waits for another's gc. */
+/* art_store_gc_steps: more chunks than one step frees, summed over the steps; told to
+ * stop before it starts, it frees nothing. */
+static void test_gc_in_steps(void **state)
+{
+	fixture *f = *state;
+	const unsigned n = ART_GC_STEP + 904;
+	char dir[600], path[700];
+	uint8_t id[ART_ID_LEN];
+	art_add_stats as;
+	art_store_stats st;
+	art_gc_stats gs;
+	atomic_int stop;
+	snprintf(dir, sizeof dir, "%s/many", f->dir);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	for (unsigned i = 0; i < n; i++) { /* one chunk each, all different */
+		snprintf(path, sizeof path, "%s/f%05u", dir, i);
+		FILE *fp = fopen(path, "w");
+		assert_non_null(fp);
+		fprintf(fp, "file %u\n", i);
+		assert_int_equal(fclose(fp), 0);
+	}
+	assert_int_equal(art_store_add(f->s, id, &as, dir, NULL), IOLM_OK);
+	assert_int_equal(as.new_chunks, n);
+	atomic_init(&stop, 1);
+	assert_int_equal(art_store_gc_steps(f->s, &gs, 0, &stop), IOLM_EART_STOPPED);
+	assert_int_equal(gs.chunks_freed, 0);
+	assert_int_equal(art_store_get_stats(f->s, &st), IOLM_OK);
+	assert_int_equal(st.chunks, n);
+	assert_int_equal(st.artifacts, 1);
+	atomic_store(&stop, 0);
+	assert_int_equal(art_store_gc_steps(f->s, &gs, 0, &stop), IOLM_OK);
+	assert_int_equal(gs.artifacts_removed, 1);
+	assert_int_equal(gs.chunks_freed, n);
+	assert_int_equal(gs.bytes_freed, as.bytes);
+	assert_int_equal(gs.chunks_pending, 0);
+	assert_int_equal(art_store_get_stats(f->s, &st), IOLM_OK);
+	assert_int_equal(st.chunks, 0);
+	assert_int_equal(st.bytes, 0);
+}
+
 static void test_store_lock_between_processes(void **state)
 {
 	fixture *f = *state;
@@ -169,6 +210,7 @@ int main(void)
 						t_store_setup, t_store_teardown),
 		cmocka_unit_test_setup_teardown(test_add_stops_when_told,
 						t_store_setup, t_store_teardown),
+		cmocka_unit_test_setup_teardown(test_gc_in_steps, t_store_setup, t_store_teardown),
 		cmocka_unit_test_setup_teardown(test_store_lock_between_processes,
 						t_store_setup, t_store_teardown),
 	};
