@@ -208,8 +208,8 @@ int art_store_gc(art_store *s, art_gc_stats *stats, uint64_t watermark, uint64_t
 
 /* Drop unpinned artifact id now and delete at once those of its chunks no other
  * artifact references (gc for one artifact, whatever the watermark; the other
- * unreferenced chunks stay queued). IOLM_ENOTFOUND for an unknown artifact, IOLM_ESTATE
- * for a pinned one (unpin it first). stats (may be NULL): what was freed, and the
+ * unreferenced chunks stay queued). IOLM_ENOTFOUND for an unknown artifact,
+ * IOLM_EART_PINNED for a pinned one (unpin it first). stats (may be NULL): what was freed, and the
  * chunks still pending. Waits for adds in progress, like gc. */
 int art_store_remove(art_store *s, const uint8_t id[static ART_ID_LEN],
 		     art_gc_stats *stats) IOLM_WUR;

@@ -754,7 +754,7 @@ static int remove_one(art_store *s, MDB_txn *txn, const uint8_t id[ART_ID_LEN],
 	if ((rc = art_lmdb_err(rc)))
 		return rc;
 	if (mdb_get(txn, s->pin, &k, &pd) == 0)
-		return IOLM_ESTATE;
+		return IOLM_EART_PINNED;
 	/* decoded (copied) before the first write moves the map's pages */
 	if ((rc = iolm_decode_manifest(&m, d.mv_data, d.mv_size, IOLM_MAX_MANIFEST_BYTES)))
 		return rc;

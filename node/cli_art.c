@@ -4,6 +4,7 @@
  *   iolmd art get  -d DIR ID DEST
  *   iolmd art list -d DIR
  *   iolmd art pin|unpin -d DIR ID
+ *   iolmd art rm -d DIR ID                drop one unpinned artifact and its own chunks
  *   iolmd art manifest -d DIR ID          the encoded manifest, in hex
  *   iolmd art gc -d DIR [--keep-mb N]     drop unpinned artifacts, free chunks above N MiB
  * LMDB allows this while the node runs. Added artifacts are pinned (kept by GC). */
@@ -21,9 +22,26 @@ static int usage(void)
 			"       iolmd art get -d DIR ID DEST\n"
 			"       iolmd art list -d DIR\n"
 			"       iolmd art pin|unpin -d DIR ID\n"
+			"       iolmd art rm -d DIR ID\n"
 			"       iolmd art manifest -d DIR ID\n"
 			"       iolmd art gc -d DIR [--keep-mb N]\n");
 	return 2;
+}
+
+static void print_gc(const char *what, const art_gc_stats *st)
+{
+	printf("%s %llu artifacts, freed %llu chunks (%llu bytes)\n", what,
+	       (unsigned long long)st->artifacts_removed, (unsigned long long)st->chunks_freed,
+	       (unsigned long long)st->bytes_freed);
+}
+
+static int remove_one(art_store *s, const uint8_t id[ART_ID_LEN])
+{
+	art_gc_stats st;
+	int err = art_store_remove(s, id, &st);
+	if (!err)
+		print_gc("removed", &st);
+	return err;
 }
 
 /* The i-th argument after "art VERB" that is not an option or an option's value. */
@@ -89,7 +107,8 @@ int cli_art(int argc, char **argv)
 			       (unsigned long long)info[i].total_size, info[i].n_files,
 			       info[i].n_chunks, info[i].pinned ? "  pinned" : "");
 		}
-	} else if ((!strcmp(verb, "pin") || !strcmp(verb, "unpin") || !strcmp(verb, "manifest")) &&
+	} else if ((!strcmp(verb, "pin") || !strcmp(verb, "unpin") || !strcmp(verb, "manifest") ||
+		    !strcmp(verb, "rm")) &&
 		   positional(argc, argv, 0)) {
 		uint8_t id[ART_ID_LEN];
 		err = iolm_hex_decode_exact(id, ART_ID_LEN, positional(argc, argv, 0));
@@ -97,6 +116,8 @@ int cli_art(int argc, char **argv)
 			err = art_store_pin(s, id);
 		else if (!err && !strcmp(verb, "unpin"))
 			err = art_store_unpin(s, id);
+		else if (!err && !strcmp(verb, "rm"))
+			err = remove_one(s, id);
 		else if (!err) {
 			iolm_buf m;
 			iolm_buf_init(&m, 64u << 20);
@@ -117,9 +138,7 @@ int cli_art(int argc, char **argv)
 		art_gc_stats st;
 		err = art_store_gc(s, &st, keep ? strtoull(keep, NULL, 10) << 20 : 0, 0);
 		if (!err)
-			printf("removed %llu artifacts, freed %llu chunks (%llu bytes)\n",
-			       (unsigned long long)st.artifacts_removed,
-			       (unsigned long long)st.chunks_freed, (unsigned long long)st.bytes_freed);
+			print_gc("removed", &st);
 	} else {
 		art_store_close(s);
 		return usage();

@@ -70,7 +70,7 @@ static void run_op(node_kept *k, const struct op *o)
 		pthread_mutex_unlock(&k->mu);
 		IOLM_INFO(MOD, "removed checkpoint %.20s: %llu chunks, %llu bytes freed", hex,
 			  (unsigned long long)gs.chunks_freed, (unsigned long long)gs.bytes_freed);
-	} else if (err == IOLM_ESTATE) {
+	} else if (err == IOLM_EART_PINNED) {
 		IOLM_INFO(MOD, "checkpoint %.20s is pinned (through the RPC?): left as it is", hex);
 	} else if (err != IOLM_ENOTFOUND) {
 		IOLM_WARN(MOD, "cannot remove checkpoint %.20s: %s", hex, iolm_strerror(err));
@@ -222,29 +222,34 @@ static int named(const node_kept *k, const uint8_t ckpt[ART_ID_LEN], const struc
 	return 0;
 }
 
-/* The state of work: 0 pending, 1 decided and its task's best (task set), 2 decided
- * otherwise (or unknown to the ledger). */
+/* The state of work: 0 pending (or not readable now: asked again at the next commit),
+ * 1 decided and its task's best (task set), 2 decided otherwise, or unknown to the
+ * ledger. */
 static int work_fate(node_kept *k, const uint8_t work[32], uint8_t task[32])
 {
 	Iolm__WorkState *ws = NULL;
 	Iolm__TaskState *ts = NULL;
 	iolm_buf b;
-	int fate = 2;
+	int fate = 0, err;
 	iolm_buf_init(&b, IOLM_MAX_TX_BYTES * 2);
-	if (ledger_get_work(k->l, work, &b) == IOLM_OK &&
-	    iolm_codec_decode((ProtobufCMessage **)&ws, &iolm__work_state__descriptor, b.data,
-			      b.len, b.limit) == IOLM_OK && ws->task_id.len == 32) {
-		if (ws->status == IOLM__WORK_STATUS__WORK_PENDING) {
-			fate = 0;
-		} else if (ws->status == IOLM__WORK_STATUS__WORK_ACCEPTED && ws->was_best) {
+	err = ledger_get_work(k->l, work, &b);
+	if (err == IOLM_ENOTFOUND || err == IOLM_ELEDGER_NOWORK)
+		fate = 2;
+	if (!err && iolm_codec_decode((ProtobufCMessage **)&ws, &iolm__work_state__descriptor,
+				      b.data, b.len, b.limit) == IOLM_OK &&
+	    ws->task_id.len == 32 && ws->status != IOLM__WORK_STATUS__WORK_PENDING) {
+		fate = 2;
+		if (ws->status == IOLM__WORK_STATUS__WORK_ACCEPTED && ws->was_best) {
 			/* best once; still the best now? (a later work of the same block may
 			 * have beaten it) */
 			memcpy(task, ws->task_id.data, 32);
 			iolm_buf_reset(&b);
-			if (ledger_get_task(k->l, task, &b) == IOLM_OK &&
-			    iolm_codec_decode((ProtobufCMessage **)&ts, &iolm__task_state__descriptor,
-					      b.data, b.len, b.limit) == IOLM_OK &&
-			    ts->best_work.len == 32 && !memcmp(ts->best_work.data, work, 32))
+			err = ledger_get_task(k->l, task, &b);
+			if (err || iolm_codec_decode((ProtobufCMessage **)&ts,
+						     &iolm__task_state__descriptor, b.data, b.len,
+						     b.limit))
+				fate = 0;
+			else if (ts->best_work.len == 32 && !memcmp(ts->best_work.data, work, 32))
 				fate = 1;
 		}
 	}

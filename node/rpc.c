@@ -70,6 +70,8 @@ static int http_status(int err)
 	case IOLM_ERPC_TOOBIG:
 	case IOLM_ETOOBIG:
 		return 413;
+	case IOLM_EART_PINNED:
+		return 409;
 	case IOLM_EMEMPOOL_FULL:
 	case IOLM_ESTATE:
 	case IOLM_EART_BUSY:
@@ -97,6 +99,7 @@ static const char *http_reason(int code)
 	case 401: return "Unauthorized";
 	case HTTP_NOTFOUND: return "Not Found";
 	case 405: return "Method Not Allowed";
+	case 409: return "Conflict";
 	case 413: return "Payload Too Large";
 	case 414: return "URI Too Long";
 	case HTTP_SERVUNAVAIL: return "Service Unavailable";
@@ -450,6 +453,7 @@ static const struct rpc_route {
 	{ "/artifact/unpin/", ARG_ONE, EVHTTP_REQ_POST, EP_ART_ADMIN, rpc_h_art_unpin },
 	{ "/artifact/add", ARG_NONE, EVHTTP_REQ_POST, EP_ART_ADMIN, rpc_h_art_add },
 	{ "/artifact/gc", ARG_NONE, EVHTTP_REQ_POST, EP_ART_ADMIN, rpc_h_art_gc },
+	{ "/artifact/remove/", ARG_ONE, EVHTTP_REQ_POST, EP_ART_ADMIN, rpc_h_art_remove },
 	{ "/artifacts", ARG_NONE, EVHTTP_REQ_GET, EP_ARTIFACTS, rpc_h_artifacts },
 	{ "/artifact/", ARG_REST, EVHTTP_REQ_GET, EP_ART, rpc_h_art },
 	{ "/history/", ARG_ONE, EVHTTP_REQ_GET, EP_HISTORY, rpc_h_history },

@@ -11,11 +11,13 @@
  *   POST /artifact/add            add a file or folder of the node's file system
  *   POST /artifact/pin/{id}, /artifact/unpin/{id}
  *   POST /artifact/gc?keep_mb=N   drop unpinned artifacts, free unreferenced chunks
+ *   POST /artifact/remove/{id}    drop one unpinned artifact and its own chunks now
  * Every POST and the content need the cookie. {id} is the 68-hex-digit artifact id
  * (0x1e 0x20 || BLAKE2b-256). The transfer itself is node/art_net.c, bound here by
  * node_rpc_set_art().
  *
- * An add or a gc can take seconds: it runs on a thread of its own, one at a time
+ * An add, a gc or a removal can take seconds (a removal, like gc, waits for adds in
+ * progress): it runs on a thread of its own, one at a time
  * (IOLM_EART_JOB meanwhile), and is answered from the loop when it ends. The content is
  * read from the store 1 MiB at a time, each refill when the client has taken the last,
  * so a reply of any size costs the loop about a millisecond per MiB and holds 1 MiB. */
@@ -438,7 +440,7 @@ int rpc_h_art_unpin(node_rpc *r, struct evhttp_request *req, const char *arg, js
 
 /* ---------------------------------------------------------------- add and gc, off the loop */
 
-enum job_op { JOB_ADD = 1, JOB_GC };
+enum job_op { JOB_ADD = 1, JOB_GC, JOB_REMOVE };
 
 struct rpc_art_job {
 	node_rpc *r;
@@ -467,8 +469,10 @@ static void *job_run(void *arg)
 	ssize_t w;
 	if (j->op == JOB_ADD)
 		j->err = art_store_add(s, j->id, &j->add, j->path, &j->opt);
-	else
+	else if (j->op == JOB_GC)
 		j->err = art_store_gc_steps(s, &j->gc, j->watermark, &j->stop);
+	else
+		j->err = art_store_remove(s, j->id, &j->gc);
 	do
 		w = write(j->fd[1], "", 1);
 	while (w < 0 && errno == EINTR);
@@ -507,6 +511,8 @@ static void job_end(struct rpc_art_job *j)
 			rpc_json_put(&err, o, "new_chunks", rpc_json_u64(j->add.new_chunks));
 			rpc_json_put(&err, o, "new_bytes", rpc_json_u64(j->add.new_bytes));
 		} else {
+			if (j->op == JOB_REMOVE)
+				rpc_json_put(&err, o, "id", rpc_json_hex(j->id, ART_ID_LEN));
 			rpc_json_put(&err, o, "artifacts_removed",
 				     rpc_json_u64(j->gc.artifacts_removed));
 			rpc_json_put(&err, o, "chunks_freed", rpc_json_u64(j->gc.chunks_freed));
@@ -651,5 +657,23 @@ int rpc_h_art_gc(node_rpc *r, struct evhttp_request *req, const char *arg, json_
 	}
 	j->op = JOB_GC;
 	j->watermark = keep << 20;
+	return job_start(r, req, j);
+}
+
+/* POST /artifact/remove/{id}: drop one unpinned artifact and delete at once its chunks no
+ * other artifact references (art_store_remove); IOLM_EART_PINNED (409) for a pinned one,
+ * IOLM_ENOTFOUND for one the store does not hold. */
+int rpc_h_art_remove(node_rpc *r, struct evhttp_request *req, const char *arg, json_t **reply)
+{
+	struct rpc_art_job *j;
+	int err;
+	(void)reply;
+	if ((err = job_new(r, req, &j)))
+		return err;
+	if ((err = parse_id(j->id, arg))) {
+		free(j);
+		return err;
+	}
+	j->op = JOB_REMOVE;
 	return job_start(r, req, j);
 }

@@ -101,6 +101,7 @@ int rpc_h_art(node_rpc *r, struct evhttp_request *req, const char *arg, json_t *
 int rpc_h_artifacts(node_rpc *r, struct evhttp_request *req, const char *arg, json_t **reply);
 int rpc_h_art_add(node_rpc *r, struct evhttp_request *req, const char *arg, json_t **reply);
 int rpc_h_art_gc(node_rpc *r, struct evhttp_request *req, const char *arg, json_t **reply);
+int rpc_h_art_remove(node_rpc *r, struct evhttp_request *req, const char *arg, json_t **reply);
 int rpc_h_art_pin(node_rpc *r, struct evhttp_request *req, const char *arg, json_t **reply);
 int rpc_h_art_unpin(node_rpc *r, struct evhttp_request *req, const char *arg, json_t **reply);
 /* Wait for the add or gc running (if any) and answer it: before the server goes. */

@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -170,6 +171,38 @@ def test_artifacts_rpc(net):
                 gc["chunks_freed"] == a["chunks"] and gc["bytes_freed"] == MiB and
                 gc["chunks_pending"] == 0, "gc down to 0 MiB: exactly its chunks: %s" % gc)
     del ids["again"]
+
+    # POST /artifact/remove/{id}: one unpinned artifact and its own chunks, now; a pinned
+    # one is refused (409), an unknown one is 404; iolmd art rm does the same offline
+    gone = os.path.join(net.dir, "gone.bin")
+    with open(gone, "wb") as f:
+        f.write(os.urandom(MiB + 3))
+    status, g = add(gone, timeout=60)
+    assert_that(status == 200 and g["pinned"], "add of gone.bin: %s %s" % (status, g))
+    status, err = n0.post("/artifact/remove/" + g["id"], b"", token=tok)
+    assert_that(status == 409 and err["error"]["name"] == "IOLM_EART_PINNED",
+                "removing a pinned artifact: %s %s" % (status, err))
+    status, _ = n0.post("/artifact/remove/" + g["id"], b"")
+    assert_that(status == 401, "remove without the cookie: %s" % status)
+    cli = subprocess.run([net.iolmd, "art", "rm", "-d", n0.dir, g["id"]],
+                         capture_output=True, text=True, timeout=60)
+    assert_that(cli.returncode == 1 and "unpin it" in cli.stderr,
+                "iolmd art rm of a pinned artifact: %s %s" % (cli.returncode, cli.stderr))
+    status, _ = n0.post("/artifact/unpin/" + g["id"], b"", token=tok)
+    status, rm = n0.post("/artifact/remove/" + g["id"], b"", token=tok, timeout=60)
+    assert_that(status == 200 and rm["id"] == g["id"] and rm["artifacts_removed"] == 1 and
+                rm["chunks_freed"] == g["chunks"] and rm["bytes_freed"] == MiB + 3,
+                "remove: %s %s" % (status, rm))
+    for path in ("/artifact/remove/" + g["id"], "/artifact/remove/1e20" + "ab" * 32):
+        status, err = n0.post(path, b"", token=tok)
+        assert_that(status == 404, "removing %s: %s %s" % (path, status, err))
+    status, err = n0.post("/artifact/remove/1e20ab", b"", token=tok)
+    assert_that(status == 400 and err["error"]["name"] == "IOLM_EART_ID",
+                "removing a short id: %s %s" % (status, err))
+    cli = subprocess.run([net.iolmd, "art", "rm", "-d", n0.dir, g["id"]],
+                         capture_output=True, text=True, timeout=60)
+    assert_that(cli.returncode == 1 and "not found" in cli.stderr,
+                "iolmd art rm of a removed artifact: %s %s" % (cli.returncode, cli.stderr))
 
     # GET /artifacts
     lst = n0.get("/artifacts")

@@ -549,8 +549,8 @@ static void test_remove_frees_one_artifacts_own_chunks(void **state)
 	assert_int_equal(art_store_get_stats(f->s, &st0), IOLM_OK);
 
 	/* pinned, unknown: refused, nothing changes */
-	assert_int_equal(art_store_remove(f->s, ida, &gs), IOLM_ESTATE);
-	assert_int_equal(art_store_remove(f->s, idb, NULL), IOLM_ESTATE);
+	assert_int_equal(art_store_remove(f->s, ida, &gs), IOLM_EART_PINNED);
+	assert_int_equal(art_store_remove(f->s, idb, NULL), IOLM_EART_PINNED);
 	memset(unknown, 0x5a, sizeof unknown);
 	assert_int_equal(art_store_remove(f->s, unknown, NULL), IOLM_ENOTFOUND);
 	assert_int_equal(art_store_get_stats(f->s, &st), IOLM_OK);
