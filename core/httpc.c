@@ -1,10 +1,12 @@
 #include "core/httpc.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -139,18 +141,46 @@ static int request_once(iolm_httpc *c, const char *method, const char *path, con
 
 struct file_reply {
 	int done, status, err, fd;
+	int body;                /* 200 or 206 once the first body bytes were taken */
+	int discard;             /* the piece in DEST.part is of no use: remove it */
+	uint64_t offset;         /* bytes DEST.part held when asked (the Range start) */
 	uint64_t got, cap;
 	iolm_buf *err_body;
 };
 
-/* Body bytes as they arrive: to the file for a 200, else to err_body. After a failure
- * the request is cancelled (libevent then calls neither callback again). */
+/* Whether the Content-Range of a 206 answer starts at want: "bytes W-E/L". */
+static int range_starts_at(struct evhttp_request *req, uint64_t want)
+{
+	const char *v = evhttp_find_header(evhttp_request_get_input_headers(req), "Content-Range");
+	char *end;
+	if (!v || strncmp(v, "bytes ", 6) || !isdigit((unsigned char)v[6]))
+		return 0;
+	unsigned long long s = strtoull(v + 6, &end, 10);
+	return *end == '-' && s == want;
+}
+
+/* The first body bytes of a 200 or 206: a 200 starts the file over; a 206 must continue
+ * it where it ends. */
+static int body_start(struct evhttp_request *req, struct file_reply *r, int code)
+{
+	r->body = code;
+	if (code == 206)
+		return range_starts_at(req, r->offset) ? IOLM_OK : IOLM_EIO;
+	if (r->offset && (ftruncate(r->fd, 0) != 0 || lseek(r->fd, 0, SEEK_SET) != 0))
+		return IOLM_EIO;
+	r->offset = 0;
+	return IOLM_OK;
+}
+
+/* Body bytes as they arrive: to the file for a 200 or 206, else to err_body. After a
+ * failure the request is cancelled (libevent then calls neither callback again). */
 static void on_file_chunk(struct evhttp_request *req, void *arg)
 {
 	struct file_reply *r = arg;
 	struct evbuffer *in = evhttp_request_get_input_buffer(req);
 	size_t n = evbuffer_get_length(in);
-	if (evhttp_request_get_response_code(req) != 200) {
+	int code = evhttp_request_get_response_code(req);
+	if (code != 200 && code != 206) {
 		if (r->err_body && !iolm_buf_reserve(r->err_body, n)) {
 			evbuffer_remove(in, r->err_body->data + r->err_body->len, n);
 			r->err_body->len += n;
@@ -158,7 +188,9 @@ static void on_file_chunk(struct evhttp_request *req, void *arg)
 		evbuffer_drain(in, n);
 		return;
 	}
-	if (r->got + n > r->cap)
+	if (!r->body)
+		r->err = body_start(req, r, code);
+	if (!r->err && r->offset + r->got + n > r->cap)
 		r->err = IOLM_ETOOBIG;
 	while (!r->err && evbuffer_get_length(in)) {
 		int w = evbuffer_write(in, r->fd);
@@ -168,6 +200,7 @@ static void on_file_chunk(struct evhttp_request *req, void *arg)
 			r->got += (uint64_t)w;
 	}
 	if (r->err) {
+		r->discard = 1;
 		r->done = 1;
 		evhttp_cancel_request(req);
 	}
@@ -189,11 +222,16 @@ static int get_file_once(iolm_httpc *c, const char *path, const char *token,
 			 struct file_reply *r, int timeout_ms)
 {
 	struct evhttp_request *req = evhttp_request_new(on_file_done, r);
+	char range[48];
 	if (!req)
 		return IOLM_ENOMEM;
 	evhttp_request_set_chunked_cb(req, on_file_chunk);
 	evhttp_connection_set_timeout(c->conn, (timeout_ms + 999) / 1000);
 	add_headers(c, req, token);
+	if (r->offset) {
+		snprintf(range, sizeof range, "bytes=%llu-", (unsigned long long)r->offset);
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Range", range);
+	}
 	if (evhttp_make_request(c->conn, req, EVHTTP_REQ_GET, path) != 0)
 		return IOLM_EIO; /* libevent freed req */
 	while (!r->done)
@@ -202,45 +240,100 @@ static int get_file_once(iolm_httpc *c, const char *path, const char *token,
 	return r->err;
 }
 
+/* One request, from what DEST.part (fd) holds; once more on a fresh connection when a
+ * kept-alive one turns out stale, and once from the start after a 416. */
+static int get_file_from(iolm_httpc *c, const char *path, const char *token,
+			 struct file_reply *r, int timeout_ms)
+{
+	struct file_reply r0 = *r;
+	size_t keep = r->err_body ? r->err_body->len : 0;
+	int err = get_file_once(c, path, token, r, timeout_ms);
+	if (err == IOLM_EIO && !r->body && r->status == 0) {
+		/* a stale kept-alive connection, as in iolm_httpc_request: once more, afresh */
+		if (r->err_body)
+			r->err_body->len = keep;
+		evhttp_connection_free(c->conn);
+		if (!(c->conn = evhttp_connection_base_new(c->base, NULL, c->host, c->port)))
+			return IOLM_ENOMEM;
+		*r = r0;
+		err = get_file_once(c, path, token, r, timeout_ms);
+	}
+	if (!err && r->status == 416 && r0.offset) {
+		/* the server holds less than the piece we have: not the same file */
+		if (r->err_body)
+			r->err_body->len = keep;
+		if (ftruncate(r->fd, 0) != 0 || lseek(r->fd, 0, SEEK_SET) != 0)
+			return IOLM_EIO;
+		*r = r0;
+		r->offset = 0;
+		err = get_file_once(c, path, token, r, timeout_ms);
+	}
+	return err;
+}
+
 int iolm_httpc_get_file(iolm_httpc *c, const char *path, const char *token, const char *dest,
 			uint64_t cap, int *status, iolm_buf *err_body, int timeout_ms)
 {
 	char tmp[4200];
-	size_t keep = err_body ? err_body->len : 0;
 	struct file_reply r;
+	struct stat st;
 	int err;
 	*status = 0;
 	if (snprintf(tmp, sizeof tmp, "%s.part", dest) >= (int)sizeof tmp)
 		return IOLM_ETOOBIG;
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return IOLM_EIO;
 	r = (struct file_reply){ .fd = fd, .cap = cap, .err_body = err_body };
-	err = get_file_once(c, path, token, &r, timeout_ms);
-	if (err == IOLM_EIO && r.got == 0 && r.status == 0) {
-		/* a stale kept-alive connection, as in iolm_httpc_request: once more, afresh */
-		if (err_body)
-			err_body->len = keep;
-		evhttp_connection_free(c->conn);
-		if (!(c->conn = evhttp_connection_base_new(c->base, NULL, c->host, c->port)))
-			err = IOLM_ENOMEM;
-		else if (ftruncate(fd, 0) != 0 || lseek(fd, 0, SEEK_SET) != 0)
-			err = IOLM_EIO;
-		else {
-			r = (struct file_reply){ .fd = fd, .cap = cap, .err_body = err_body };
-			err = get_file_once(c, path, token, &r, timeout_ms);
-		}
+	if (fstat(fd, &st) != 0 || lseek(fd, 0, SEEK_END) < 0) {
+		close(fd);
+		unlink(tmp);
+		return IOLM_EIO;
 	}
-	*status = r.status;
-	if (!err && r.status == 200 && fsync(fd) != 0)
+	/* a piece left by a cut transfer: ask for the rest (one past cap: start over) */
+	r.offset = (uint64_t)st.st_size <= cap ? (uint64_t)st.st_size : 0;
+	if (!r.offset && st.st_size && ftruncate(fd, 0) != 0)
+		err = IOLM_EIO;
+	else
+		err = get_file_from(c, path, token, &r, timeout_ms);
+	int whole = !err && r.body && (r.status == 200 || r.status == 206);
+	*status = whole ? 200 : r.status;
+	if (whole && fsync(fd) != 0)
 		err = IOLM_EIO;
 	if (close(fd) != 0 && !err)
 		err = IOLM_EIO;
-	if (!err && r.status == 200 && rename(tmp, dest) != 0)
+	if (!err && whole && rename(tmp, dest) != 0)
 		err = IOLM_EIO;
-	if (err || r.status != 200)
+	/* What DEST.part holds stays for the next call unless this one found it useless (a
+	 * 206 that does not continue it, past cap, not writable): after a transfer the
+	 * connection or the clock cut, and after an error answer (another server may have
+	 * the rest). */
+	if (!whole && (r.discard || r.offset + r.got == 0))
 		unlink(tmp);
 	return err;
+}
+
+int iolm_http_range_start(const char *value, uint64_t size, uint64_t *start)
+{
+	char *end;
+	if (!value || strncmp(value, "bytes=", 6) || !isdigit((unsigned char)value[6]))
+		return 0;
+	errno = 0;
+	unsigned long long s = strtoull(value + 6, &end, 10);
+	if (errno || *end != '-')
+		return 0;
+	if (end[1]) { /* bytes=N-M: only when M reaches the end */
+		char *e2;
+		if (!isdigit((unsigned char)end[1]))
+			return 0;
+		unsigned long long last = strtoull(end + 1, &e2, 10);
+		if (errno || *e2 || last < s || (size && last < size - 1))
+			return 0;
+	}
+	if (s >= size)
+		return -1;
+	*start = s;
+	return 1;
 }
 
 int iolm_httpc_parse_url(char *host, size_t cap, uint16_t *port, const char *ep)

@@ -23,9 +23,23 @@ void iolm_httpc_destroy(iolm_httpc *c);
  * there). Any other status: its body (up to err_body's limit; err_body may be NULL)
  * goes to err_body, *status says which, and no file is written. IOLM_EIO when the file
  * cannot be written or the connection fails, IOLM_ETIMEOUT after timeout_ms without
- * data; in every failure DEST.part is removed. */
+ * data.
+ *
+ * Resuming: a transfer cut by the connection or a timeout, or answered with an error,
+ * leaves what DEST.part holds; a later call (to this server or another) asks only for the
+ * rest (Range: bytes=N-) and appends it when the server answers 206 from N, or starts
+ * over when it answers 200 (it ignores ranges) or 416. *status is 200 for a whole file
+ * either way. DEST.part is removed when a call finds it useless: past cap, a 206 that
+ * does not continue it, a write error. The caller checks the file (content-addressed
+ * ids), as it must anyway. */
 int iolm_httpc_get_file(iolm_httpc *c, const char *path, const char *token, const char *dest,
 			uint64_t cap, int *status, iolm_buf *err_body, int timeout_ms) IOLM_WUR;
+
+/* A server's reading of a Range header value (NULL: none) for a resource of size bytes:
+ * 1 with *start for "bytes=N-" and "bytes=N-M" with M reaching the last byte or beyond
+ * (206 from N), -1 when N >= size (416), 0 for anything else (answer the whole: a server
+ * may ignore a range it does not serve). Resuming downloads is all ranges are for here. */
+int iolm_http_range_start(const char *value, uint64_t size, uint64_t *start);
 
 /* Host and port of "http://HOST:PORT" (a trailing '/' allowed; HOST may be "[v6]"), the
  * form of a miner's endpoint, into host (cap bytes) and *port. IOLM_EINVAL otherwise. */

@@ -9,7 +9,8 @@
  * directory of its run, and the step (decimal, at most 20 digits, no overflow) names
  * the file through compute_checkpoint_name. Files are sent with evbuffer_add_file
  * (sendfile where the system has it) after checking that they are regular files under
- * their caps (COMPUTE_CLAIM_MAX_BYTES, COMPUTE_CKPT_MAX).
+ * their caps (COMPUTE_CLAIM_MAX_BYTES, COMPUTE_CKPT_MAX). "Range: bytes=N-" is answered
+ * 206 from N (a download resuming; iolm_http_range_start), 416 past the end.
  *
  * The server runs on its own thread and event base so that it keeps answering while the
  * main thread trains the next round or waits on the node; the table is shared under a
@@ -31,6 +32,7 @@
 #include <event2/keyvalq_struct.h>
 
 #include "core/hex.h"
+#include "core/httpc.h"
 #include "node/miner_int.h"
 
 #define SERVE_MAX_WORKS 4096u
@@ -167,11 +169,25 @@ static void on_request(struct evhttp_request *req, void *arg)
 		count(s, 0);
 		return;
 	}
+	/* Range: bytes=N- (a download resuming) */
+	struct evkeyvalq *oh = evhttp_request_get_output_headers(req);
+	uint64_t from = 0, size = (uint64_t)sb.st_size;
+	int ranged = iolm_http_range_start(
+		evhttp_find_header(evhttp_request_get_input_headers(req), "Range"), size, &from);
+	char cr[80];
+	if (ranged < 0) {
+		close(fd);
+		snprintf(cr, sizeof cr, "bytes */%llu", (unsigned long long)size);
+		evhttp_add_header(oh, "Content-Range", cr);
+		reply_text(req, 416, "Range Not Satisfiable");
+		count(s, 0);
+		return;
+	}
 	struct evbuffer *b = evbuffer_new();
 	/* evbuffer_add_file owns fd once it succeeds; when it fails (allocation) libevent
 	 * may already have closed it, so the fd is not touched again: a leak beats a
 	 * double close */
-	if (!b || evbuffer_add_file(b, fd, 0, sb.st_size) != 0) {
+	if (!b || evbuffer_add_file(b, fd, (ev_off_t)from, (ev_off_t)(size - from)) != 0) {
 		if (!b)
 			close(fd);
 		else
@@ -180,9 +196,14 @@ static void on_request(struct evhttp_request *req, void *arg)
 		count(s, 0);
 		return;
 	}
-	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
-			  "application/octet-stream");
-	evhttp_send_reply(req, HTTP_OK, "OK", b);
+	evhttp_add_header(oh, "Content-Type", "application/octet-stream");
+	evhttp_add_header(oh, "Accept-Ranges", "bytes");
+	if (ranged) {
+		snprintf(cr, sizeof cr, "bytes %llu-%llu/%llu", (unsigned long long)from,
+			 (unsigned long long)size - 1, (unsigned long long)size);
+		evhttp_add_header(oh, "Content-Range", cr);
+	}
+	evhttp_send_reply(req, ranged ? 206 : HTTP_OK, ranged ? "Partial Content" : "OK", b);
 	evbuffer_free(b);
 	count(s, 1);
 }

@@ -72,6 +72,8 @@ static int http_status(int err)
 		return 413;
 	case IOLM_EART_PINNED:
 		return 409;
+	case IOLM_ERPC_RANGE:
+		return 416;
 	case IOLM_EMEMPOOL_FULL:
 	case IOLM_ESTATE:
 	case IOLM_EART_BUSY:
@@ -100,6 +102,7 @@ static const char *http_reason(int code)
 	case HTTP_NOTFOUND: return "Not Found";
 	case 405: return "Method Not Allowed";
 	case 409: return "Conflict";
+	case 416: return "Range Not Satisfiable";
 	case 413: return "Payload Too Large";
 	case 414: return "URI Too Long";
 	case HTTP_SERVUNAVAIL: return "Service Unavailable";

@@ -38,6 +38,7 @@
 
 #include "core/codec.h"
 #include "core/hex.h"
+#include "core/httpc.h"
 #include "core/log.h"
 #include "node/rpc_int.h"
 #include "node/rpc_json.h"
@@ -134,6 +135,7 @@ struct content_stream {
 	Iolm__Manifest *m;
 	uint8_t id[ART_ID_LEN];
 	size_t next, end;        /* the next chunk to read; the file's end in the chunk list */
+	uint32_t skip;           /* bytes of the next chunk before the range asked for */
 	struct evbuffer *out;    /* read, not yet handed to the connection */
 	iolm_buf chunk;
 };
@@ -156,8 +158,11 @@ static int stream_fill(struct content_stream *c)
 		iolm_buf_reset(&c->chunk);
 		if ((err = art_store_get_chunk(c->s, &c->chunk, c->m->chunks[c->next]->id.data)))
 			return err == IOLM_ENOTFOUND ? IOLM_EART_MISSING : err;
-		if (evbuffer_add(c->out, c->chunk.data, c->chunk.len))
+		if (c->skip > c->chunk.len)
+			return IOLM_EART_MANIFEST; /* not reached: its size is the manifest's */
+		if (evbuffer_add(c->out, c->chunk.data + c->skip, c->chunk.len - c->skip))
 			return IOLM_ENOMEM;
+		c->skip = 0;
 		c->next++;
 	}
 	return IOLM_OK;
@@ -221,10 +226,22 @@ static int select_file(struct content_stream *c, const char *path, uint64_t *siz
 	return IOLM_OK;
 }
 
+/* Skip to byte from of the selected file: the chunk holding it, and the bytes before it
+ * in that chunk. */
+static void stream_seek(struct content_stream *c, uint64_t from)
+{
+	while (c->next < c->end && from >= c->m->chunks[c->next]->size) {
+		from -= c->m->chunks[c->next]->size;
+		c->next++;
+	}
+	c->skip = (uint32_t)from;
+}
+
 /* GET /artifact/{id}/content[?file=PATH]: the bytes of one file of an artifact the store
- * holds whole (PATH may be left out for a one-file artifact), with Content-Length. The
- * first batch is read before the status goes out, so a store that lacks the artifact, or
- * any chunk of it, answers an error object. */
+ * holds whole (PATH may be left out for a one-file artifact), with Content-Length; with
+ * "Range: bytes=N-", 206 and the bytes from N (a download resuming), IOLM_ERPC_RANGE
+ * (416) for N past the end. The first batch is read before the status goes out, so a
+ * store that lacks the artifact, or any chunk of it, answers an error object. */
 static int content_reply(node_rpc *r, struct evhttp_request *req, const uint8_t id[ART_ID_LEN])
 {
 	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
@@ -232,10 +249,10 @@ static int content_reply(node_rpc *r, struct evhttp_request *req, const uint8_t 
 	struct rpc_param p[] = { { "file", NULL } };
 	struct evkeyvalq q;
 	struct content_stream *c;
-	char len[24];
+	char len[24], cr[80];
 	size_t n, left = 0;
-	uint64_t size = 0;
-	int err;
+	uint64_t size = 0, from = 0;
+	int err, ranged = 0;
 	if (!rpc_authorized(r, req))
 		return IOLM_ERPC_AUTH;
 	if (!evcon)
@@ -254,6 +271,18 @@ static int content_reply(node_rpc *r, struct evhttp_request *req, const uint8_t 
 	if (!err)
 		err = select_file(c, p[0].value, &size);
 	evhttp_clear_headers(&q);
+	if (!err) {
+		ranged = iolm_http_range_start(
+			evhttp_find_header(evhttp_request_get_input_headers(req), "Range"), size,
+			&from);
+		if (ranged < 0) {
+			snprintf(cr, sizeof cr, "bytes */%" PRIu64, size);
+			evhttp_add_header(h, "Content-Range", cr);
+			err = IOLM_ERPC_RANGE;
+		} else if (ranged) {
+			stream_seek(c, from);
+		}
+	}
 	if (!err && !(err = art_store_missing(c->s, NULL, 0, &n, &left, id)) && left)
 		err = IOLM_EART_MISSING;
 	if (!err)
@@ -262,10 +291,16 @@ static int content_reply(node_rpc *r, struct evhttp_request *req, const uint8_t 
 		stream_free(c);
 		return err;
 	}
-	snprintf(len, sizeof len, "%" PRIu64, size);
+	snprintf(len, sizeof len, "%" PRIu64, size - from);
 	evhttp_add_header(h, "Content-Type", "application/octet-stream");
 	evhttp_add_header(h, "Content-Length", len);
-	evhttp_send_reply_start(req, HTTP_OK, "OK");
+	evhttp_add_header(h, "Accept-Ranges", "bytes");
+	if (ranged) {
+		snprintf(cr, sizeof cr, "bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64, from, size - 1,
+			 size);
+		evhttp_add_header(h, "Content-Range", cr);
+	}
+	evhttp_send_reply_start(req, ranged ? 206 : HTTP_OK, ranged ? "Partial Content" : "OK");
 	if (evbuffer_get_length(c->out) == 0) { /* an empty file */
 		stream_free(c);
 		evhttp_send_reply_end(req);

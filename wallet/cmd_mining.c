@@ -581,14 +581,22 @@ out:
 
 /* GET path from hc (with token when not NULL) into tmp, at most cap bytes, kept only
  * when it is artifact id under name: IOLM_OK, IOLM_EWALLET_MODEL for other bytes (tmp
- * removed), or why it could not be had (nothing left behind). why gets a phrase. */
+ * removed), or why it could not be had. A download the connection cut leaves
+ * TMP.part, which the next call resumes (iolm_httpc_get_file); a resumed file that
+ * does not check out is fetched once more whole (the piece may have been another's).
+ * why gets a phrase. */
 static int fetch_model(iolm_httpc *hc, const char *path, const char *token, const char *tmp,
 		       uint64_t cap, const uint8_t id[static ART_ID_LEN], const char *name,
 		       char *why, size_t why_len)
 {
 	uint8_t got[ART_ID_LEN];
+	char part[4300];
+	struct stat sb;
 	iolm_buf b;
-	int status = 0, err;
+	int status = 0, err, resumed;
+	snprintf(part, sizeof part, "%s.part", tmp);
+	resumed = stat(part, &sb) == 0 && sb.st_size > 0;
+again:
 	iolm_buf_init(&b, 64u << 10); /* an error's body; the checkpoint goes to tmp */
 	err = iolm_httpc_get_file(hc, path, token, tmp, cap, &status, &b, MODEL_TIMEOUT_MS);
 	iolm_buf_release(&b, 0);
@@ -603,6 +611,10 @@ static int fetch_model(iolm_httpc *hc, const char *path, const char *token, cons
 	if ((err = art_file_id(got, tmp, name, ART_KIND_CHECKPOINT)) ||
 	    memcmp(got, id, ART_ID_LEN)) {
 		unlink(tmp);
+		if (resumed) {
+			resumed = 0;
+			goto again;
+		}
 		snprintf(why, why_len, "%s", err ? iolm_strerror(err)
 					     : "not the checkpoint its work committed to");
 		return IOLM_EWALLET_MODEL;

@@ -17,6 +17,8 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 
 from framework import TestFailure, run
 
@@ -243,7 +245,30 @@ def test_artifacts_rpc(net):
     assert_that(status == 200 and body == b"", "the empty file: %d %r" % (status, body))
     status, body = n0.get_bytes("/artifact/%s/content" % ids["small"], token=tok)
     with open(small, "rb") as f:
-        assert_that(status == 200 and body == f.read(), "the small file: %d" % status)
+        whole = f.read()
+        assert_that(status == 200 and body == whole, "the small file: %d" % status)
+    # a download resuming: Range: bytes=N- is answered 206 with the bytes from N, in the
+    # middle of a chunk or at the last byte; past the end, 416
+    for off in (1, 65536, 1000003, len(whole) - 1):
+        req = urllib.request.Request(n0.url("/artifact/%s/content" % ids["small"]),
+                                     headers={"Authorization": "Bearer " + tok,
+                                              "Range": "bytes=%d-" % off})
+        with urllib.request.urlopen(req, timeout=30) as r:
+            got = r.read()
+            assert_that(r.status == 206 and got == whole[off:] and
+                        r.headers["Content-Range"] == "bytes %d-%d/%d" %
+                        (off, len(whole) - 1, len(whole)),
+                        "range from %d: %d, %d bytes, %s" % (off, r.status, len(got),
+                                                             r.headers["Content-Range"]))
+    req = urllib.request.Request(n0.url("/artifact/%s/content" % ids["small"]),
+                                 headers={"Authorization": "Bearer " + tok,
+                                          "Range": "bytes=%d-" % len(whole)})
+    try:
+        urllib.request.urlopen(req, timeout=30)
+        assert_that(False, "a range past the end was answered")
+    except urllib.error.HTTPError as e:
+        assert_that(e.code == 416 and e.headers["Content-Range"] == "bytes */%d" % len(whole),
+                    "a range past the end: %d %s" % (e.code, e.headers["Content-Range"]))
 
     # a client that leaves half way; one that stalls (kept open to the node's stop)
     s = raw_get(n0, "/artifact/%s/content" % ids["mid"], tok)

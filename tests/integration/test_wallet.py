@@ -190,6 +190,13 @@ def test_wallet(net):
             assert_that(got["work_id"] == wid and got["verified"] and
                         got["source"] == "miner" and got["bytes"] == len(served) and
                         served == g.read(), "model get: %s" % got)
+        # the miner's server answers a range (a download resuming) with 206
+        req = urllib.request.Request("%s/ckpt/%s/%d" % (got["endpoint"], wid, got["steps"]),
+                                     headers={"Range": "bytes=1000-"})
+        with urllib.request.urlopen(req, timeout=30) as r:
+            assert_that(r.status == 206 and r.read() == served[1000:] and
+                        r.headers["Content-Range"] == "bytes 1000-%d/%d" %
+                        (len(served) - 1, len(served)), "a range of the miner's checkpoint")
     finally:
         m.terminate()
         m.wait()
@@ -207,6 +214,17 @@ def test_wallet(net):
     with open(model, "rb") as f:
         assert_that(again["source"] == "node" and f.read() == served,
                     "model get through the node: %s" % again)
+    # a download cut before: the piece left in model.bin.unverified.part is resumed; a
+    # piece of other bytes makes a file that does not check out, fetched again whole
+    for piece in (served[:len(served) // 2], b"\x5a" * 1000):
+        os.remove(model)
+        with open(model + ".unverified.part", "wb") as f:
+            f.write(piece)
+        again = w.json("model", "get", "--task", task, "--out", model)
+        with open(model, "rb") as f:
+            assert_that(again["source"] == "node" and f.read() == served and
+                        not os.path.exists(model + ".unverified.part"),
+                        "model get after a %d-byte piece: %s" % (len(piece), again))
     # ... and without the cookie nothing to fetch: no model, and no file; then a server
     # in the miner's place with one byte changed: refused (exit 7), and no file either
     os.remove(model)
