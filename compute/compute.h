@@ -133,6 +133,15 @@ int compute_model_eval(compute_model *m, float *loss, const uint8_t *data, size_
 int compute_model_next_probs(compute_model *m, float *probs, const uint8_t *context,
 			     size_t len) IOLM_WUR;
 
+/* The same, one byte at a time: append byte to the context the model's activations
+ * hold, at position pos (pos bytes held: those compute_model_next_probs just took, or
+ * fed since; 0 starts afresh), and write probs for the byte after it. Only position
+ * pos is computed (its matmuls, and attention over positions 0..pos), so generating is
+ * about seq_len times cheaper than a whole window per byte, with the same bits as
+ * compute_model_next_probs over the same context. Any other forward pass (a step, a
+ * loss, an eval) overwrites the context: start again. IOLM_EINVAL for pos >= seq_len. */
+int compute_model_feed(compute_model *m, float *probs, uint8_t byte, size_t pos) IOLM_WUR;
+
 /* Copy the n = compute_model_param_count() parameters / gradients / moments out of
  * or into the model (IOLM_EINVAL when n differs). */
 int compute_model_params_get(const compute_model *m, float *out, size_t n) IOLM_WUR;

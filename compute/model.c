@@ -583,6 +583,58 @@ int compute_model_next_probs(compute_model *m, float *probs, const uint8_t *cont
 	return err;
 }
 
+/* One position of model_forward_ops, sequence 0: every operation on row pos alone (N =
+ * 1, each of them row-wise, so the row's bits are the full pass's), but the attention,
+ * which runs over rows 0..pos (a window of pos + 1; each row's causal sums are the same
+ * for any window that holds it). */
+int compute_model_feed(compute_model *m, float *probs, uint8_t byte, size_t pos)
+{
+	const struct compute_backend_ops *o = OPS(m);
+	void *cx = CTX(m);
+	struct acts *a = &m->a;
+	int C = (int)m->cfg.n_embd, T = (int)m->cfg.seq_len, NH = (int)m->cfg.n_head;
+	int V = (int)m->cfg.vocab, L = (int)m->cfg.n_layer;
+	size_t BN = (size_t)m->B * (size_t)T, sC = BN * (size_t)C;
+	size_t t = pos, tc = pos * (size_t)C;
+	if (!probs || pos >= (size_t)T)
+		return IOLM_EINVAL;
+	o->upload(cx, a->tok + t, &byte, 1);
+	/* the row's position embedding, as row 0 of a window of 1 */
+	o->encoder_fwd(cx, a->encoded + tc, a->tok + t, P(T_WTE), P(T_WPE) + tc, 1, 1, C);
+	for (int l = 0; l < L; l++) {
+		size_t lc = (size_t)l * (size_t)C, lr = (size_t)l * BN + t;
+		const float *res = l == 0 ? a->encoded : a->res3 + (size_t)(l - 1) * sC;
+		float *ln1 = a->ln1 + (size_t)l * sC, *qkv = a->qkv + (size_t)l * 3 * sC;
+		float *atty = a->atty + (size_t)l * sC, *res2 = a->res2 + (size_t)l * sC;
+		float *ln2 = a->ln2 + (size_t)l * sC, *fch = a->fch + (size_t)l * 4 * sC;
+		float *fchg = a->fchg + (size_t)l * 4 * sC, *res3 = a->res3 + (size_t)l * sC;
+		float *att = a->att + (size_t)l * m->B * (size_t)NH * (size_t)T * (size_t)T;
+		o->layernorm_fwd(cx, ln1 + tc, a->ln1m + lr, a->ln1r + lr, res + tc,
+				 P(T_LN1W) + lc, P(T_LN1B) + lc, 1, C);
+		o->matmul_fwd(cx, qkv + 3 * tc, ln1 + tc, P(T_QKVW) + lc * 3 * (size_t)C,
+			      P(T_QKVB) + 3 * lc, 1, C, 3 * C);
+		o->attention_fwd(cx, atty, att, qkv, 1, (int)pos + 1, C, NH);
+		o->matmul_fwd(cx, a->tmp + tc, atty + tc, P(T_ATTPROJW) + lc * (size_t)C,
+			      P(T_ATTPROJB) + lc, 1, C, C);
+		o->residual_fwd(cx, res2 + tc, res + tc, a->tmp + tc, (size_t)C);
+		o->layernorm_fwd(cx, ln2 + tc, a->ln2m + lr, a->ln2r + lr, res2 + tc,
+				 P(T_LN2W) + lc, P(T_LN2B) + lc, 1, C);
+		o->matmul_fwd(cx, fch + 4 * tc, ln2 + tc, P(T_FCW) + lc * 4 * (size_t)C,
+			      P(T_FCB) + 4 * lc, 1, C, 4 * C);
+		o->gelu_fwd(cx, fchg + 4 * tc, fch + 4 * tc, 4 * (size_t)C);
+		o->matmul_fwd(cx, a->tmp + tc, fchg + 4 * tc, P(T_FCPROJW) + lc * 4 * (size_t)C,
+			      P(T_FCPROJB) + lc, 1, 4 * C, C);
+		o->residual_fwd(cx, res3 + tc, res2 + tc, a->tmp + tc, (size_t)C);
+	}
+	o->layernorm_fwd(cx, a->lnf + tc, a->lnfm + t, a->lnfr + t,
+			 a->res3 + (size_t)(L - 1) * sC + tc, P(T_LNFW), P(T_LNFB), 1, C);
+	o->matmul_fwd(cx, a->logits + t * (size_t)V, a->lnf + tc, P(T_WTE), NULL, 1, C, V);
+	o->crossentropy_fwd(cx, a->losses + t, a->probs + t * (size_t)V,
+			    a->logits + t * (size_t)V, a->tgt + t, 1, V);
+	o->download(cx, probs, a->probs + t * (size_t)V, (size_t)V * sizeof(float));
+	return IOLM_OK;
+}
+
 int compute_model_grad(compute_model *m, float *loss, const uint8_t *inputs,
 		       const uint8_t *targets, uint32_t nb)
 {

@@ -6,10 +6,11 @@
  *
  * The checkpoint carries the model's configuration, so it is all that is needed: a
  * work's final checkpoint (GET /ckpt/{work}/{step} from its miner, or a run directory's
- * ckpt-*.bin). Each byte is drawn from the model's next-byte distribution
- * (compute_model_next_probs) over the last seq_len bytes of prompt and output, shaped by
- * the temperature (0: always the likeliest byte) and top-k, with a PRNG seeded by
- * --seed: the same checkpoint, prompt and options give the same bytes on any backend.
+ * ckpt-*.bin). Each byte is drawn from the model's next-byte distribution over the bytes
+ * of prompt and output it holds (the last seq_len of the prompt at first; each new byte
+ * fed on with compute_model_feed, one position's work; a full window slides by half),
+ * shaped by the temperature (0: always the likeliest byte) and top-k, with a PRNG seeded
+ * by --seed: the same checkpoint, prompt and options give the same bytes on any backend.
  * The bytes go to standard output as they come; a summary goes to standard error. */
 #include <math.h>
 #include <stdio.h>
@@ -181,15 +182,29 @@ int miner_generate_main(int argc, char **argv)
 		(unsigned long long)step, dev.name);
 	rng = o.seed;
 	uint64_t t0 = iolm_clock_mono_ns();
+	/* The prompt's last seq_len bytes in one pass; then each byte is fed on at the next
+	 * position. A full window slides by half: its newest half is taken in one pass
+	 * again, so the model always sees between seq_len / 2 and seq_len bytes. */
+	size_t keep = cfg.seq_len / 2 ? cfg.seq_len / 2 : 1;
+	size_t pos = len < cfg.seq_len ? len : cfg.seq_len;
+	if ((err = compute_model_next_probs(m, probs, text + len - pos, pos)))
+		goto out;
 	for (uint64_t i = 0; i < o.bytes && !miner_stop; i++) {
-		size_t ctx = len < cfg.seq_len ? len : cfg.seq_len;
-		if ((err = compute_model_next_probs(m, probs, text + len - ctx, ctx)))
-			goto out;
 		unsigned b = draw(probs, cfg.vocab, o.temperature, (unsigned)o.top_k, &rng);
 		text[len++] = (uint8_t)b;
 		putchar((int)b);
 		if (b == '\n')
 			fflush(stdout);
+		if (i + 1 == o.bytes)
+			break;
+		if (pos < cfg.seq_len) {
+			err = compute_model_feed(m, probs, (uint8_t)b, pos++);
+		} else {
+			pos = keep;
+			err = compute_model_next_probs(m, probs, text + len - keep, keep);
+		}
+		if (err)
+			goto out;
 	}
 	fflush(stdout);
 	double secs = (double)(iolm_clock_mono_ns() - t0) / 1e9;

@@ -300,10 +300,59 @@ static void next_probs_give_the_training_loss(void **state)
 	free(data);
 }
 
+/* compute_model_feed, byte after byte from position 0, and after a prefix taken by
+ * compute_model_next_probs, gives the very bits of compute_model_next_probs over the
+ * same context, at every position of the window (on a model of odd sizes: 3 layers, 3
+ * heads of 8, a window of 13). */
+static void feed_gives_the_bits_of_next_probs(void **state)
+{
+	compute_config c = { 3, 24, 3, 13, 256, 11 };
+	compute_optim o;
+	compute_optim_default(&o);
+	o.lr = 0.01f;
+	size_t len = 500;
+	uint8_t *data = repetitive(len);
+	float want[256], got[256], loss;
+	compute_backend *be;
+	compute_model *m, *feed;
+	(void)state;
+	assert_int_equal(compute_backend_cpu_create(&be, 3), IOLM_OK);
+	assert_int_equal(compute_model_create(&m, &c, 2, &o, be), IOLM_OK);
+	for (int s = 0; s < 10; s++)
+		assert_int_equal(compute_model_step(m, &loss, task, data, len), IOLM_OK);
+	size_t n = compute_model_param_count(m);
+	float *params = malloc(n * sizeof *params);
+	assert_non_null(params);
+	assert_int_equal(compute_model_params_get(m, params, n), IOLM_OK);
+	assert_int_equal(compute_model_create(&feed, &c, 1, &o, be), IOLM_OK);
+	assert_int_equal(compute_model_params_set(feed, params, n), IOLM_OK);
+	const uint8_t *in = data + 3;
+	for (size_t t = 0; t < c.seq_len; t++) {
+		assert_int_equal(compute_model_feed(feed, got, in[t], t), IOLM_OK);
+		assert_int_equal(compute_model_next_probs(m, want, in, t + 1), IOLM_OK);
+		assert_memory_equal(got, want, sizeof got);
+	}
+	/* a prefix by the whole-window pass, the rest fed */
+	assert_int_equal(compute_model_next_probs(feed, got, in + 100, 5), IOLM_OK);
+	for (size_t t = 5; t < c.seq_len; t++) {
+		assert_int_equal(compute_model_feed(feed, got, in[100 + t], t), IOLM_OK);
+		assert_int_equal(compute_model_next_probs(m, want, in + 100, t + 1), IOLM_OK);
+		assert_memory_equal(got, want, sizeof got);
+	}
+	assert_int_equal(compute_model_feed(feed, got, 'x', c.seq_len), IOLM_EINVAL);
+	assert_int_equal(compute_model_feed(feed, NULL, 'x', 0), IOLM_EINVAL);
+	free(params);
+	compute_model_destroy(m);
+	compute_model_destroy(feed);
+	compute_backend_destroy(be);
+	free(data);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(next_probs_give_the_training_loss),
+		cmocka_unit_test(feed_gives_the_bits_of_next_probs),
 		cmocka_unit_test(adamw_lowers_loss_on_repetitive_text),
 		cmocka_unit_test(state_hash_same_for_1_2_3_threads),
 		cmocka_unit_test(state_hash_matches_golden),
