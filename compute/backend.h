@@ -100,6 +100,11 @@ struct compute_backend_ops {
 	 * att [B][NH][T][T]. */
 	void (*attention_fwd)(void *ctx, float *out, float *att, const float *qkv, int B,
 			      int T, int C, int NH);
+	/* attention_fwd's last position alone, for one sequence (B = 1): out row T - 1 and
+	 * the rows t = T - 1 of att [NH][T][T], with the same bits; nothing else written.
+	 * (Generating: the newest position, over the positions so far.) */
+	void (*attention_last_fwd)(void *ctx, float *out, float *att, const float *qkv, int T,
+				   int C, int NH);
 	/* Writes dqkv; the order of every sum is in docs/compute.md "Attention backward". */
 	void (*attention_bwd)(void *ctx, float *dqkv, const float *dout, const float *qkv,
 			      const float *att, int B, int T, int C, int NH);

@@ -613,7 +613,7 @@ int compute_model_feed(compute_model *m, float *probs, uint8_t byte, size_t pos)
 				 P(T_LN1W) + lc, P(T_LN1B) + lc, 1, C);
 		o->matmul_fwd(cx, qkv + 3 * tc, ln1 + tc, P(T_QKVW) + lc * 3 * (size_t)C,
 			      P(T_QKVB) + 3 * lc, 1, C, 3 * C);
-		o->attention_fwd(cx, atty, att, qkv, 1, (int)pos + 1, C, NH);
+		o->attention_last_fwd(cx, atty, att, qkv, (int)pos + 1, C, NH);
 		o->matmul_fwd(cx, a->tmp + tc, atty + tc, P(T_ATTPROJW) + lc * (size_t)C,
 			      P(T_ATTPROJB) + lc, 1, C, C);
 		o->residual_fwd(cx, res2 + tc, res + tc, a->tmp + tc, (size_t)C);

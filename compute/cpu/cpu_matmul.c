@@ -132,10 +132,46 @@ static void tr_rows(void *arg, size_t b, size_t e)
 			t->dst[i * (size_t)t->o + (size_t)o] = t->src[(size_t)o * (size_t)t->i + i];
 }
 
+/* Up to MM_FEW_N rows (generating: one position at a time): no transpose of w, whose
+ * cost would be the whole call's; each output is a dot product over i in order with
+ * its row of w (read in place), MM_FEW_O outputs interleaved so their independent sums
+ * overlap. The same operations, in the same order, as the tiles. */
+#define MM_FEW_N 2
+#define MM_FEW_O 8
+
+struct few_job {
+	float *out;
+	const float *inp, *w, *bias;
+	int n, i, o;
+};
+
+static void few_cols(void *arg, size_t b, size_t e)
+{
+	const struct few_job *j = arg;
+	for (int n = 0; n < j->n; n++) {
+		const float *x = j->inp + (size_t)n * (size_t)j->i;
+		for (size_t o0 = b; o0 < e; o0 += MM_FEW_O) {
+			size_t no = e - o0 < MM_FEW_O ? e - o0 : MM_FEW_O;
+			float acc[MM_FEW_O] = { 0.0f };
+			for (int i = 0; i < j->i; i++)
+				for (size_t k = 0; k < no; k++)
+					acc[k] = acc[k] + x[i] * j->w[(o0 + k) * (size_t)j->i + (size_t)i];
+			for (size_t k = 0; k < no; k++)
+				j->out[(size_t)n * (size_t)j->o + o0 + k] =
+					j->bias ? acc[k] + j->bias[o0 + k] : acc[k];
+		}
+	}
+}
+
 void cpu_matmul_fwd(void *ctx, float *out, const float *inp, const float *w,
 		    const float *bias, int N, int I, int O)
 {
 	struct cpu_ctx *cx = ctx;
+	if (N <= MM_FEW_N) {
+		struct few_job fj = { out, inp, w, bias, N, I, O };
+		compute_pool_run(cx->pool, (size_t)O, MM_FEW_O * 4, few_cols, &fj);
+		return;
+	}
 	float *wt = cx->scratch;
 	struct tr_job tj = { wt, w, O, I };
 	compute_pool_run(cx->pool, (size_t)I, 16, tr_rows, &tj);

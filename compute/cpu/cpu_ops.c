@@ -346,6 +346,25 @@ static void cpu_attention_fwd(void *ctx, float *out, float *att, const float *qk
 	compute_pool_run(cx->pool, (size_t)B * (size_t)NH * (size_t)T, 4, att_fwd_rows, &j);
 }
 
+/* Tasks are heads h: att_fwd_rows' task (b = 0, h, t = T - 1) each. */
+static void att_last_heads(void *arg, size_t hb, size_t he)
+{
+	const struct att_job *j = arg;
+	for (size_t h = hb; h < he; h++) {
+		size_t task = h * (size_t)j->T + (size_t)j->T - 1;
+		att_fwd_rows(arg, task, task + 1);
+	}
+}
+
+static void cpu_attention_last_fwd(void *ctx, float *out, float *att, const float *qkv, int T,
+				   int C, int NH)
+{
+	struct cpu_ctx *cx = ctx;
+	struct att_job j = { .out = out, .att = att, .qkv = qkv, .B = 1, .T = T, .C = C,
+			     .NH = NH };
+	compute_pool_run(cx->pool, (size_t)NH, 1, att_last_heads, &j);
+}
+
 /* Tasks are (b, h) pairs; inside one, t runs upwards (docs/compute.md). */
 static void att_bwd_heads(void *arg, size_t tb, size_t te)
 {
@@ -578,6 +597,7 @@ static const struct compute_backend_ops cpu_ops = {
 	.matmul_fwd = cpu_matmul_fwd,
 	.matmul_bwd = cpu_matmul_bwd,
 	.attention_fwd = cpu_attention_fwd,
+	.attention_last_fwd = cpu_attention_last_fwd,
 	.attention_bwd = cpu_attention_bwd,
 	.gelu_fwd = cpu_gelu_fwd,
 	.gelu_bwd = cpu_gelu_bwd,

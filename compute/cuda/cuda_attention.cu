@@ -24,13 +24,10 @@
 
 #define ATT_WARPS 4
 
-static __global__ void k_att_fwd(float *out, float *att, const float *qkv, int B, int T,
-				 int C, int NH, float scale)
+// One (b, h, t) task of the forward, by the warp's 32 lanes.
+static __device__ void att_fwd_task(float *out, float *att, const float *qkv, int T, int C,
+				    int NH, float scale, size_t task, int lane)
 {
-	size_t task = (size_t)blockIdx.x * ATT_WARPS + threadIdx.x / 32;
-	int lane = threadIdx.x % 32;
-	if (task >= (size_t)B * (size_t)NH * (size_t)T)
-		return;
 	int hs = C / NH;
 	int t = (int)(task % (size_t)T);
 	int h = (int)(task / (size_t)T % (size_t)NH);
@@ -73,6 +70,26 @@ static __global__ void k_att_fwd(float *out, float *att, const float *qkv, int B
 	}
 }
 
+static __global__ void k_att_fwd(float *out, float *att, const float *qkv, int B, int T,
+				 int C, int NH, float scale)
+{
+	size_t task = (size_t)blockIdx.x * ATT_WARPS + threadIdx.x / 32;
+	if (task >= (size_t)B * (size_t)NH * (size_t)T)
+		return;
+	att_fwd_task(out, att, qkv, T, C, NH, scale, task, threadIdx.x % 32);
+}
+
+// The last position of one sequence: warp h takes task (0, h, T - 1).
+static __global__ void k_att_last_fwd(float *out, float *att, const float *qkv, int T, int C,
+				      int NH, float scale)
+{
+	size_t h = (size_t)blockIdx.x * ATT_WARPS + threadIdx.x / 32;
+	if (h >= (size_t)NH)
+		return;
+	att_fwd_task(out, att, qkv, T, C, NH, scale, h * (size_t)T + (size_t)T - 1,
+		     threadIdx.x % 32);
+}
+
 void cuda_attention_fwd(void *ctx, float *out, float *att, const float *qkv, int B, int T,
 			int C, int NH)
 {
@@ -83,6 +100,18 @@ void cuda_attention_fwd(void *ctx, float *out, float *att, const float *qkv, int
 	float scale = 1.0f / iolm_sqrtf((float)(C / NH));
 	k_att_fwd<<<cuda_blocks(tasks, ATT_WARPS), 32 * ATT_WARPS>>>(out, att, qkv, B, T, C,
 								       NH, scale);
+	CUDA_LAUNCHED();
+}
+
+void cuda_attention_last_fwd(void *ctx, float *out, float *att, const float *qkv, int T,
+			     int C, int NH)
+{
+	cuda_use(ctx);
+	if (T < 1 || NH < 1)
+		return;
+	float scale = 1.0f / iolm_sqrtf((float)(C / NH));
+	k_att_last_fwd<<<cuda_blocks((size_t)NH, ATT_WARPS), 32 * ATT_WARPS>>>(out, att, qkv, T,
+									      C, NH, scale);
 	CUDA_LAUNCHED();
 }
 

@@ -64,6 +64,8 @@ void cuda_matmul_bwd_fast(void *ctx, float *dinp, float *dw, float *dbias,
 // cuda_attention.cu
 void cuda_attention_fwd(void *ctx, float *out, float *att, const float *qkv, int B, int T,
 			int C, int NH);
+void cuda_attention_last_fwd(void *ctx, float *out, float *att, const float *qkv, int T,
+			     int C, int NH);
 void cuda_attention_bwd(void *ctx, float *dqkv, const float *dout, const float *qkv,
 			const float *att, int B, int T, int C, int NH);
 

@@ -547,6 +547,7 @@ void cuda_ops_fill(struct compute_backend_ops *o, int fast)
 	o->matmul_fwd = fast ? cuda_matmul_fwd_fast : cuda_matmul_fwd;
 	o->matmul_bwd = fast ? cuda_matmul_bwd_fast : cuda_matmul_bwd;
 	o->attention_fwd = cuda_attention_fwd;
+	o->attention_last_fwd = cuda_attention_last_fwd;
 	o->attention_bwd = cuda_attention_bwd;
 	o->gelu_fwd = cu_gelu_fwd;
 	o->gelu_bwd = cu_gelu_bwd;

@@ -281,6 +281,14 @@ static void attention_case(int B, int T, int C, int NH)
 	BOTH(&h, attention_fwd, PF(out), PF(att), PF(bq), B, T, C, NH);
 	same_bits(&h, "attention_fwd out", out, no);
 	same_bits(&h, "attention_fwd att", att, na);
+	/* the last position alone, over a window of each length (generating) */
+	for (int w = 1; B == 1 && w <= T; w += (T + 2) / 3) {
+		struct buf o1 = up(&h, dout, (size_t)w * C * 4);
+		struct buf a1 = up(&h, NULL, (size_t)NH * w * w * 4);
+		BOTH(&h, attention_last_fwd, PF(o1), PF(a1), PF(bq), w, C, NH);
+		same_bits(&h, "attention_last_fwd out", o1, (size_t)w * C);
+		same_bits(&h, "attention_last_fwd att", a1, (size_t)NH * w * w);
+	}
 	struct buf g = up(&h, dout, no * 4), dq = up(&h, qkv, nq * 4); /* overwritten */
 	BOTH(&h, attention_bwd, PF(dq), PF(g), PF(bq), PF(att), B, T, C, NH);
 	same_bits(&h, "attention_bwd dqkv", dq, nq);

@@ -283,6 +283,8 @@ static void matmul_matches_reference(void **state)
 	matmul_case(th, 7, 13, 37, 1);  /* partial tiles in every direction */
 	matmul_case(th, 9, 70, 67, 0);  /* more than two 32-lane tiles, no bias */
 	matmul_case(th, 1, 1, 1, 1);
+	matmul_case(th, 1, 130, 389, 1); /* one row or two: the path without a transpose */
+	matmul_case(th, 2, 64, 77, 0);
 	matmul_case(th, 33, 5, 96, 1);
 }
 
@@ -417,6 +419,29 @@ static void attention_matches_reference(void **state)
 			}
 	same_bits(&h, "attention_fwd out", out_d, out, no);
 	same_bits(&h, "attention_fwd att", att_d, att, na);
+
+	/* attention_last_fwd over sequence 0's first W rows: row W - 1 of out and of each
+	 * head's att, as above (causal: the rest of the sequence never counts); nothing
+	 * else written */
+	{
+		enum { W = 5 };
+		float sent[W * 15], asent[3 * W * W], *eo = malloc(sizeof sent),
+		      *ea = malloc(sizeof asent);
+		for (size_t i = 0; i < W * 15; i++)
+			sent[i] = eo[i] = 7.5f;
+		for (size_t i = 0; i < 3 * W * W; i++)
+			asent[i] = ea[i] = -2.5f;
+		float *o2 = up(&h, sent, sizeof sent), *a2 = up(&h, asent, sizeof asent);
+		h.o->attention_last_fwd(h.ctx, o2, a2, qkv_d, W, C, NH);
+		memcpy(eo + (W - 1) * C, out + (W - 1) * C, (size_t)C * sizeof(float));
+		for (int hh = 0; hh < NH; hh++)
+			memcpy(ea + (hh * W + W - 1) * W, att + (hh * T + W - 1) * T,
+			       W * sizeof(float));
+		same_bits(&h, "attention_last_fwd out", o2, eo, W * 15);
+		same_bits(&h, "attention_last_fwd att", a2, ea, 3 * W * W);
+		free(eo);
+		free(ea);
+	}
 
 	float *g_d = up(&h, dout, no * 4), *dq_d = up(&h, qkv, nq * 4); /* overwritten */
 	h.o->attention_bwd(h.ctx, dq_d, g_d, qkv_d, att_d, B, T, C, NH);
