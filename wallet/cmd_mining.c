@@ -530,10 +530,12 @@ done:
 #define MODEL_MAX_MB_DEFAULT 4096u
 #define MODEL_TIMEOUT_MS (10 * 60 * 1000)
 
-/* The task's best work, proved: its task record names it, its own record gives the
- * miner's endpoint, its end step and the checkpoint id it committed to. */
-static int best_work(wallet_cli *c, const char *task_hex, const uint8_t task[static 32],
-		     uint8_t wid[static 32], wallet_work *w)
+/* The work whose model is asked for, proved: the task's best (task set: its task
+ * record names it) or the work wid names (task NULL: it must be accepted); its own
+ * record gives the miner's endpoint, its end step and the checkpoint id it committed
+ * to. */
+static int model_work(wallet_cli *c, const uint8_t *task, uint8_t wid[static 32],
+		      wallet_work *w)
 {
 	char path[128], hex[65];
 	wallet_node n;
@@ -545,30 +547,40 @@ static int best_work(wallet_cli *c, const char *task_hex, const uint8_t task[sta
 	memset(&tk, 0, sizeof tk);
 	if ((err = cli_connect(c, &n, &t)))
 		return err;
-	snprintf(path, sizeof path, "/task/%s", task_hex);
-	if ((err = get_anchored(c, &n, path, &ans, &ac)) ||
-	    (err = wallet_verify_task(t, task, ans, ac.blk, &tk, c->detail, sizeof c->detail)))
-		goto out;
-	if (tk.state->best_work.len != 32) {
-		snprintf(c->detail, sizeof c->detail, "task %.16s has no best model yet", task_hex);
-		err = IOLM_ENOTFOUND;
-		goto out;
+	if (task) {
+		iolm_hex_encode(hex, sizeof hex, task, 32);
+		snprintf(path, sizeof path, "/task/%s", hex);
+		if ((err = get_anchored(c, &n, path, &ans, &ac)) ||
+		    (err = wallet_verify_task(t, task, ans, ac.blk, &tk, c->detail,
+					      sizeof c->detail)))
+			goto out;
+		if (tk.state->best_work.len != 32) {
+			snprintf(c->detail, sizeof c->detail, "task %.16s has no best model yet",
+				 hex);
+			err = IOLM_ENOTFOUND;
+			goto out;
+		}
+		memcpy(wid, tk.state->best_work.data, 32);
+		json_decref(ans);
+		ans = NULL;
 	}
-	memcpy(wid, tk.state->best_work.data, 32);
 	iolm_hex_encode(hex, sizeof hex, wid, 32);
-	json_decref(ans);
-	ans = NULL;
 	snprintf(path, sizeof path, "/work/%s", hex);
 	if ((err = get_anchored(c, &n, path, &ans, &ac)) ||
 	    (err = wallet_verify_work(t, wid, ans, ac.blk, w, c->detail, sizeof c->detail)))
 		goto out;
-	if (w->state->task_id.len != 32 || memcmp(w->state->task_id.data, task, 32) ||
+	if (w->state->task_id.len != 32 || (task && memcmp(w->state->task_id.data, task, 32)) ||
 	    w->commit->checkpoint_id.len != ART_ID_LEN || !w->commit->endpoint ||
 	    w->commit->steps > UINT64_MAX - w->commit->start_step) {
 		snprintf(c->detail, sizeof c->detail, "work %.16s is not this task's, or names no "
 			 "checkpoint", hex);
 		wallet_work_free(w);
 		err = IOLM_EWALLET_PROOF;
+	} else if (!task && w->state->status != IOLM__WORK_STATUS__WORK_ACCEPTED) {
+		snprintf(c->detail, sizeof c->detail, "work %.16s is %s, not accepted: no model "
+			 "the validators verified", hex, work_status(w->state->status));
+		wallet_work_free(w);
+		err = IOLM_ESTATE;
 	}
 out:
 	json_decref(ans);
@@ -622,8 +634,9 @@ again:
 	return IOLM_OK;
 }
 
-/* model get --task ID --out FILE [--max-mb N]: the task's best model, the final
- * checkpoint of its best work: from the node when it holds it (GET
+/* model get (--task ID | --work ID) --out FILE [--max-mb N]: the task's best model, the
+ * final checkpoint of its best work (or of the accepted work --work names): from the
+ * node when it holds it (GET
  * /artifact/{checkpoint id}/content, with the cookie: validators keep the checkpoints
  * they verified), else from the miner that serves it (GET /ckpt/{work}/{step} at the
  * endpoint the work committed). Either way it is kept only when its artifact id is the
@@ -631,7 +644,8 @@ again:
  * served it. iolm-miner generate runs it. */
 int cmd_model_get(wallet_cli *c)
 {
-	const char *task_hex = cli_opt(c, "--task"), *out = cli_opt(c, "--out");
+	const char *task_hex = cli_opt(c, "--task"), *work_hex = cli_opt(c, "--work");
+	const char *out = cli_opt(c, "--out");
 	uint8_t task[32], wid[32];
 	char whex[65], ck[2 * ART_ID_LEN + 1], name[40], path[200], host[256], tmp[4200], a[32];
 	char why_node[160] = "", why_miner[160] = "", from[600];
@@ -643,9 +657,10 @@ int cmd_model_get(wallet_cli *c)
 	int err, err_node = IOLM_ENOTFOUND;
 
 	memset(&w, 0, sizeof w);
-	if (!task_hex || iolm_hex_decode_exact(task, 32, task_hex) || !out || !*out) {
-		snprintf(c->detail, sizeof c->detail, "model get wants --task ID (64 hex) and --out "
-			 "FILE");
+	if (!task_hex == !work_hex || (task_hex && iolm_hex_decode_exact(task, 32, task_hex)) ||
+	    (work_hex && iolm_hex_decode_exact(wid, 32, work_hex)) || !out || !*out) {
+		snprintf(c->detail, sizeof c->detail, "model get wants --task ID or --work ID (64 "
+			 "hex), and --out FILE");
 		return IOLM_EINVAL;
 	}
 	if (cli_u64(c, "--max-mb", MODEL_MAX_MB_DEFAULT, &max_mb) || max_mb < 1 ||
@@ -657,8 +672,11 @@ int cmd_model_get(wallet_cli *c)
 		snprintf(c->detail, sizeof c->detail, "--out is too long");
 		return IOLM_EINVAL;
 	}
-	if ((err = best_work(c, task_hex, task, wid, &w)))
+	if ((err = model_work(c, task_hex ? task : NULL, wid, &w)))
 		return err;
+	char thex[65];
+	iolm_hex_encode(thex, sizeof thex, w.state->task_id.data, 32);
+	task_hex = thex;
 	iolm_hex_encode(whex, sizeof whex, wid, 32);
 	iolm_hex_encode(ck, sizeof ck, w.commit->checkpoint_id.data, ART_ID_LEN);
 	end = w.commit->start_step + w.commit->steps;

@@ -19,7 +19,7 @@ static const char *const value_opts[] = {
 	"--lr", "--beta1", "--beta2", "--eps", "--weight-decay", "--warmup", "--total-steps",
 	"--grad-clip", "--batch", "--segment-len", "--samples", "--designer-share-bps",
 	"--breakthrough-bps", "--margin-start-ppm", "--margin-end-ppm", "--margin-decay",
-	"--bond-min", "--deadline", "--task-name", "--limit", "--out", "--max-mb",
+	"--bond-min", "--deadline", "--task-name", "--limit", "--out", "--max-mb", "--work",
 };
 
 static int usage(void)
@@ -36,7 +36,7 @@ static int usage(void)
 		"  task create --dataset ID --eval ID --pool N [model, optimizer, economics]\n"
 		"  task list | task show ID\n"
 		"  model pay --task ID --amount N\n"
-		"  model get --task ID --out FILE [--max-mb N]\n"
+		"  model get --task ID | --work ID --out FILE [--max-mb N]\n"
 		"                            the task's best model from its miner, checked\n"
 		"                            against the checkpoint id its work committed to\n"
 		"  rewards [ADDR]            breakthroughs, revenue shares, validator rewards,\n"

@@ -214,6 +214,19 @@ def test_wallet(net):
     with open(model, "rb") as f:
         assert_that(again["source"] == "node" and f.read() == served,
                     "model get through the node: %s" % again)
+    # a given work's model (accepted): the same file; both or neither of --task and
+    # --work is a usage error
+    one = os.path.join(net.dir, "one.bin")
+    byw = w.json("model", "get", "--work", wid, "--out", one)
+    with open(one, "rb") as f:
+        assert_that(byw["work_id"] == wid and byw["task"] == task and f.read() == served,
+                    "model get --work: %s" % byw)
+    os.remove(one)
+    w.run("model", "get", "--work", wid, "--task", task, "--out", one, expect=2)
+    w.run("model", "get", "--out", one, expect=2)
+    e = w.run("model", "get", "--work", "ab" * 32, "--out", one, expect=None)
+    assert_that(e.returncode != 0 and not os.path.exists(one),
+                "model get of an unknown work: %d %s" % (e.returncode, e.stderr))
     # a download cut before: the piece left in model.bin.unverified.part is resumed; a
     # piece of other bytes makes a file that does not check out, fetched again whole
     for piece in (served[:len(served) // 2], b"\x5a" * 1000):
