@@ -22,7 +22,7 @@ struct entry {
 	uint8_t ckpt[ART_ID_LEN];
 };
 
-enum op_kind { OP_PIN, OP_REMOVE, OP_RELEASE /* unpin, then remove */ };
+enum op_kind { OP_PIN, OP_UNPIN, OP_RELEASE /* unpin, then remove */ };
 
 struct op {
 	enum op_kind kind;
@@ -58,11 +58,14 @@ static void run_op(node_kept *k, const struct op *o)
 			IOLM_WARN(MOD, "cannot pin checkpoint %.20s: %s", hex, iolm_strerror(err));
 		return;
 	}
-	if (o->kind == OP_RELEASE && (err = art_store_unpin(k->s, o->ckpt)) &&
-	    err != IOLM_ENOTFOUND) {
-		IOLM_WARN(MOD, "cannot unpin checkpoint %.20s: %s", hex, iolm_strerror(err));
+	if ((err = art_store_unpin(k->s, o->ckpt))) {
+		if (err != IOLM_ENOTFOUND)
+			IOLM_WARN(MOD, "cannot unpin checkpoint %.20s: %s", hex,
+				  iolm_strerror(err));
 		return;
 	}
+	if (o->kind == OP_UNPIN)
+		return;
 	err = art_store_remove(k->s, o->ckpt, &gs);
 	if (!err) {
 		pthread_mutex_lock(&k->mu);
@@ -70,8 +73,6 @@ static void run_op(node_kept *k, const struct op *o)
 		pthread_mutex_unlock(&k->mu);
 		IOLM_INFO(MOD, "removed checkpoint %.20s: %llu chunks, %llu bytes freed", hex,
 			  (unsigned long long)gs.chunks_freed, (unsigned long long)gs.bytes_freed);
-	} else if (err == IOLM_EART_PINNED) {
-		IOLM_INFO(MOD, "checkpoint %.20s is pinned (through the RPC?): left as it is", hex);
 	} else if (err != IOLM_ENOTFOUND) {
 		IOLM_WARN(MOD, "cannot remove checkpoint %.20s: %s", hex, iolm_strerror(err));
 	}
@@ -203,7 +204,8 @@ static int load(node_kept *k)
 	if (err) {
 		k->n_pending = k->n_best = 0;
 		IOLM_WARN(MOD, "%s:%u is not a line this version writes: starting an empty list; "
-			       "the checkpoints it named stay in the store", k->path, no);
+			       "the checkpoints it named stay in the store, pinned (unpin them "
+			       "through the RPC)", k->path, no);
 	}
 	return IOLM_OK;
 }
@@ -269,7 +271,7 @@ static void decide(node_kept *k, const struct entry *e, int fate, const uint8_t 
 	iolm_hex_encode(whex, sizeof whex, e->id, 32);
 	if (fate == 2) {
 		if (!named(k, e->ckpt, e))
-			queue(k, OP_REMOVE, e->ckpt);
+			queue(k, OP_RELEASE, e->ckpt);
 		return;
 	}
 	struct entry nb;
@@ -327,7 +329,9 @@ void node_kept_add(node_kept *k, const uint8_t work[static 32],
 	for (size_t i = 0; i < k->n_pending; i++)
 		if (!memcmp(k->pending[i].id, work, 32))
 			return; /* verified twice (after a restart): listed already */
-	if (k->n_pending == NODE_KEPT_PENDING_MAX) {
+	if (k->n_pending == NODE_KEPT_PENDING_MAX) { /* the oldest: unpinned, for gc */
+		if (!named(k, k->pending[0].ckpt, &k->pending[0]))
+			queue(k, OP_UNPIN, k->pending[0].ckpt);
 		memmove(k->pending, k->pending + 1, (k->n_pending - 1) * sizeof *k->pending);
 		k->n_pending--;
 	}

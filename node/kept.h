@@ -1,18 +1,21 @@
 /* The final checkpoints a validator keeps (docs/artifacts.md "Checkpoints").
  *
  * The verifier adds the final checkpoint of each work it finds valid to the artifact
- * store, unpinned, and hands it here (node_kept_add). It then waits for its work's
- * decision, looked up in the ledger after every commit (node_kept_settle):
- *   - the work is its task's best model: the checkpoint is pinned, and the one kept for
- *     the task's previous best is unpinned and removed;
- *   - otherwise (rejected, slashed, or accepted without beating the best) it is removed.
+ * store, pinned (so the collector leaves it while the work is pending), and hands it
+ * here (node_kept_add). It then waits for its work's decision, looked up in the ledger
+ * after every commit (node_kept_settle):
+ *   - the work is its task's best model: the checkpoint stays pinned, and the one kept
+ *     for the task's previous best is unpinned and removed;
+ *   - otherwise (rejected, slashed, or accepted without beating the best) it is
+ *     unpinned and removed.
  * A checkpoint another entry still names (two works committing the same file) is never
  * removed. So a validator holds one checkpoint per task, plus those of pending works.
  *
  * The entries are written to a file, rewritten whole and atomically on every change, so
  * a restart goes on where the node stopped (the bests are pinned again at open, which
  * changes nothing when they were). A removal decided just before a crash may not have
- * run: that checkpoint stays, unpinned, for the collector (art_keep_mb).
+ * run: that checkpoint stays, pinned; so does every pending one of a list found damaged
+ * (the log names the file; unpin them through the RPC).
  *
  * Pins and removals run in order on a thread of this module: a removal waits for adds
  * in progress (art_store_remove), which the event loop must not. Everything else is on
@@ -26,7 +29,7 @@
 #include "core/err.h"
 #include "ledger/ledger.h"
 
-#define NODE_KEPT_PENDING_MAX 1024u /* beyond: the oldest pending one is left as it is */
+#define NODE_KEPT_PENDING_MAX 1024u /* beyond: the oldest pending one is unpinned, for gc */
 
 typedef struct node_kept node_kept;
 

@@ -394,7 +394,8 @@ static void wake(node_verifier *v)
 }
 
 /* Add the final checkpoint (step end) a valid verdict on work left in work_dir/<work> to
- * the store, unpinned, and hand its id to the loop (cfg.kept); then remove the folder.
+ * the store, pinned (node/kept.c unpins it unless the work becomes a best model), and
+ * hand its id to the loop (cfg.kept); then remove the folder.
  * The artifact is the one the work committed to: verify_job checked its id with
  * art_file_id, which computes what this add stores. */
 static void keep_checkpoint(node_verifier *v, const uint8_t work[static 32],
@@ -402,7 +403,7 @@ static void keep_checkpoint(node_verifier *v, const uint8_t work[static 32],
 {
 	char whex[65], dir[1400], file[1500];
 	uint8_t got[ART_ID_LEN];
-	art_add_options o = { .kind = ART_KIND_CHECKPOINT, .stop = &v->stop_add };
+	art_add_options o = { .kind = ART_KIND_CHECKPOINT, .pin = 1, .stop = &v->stop_add };
 	struct kept *k;
 	int err;
 	iolm_hex_encode(whex, sizeof whex, work, 32);

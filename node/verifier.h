@@ -45,7 +45,7 @@ typedef struct node_verifier_config {
 	 * have whole (the node fetches it from its peers when it does not). */
 	void (*need_data)(void *ctx, const uint8_t id[static LEDGER_ARTIFACT_ID_LEN]);
 	/* With art and keep_checkpoints set, the final checkpoint of a work found valid is
-	 * added to the store (unpinned, kind checkpoint) after its verdict is delivered; then
+	 * added to the store (pinned, kind checkpoint) after its verdict is delivered; then
 	 * kept (optional) is called on the loop thread with the work and the artifact id (the
 	 * work's committed checkpoint_id), so the node can announce and pin it. */
 	int keep_checkpoints;

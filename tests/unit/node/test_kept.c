@@ -1,6 +1,7 @@
-/* node/kept.c on a ledger running the joint-mining rules and a real artifact store: the
- * checkpoint of a task's best model is pinned and the one it replaces removed, those of
- * works decided otherwise are removed unless another entry names them, and the list
+/* node/kept.c on a ledger running the joint-mining rules and a real artifact store (the
+ * checkpoints added pinned, as the verifier adds them): the checkpoint of a task's best
+ * model stays pinned and the one it replaces is removed, those of works decided
+ * otherwise are removed unless another entry names them, and the list
  * survives a close and reopen (decisions made meanwhile are settled at open); a damaged
  * list file is replaced without touching the store. */
 #include "../artifacts/art_test_util.h"
@@ -60,6 +61,7 @@ static void decide_while_closed(const uint8_t w[32], int valid, uint64_t loss)
 static int setup(void **state)
 {
 	struct fx_task t;
+	art_add_options pin = { .pin = 1 };
 	(void)state;
 	memset(&T, 0, sizeof T);
 	t_tmpdir(T.dir, sizeof T.dir);
@@ -70,7 +72,8 @@ static int setup(void **state)
 		char f[320];
 		snprintf(f, sizeof f, "%s/ckpt%d", T.dir, i);
 		t_write_random(f, 200000, (uint64_t)i + 1);
-		assert_int_equal(art_store_add(T.s, T.ck[i], NULL, f, NULL), IOLM_OK);
+		/* pinned, as the verifier adds them */
+		assert_int_equal(art_store_add(T.s, T.ck[i], NULL, f, &pin), IOLM_OK);
 	}
 	mfx_init(&T.m, NULL);
 	mfx_fund_validators(&T.m, 7, 100000);
@@ -130,7 +133,7 @@ static void test_best_pinned_others_removed_across_a_restart(void **state)
 	stats(k, 1, 1);
 	node_kept_close(k); /* runs what it queued */
 	assert_int_equal(held(T.ck[A]), 1);
-	assert_int_equal(held(T.ck[B]), 0); /* b's, still pending, though d's was removed */
+	assert_int_equal(held(T.ck[B]), 1); /* b's, still pending, though d's was decided */
 	assert_int_equal(held(T.ck[C]), -1);
 
 	/* the list came back from the file; b is accepted while the node is down: settled
@@ -167,7 +170,7 @@ static void test_damaged_list_is_replaced_and_the_store_left_alone(void **state)
 {
 	node_kept *k;
 	(void)state;
-	assert_int_equal(art_store_pin(T.s, T.ck[0]), IOLM_OK);
+	assert_int_equal(art_store_unpin(T.s, T.ck[0]), IOLM_OK);
 	static const char *bad[] = {
 		"not a list\n",
 		"iolm-kept 1\nbest 00 11\n",
@@ -183,7 +186,7 @@ static void test_damaged_list_is_replaced_and_the_store_left_alone(void **state)
 		stats(k, 0, 0);
 		node_kept_close(k);
 		for (int j = 0; j < 4; j++)
-			assert_int_equal(held(T.ck[j]), j == 0);
+			assert_int_equal(held(T.ck[j]), j != 0);
 	}
 	/* an unreadable one stops the node instead */
 	assert_int_equal(unlink(T.list), 0);
