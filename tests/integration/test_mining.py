@@ -132,17 +132,23 @@ def mine(env, key, task, out, listen_port, parent, steps=20, extra=(), local_dat
     return p
 
 
-def work_id_from_log(net, path, timeout=180):
+def work_id_from_log(net, path, timeout=180, proc=None):
+    """The work id the miner writing path committed; a miner (proc) that exits before
+    it says one fails the test at once, with its log's end."""
     box = {}
 
     def found():
         try:
             with open(path) as f:
-                m = re.search(r"work ([0-9a-f]{64})", f.read())
+                text = f.read()
         except OSError:
             return False
+        m = re.search(r"work ([0-9a-f]{64})", text)
         if m:
             box["id"] = m.group(1)
+        elif proc is not None and proc.poll() is not None:
+            raise TestFailure("the miner exited (status %d) before committing a work:\n%s" %
+                              (proc.returncode, text[-1500:]))
         return bool(m)
     net.wait("the miner's work id in %s" % path, found, timeout)
     return box["id"]
@@ -245,7 +251,7 @@ def test_mining(net):
     out1 = os.path.join(net.dir, "run1")
     m1 = mine(env, k1, task, out1, base, "none", local_data=False)
     try:
-        w1 = work_id_from_log(net, out1 + ".log")
+        w1 = work_id_from_log(net, out1 + ".log", proc=m1)
         # its data sets came from the node, byte for byte
         for name, path in (("dataset", env.train), ("eval", env.eval)):
             with open(out1 + ".log") as f:
@@ -298,7 +304,7 @@ def test_mining(net):
         finally:
             env.rpc, env.cookie = rpc0, cookie0
         try:
-            w2 = work_id_from_log(net, out2 + ".log")
+            w2 = work_id_from_log(net, out2 + ".log", proc=m2)
             with open(out2 + ".log") as f:
                 log2 = f.read()
             assert_that("the parent's checkpoint from the node" in log2,

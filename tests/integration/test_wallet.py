@@ -174,7 +174,7 @@ def test_wallet(net):
     out = os.path.join(net.dir, "run")
     m = mine(env, os.path.join(mdir, "node.key"), task, out, base, "none")
     try:
-        wid = work_id_from_log(net, out + ".log")
+        wid = work_id_from_log(net, out + ".log", proc=m)
         work = wait_work(net, n0, wid, ("accepted", "rejected", "slashed"))
         assert_that(work["status_name"] == "accepted" and work["was_best"],
                     "work %s" % work["status_name"])
