@@ -15,7 +15,13 @@
  *                     with t the training CPU time per step, o the verifier's per
  *                     segment overhead (checkpoint load, state hashes) and e its eval,
  *                     all measured by a real verification of a real short claim here.
- *                     limit: s k / (REF_SEGMENTS k), the share of bare re-execution. */
+ *                     limit: s k / (REF_SEGMENTS k), the share of bare re-execution.
+ * generate_bytes_per_s next-byte distributions per second over the positions of one
+ *                     window, each byte fed at the next position (compute_model_feed,
+ *                     as iolm-miner generate does); limit: window_pass_bytes_per_s,
+ *                     the same distributions from a whole pass over the context each
+ *                     (compute_model_next_probs), measured on the same model, checked
+ *                     to give the same bits. */
 #define _DEFAULT_SOURCE
 #include <math.h>
 #include <stdio.h>
@@ -99,6 +105,29 @@ static void cleanup(const struct run *r)
 	rmdir(r->dir);
 }
 
+/* Bytes per second of next-byte distributions for the n first positions of text: fed
+ * one position at a time, and from a whole pass per position. IOLM_ECORRUPT when the
+ * two disagree on a bit. */
+static int gen_rates(compute_backend *be, const compute_task *task, const uint8_t *text,
+		     size_t n, double *fed, double *window)
+{
+	compute_model *m = NULL;
+	float pf[COMPUTE_VOCAB], pw[COMPUTE_VOCAB];
+	int err = compute_model_create(&m, &task->cfg, 1, &task->opt, be);
+	double t0 = bench_now();
+	for (size_t t = 0; !err && t < n; t++)
+		err = compute_model_next_probs(m, pw, text, t + 1);
+	*window = (double)n / (bench_now() - t0);
+	t0 = bench_now();
+	for (size_t t = 0; !err && t < n; t++)
+		err = compute_model_feed(m, pf, text[t], t);
+	*fed = (double)n / (bench_now() - t0);
+	if (!err && memcmp(pf, pw, sizeof pf))
+		err = IOLM_ECORRUPT;
+	compute_model_destroy(m);
+	return err;
+}
+
 static unsigned parse_threads(int argc, char **argv)
 {
 	long nc = sysconf(_SC_NPROCESSORS_ONLN);
@@ -168,6 +197,13 @@ int main(int argc, char **argv)
 		     s / REF_SEGMENTS);
 	bench_figure("verifier_segment_overhead_s", o, "s", "train_step_cpu_s", t);
 	bench_figure("verifier_detection_f25", 1 - pow(0.75, s), "probability", NULL, 0);
+	double fed, window;
+	if (gen_rates(be, &r.task, r.data, quick ? 32 : r.task.cfg.seq_len, &fed, &window)) {
+		fprintf(stderr, "bench_compute: generation failed, or fed and whole-window "
+				"distributions differ\n");
+		goto out;
+	}
+	bench_figure("generate_bytes_per_s", fed, "bytes/s", "window_pass_bytes_per_s", window);
 	rc = 0;
 out:
 	cleanup(&r);
