@@ -273,46 +273,65 @@ void model_download_losses(compute_model *m, uint32_t nb)
 			 (size_t)nb * m->cfg.seq_len * sizeof(float));
 }
 
-void model_forward_ops(compute_model *m, uint32_t nb)
+/* The forward of nb sequences (last < 0: every row), or of the one row `last` of
+ * sequence 0 alone (generating: its row-wise operations with N = 1, which give the row
+ * the whole pass's bits, its position embedding wpe[last], and attention_last_fwd over
+ * rows 0..last). */
+static void forward_rows(compute_model *m, uint32_t nb, long last)
 {
 	const struct compute_backend_ops *o = OPS(m);
 	void *cx = CTX(m);
 	struct acts *a = &m->a;
 	int C = (int)m->cfg.n_embd, T = (int)m->cfg.seq_len, NH = (int)m->cfg.n_head;
-	int V = (int)m->cfg.vocab, L = (int)m->cfg.n_layer, N = (int)nb * T;
+	int V = (int)m->cfg.vocab, L = (int)m->cfg.n_layer;
+	int one = last >= 0, N = one ? 1 : (int)nb * T;
+	size_t r0 = one ? (size_t)last : 0, c0 = r0 * (size_t)C; /* the first row, and its offset */
 	size_t NC = (size_t)N * (size_t)C, BN = (size_t)m->B * (size_t)T;
 	size_t sC = BN * (size_t)C; /* per-layer slice strides use the full batch B */
 
-	o->encoder_fwd(cx, a->encoded, a->tok, P(T_WTE), P(T_WPE), N, T, C);
+	/* one row: row 0 of a window of 1, with the position embedding of row r0 */
+	o->encoder_fwd(cx, a->encoded + c0, a->tok + r0, P(T_WTE), P(T_WPE) + c0, N,
+		       one ? 1 : T, C);
 	for (int l = 0; l < L; l++) {
-		size_t lc = (size_t)l * (size_t)C;
-		const float *res = l == 0 ? a->encoded : a->res3 + (size_t)(l - 1) * sC;
-		float *ln1 = a->ln1 + (size_t)l * sC, *qkv = a->qkv + (size_t)l * 3 * sC;
-		float *atty = a->atty + (size_t)l * sC, *res2 = a->res2 + (size_t)l * sC;
-		float *ln2 = a->ln2 + (size_t)l * sC, *fch = a->fch + (size_t)l * 4 * sC;
-		float *fchg = a->fchg + (size_t)l * 4 * sC, *res3 = a->res3 + (size_t)l * sC;
+		size_t lc = (size_t)l * (size_t)C, lr = (size_t)l * BN + r0;
+		const float *res = (l == 0 ? a->encoded : a->res3 + (size_t)(l - 1) * sC) + c0;
+		float *ln1 = a->ln1 + (size_t)l * sC + c0, *qkv = a->qkv + (size_t)l * 3 * sC;
+		float *atty = a->atty + (size_t)l * sC, *res2 = a->res2 + (size_t)l * sC + c0;
+		float *ln2 = a->ln2 + (size_t)l * sC + c0;
+		float *fch = a->fch + (size_t)l * 4 * sC + 4 * c0;
+		float *fchg = a->fchg + (size_t)l * 4 * sC + 4 * c0;
+		float *res3 = a->res3 + (size_t)l * sC + c0, *tmp = a->tmp + c0;
 		float *att = a->att + (size_t)l * m->B * (size_t)NH * (size_t)T * (size_t)T;
-		o->layernorm_fwd(cx, ln1, a->ln1m + (size_t)l * BN, a->ln1r + (size_t)l * BN, res,
-				 P(T_LN1W) + lc, P(T_LN1B) + lc, N, C);
-		o->matmul_fwd(cx, qkv, ln1, P(T_QKVW) + lc * 3 * (size_t)C, P(T_QKVB) + 3 * lc,
-			      N, C, 3 * C);
-		o->attention_fwd(cx, atty, att, qkv, (int)nb, T, C, NH);
-		o->matmul_fwd(cx, a->tmp, atty, P(T_ATTPROJW) + lc * (size_t)C,
+		o->layernorm_fwd(cx, ln1, a->ln1m + lr, a->ln1r + lr, res, P(T_LN1W) + lc,
+				 P(T_LN1B) + lc, N, C);
+		o->matmul_fwd(cx, qkv + 3 * c0, ln1, P(T_QKVW) + lc * 3 * (size_t)C,
+			      P(T_QKVB) + 3 * lc, N, C, 3 * C);
+		if (one)
+			o->attention_last_fwd(cx, atty, att, qkv, (int)r0 + 1, C, NH);
+		else
+			o->attention_fwd(cx, atty, att, qkv, (int)nb, T, C, NH);
+		o->matmul_fwd(cx, tmp, atty + c0, P(T_ATTPROJW) + lc * (size_t)C,
 			      P(T_ATTPROJB) + lc, N, C, C);
-		o->residual_fwd(cx, res2, res, a->tmp, NC);
-		o->layernorm_fwd(cx, ln2, a->ln2m + (size_t)l * BN, a->ln2r + (size_t)l * BN,
-				 res2, P(T_LN2W) + lc, P(T_LN2B) + lc, N, C);
+		o->residual_fwd(cx, res2, res, tmp, NC);
+		o->layernorm_fwd(cx, ln2, a->ln2m + lr, a->ln2r + lr, res2, P(T_LN2W) + lc,
+				 P(T_LN2B) + lc, N, C);
 		o->matmul_fwd(cx, fch, ln2, P(T_FCW) + lc * 4 * (size_t)C, P(T_FCB) + 4 * lc,
 			      N, C, 4 * C);
 		o->gelu_fwd(cx, fchg, fch, 4 * NC);
-		o->matmul_fwd(cx, a->tmp, fchg, P(T_FCPROJW) + lc * 4 * (size_t)C,
+		o->matmul_fwd(cx, tmp, fchg, P(T_FCPROJW) + lc * 4 * (size_t)C,
 			      P(T_FCPROJB) + lc, N, 4 * C, C);
-		o->residual_fwd(cx, res3, res2, a->tmp, NC);
+		o->residual_fwd(cx, res3, res2, tmp, NC);
 	}
-	o->layernorm_fwd(cx, a->lnf, a->lnfm, a->lnfr, a->res3 + (size_t)(L - 1) * sC,
-			 P(T_LNFW), P(T_LNFB), N, C);
-	o->matmul_fwd(cx, a->logits, a->lnf, P(T_WTE), NULL, N, C, V);
-	o->crossentropy_fwd(cx, a->losses, a->probs, a->logits, a->tgt, N, V);
+	o->layernorm_fwd(cx, a->lnf + c0, a->lnfm + r0, a->lnfr + r0,
+			 a->res3 + (size_t)(L - 1) * sC + c0, P(T_LNFW), P(T_LNFB), N, C);
+	o->matmul_fwd(cx, a->logits + r0 * (size_t)V, a->lnf + c0, P(T_WTE), NULL, N, C, V);
+	o->crossentropy_fwd(cx, a->losses + r0, a->probs + r0 * (size_t)V,
+			    a->logits + r0 * (size_t)V, a->tgt + r0, N, V);
+}
+
+void model_forward_ops(compute_model *m, uint32_t nb)
+{
+	forward_rows(m, nb, -1);
 }
 
 int model_forward(compute_model *m, float *loss, uint32_t nb)
@@ -583,55 +602,14 @@ int compute_model_next_probs(compute_model *m, float *probs, const uint8_t *cont
 	return err;
 }
 
-/* One position of model_forward_ops, sequence 0: every operation on row pos alone (N =
- * 1, each of them row-wise, so the row's bits are the full pass's), but the attention,
- * which runs over rows 0..pos (a window of pos + 1; each row's causal sums are the same
- * for any window that holds it). */
 int compute_model_feed(compute_model *m, float *probs, uint8_t byte, size_t pos)
 {
-	const struct compute_backend_ops *o = OPS(m);
-	void *cx = CTX(m);
-	struct acts *a = &m->a;
-	int C = (int)m->cfg.n_embd, T = (int)m->cfg.seq_len, NH = (int)m->cfg.n_head;
-	int V = (int)m->cfg.vocab, L = (int)m->cfg.n_layer;
-	size_t BN = (size_t)m->B * (size_t)T, sC = BN * (size_t)C;
-	size_t t = pos, tc = pos * (size_t)C;
-	if (!probs || pos >= (size_t)T)
+	size_t V = m->cfg.vocab;
+	if (!probs || pos >= m->cfg.seq_len)
 		return IOLM_EINVAL;
-	o->upload(cx, a->tok + t, &byte, 1);
-	/* the row's position embedding, as row 0 of a window of 1 */
-	o->encoder_fwd(cx, a->encoded + tc, a->tok + t, P(T_WTE), P(T_WPE) + tc, 1, 1, C);
-	for (int l = 0; l < L; l++) {
-		size_t lc = (size_t)l * (size_t)C, lr = (size_t)l * BN + t;
-		const float *res = l == 0 ? a->encoded : a->res3 + (size_t)(l - 1) * sC;
-		float *ln1 = a->ln1 + (size_t)l * sC, *qkv = a->qkv + (size_t)l * 3 * sC;
-		float *atty = a->atty + (size_t)l * sC, *res2 = a->res2 + (size_t)l * sC;
-		float *ln2 = a->ln2 + (size_t)l * sC, *fch = a->fch + (size_t)l * 4 * sC;
-		float *fchg = a->fchg + (size_t)l * 4 * sC, *res3 = a->res3 + (size_t)l * sC;
-		float *att = a->att + (size_t)l * m->B * (size_t)NH * (size_t)T * (size_t)T;
-		o->layernorm_fwd(cx, ln1 + tc, a->ln1m + lr, a->ln1r + lr, res + tc,
-				 P(T_LN1W) + lc, P(T_LN1B) + lc, 1, C);
-		o->matmul_fwd(cx, qkv + 3 * tc, ln1 + tc, P(T_QKVW) + lc * 3 * (size_t)C,
-			      P(T_QKVB) + 3 * lc, 1, C, 3 * C);
-		o->attention_last_fwd(cx, atty, att, qkv, (int)pos + 1, C, NH);
-		o->matmul_fwd(cx, a->tmp + tc, atty + tc, P(T_ATTPROJW) + lc * (size_t)C,
-			      P(T_ATTPROJB) + lc, 1, C, C);
-		o->residual_fwd(cx, res2 + tc, res + tc, a->tmp + tc, (size_t)C);
-		o->layernorm_fwd(cx, ln2 + tc, a->ln2m + lr, a->ln2r + lr, res2 + tc,
-				 P(T_LN2W) + lc, P(T_LN2B) + lc, 1, C);
-		o->matmul_fwd(cx, fch + 4 * tc, ln2 + tc, P(T_FCW) + lc * 4 * (size_t)C,
-			      P(T_FCB) + 4 * lc, 1, C, 4 * C);
-		o->gelu_fwd(cx, fchg + 4 * tc, fch + 4 * tc, 4 * (size_t)C);
-		o->matmul_fwd(cx, a->tmp + tc, fchg + 4 * tc, P(T_FCPROJW) + lc * 4 * (size_t)C,
-			      P(T_FCPROJB) + lc, 1, 4 * C, C);
-		o->residual_fwd(cx, res3 + tc, res2 + tc, a->tmp + tc, (size_t)C);
-	}
-	o->layernorm_fwd(cx, a->lnf + tc, a->lnfm + t, a->lnfr + t,
-			 a->res3 + (size_t)(L - 1) * sC + tc, P(T_LNFW), P(T_LNFB), 1, C);
-	o->matmul_fwd(cx, a->logits + t * (size_t)V, a->lnf + tc, P(T_WTE), NULL, 1, C, V);
-	o->crossentropy_fwd(cx, a->losses + t, a->probs + t * (size_t)V,
-			    a->logits + t * (size_t)V, a->tgt + t, 1, V);
-	o->download(cx, probs, a->probs + t * (size_t)V, (size_t)V * sizeof(float));
+	OPS(m)->upload(CTX(m), m->a.tok + pos, &byte, 1);
+	forward_rows(m, 1, (long)pos);
+	OPS(m)->download(CTX(m), probs, m->a.probs + pos * V, V * sizeof(float));
 	return IOLM_OK;
 }
 

@@ -249,6 +249,28 @@ static void eval_loss_independent_of_batch_size(void **state)
 	free(data);
 }
 
+/* A model of config c trained `steps` steps (batch `batch`, lr 0.01) on data into *m,
+ * and a batch-1 model with its parameters into *one. */
+static void trained_pair(compute_model **m, compute_model **one, compute_backend *be,
+			 const compute_config *c, uint32_t batch, int steps, const uint8_t *data,
+			 size_t len)
+{
+	compute_optim o;
+	float loss;
+	compute_optim_default(&o);
+	o.lr = 0.01f;
+	assert_int_equal(compute_model_create(m, c, batch, &o, be), IOLM_OK);
+	for (int s = 0; s < steps; s++)
+		assert_int_equal(compute_model_step(*m, &loss, task, data, len), IOLM_OK);
+	size_t n = compute_model_param_count(*m);
+	float *params = malloc(n * sizeof *params);
+	assert_non_null(params);
+	assert_int_equal(compute_model_params_get(*m, params, n), IOLM_OK);
+	assert_int_equal(compute_model_create(one, c, 1, &o, be), IOLM_OK);
+	assert_int_equal(compute_model_params_set(*one, params, n), IOLM_OK);
+	free(params);
+}
+
 /* The next-byte distribution after each prefix of a window, taken one prefix at a time,
  * gives back the window's training loss (so each prefix's row is the full forward's row:
  * causal, and at the right position), and sums to 1. Trained a little first, so the
@@ -256,9 +278,6 @@ static void eval_loss_independent_of_batch_size(void **state)
 static void next_probs_give_the_training_loss(void **state)
 {
 	compute_config c = { 2, 16, 2, 12, 256, 5 };
-	compute_optim o;
-	compute_optim_default(&o);
-	o.lr = 0.01f;
 	size_t len = 600;
 	uint8_t *data = repetitive(len);
 	float probs[256], loss, p_max = 0.0f;
@@ -267,15 +286,7 @@ static void next_probs_give_the_training_loss(void **state)
 	compute_model *m, *m1;
 	(void)state;
 	assert_int_equal(compute_backend_cpu_create(&be, 2), IOLM_OK);
-	assert_int_equal(compute_model_create(&m, &c, 4, &o, be), IOLM_OK);
-	for (int s = 0; s < 40; s++)
-		assert_int_equal(compute_model_step(m, &loss, task, data, len), IOLM_OK);
-	float *params = malloc(compute_model_param_count(m) * sizeof *params);
-	assert_int_equal(compute_model_params_get(m, params, compute_model_param_count(m)),
-			 IOLM_OK);
-	assert_int_equal(compute_model_create(&m1, &c, 1, &o, be), IOLM_OK);
-	assert_int_equal(compute_model_params_set(m1, params, compute_model_param_count(m)),
-			 IOLM_OK);
+	trained_pair(&m, &m1, be, &c, 4, 40, data, len);
 	const uint8_t *in = data + 7, *tgt = data + 8;
 	assert_int_equal(compute_model_loss(m1, &loss, in, tgt, 1), IOLM_OK);
 	for (size_t t = 0; t < c.seq_len; t++) {
@@ -293,7 +304,6 @@ static void next_probs_give_the_training_loss(void **state)
 	assert_true(p_max > 0.5f); /* it learned the pattern: not the uniform 1/256 */
 	assert_int_equal(compute_model_next_probs(m1, probs, in, 0), IOLM_EINVAL);
 	assert_int_equal(compute_model_next_probs(m1, probs, in, c.seq_len + 1), IOLM_EINVAL);
-	free(params);
 	compute_model_destroy(m);
 	compute_model_destroy(m1);
 	compute_backend_destroy(be);
@@ -307,25 +317,14 @@ static void next_probs_give_the_training_loss(void **state)
 static void feed_gives_the_bits_of_next_probs(void **state)
 {
 	compute_config c = { 3, 24, 3, 13, 256, 11 };
-	compute_optim o;
-	compute_optim_default(&o);
-	o.lr = 0.01f;
 	size_t len = 500;
 	uint8_t *data = repetitive(len);
-	float want[256], got[256], loss;
+	float want[256], got[256];
 	compute_backend *be;
 	compute_model *m, *feed;
 	(void)state;
 	assert_int_equal(compute_backend_cpu_create(&be, 3), IOLM_OK);
-	assert_int_equal(compute_model_create(&m, &c, 2, &o, be), IOLM_OK);
-	for (int s = 0; s < 10; s++)
-		assert_int_equal(compute_model_step(m, &loss, task, data, len), IOLM_OK);
-	size_t n = compute_model_param_count(m);
-	float *params = malloc(n * sizeof *params);
-	assert_non_null(params);
-	assert_int_equal(compute_model_params_get(m, params, n), IOLM_OK);
-	assert_int_equal(compute_model_create(&feed, &c, 1, &o, be), IOLM_OK);
-	assert_int_equal(compute_model_params_set(feed, params, n), IOLM_OK);
+	trained_pair(&m, &feed, be, &c, 2, 10, data, len);
 	const uint8_t *in = data + 3;
 	for (size_t t = 0; t < c.seq_len; t++) {
 		assert_int_equal(compute_model_feed(feed, got, in[t], t), IOLM_OK);
@@ -341,7 +340,6 @@ static void feed_gives_the_bits_of_next_probs(void **state)
 	}
 	assert_int_equal(compute_model_feed(feed, got, 'x', c.seq_len), IOLM_EINVAL);
 	assert_int_equal(compute_model_feed(feed, NULL, 'x', 0), IOLM_EINVAL);
-	free(params);
 	compute_model_destroy(m);
 	compute_model_destroy(feed);
 	compute_backend_destroy(be);
