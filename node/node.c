@@ -216,9 +216,9 @@ out:
 
 /* ---- kept checkpoints */
 
-/* The verifier added the final checkpoint of a valid work to the store: tell the peers;
- * node/kept.c pins it if the work is (or becomes) its task's best model and removes it
- * otherwise. */
+/* The verifier added the final checkpoint of a valid work to the store, pinned: tell
+ * the peers; node/kept.c keeps it pinned if the work is (or becomes) its task's best
+ * model, and unpins and removes it otherwise. */
 static void on_kept(void *ctx, const uint8_t work[static 32], const uint8_t ckpt[static ART_ID_LEN])
 {
 	struct node *n = ctx;
