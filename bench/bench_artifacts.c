@@ -24,6 +24,10 @@
  *                          written through a loopback socket in 1 MiB writes and
  *                          discarded; goal ratio >= 0.5. Size: 1 GiB, 256 MiB with
  *                          --quick, or --xfer-mib N.
+ *   transfer_cpu_s_per_gib CPU seconds (user + system, every thread of the process) that
+ *                          fetch took per GiB; limit: raw_tcp_cpu_s_per_gib, the same
+ *                          for the raw socket measurement. Steadier than the wall clock
+ *                          on a shared machine.
  *
  * Usage: bench_artifacts [--quick] [--dir DIR] [--mib N] [--xfer-mib N] [--transfer-only]
  * (DIR: scratch space for the files and the stores, default "."; N: file size for
@@ -40,6 +44,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/resource.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -435,6 +440,16 @@ static void bx_side_close(struct bx_side *b)
 	close(b->fd);
 }
 
+/* CPU seconds (user + system) this process has used so far, all threads. */
+static double self_cpu_s(void)
+{
+	struct rusage ru;
+	if (getrusage(RUSAGE_SELF, &ru))
+		DIE();
+	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+	       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
 static void bench_transfer(const char *dir, uint64_t mib)
 {
 	char base[1024], file[1100], src[1100], dst[1100], cmd[3400];
@@ -445,7 +460,9 @@ static void bench_transfer(const char *dir, uint64_t mib)
 	pthread_t t;
 	int fds[2];
 
+	double gib = (double)bytes / (1u << 30), c0 = self_cpu_s();
 	double raw = bench_raw_tcp_gib_per_s(bytes);
+	double raw_cpu = (self_cpu_s() - c0) / gib;
 	snprintf(base, sizeof base, "%s/bench-xfer-%d", dir, (int)getpid());
 	snprintf(file, sizeof file, "%s/data.bin", base);
 	snprintf(src, sizeof src, "%s/src", base);
@@ -464,10 +481,11 @@ static void bench_transfer(const char *dir, uint64_t mib)
 		DIE();
 	bx_flush(&sv);
 	double t0 = bench_now();
+	c0 = self_cpu_s();
 	if (pthread_create(&t, NULL, bx_server, &sv) || art_xfer_fetch(cl.x, id, 1))
 		DIE();
 	bx_loop(&cl, 1);
-	double secs = bench_now() - t0;
+	double secs = bench_now() - t0, cpu = (self_cpu_s() - c0) / gib;
 	shutdown(cl.fd, SHUT_RDWR);
 	pthread_join(t, NULL);
 	art_xfer_get_stats(cl.x, &st);
@@ -475,8 +493,8 @@ static void bench_transfer(const char *dir, uint64_t mib)
 		fprintf(stderr, "bench_artifacts: transfer incomplete: %s\n", iolm_strerror(cl.err));
 		DIE();
 	}
-	bench_figure("transfer_gib_per_s", (double)bytes / secs / (1u << 30), "GiB/s",
-		     "raw_tcp_gib_per_s", raw);
+	bench_figure("transfer_gib_per_s", gib / secs, "GiB/s", "raw_tcp_gib_per_s", raw);
+	bench_figure("transfer_cpu_s_per_gib", cpu, "s/GiB", "raw_tcp_cpu_s_per_gib", raw_cpu);
 	bx_side_close(&sv);
 	bx_side_close(&cl);
 	snprintf(cmd, sizeof cmd, "rm -rf '%s'", base);
