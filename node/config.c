@@ -123,6 +123,7 @@ static int set_key(node_config *c, const char *k, char *v)
 		{ "art_global_kib_s", offsetof(node_config, art_global_kib_s), 0, 1u << 30 },
 		{ "art_window", offsetof(node_config, art_window), 1, 256 },
 		{ "art_keep_mb", offsetof(node_config, art_keep_mb), 0, 1u << 30 },
+		{ "rpc_public_downloads", offsetof(node_config, rpc_public_downloads), 0, 1024 },
 		{ "mempool_ttl_blocks", offsetof(node_config, mempool_ttl_blocks), 0, 100000000 },
 	};
 	for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
@@ -271,6 +272,7 @@ int node_config_save(const node_config *c)
 	fprintf(fp, "art_window = %u\n", c->art_window);
 	fprintf(fp, "art_keep_mb = %u\n", c->art_keep_mb);
 	fprintf(fp, "art_keep_checkpoints = %s\n", c->art_keep_checkpoints ? "on" : "off");
+	fprintf(fp, "rpc_public_downloads = %u\n", c->rpc_public_downloads);
 	fprintf(fp, "history_index = %s\n", c->history_index ? "on" : "off");
 	fprintf(fp, "log_level = %s\nlog_format = %s\n", level_name(c->log_level),
 		c->log_format == IOLM_LOG_JSON ? "json" : "text");

@@ -884,7 +884,8 @@ static int open_net(struct node *n)
 	}
 	if ((rc = node_rpc_cookie_create(c->dir, n->cookie)))
 		return rc;
-	node_rpc_config rc_cfg = { .host = c->rpc_host, .port = c->rpc_port, .cookie = n->cookie };
+	node_rpc_config rc_cfg = { .host = c->rpc_host, .port = c->rpc_port, .cookie = n->cookie,
+				   .public_downloads = c->rpc_public_downloads };
 	node_rpc_backend be = { .ledger = n->l, .mempool = n->mp, .p2p = n->p2p,
 				.submit_tx = node_submit_tx, .submit_tx_start = node_submit_tx_start,
 				.get_status = get_status,

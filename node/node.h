@@ -40,6 +40,8 @@ typedef struct node_config {
 	uint32_t art_window;       /* most artifact chunk requests in flight to a peer (1..256) */
 	uint32_t art_keep_mb;      /* collect unpinned artifacts above this many MiB; 0: never */
 	int art_keep_checkpoints;  /* a validator keeps verified final checkpoints (default 1) */
+	uint32_t rpc_public_downloads; /* artifact content read without the cookie, at most this
+				      * many at once; 0 (default): the cookie is required */
 	int history_index;         /* keep account history for wallets (default 1) */
 	enum iolm_log_level log_level;
 	enum iolm_log_format log_format;

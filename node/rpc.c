@@ -80,6 +80,7 @@ static int http_status(int err)
 	case IOLM_EART_JOB:
 	case IOLM_EART_STOPPED:
 	case IOLM_ERPC_BUSY:
+	case IOLM_ERPC_DOWNLOADS:
 		return HTTP_SERVUNAVAIL;
 	case IOLM_ENOMEM:
 	case IOLM_EIO:
@@ -339,6 +340,14 @@ static int metrics_rpc(node_rpc *r, iolm_buf *b)
 	for (int i = 0; i < EP__COUNT && !err; i++)
 		err = iolm_buf_printf(b, "iolm_rpc_requests_total{endpoint=\"%s\"} %llu\n",
 				      ep_names[i], (unsigned long long)r->requests[i]);
+	if (!err)
+		err = metric(b, "iolm_rpc_public_downloads", "gauge",
+			     "Artifact content replies without the cookie under way "
+			     "(rpc_public_downloads bounds them).", r->public_now);
+	if (!err)
+		err = metric(b, "iolm_rpc_public_downloads_refused_total", "counter",
+			     "Content requests without the cookie refused: the bound was reached.",
+			     r->public_refused);
 	return err;
 }
 
@@ -588,6 +597,7 @@ int node_rpc_create(node_rpc **out, struct event_base *base, const node_rpc_conf
 		r->cookie_len = strlen(cfg->cookie);
 		memcpy(r->cookie, cfg->cookie, r->cookie_len);
 	}
+	r->public_max = cfg->public_downloads;
 	r->http = evhttp_new(base);
 	if (!r->http) {
 		err = IOLM_ENOMEM;

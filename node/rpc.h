@@ -100,6 +100,9 @@ typedef struct node_rpc_config {
 	uint16_t port;               /* 0: pick a free port (see node_rpc_port) */
 	const char *cookie;          /* the token write calls must present; copied (at most
 				      * 128 characters). NULL: every write call is refused */
+	unsigned public_downloads;   /* GET /artifact/{id}/content without the token: at most
+				      * this many at once (IOLM_ERPC_DOWNLOADS, 503, beyond);
+				      * 0: the token is required (401) */
 } node_rpc_config;
 
 /* Listen on cfg->host:cfg->port on base (which must outlive the server). backend is

@@ -6,13 +6,15 @@
  *   GET  /artifact/{id}/files     the same in JSON: kind, parent, size, files
  *   GET  /artifact/{id}/content[?file=PATH]  the bytes of one file of an artifact held
  *                                 whole, streamed (iolm-miner reads a task's data sets
- *                                 this way)
+ *                                 this way; iolm-wallet the best model)
  *   GET  /artifacts               the store: its artifacts and totals
  *   POST /artifact/add            add a file or folder of the node's file system
  *   POST /artifact/pin/{id}, /artifact/unpin/{id}
  *   POST /artifact/gc?keep_mb=N   drop unpinned artifacts, free unreferenced chunks
  *   POST /artifact/remove/{id}    drop one unpinned artifact and its own chunks now
- * Every POST and the content need the cookie. {id} is the 68-hex-digit artifact id
+ * Every POST needs the cookie, and so does the content unless node.conf
+ * rpc_public_downloads allows that many replies without it at once. {id} is the
+ * 68-hex-digit artifact id
  * (0x1e 0x20 || BLAKE2b-256). The transfer itself is node/art_net.c, bound here by
  * node_rpc_set_art().
  *
@@ -130,6 +132,8 @@ static int load_manifest(node_rpc *r, Iolm__Manifest **m, const uint8_t id[ART_I
 /* ---------------------------------------------------------------- content, streamed */
 
 struct content_stream {
+	node_rpc *r;
+	int public;              /* counted in r->public_now: read without the cookie */
 	art_store *s;
 	struct evhttp_request *req;
 	Iolm__Manifest *m;
@@ -142,6 +146,8 @@ struct content_stream {
 
 static void stream_free(struct content_stream *c)
 {
+	if (c->public)
+		c->r->public_now--;
 	iolm_codec_free(c->m ? &c->m->base : NULL);
 	iolm_buf_release(&c->chunk, 0);
 	if (c->out)
@@ -241,7 +247,9 @@ static void stream_seek(struct content_stream *c, uint64_t from)
  * holds whole (PATH may be left out for a one-file artifact), with Content-Length; with
  * "Range: bytes=N-", 206 and the bytes from N (a download resuming), IOLM_ERPC_RANGE
  * (416) for N past the end. The first batch is read before the status goes out, so a
- * store that lacks the artifact, or any chunk of it, answers an error object. */
+ * store that lacks the artifact, or any chunk of it, answers an error object. Without
+ * the cookie: IOLM_ERPC_AUTH (401), or with r->public_max set, at most that many
+ * replies at once (IOLM_ERPC_DOWNLOADS, 503, beyond). */
 static int content_reply(node_rpc *r, struct evhttp_request *req, const uint8_t id[ART_ID_LEN])
 {
 	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
@@ -252,13 +260,20 @@ static int content_reply(node_rpc *r, struct evhttp_request *req, const uint8_t 
 	char len[24], cr[80];
 	size_t n, left = 0;
 	uint64_t size = 0, from = 0;
-	int err, ranged = 0;
-	if (!rpc_authorized(r, req))
+	int err, ranged = 0, public = !rpc_authorized(r, req);
+	if (public && !r->public_max)
 		return IOLM_ERPC_AUTH;
+	if (public && r->public_now >= r->public_max) {
+		r->public_refused++;
+		return IOLM_ERPC_DOWNLOADS;
+	}
 	if (!evcon)
 		return IOLM_ESTATE;
 	if (!(c = calloc(1, sizeof *c)))
 		return IOLM_ENOMEM;
+	c->r = r;
+	c->public = public;
+	r->public_now += (unsigned)public;
 	c->s = r->art.store;
 	c->req = req;
 	memcpy(c->id, id, ART_ID_LEN);

@@ -63,6 +63,9 @@ struct node_rpc {
 	size_t n_pend_free;
 	uint32_t pend_gen;
 	struct rpc_art_job *job;      /* the POST /artifact/add or /gc running, or NULL */
+	unsigned public_max;          /* content replies without the cookie at most at once */
+	unsigned public_now;          /* ... and under way */
+	uint64_t public_refused;      /* ... and refused for want of a free one */
 };
 
 /* A handler answers IOLM_OK with a new JSON value in *reply (which the caller sends and

@@ -616,7 +616,9 @@ again:
 		unlink(tmp);
 		snprintf(why, why_len, "%s", err == IOLM_ETOOBIG ? "larger than --max-mb"
 					     : err ? iolm_strerror(err)
-					     : status == 401 ? "it wants the RPC cookie"
+					     : status == 401 ? (token ? "it refused the RPC cookie"
+						: "it wants the RPC cookie (--cookie)")
+					     : status == 503 ? "it is busy"
 					     : status == 404 ? "not there" : "an error answer");
 		return err ? err : status == 404 ? IOLM_ENOTFOUND : IOLM_EIO;
 	}
@@ -636,9 +638,9 @@ again:
 
 /* model get (--task ID | --work ID) --out FILE [--max-mb N]: the task's best model, the
  * final checkpoint of its best work (or of the accepted work --work names): from the
- * node when it holds it (GET
- * /artifact/{checkpoint id}/content, with the cookie: validators keep the checkpoints
- * they verified), else from the miner that serves it (GET /ckpt/{work}/{step} at the
+ * node when it holds it (GET /artifact/{checkpoint id}/content, with the cookie, or
+ * without where the node allows: validators keep the checkpoints they verified), else
+ * from the miner that serves it (GET /ckpt/{work}/{step} at the
  * endpoint the work committed). Either way it is kept only when its artifact id is the
  * one the work committed to: so the file is the model the validators verified, whoever
  * served it. iolm-miner generate runs it. */
@@ -682,19 +684,18 @@ int cmd_model_get(wallet_cli *c)
 	end = w.commit->start_step + w.commit->steps;
 	snprintf(name, sizeof name, "ckpt-%08llu.bin", (unsigned long long)end);
 
-	/* 1. the node, which needs its cookie for content */
-	if (c->cookie) {
+	/* 1. the node: with the cookie, or without where the node allows downloads so
+	 * (node.conf rpc_public_downloads) */
+	{
 		wallet_node n;
 		if ((err = cli_node(c, &n)))
 			goto out;
 		snprintf(path, sizeof path, "/artifact/%s/content", ck);
-		err_node = fetch_model(n.c, path, n.token, tmp, max_mb << 20,
+		err_node = fetch_model(n.c, path, n.token[0] ? n.token : NULL, tmp, max_mb << 20,
 				       w.commit->checkpoint_id.data, name, why_node,
 				       sizeof why_node);
 		snprintf(from, sizeof from, "the node %s", n.addr);
 		wallet_node_close(&n);
-	} else {
-		snprintf(why_node, sizeof why_node, "no --cookie");
 	}
 	/* 2. the miner */
 	if (err_node) {

@@ -376,6 +376,22 @@ def test_mining(net):
             finally:
                 env.rpc, env.cookie = rpc0, cookie0
             assert_that("IOLM_ELEDGER_PARENT" in err, "a slashed parent: %s" % err)
+            # the wallet fetches no model for it: no validator verified one
+            model = os.path.join(net.dir, "slashed.bin")
+            wenv = dict(os.environ, IOLM_GENESIS=os.path.join(env.n0.dir, "genesis.json"),
+                        IOLM_NODE=env.rpc, IOLM_COOKIE=env.cookie,
+                        IOLM_WALLET_DIR=os.path.join(net.dir, "wallet"))
+            wbin = os.path.join(os.path.dirname(os.path.dirname(net.iolmd)), "wallet",
+                                "iolm-wallet")
+            out = subprocess.run([wbin, "--json", "model", "get", "--work", cheat1, "--out",
+                                  model], capture_output=True, text=True, timeout=60, env=wenv)
+            said = json.loads(out.stdout or "{}").get("error", {})
+            assert_that(out.returncode == 1 and said.get("name") == "IOLM_ESTATE" and
+                        "is slashed, not accepted" in said.get("detail", "") and
+                        not os.path.exists(model) and
+                        not any(f.startswith("slashed.bin") for f in os.listdir(net.dir)),
+                        "model get --work of a slashed work: %d %s %s" %
+                        (out.returncode, out.stdout, out.stderr))
             phase("lying eval loss slashed")
             # one faked segment: the second segment's start checkpoint is corrupted
             Replay.corrupt_step = 10

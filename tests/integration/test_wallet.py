@@ -5,6 +5,7 @@ verified and accepted (a breakthrough), a model payment is split, and the wallet
 rewards of the miner, the designer and a validator. Every number the wallet prints equals
 the node's state; a node that forges a balance is refused; the keystore refuses a wrong
 passphrase and a tampered file; each failure has its exit code."""
+import hashlib
 import http.server
 import json
 import os
@@ -116,6 +117,9 @@ def test_wallet(net):
     env.train = os.path.join(net.dir, "train.txt")
     env.eval = os.path.join(net.dir, "eval.txt")
     corpus(env.train, env.eval)
+    # node1 lets one download of artifact content at a time go without the cookie
+    with open(os.path.join(net.nodes[1].dir, "node.conf"), "a") as f:
+        f.write("rpc_public_downloads = 1\n")
     net.start_all()
     net.wait("all nodes at height 2", lambda: all(n.height() >= 2 for n in net.nodes), 60)
     w = Wallet(net, env)
@@ -242,8 +246,54 @@ def test_wallet(net):
     # in the miner's place with one byte changed: refused (exit 7), and no file either
     os.remove(model)
     e = w.run("model", "get", "--task", task, "--out", model, env=bare, expect=1)
-    assert_that("no --cookie" in e.stderr, "model get with no source: %s" % e.stderr)
+    assert_that("it wants the RPC cookie" in e.stderr, "model get with no source: %s" %
+                e.stderr)
     assert_that(not os.path.exists(model), "model get left a file with the miner gone")
+    # ... but node1 allows a download without it (rpc_public_downloads = 1): one at a
+    # time, a second meanwhile answered 503 IOLM_ERPC_DOWNLOADS; and writes still want it
+    n1 = net.nodes[1]
+    pub = dict(bare, IOLM_NODE="127.0.0.1:%d" % n1.rpc_port)
+    again = w.json("model", "get", "--task", task, "--out", model, env=pub)
+    with open(model, "rb") as f:
+        assert_that(again["source"] == "node" and f.read() == served,
+                    "model get through node1 without the cookie: %s" % again)
+    os.remove(model)
+    # a 24 MiB file: a reader that reads nothing holds its download (the loopback
+    # socket's buffers take a few MiB)
+    big = os.path.join(net.dir, "big.bin")
+    with open(big, "wb") as f:
+        f.write(os.urandom(24 << 20))
+    status, added = n1.post("/artifact/add", json.dumps({"path": big}).encode(),
+                            token=n1.cookie(), timeout=60)
+    assert_that(status == 200, "add on node1: %s %s" % (status, added))
+    url = n1.url("/artifact/%s/content" % added["id"])
+    with open(big, "rb") as f:
+        want = hashlib.sha256(f.read()).digest()
+    held = urllib.request.urlopen(url, timeout=30)
+    try:
+        status, body = n1.get_bytes("/artifact/%s/content" % added["id"])
+        assert_that(status == 503 and json.loads(body)["error"]["name"] ==
+                    "IOLM_ERPC_DOWNLOADS", "a second download without the cookie: %s %s" %
+                    (status, body[:200]))
+        metrics = n1.get_text("/metrics")
+        assert_that("iolm_rpc_public_downloads 1\n" in metrics and
+                    "iolm_rpc_public_downloads_refused_total 1\n" in metrics,
+                    "node1's download metrics:\n" +
+                    "\n".join(l for l in metrics.splitlines() if "public" in l))
+        # with the cookie it is not counted
+        status, body = n1.get_bytes("/artifact/%s/content" % added["id"], token=n1.cookie())
+        assert_that(status == 200 and hashlib.sha256(body).digest() == want,
+                    "a download with the cookie meanwhile: %s" % status)
+        assert_that(hashlib.sha256(held.read()).digest() == want,
+                    "the download without the cookie")
+    finally:
+        held.close()
+    def slot_free():
+        status, body = n1.get_bytes("/artifact/%s/content" % added["id"])
+        return status == 200 and hashlib.sha256(body).digest() == want
+    net.wait("node1's download slot free again", slot_free, 10)
+    status, _ = n1.post("/artifact/unpin/" + added["id"], b"")
+    assert_that(status == 401, "unpin without the cookie on node1: %s" % status)
 
     class Forged(http.server.BaseHTTPRequestHandler):
         big = False

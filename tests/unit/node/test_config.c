@@ -30,6 +30,7 @@ static void defaults_then_every_key(void **state)
 	assert_int_equal(c.art_window, 128);
 	assert_int_equal(c.art_keep_mb, 0);
 	assert_int_equal(c.art_keep_checkpoints, 1);
+	assert_int_equal(c.rpc_public_downloads, 0);
 	assert_int_equal(c.mempool_ttl_blocks, 3600);
 	node_config_release(&c);
 
@@ -51,6 +52,7 @@ static void defaults_then_every_key(void **state)
 			   "art_window = 48\n"
 			   "art_keep_mb = 10240\n"
 			   "art_keep_checkpoints = off\n"
+			   "rpc_public_downloads = 16\n"
 			   "log_level = debug\n"
 			   "log_format = json";
 	assert_int_equal(parse(&c, text, err, sizeof err), IOLM_OK);
@@ -74,6 +76,7 @@ static void defaults_then_every_key(void **state)
 	assert_int_equal(c.art_window, 48);
 	assert_int_equal(c.art_keep_mb, 10240);
 	assert_int_equal(c.art_keep_checkpoints, 0);
+	assert_int_equal(c.rpc_public_downloads, 16);
 	assert_int_equal(c.history_index, 0);
 	assert_int_equal(c.log_level, IOLM_LOG_DEBUG);
 	assert_int_equal(c.log_format, IOLM_LOG_JSON);
@@ -98,6 +101,8 @@ static void errors_name_the_line(void **state)
 		{ "art_window = 257\n", "node.conf:1: bad value for \"art_window\"" },
 		{ "art_window = 0\n", "node.conf:1: bad value for \"art_window\"" },
 		{ "art_keep_mb = 1073741825\n", "node.conf:1: bad value for \"art_keep_mb\"" },
+		{ "rpc_public_downloads = 1025\n",
+		  "node.conf:1: bad value for \"rpc_public_downloads\"" },
 		{ "mempool_ttl_blocks = 100000001\n",
 		  "node.conf:1: bad value for \"mempool_ttl_blocks\"" },
 		{ "just words\n", "node.conf:1: expected key = value" },
@@ -136,7 +141,7 @@ static void save_then_load_round_trips(void **state)
 	assert_int_equal(parse(&a, "peers = 127.0.0.1:7001\nart_peer_kib_s = 512\n"
 				   "art_global_kib_s = 4096\nlog_format = json\nhistory_index = off\n"
 				   "art_window = 8\nmempool_ttl_blocks = 77\nart_keep_mb = 3\n"
-				   "art_keep_checkpoints = off\n",
+				   "art_keep_checkpoints = off\nrpc_public_downloads = 4\n",
 			       err, sizeof err),
 			 IOLM_OK);
 	snprintf(a.dir, sizeof a.dir, "%s", dir);
@@ -151,6 +156,7 @@ static void save_then_load_round_trips(void **state)
 	assert_int_equal(b.art_window, 8);
 	assert_int_equal(b.art_keep_mb, 3);
 	assert_int_equal(b.art_keep_checkpoints, 0);
+	assert_int_equal(b.rpc_public_downloads, 4);
 	assert_int_equal(b.mempool_ttl_blocks, 77);
 	assert_int_equal(b.map_size_mb, a.map_size_mb);
 	assert_int_equal(b.heartbeat_ms, a.heartbeat_ms);
