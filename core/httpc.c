@@ -348,15 +348,18 @@ int iolm_httpc_parse_url(char *host, size_t cap, uint16_t *port, const char *ep)
 	if (hp[n] && strcmp(hp + n, "/"))
 		return IOLM_EINVAL;
 	colon = memrchr(hp, ':', n);
-	if (!colon || colon == hp || (size_t)(colon - hp) >= cap)
+	if (!colon || colon == hp || (size_t)(colon - hp) >= cap ||
+	    !isdigit((unsigned char)colon[1])) /* strtoul would take " +80" */
 		return IOLM_EINVAL;
 	v = strtoul(colon + 1, &end, 10);
 	if (end != hp + n || end == colon + 1 || v == 0 || v > 65535)
 		return IOLM_EINVAL;
-	/* [v6]:port */
-	if (hp[0] == '[' && colon[-1] == ']') {
+	/* [v6]:port; a bracket anywhere else is no host */
+	if (hp[0] == '[' && colon[-1] == ']' && colon - hp > 2) {
 		memcpy(host, hp + 1, (size_t)(colon - hp) - 2);
 		host[colon - hp - 2] = '\0';
+	} else if (memchr(hp, '[', (size_t)(colon - hp)) || memchr(hp, ']', (size_t)(colon - hp))) {
+		return IOLM_EINVAL;
 	} else {
 		memcpy(host, hp, (size_t)(colon - hp));
 		host[colon - hp] = '\0';

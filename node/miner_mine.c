@@ -203,6 +203,8 @@ static int data_from_node(struct mine *m, char *path, const uint8_t id[static AR
 /* The advertised endpoint: --endpoint, or "http://HOST:PORT" of --listen. */
 static int make_endpoint(struct mine *m, const char *host, uint16_t port)
 {
+	char h[256];
+	uint16_t p;
 	int n;
 	if (m->o.endpoint)
 		n = snprintf(m->endpoint, sizeof m->endpoint, "%s", m->o.endpoint);
@@ -210,7 +212,10 @@ static int make_endpoint(struct mine *m, const char *host, uint16_t port)
 		n = snprintf(m->endpoint, sizeof m->endpoint, "http://[%s]:%u", host, port);
 	else
 		n = snprintf(m->endpoint, sizeof m->endpoint, "http://%s:%u", host, port);
-	if (n < 0 || (size_t)n >= sizeof m->endpoint || strncmp(m->endpoint, "http://", 7)) {
+	/* in the form validators and wallets read (iolm_httpc_parse_url): another would
+	 * never be fetched, and the work attested invalid */
+	if (n < 0 || (size_t)n >= sizeof m->endpoint ||
+	    iolm_httpc_parse_url(h, sizeof h, &p, m->endpoint)) {
 		fprintf(stderr, "iolm-miner: the endpoint must be http://HOST:PORT of at most %u "
 				"bytes\n", LEDGER_MAX_ENDPOINT);
 		return IOLM_EINVAL;

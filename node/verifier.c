@@ -188,22 +188,6 @@ static int load_dataset(node_verifier *v, const uint8_t id[LEDGER_ARTIFACT_ID_LE
 	return err;
 }
 
-static int parse_endpoint(const char *ep, char *host, size_t hostlen, uint16_t *port)
-{
-	const char *p = strncmp(ep, "http://", 7) == 0 ? ep + 7 : NULL;
-	const char *colon = p ? strrchr(p, ':') : NULL;
-	long n;
-	if (!colon || colon == p || (size_t)(colon - p) >= hostlen)
-		return IOLM_EINVAL;
-	n = strtol(colon + 1, NULL, 10);
-	if (n < 1 || n > 65535)
-		return IOLM_EINVAL;
-	memcpy(host, p, (size_t)(colon - p));
-	host[colon - p] = '\0';
-	*port = (uint16_t)n;
-	return IOLM_OK;
-}
-
 static int fetch(iolm_httpc *c, const char *path, iolm_buf *out)
 {
 	int status, err = iolm_httpc_request(c, "GET", path, NULL, NULL, 0, &status, out,
@@ -226,7 +210,7 @@ static int fetch_work(node_verifier *v, struct vjob *j, const compute_task *task
 	int err;
 
 	iolm_hex_encode(whex, sizeof whex, j->work, 32);
-	if ((err = parse_endpoint(j->endpoint, host, sizeof host, &port)) ||
+	if ((err = iolm_httpc_parse_url(host, sizeof host, &port, j->endpoint)) ||
 	    (err = iolm_httpc_create(&c, host, port)))
 		goto out;
 	snprintf(path, sizeof path, "/claim/%s", whex);

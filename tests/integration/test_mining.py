@@ -248,6 +248,19 @@ def test_mining(net):
     # 1. an honest miner: verified, accepted, the first best; paid
     k1, a1 = env.new_key("miner1")
     base = free_base_port(4)
+    # ... though not with an endpoint no validator would read: refused before training
+    out0 = os.path.join(net.dir, "run0")
+    m0 = mine(env, k1, task, out0, base, "none",
+              extra=("--endpoint", "http://127.0.0.1:%d/claim" % base))
+    try:
+        rc = m0.wait(timeout=60)
+    finally:
+        m0.kill()
+    with open(out0 + ".log") as f:
+        said = f.read()
+    assert_that(rc != 0 and "the endpoint must be http://HOST:PORT" in said and
+                "committed" not in said, "a malformed --endpoint: exit %s, %s" %
+                (rc, said[-600:]))
     out1 = os.path.join(net.dir, "run1")
     m1 = mine(env, k1, task, out1, base, "none", local_data=False)
     try:

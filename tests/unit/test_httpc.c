@@ -253,6 +253,36 @@ static void test_range_header_reading(void **state)
 	assert_int_equal(s, 77);
 }
 
+static void test_endpoint_urls(void **state)
+{
+	char host[16];
+	uint16_t port = 0;
+	(void)state;
+	assert_int_equal(iolm_httpc_parse_url(host, sizeof host, &port, "http://127.0.0.1:27000"),
+			 IOLM_OK);
+	assert_string_equal(host, "127.0.0.1");
+	assert_int_equal(port, 27000);
+	assert_int_equal(iolm_httpc_parse_url(host, sizeof host, &port, "http://miner.lan:1/"),
+			 IOLM_OK);
+	assert_string_equal(host, "miner.lan");
+	assert_int_equal(port, 1);
+	assert_int_equal(iolm_httpc_parse_url(host, sizeof host, &port, "http://[::1]:65535"),
+			 IOLM_OK);
+	assert_string_equal(host, "::1");
+	assert_int_equal(port, 65535);
+	static const char *bad[] = {
+		"", "http://", "https://a:80", "HTTP://a:80", "a:80", "http://a", "http://:80",
+		"http://a:", "http://a:0", "http://a:65536", "http://a:80x", "http://a: 80",
+		"http://a:+80", "http://a:-1", "http://a:80/claim", "http://a:80//",
+		"http://[::1]", "http://[]:80", "http://[::1:80", "http://a]:80",
+		"http://a-very-long-host-name:80", /* longer than host[16] */
+		"http://a:99999999999999999999999",
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		assert_int_equal(iolm_httpc_parse_url(host, sizeof host, &port, bad[i]),
+				 IOLM_EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -260,6 +290,7 @@ int main(void)
 		cmocka_unit_test(test_server_without_ranges_or_with_a_wrong_one),
 		cmocka_unit_test(test_error_answer_keeps_the_piece_and_cap_drops_it),
 		cmocka_unit_test(test_range_header_reading),
+		cmocka_unit_test(test_endpoint_urls),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
