@@ -343,30 +343,39 @@ static int remove_dir(const char *dir);
 /* The parent's final checkpoint through the node instead: the validators that verified
  * the work keep it in their artifact stores (docs/artifacts.md "Checkpoints"), so the
  * node fetches it from its peers when it lacks it. The file lands in dir/<id hex>/ and
- * moves to p->ckpt once its artifact id checks out. */
+ * moves to p->ckpt once its artifact id checks out. A download the connection cut
+ * leaves its piece there (NAME.part), which the next try resumes; a file that does not
+ * check out is removed, and when it grew from such a piece, fetched once more whole. */
 static int parent_from_node(struct mine *m, struct parent *p, const char *dir)
 {
 	char hex[2 * ART_ID_LEN + 1], sub[MINER_PATH_MAX + 2 * ART_ID_LEN + 2];
 	char got_path[MINER_PATH_MAX + 512];
 	uint8_t got[ART_ID_LEN];
-	int err;
+	struct stat sb;
+	int err, piece;
 	iolm_hex_encode(hex, sizeof hex, p->ckpt_id, ART_ID_LEN);
 	snprintf(sub, sizeof sub, "%s/%s", dir, hex);
-	if ((err = remove_dir(sub))) /* what a stopped fetch left */
-		return err;
-	printf("fetching the parent's checkpoint %.20s... through the node\n", hex);
+	piece = stat(sub, &sb) == 0;
+	printf("fetching the parent's checkpoint %.20s... through the node%s\n", hex,
+	       piece ? " (resuming)" : "");
 	fflush(stdout);
+again:
 	if ((err = miner_rpc_artifact(&m->rpc, p->ckpt_id, dir, got_path, sizeof got_path,
 				      (size_t)COMPUTE_CKPT_MAX)))
-		goto out;
+		return err; /* a piece stays for the next try */
 	if ((err = art_file_id(got, got_path, NULL, ART_KIND_CHECKPOINT)) ||
 	    memcmp(got, p->ckpt_id, ART_ID_LEN) != 0) {
 		err = err ? err : IOLM_EART_CORRUPT;
-		goto out;
+		if (remove_dir(sub))
+			return IOLM_EIO;
+		if (piece) {
+			piece = 0;
+			goto again;
+		}
+		return err;
 	}
 	if (rename(got_path, p->ckpt) != 0)
 		err = IOLM_EIO;
-out:
 	if (remove_dir(sub) && !err)
 		err = IOLM_EIO;
 	if (!err)

@@ -310,6 +310,11 @@ def test_mining(net):
         # 2. a second miner extends it: a breakthrough along the lineage, shared
         k2, a2 = env.new_key("miner2")
         out2 = os.path.join(net.dir, "run2")
+        # a piece an earlier try left, of other bytes: resumed, found wrong, fetched whole
+        piece_dir = os.path.join(out2, "parent-" + w1, ckpt1)
+        os.makedirs(piece_dir)
+        with open(os.path.join(piece_dir, "ckpt-%08d.bin.part" % 20), "wb") as f:
+            f.write(b"\x5a" * 1000)
         env.rpc, rpc0 = "127.0.0.1:%d" % n3.rpc_port, env.rpc
         env.cookie, cookie0 = os.path.join(n3.dir, "rpc.cookie"), env.cookie
         try:
@@ -320,7 +325,9 @@ def test_mining(net):
             w2 = work_id_from_log(net, out2 + ".log", proc=m2)
             with open(out2 + ".log") as f:
                 log2 = f.read()
-            assert_that("the parent's checkpoint from the node" in log2,
+            assert_that("the parent's checkpoint from the node" in log2 and
+                        "through the node (resuming)" in log2 and
+                        not os.path.exists(piece_dir),
                         "miner 2 did not take the parent's checkpoint through its node")
             assert_that(holds(n3) == [True], "node3 does not hold the fetched checkpoint")
             w = wait_work(net, env.n0, w2, ("accepted", "rejected", "slashed"))
