@@ -151,6 +151,15 @@ int art_store_add(art_store *s, uint8_t id[static ART_ID_LEN], art_add_stats *st
  * artifact. Files are written to PATH.tmp and renamed when complete. */
 int art_store_get(art_store *s, const uint8_t id[static ART_ID_LEN], const char *dest) IOLM_WUR;
 
+/* The bytes of one file of artifact id into *out (malloc'd, the caller frees it; not
+ * NUL-terminated) and *len, every chunk verified as by art_store_get: the file at path
+ * in the manifest, or with path NULL the only file of a one-file artifact
+ * (IOLM_EART_FILES for one of several, IOLM_ENOTFOUND for a path it lacks); IOLM_ETOOBIG
+ * for a file of more than cap bytes, before anything is read. *out is NULL on failure.
+ * What compute reads of a data set comes from the store this way. */
+int art_store_read(art_store *s, const uint8_t id[static ART_ID_LEN], const char *path,
+		   uint8_t **out, size_t *len, uint64_t cap) IOLM_WUR;
+
 /* The encoded manifest of artifact id appended to out. IOLM_ENOTFOUND if unknown. */
 int art_store_manifest(art_store *s, iolm_buf *out, const uint8_t id[static ART_ID_LEN]) IOLM_WUR;
 

@@ -7,7 +7,8 @@
  * thread, which writes its chunks to the file and ends the transaction; meanwhile the
  * caller goes on with the next batch, at most GET_BATCHES in flight. A file is closed
  * and renamed only once the writer has written all of it. (The store's environment has
- * MDB_NOTLS, so a read transaction may be ended on another thread than began it.) */
+ * MDB_NOTLS, so a read transaction may be ended on another thread than began it.)
+ * art_store_read runs the same stages with the writer copying into memory. */
 #include "artifacts/art_int.h"
 
 #include <fcntl.h>
@@ -24,6 +25,7 @@
 typedef struct get_batch {
 	MDB_txn *txn;                    /* keeps data valid until written */
 	int fd;
+	uint8_t *dst;                    /* not NULL: copied here instead of written to fd */
 	size_t n;
 	const uint8_t *data[GET_BATCH];
 	size_t len[GET_BATCH];
@@ -66,10 +68,17 @@ static int write_full(int fd, const uint8_t *p, size_t n)
 static int write_batch(void *ctx, void *item, int failed)
 {
 	get_batch *b = item;
+	uint8_t *dst = b->dst;
 	int rc = IOLM_OK;
 	(void)ctx;
-	for (size_t i = 0; i < b->n && !failed && !rc; i++)
-		rc = write_full(b->fd, b->data[i], b->len[i]);
+	for (size_t i = 0; i < b->n && !failed && !rc; i++) {
+		if (dst) {
+			memcpy(dst, b->data[i], b->len[i]);
+			dst += b->len[i];
+		} else {
+			rc = write_full(b->fd, b->data[i], b->len[i]);
+		}
+	}
 	mdb_txn_abort(b->txn);
 	b->txn = NULL;
 	return rc;
@@ -94,9 +103,10 @@ static int make_parents(const char *dest, const char *path)
 	return IOLM_OK;
 }
 
-/* Write one file's chunks [first, first + count) to fd; returns once all are written. */
-static int write_chunks(art_store *s, getter *g, int fd, const Iolm__Manifest *m, size_t first,
-			size_t count)
+/* Write one file's chunks [first, first + count) to fd, or with dst not NULL copy them
+ * there (dst holds the file's size); returns once all are written. */
+static int write_chunks(art_store *s, getter *g, int fd, uint8_t *dst, const Iolm__Manifest *m,
+			size_t first, size_t count)
 {
 	int rc = IOLM_OK;
 	for (size_t done = 0; done < count && !rc;) {
@@ -137,6 +147,9 @@ static int write_chunks(art_store *s, getter *g, int fd, const Iolm__Manifest *m
 			break;
 		}
 		b->fd = fd;
+		b->dst = dst;
+		for (size_t i = 0; dst && i < n; i++)
+			dst += b->len[i];
 		g->pushed = art_stage_push(&g->w, b) + 1;
 		done += n;
 	}
@@ -156,7 +169,7 @@ static int get_file(art_store *s, getter *g, const char *dest, const Iolm__Manif
 		return IOLM_EART_PATH;
 	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644)) < 0)
 		return IOLM_EIO;
-	rc = write_chunks(s, g, fd, m, f->first_chunk, f->n_chunks);
+	rc = write_chunks(s, g, fd, NULL, m, f->first_chunk, f->n_chunks);
 	if (close(fd) && !rc)
 		rc = IOLM_EIO;
 	if (!rc && rename(tmp, path))
@@ -166,27 +179,37 @@ static int get_file(art_store *s, getter *g, const char *dest, const Iolm__Manif
 	return rc;
 }
 
-int art_store_get(art_store *s, const uint8_t id[static ART_ID_LEN], const char *dest)
+/* The manifest of artifact id, decoded (which checks it again) into *m. */
+static int load_manifest(art_store *s, const uint8_t id[static ART_ID_LEN], Iolm__Manifest **m)
 {
 	iolm_buf mb;
-	Iolm__Manifest *m = NULL;
-	getter *g = NULL;
 	uint8_t got[ART_ID_LEN];
 	int rc;
+	*m = NULL;
+	if (!art_id_valid(id))
+		return IOLM_EINVAL;
 	iolm_buf_init(&mb, IOLM_MAX_MANIFEST_BYTES);
-	if (!dest || !art_id_valid(id)) {
+	if (!(rc = art_store_manifest(s, &mb, id)) &&
+	    !(rc = art_manifest_decode(m, got, mb.data, mb.len)) && memcmp(got, id, ART_ID_LEN)) {
+		iolm_codec_free((ProtobufCMessage *)*m);
+		*m = NULL;
+		rc = IOLM_ECORRUPT; /* its id must be the one asked for */
+	}
+	iolm_buf_release(&mb, 0);
+	return rc;
+}
+
+int art_store_get(art_store *s, const uint8_t id[static ART_ID_LEN], const char *dest)
+{
+	Iolm__Manifest *m = NULL;
+	getter *g = NULL;
+	int rc;
+	if (!dest) {
 		rc = IOLM_EINVAL;
 		goto out;
 	}
-	if ((rc = art_store_manifest(s, &mb, id)))
+	if ((rc = load_manifest(s, id, &m)))
 		goto out;
-	/* Decoding checks the manifest again, and its id must be the one asked for. */
-	if ((rc = art_manifest_decode(&m, got, mb.data, mb.len)))
-		goto out;
-	if (memcmp(got, id, ART_ID_LEN)) {
-		rc = IOLM_ECORRUPT;
-		goto out;
-	}
 	if (mkdir(dest, 0755) && errno != EEXIST) {
 		rc = IOLM_EIO;
 		goto out;
@@ -205,6 +228,51 @@ out:
 		IOLM_WARN(ART_MOD, "get failed: %s", iolm_strerror(rc));
 	free(g);
 	iolm_codec_free((ProtobufCMessage *)m);
-	iolm_buf_release(&mb, 0);
+	return rc;
+}
+
+int art_store_read(art_store *s, const uint8_t id[static ART_ID_LEN], const char *path,
+		   uint8_t **out, size_t *len, uint64_t cap)
+{
+	Iolm__Manifest *m = NULL;
+	const Iolm__FileEntry *f = NULL;
+	getter *g = NULL;
+	uint8_t *buf = NULL;
+	int rc;
+	*out = NULL;
+	*len = 0;
+	if ((rc = load_manifest(s, id, &m)))
+		goto out;
+	for (size_t i = 0; i < m->n_files && !f; i++)
+		if (path ? strcmp(m->files[i]->path, path) == 0 : m->n_files == 1)
+			f = m->files[i];
+	if (!f) {
+		rc = path ? IOLM_ENOTFOUND : IOLM_EART_FILES;
+		goto out;
+	}
+	if (f->size > cap || f->size > SIZE_MAX - 1) {
+		rc = IOLM_ETOOBIG;
+		goto out;
+	}
+	if (!(buf = malloc(f->size ? (size_t)f->size : 1)) || !(g = calloc(1, sizeof *g))) {
+		rc = IOLM_ENOMEM;
+		goto out;
+	}
+	if ((rc = art_stage_start(&g->w, write_batch, NULL, g)))
+		goto out;
+	/* The chunks' sizes add up to the file's: the manifest was checked. */
+	rc = write_chunks(s, g, -1, buf, m, f->first_chunk, f->n_chunks);
+	(void)art_stage_stop(&g->w, rc != IOLM_OK);
+out:
+	if (rc && rc != IOLM_ENOTFOUND && rc != IOLM_EART_MISSING)
+		IOLM_WARN(ART_MOD, "read failed: %s", iolm_strerror(rc));
+	if (!rc) {
+		*out = buf;
+		*len = (size_t)f->size;
+	} else {
+		free(buf);
+	}
+	free(g);
+	iolm_codec_free((ProtobufCMessage *)m);
 	return rc;
 }

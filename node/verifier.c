@@ -85,37 +85,9 @@ static void free_kept(struct kept *k)
 
 /* ---- the worker */
 
-static int read_whole(const char *path, uint8_t **out, size_t *len, uint64_t cap)
-{
-	FILE *f = fopen(path, "rb");
-	struct stat st;
-	*out = NULL;
-	*len = 0;
-	if (!f)
-		return errno == ENOENT ? IOLM_ENOTFOUND : IOLM_EIO;
-	if (fstat(fileno(f), &st) || (uint64_t)st.st_size > cap) {
-		fclose(f);
-		return IOLM_ETOOBIG;
-	}
-	*out = malloc((size_t)st.st_size ? (size_t)st.st_size : 1);
-	if (!*out) {
-		fclose(f);
-		return IOLM_ENOMEM;
-	}
-	*len = fread(*out, 1, (size_t)st.st_size, f);
-	int bad = ferror(f) || *len != (size_t)st.st_size;
-	fclose(f);
-	if (bad) {
-		free(*out);
-		*out = NULL;
-		return IOLM_EIO;
-	}
-	return IOLM_OK;
-}
-
-/* Remove what dir holds (names starting with '.' and `keep` excepted): regular files,
- * and with levels > 1 folders of such files too. */
-static void remove_entries(const char *dir, const char *keep, int levels)
+/* Remove what dir holds (names starting with '.' excepted): regular files, and with
+ * levels > 1 folders of such files too. */
+static void remove_entries(const char *dir, int levels)
 {
 	DIR *d = opendir(dir);
 	struct dirent *e;
@@ -123,11 +95,11 @@ static void remove_entries(const char *dir, const char *keep, int levels)
 	if (!d)
 		return;
 	while ((e = readdir(d))) {
-		if (e->d_name[0] == '.' || (keep && strcmp(e->d_name, keep) == 0))
+		if (e->d_name[0] == '.')
 			continue;
 		snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
 		if (levels > 1) {
-			remove_entries(path, NULL, levels - 1);
+			remove_entries(path, levels - 1);
 			if (rmdir(path) == 0)
 				continue;
 		}
@@ -136,56 +108,32 @@ static void remove_entries(const char *dir, const char *keep, int levels)
 	closedir(d);
 }
 
-/* Remove folder dir and the files in it (a work's or a data set's: flat). */
+/* Remove folder dir and the files in it (a work's: flat). */
 static void rm_tree(const char *dir)
 {
-	remove_entries(dir, NULL, 1);
+	remove_entries(dir, 1);
 	rmdir(dir);
 }
 
 /* Remove the work folders a run stopped in the middle of a verification (or of keeping
- * its checkpoint) left in dir; the data sets' cache (dir/data) stays. */
+ * its checkpoint) left in dir, and the data sets' copies earlier versions extracted to
+ * dir/data (they are read from the store now). */
 static void clean_work_dir(const char *dir)
 {
-	remove_entries(dir, "data", 2);
+	remove_entries(dir, 3);
 }
 
-/* The single file of a one-file artifact, extracted once into work_dir/data/<id>/ (by
- * way of <id>.tmp, so a directory there is always whole). IOLM_ENOTFOUND or
- * IOLM_EART_MISSING while the store does not hold it whole. */
+/* The single file of a one-file data set artifact, read from the store with every
+ * chunk verified. IOLM_ENOTFOUND or IOLM_EART_MISSING while the store does not hold it
+ * whole. */
 static int load_dataset(node_verifier *v, const uint8_t id[LEDGER_ARTIFACT_ID_LEN],
 			uint8_t **out, size_t *len)
 {
-	char hex[2 * LEDGER_ARTIFACT_ID_LEN + 1], dir[1400], tmp[1408], path[1700];
-	struct dirent *e;
-	int err;
-	iolm_hex_encode(hex, sizeof hex, id, LEDGER_ARTIFACT_ID_LEN);
-	snprintf(dir, sizeof dir, "%s/data", v->work_dir);
-	mkdir(dir, 0700);
-	snprintf(dir, sizeof dir, "%s/data/%s", v->work_dir, hex);
-	DIR *d = opendir(dir);
-	if (!d) {
-		if (!v->cfg.art)
-			return IOLM_ENOTFOUND;
-		snprintf(tmp, sizeof tmp, "%s.tmp", dir);
-		rm_tree(tmp);
-		if ((err = art_store_get(v->cfg.art, id, tmp))) {
-			rm_tree(tmp);
-			return err;
-		}
-		if (rename(tmp, dir) || !(d = opendir(dir)))
-			return IOLM_EIO;
-	}
-	err = IOLM_ENOTFOUND;
-	while ((e = readdir(d))) {
-		if (e->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-		err = read_whole(path, out, len, DATA_MAX_BYTES);
-		break;
-	}
-	closedir(d);
-	return err;
+	*out = NULL;
+	*len = 0;
+	if (!v->cfg.art)
+		return IOLM_ENOTFOUND;
+	return art_store_read(v->cfg.art, id, NULL, out, len, DATA_MAX_BYTES);
 }
 
 static int fetch(iolm_httpc *c, const char *path, iolm_buf *out)

@@ -13,8 +13,10 @@
  * it is committed; a job whose data sets are not (yet) whole in the store is tried again
  * until shortly before its deadline, and a validator that still lacks them then cannot
  * judge and does not attest. The final checkpoint of a valid work can be kept in the
- * artifact store (keep_checkpoints), so the model outlives its miner's server. Folders a
- * previous run left in work_dir (other than the data sets' cache) are removed at create. */
+ * artifact store (keep_checkpoints), so the model outlives its miner's server. The data
+ * sets are read from the store into memory, chunk by verified chunk (art_store_read):
+ * work_dir holds only the works being verified, and what a previous run left there is
+ * removed at create. */
 #ifndef IOLM_NODE_VERIFIER_H
 #define IOLM_NODE_VERIFIER_H
 

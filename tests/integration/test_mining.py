@@ -211,16 +211,18 @@ def test_mining(net):
     with open(os.path.join(n3.dir, "node.conf"), "a") as f:
         f.write("art_keep_checkpoints = off\n")
     # what a verification stopped by a crash leaves in a validator's scratch folder goes
-    # at start (a checkpoint can be large); the data sets' cache stays
+    # at start (a checkpoint can be large), and so do the data sets' copies that earlier
+    # versions extracted there (the verifier reads them from the store)
     stale = os.path.join(net.nodes[1].dir, "verify", "ab" * 32)
-    cache = os.path.join(net.nodes[1].dir, "verify", "data")
+    cache = os.path.join(net.nodes[1].dir, "verify", "data", "1e20" + "cd" * 32)
     os.makedirs(stale)
     os.makedirs(cache)
-    with open(os.path.join(stale, "ckpt-00000010.bin"), "wb") as f:
-        f.write(bytes(4096))
+    for path in (os.path.join(stale, "ckpt-00000010.bin"), os.path.join(cache, "train.txt")):
+        with open(path, "wb") as f:
+            f.write(bytes(4096))
     net.start_all()
     net.wait("all nodes at height 2", lambda: all(n.height() >= 2 for n in net.nodes), 60)
-    assert_that(not os.path.exists(stale) and os.path.isdir(cache),
+    assert_that(os.listdir(os.path.dirname(stale)) == [],
                 "node1's verify folder after start: %s" %
                 os.listdir(os.path.dirname(stale)))
 

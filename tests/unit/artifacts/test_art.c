@@ -167,6 +167,26 @@ static void roundtrip_bytes(const uint8_t *data, size_t n, uint64_t want_chunks)
 	assert_int_equal(st.chunks, want_chunks);
 	assert_int_equal(art_store_get(s, id, out), IOLM_OK);
 	assert_true(t_same_file(src, got));
+	/* The same bytes into memory, by the file's path or as the only file; a cap below
+	 * the size refuses it whole. */
+	uint8_t *mem = NULL;
+	size_t len = 7;
+	for (int named = 0; named < 2; named++) {
+		assert_int_equal(art_store_read(s, id, named ? "file.bin" : NULL, &mem, &len, n),
+				 IOLM_OK);
+		assert_non_null(mem);
+		assert_int_equal(len, n);
+		if (n)
+			assert_memory_equal(mem, data, n);
+		free(mem);
+	}
+	assert_int_equal(art_store_read(s, id, "other.bin", &mem, &len, n), IOLM_ENOTFOUND);
+	assert_null(mem);
+	if (n) {
+		assert_int_equal(art_store_read(s, id, NULL, &mem, &len, n - 1), IOLM_ETOOBIG);
+		assert_null(mem);
+		assert_int_equal(len, 0);
+	}
 	/* The manifest says what was added. */
 	iolm_buf mb;
 	Iolm__Manifest *m;
@@ -236,7 +256,26 @@ static void test_roundtrip_folder_with_nested_and_empty_files(void **state)
 		snprintf(p, sizeof p, "%s/src/%s", dir, files[i]);
 		snprintf(q, sizeof q, "%s/%s", out, files[i]);
 		assert_true(t_same_file(p, q));
+		/* each file read into memory by its path: the same bytes */
+		uint8_t *mem, *want = malloc(sizes[i] + 1);
+		size_t len;
+		FILE *fp = fopen(p, "rb");
+		assert_non_null(want);
+		assert_non_null(fp);
+		assert_int_equal(fread(want, 1, sizes[i] + 1, fp), sizes[i]);
+		fclose(fp);
+		assert_int_equal(art_store_read(s, id, files[i], &mem, &len, UINT64_MAX), IOLM_OK);
+		assert_int_equal(len, sizes[i]);
+		if (len)
+			assert_memory_equal(mem, want, len);
+		free(mem);
+		free(want);
 	}
+	/* several files: one must be named */
+	uint8_t *none;
+	size_t nlen;
+	assert_int_equal(art_store_read(s, id, NULL, &none, &nlen, UINT64_MAX), IOLM_EART_FILES);
+	assert_null(none);
 	/* Adding the same folder again gives the same id. */
 	uint8_t id2[ART_ID_LEN];
 	snprintf(p, sizeof p, "%s/src", dir);
@@ -678,6 +717,11 @@ static void test_corrupted_chunk_is_detected_on_get(void **state)
 	corrupt_one_chunk(f->store, ids + 2 * ART_ID_LEN);
 	f->s = t_open(f->store);
 	assert_int_equal(art_store_get(f->s, id, f->out), IOLM_EART_CORRUPT);
+	uint8_t *mem;
+	size_t len;
+	assert_int_equal(art_store_read(f->s, id, NULL, &mem, &len, UINT64_MAX),
+			 IOLM_EART_CORRUPT);
+	assert_null(mem);
 	/* Nothing half-written is left under the final name or the temporary one. */
 	snprintf(outfile, sizeof outfile, "%s/a.bin", f->out);
 	assert_int_not_equal(stat(outfile, &sb), 0);
@@ -711,6 +755,16 @@ static void test_manifest_then_chunks_like_a_transfer(void **state)
 	assert_int_equal(art_store_put_manifest(d, id2, mb.data, mb.len, 1), IOLM_OK);
 	assert_memory_equal(id, id2, ART_ID_LEN);
 	assert_int_equal(art_store_get(d, id, f->out), IOLM_EART_MISSING);
+	uint8_t *mem;
+	size_t len;
+	assert_int_equal(art_store_read(d, id, NULL, &mem, &len, UINT64_MAX), IOLM_EART_MISSING);
+	assert_null(mem);
+	miss[0] = ART_ID_PREFIX0;
+	miss[1] = ART_ID_PREFIX1;
+	memset(miss + 2, 0x77, ART_ID_LEN - 2); /* an artifact nobody added */
+	assert_int_equal(art_store_read(d, miss, NULL, &mem, &len, UINT64_MAX), IOLM_ENOTFOUND);
+	miss[0] = 0;
+	assert_int_equal(art_store_read(d, miss, NULL, &mem, &len, UINT64_MAX), IOLM_EINVAL);
 	assert_int_equal(art_store_missing(d, miss, 128, &n, &total, id), IOLM_OK);
 	assert_int_equal(n, nc);
 	assert_int_equal(total, nc);
