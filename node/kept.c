@@ -22,10 +22,18 @@ struct entry {
 	uint8_t ckpt[ART_ID_LEN];
 };
 
+/* a data set fetched for a task, kept (pinned) until the task is closed */
+struct dentry {
+	uint8_t task[32];
+	uint8_t data[ART_ID_LEN];
+	uint64_t deadline;           /* the task's deadline height; 0: none, kept for good */
+};
+
 enum op_kind { OP_PIN, OP_UNPIN, OP_RELEASE /* unpin, then remove */ };
 
 struct op {
 	enum op_kind kind;
+	int data;                    /* a data set's, not a checkpoint's */
 	uint8_t ckpt[ART_ID_LEN];
 };
 
@@ -35,6 +43,8 @@ struct node_kept {
 	art_store *s;
 	struct entry *pending, *best;  /* pending: oldest first */
 	size_t n_pending, n_best, cap_best;
+	struct dentry *data;
+	size_t n_data, cap_data;
 	/* the store's thread: ops in order */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
@@ -42,7 +52,7 @@ struct node_kept {
 	int started, stopping;
 	struct op *ops;
 	size_t n_ops, cap_ops;
-	uint64_t removed;
+	uint64_t removed, data_removed;
 };
 
 /* ---------------------------------------------------------------- the store's thread */
@@ -50,18 +60,18 @@ struct node_kept {
 static void run_op(node_kept *k, const struct op *o)
 {
 	char hex[2 * ART_ID_LEN + 1];
+	const char *what = o->data ? "data set" : "checkpoint";
 	art_gc_stats gs;
 	int err = IOLM_OK;
 	iolm_hex_encode(hex, sizeof hex, o->ckpt, ART_ID_LEN);
 	if (o->kind == OP_PIN) {
 		if ((err = art_store_pin(k->s, o->ckpt)))
-			IOLM_WARN(MOD, "cannot pin checkpoint %.20s: %s", hex, iolm_strerror(err));
+			IOLM_WARN(MOD, "cannot pin %s %.20s: %s", what, hex, iolm_strerror(err));
 		return;
 	}
 	if ((err = art_store_unpin(k->s, o->ckpt))) {
 		if (err != IOLM_ENOTFOUND)
-			IOLM_WARN(MOD, "cannot unpin checkpoint %.20s: %s", hex,
-				  iolm_strerror(err));
+			IOLM_WARN(MOD, "cannot unpin %s %.20s: %s", what, hex, iolm_strerror(err));
 		return;
 	}
 	if (o->kind == OP_UNPIN)
@@ -69,12 +79,12 @@ static void run_op(node_kept *k, const struct op *o)
 	err = art_store_remove(k->s, o->ckpt, &gs);
 	if (!err) {
 		pthread_mutex_lock(&k->mu);
-		k->removed++;
+		(*(o->data ? &k->data_removed : &k->removed))++;
 		pthread_mutex_unlock(&k->mu);
-		IOLM_INFO(MOD, "removed checkpoint %.20s: %llu chunks, %llu bytes freed", hex,
+		IOLM_INFO(MOD, "removed %s %.20s: %llu chunks, %llu bytes freed", what, hex,
 			  (unsigned long long)gs.chunks_freed, (unsigned long long)gs.bytes_freed);
 	} else if (err != IOLM_ENOTFOUND) {
-		IOLM_WARN(MOD, "cannot remove checkpoint %.20s: %s", hex, iolm_strerror(err));
+		IOLM_WARN(MOD, "cannot remove %s %.20s: %s", what, hex, iolm_strerror(err));
 	}
 }
 
@@ -112,19 +122,25 @@ static int reserve(void **p, size_t *cap, size_t n, size_t size)
 	return IOLM_OK;
 }
 
-static void queue(node_kept *k, enum op_kind kind, const uint8_t ckpt[ART_ID_LEN])
+static void queue_op(node_kept *k, enum op_kind kind, int data, const uint8_t id[ART_ID_LEN])
 {
 	pthread_mutex_lock(&k->mu);
 	if (reserve((void **)&k->ops, &k->cap_ops, k->n_ops, sizeof *k->ops)) {
 		pthread_mutex_unlock(&k->mu);
-		IOLM_WARN(MOD, "out of memory: a checkpoint pin or removal is skipped");
+		IOLM_WARN(MOD, "out of memory: a pin or removal is skipped");
 		return;
 	}
 	k->ops[k->n_ops].kind = kind;
-	memcpy(k->ops[k->n_ops].ckpt, ckpt, ART_ID_LEN);
+	k->ops[k->n_ops].data = data;
+	memcpy(k->ops[k->n_ops].ckpt, id, ART_ID_LEN);
 	k->n_ops++;
 	pthread_cond_signal(&k->cv);
 	pthread_mutex_unlock(&k->mu);
+}
+
+static void queue(node_kept *k, enum op_kind kind, const uint8_t ckpt[ART_ID_LEN])
+{
+	queue_op(k, kind, 0, ckpt);
 }
 
 /* ---------------------------------------------------------------- the file */
@@ -143,6 +159,11 @@ static int save(node_kept *k)
 		iolm_hex_encode(a, sizeof a, e->id, 32);
 		iolm_hex_encode(b, sizeof b, e->ckpt, ART_ID_LEN);
 		fprintf(f, "%s %s %s\n", i < k->n_best ? "best" : "pending", a, b);
+	}
+	for (size_t i = 0; i < k->n_data; i++) {
+		iolm_hex_encode(a, sizeof a, k->data[i].task, 32);
+		iolm_hex_encode(b, sizeof b, k->data[i].data, ART_ID_LEN);
+		fprintf(f, "data %s %s %llu\n", a, b, (unsigned long long)k->data[i].deadline);
 	}
 	int bad = fflush(f) != 0 || fsync(fileno(f)) != 0;
 	if (fclose(f) != 0 || bad || rename(tmp, k->path) != 0) {
@@ -168,12 +189,29 @@ static int push_best(node_kept *k, const struct entry *e)
 	return IOLM_OK;
 }
 
+static int push_data(node_kept *k, const struct dentry *d)
+{
+	if (reserve((void **)&k->data, &k->cap_data, k->n_data, sizeof *k->data))
+		return IOLM_ENOMEM;
+	k->data[k->n_data++] = *d;
+	return IOLM_OK;
+}
+
 /* One line of the file into the lists. */
 static int load_line(node_kept *k, const char *line)
 {
-	char kind[16], a[80], b[80];
+	char kind[16], a[80], b[80], extra[2];
+	unsigned long long deadline;
 	struct entry e;
-	if (sscanf(line, "%15s %79s %79s", kind, a, b) != 3 ||
+	struct dentry d;
+	if (sscanf(line, "data %79s %79s %llu %1s", a, b, &deadline, extra) == 3) {
+		if (iolm_hex_decode_exact(d.task, 32, a) ||
+		    iolm_hex_decode_exact(d.data, ART_ID_LEN, b))
+			return IOLM_EDECODE;
+		d.deadline = deadline;
+		return push_data(k, &d);
+	}
+	if (sscanf(line, "%15s %79s %79s %1s", kind, a, b, extra) != 3 ||
 	    iolm_hex_decode_exact(e.id, 32, a) || iolm_hex_decode_exact(e.ckpt, ART_ID_LEN, b))
 		return IOLM_EDECODE;
 	if (strcmp(kind, "best") == 0)
@@ -202,10 +240,10 @@ static int load(node_kept *k)
 	if (err == IOLM_EIO || err == IOLM_ENOMEM)
 		return err;
 	if (err) {
-		k->n_pending = k->n_best = 0;
+		k->n_pending = k->n_best = k->n_data = 0;
 		IOLM_WARN(MOD, "%s:%u is not a line this version writes: starting an empty list; "
-			       "the checkpoints it named stay in the store, pinned (unpin them "
-			       "through the RPC)", k->path, no);
+			       "the checkpoints and data sets it named stay in the store, pinned "
+			       "(unpin them through the RPC)", k->path, no);
 	}
 	return IOLM_OK;
 }
@@ -315,9 +353,93 @@ static int settle(node_kept *k)
 	return changed;
 }
 
+/* Whether data set entry d names id (skip: an entry not to count). */
+static int data_named(const node_kept *k, const uint8_t id[ART_ID_LEN], const struct dentry *skip)
+{
+	for (size_t i = 0; i < k->n_data; i++)
+		if (&k->data[i] != skip && !memcmp(k->data[i].data, id, ART_ID_LEN))
+			return 1;
+	return 0;
+}
+
+/* The time of the block at height h into *t. */
+static int block_time(node_kept *k, uint64_t h, uint64_t *t)
+{
+	Iolm__Block *b = NULL;
+	Iolm__BlockHeader *hdr = NULL;
+	iolm_buf buf;
+	int err;
+	iolm_buf_init(&buf, IOLM_MAX_BLOCK_BYTES);
+	if (!(err = ledger_get_block(k->l, h, &buf)) &&
+	    !(err = iolm_decode_block(&b, buf.data, buf.len, IOLM_MAX_BLOCK_BYTES)) &&
+	    !(err = iolm_decode_block_header(&hdr, b->header.data, b->header.len, 4096)))
+		*t = hdr->time_ms;
+	if (hdr)
+		iolm_codec_free(&hdr->base);
+	if (b)
+		iolm_codec_free(&b->base);
+	iolm_buf_release(&buf, 0);
+	return err;
+}
+
+/* Whether a task with this deadline height is closed at head h: no work can be
+ * committed for it any more (past the deadline), and every one committed is decided
+ * (the chain rejects a work pending for longer than attest_timeout_ms of block time, so
+ * all are once the head's time is that far past the deadline block's). 0 while that
+ * cannot be read: asked again at the next commit. */
+static int task_closed(node_kept *k, uint64_t deadline, const ledger_head *h)
+{
+	uint64_t t = 0;
+	if (!deadline || h->height <= deadline || block_time(k, deadline, &t))
+		return 0;
+	uint64_t timeout = ledger_genesis_params(ledger_get_genesis(k->l))->attest_timeout_ms;
+	return h->time_ms > t && h->time_ms - t > timeout;
+}
+
+/* Release the data sets of closed tasks that no open one names; 1 when the list
+ * changed. */
+static int settle_data(node_kept *k)
+{
+	ledger_head h;
+	struct dentry *gone;
+	size_t j = 0, n_gone = 0;
+	if (ledger_get_head(k->l, &h))
+		return 0;
+	if (!(gone = malloc(k->n_data * sizeof *gone)))
+		return 0;
+	for (size_t i = 0; i < k->n_data; i++) {
+		if (task_closed(k, k->data[i].deadline, &h))
+			gone[n_gone++] = k->data[i];
+		else
+			k->data[j++] = k->data[i];
+	}
+	k->n_data = j;
+	for (size_t i = 0; i < n_gone; i++) {
+		char thex[65], dhex[2 * ART_ID_LEN + 1];
+		int later = 0; /* the same data set released again further on */
+		for (size_t m = i + 1; m < n_gone && !later; m++)
+			later = !memcmp(gone[m].data, gone[i].data, ART_ID_LEN);
+		iolm_hex_encode(thex, sizeof thex, gone[i].task, 32);
+		iolm_hex_encode(dhex, sizeof dhex, gone[i].data, ART_ID_LEN);
+		IOLM_INFO(MOD, "task %.16s is closed (deadline height %llu passed, every work "
+			       "decided): data set %.20s %s", thex,
+			  (unsigned long long)gone[i].deadline, dhex,
+			  data_named(k, gone[i].data, NULL) ? "stays, for an open task" : "released");
+		if (!later && !data_named(k, gone[i].data, NULL))
+			queue_op(k, OP_RELEASE, 1, gone[i].data);
+	}
+	free(gone);
+	return n_gone > 0;
+}
+
 void node_kept_settle(node_kept *k)
 {
-	if (k && k->n_pending && settle(k))
+	if (!k)
+		return;
+	int changed = k->n_pending && settle(k);
+	if (k->n_data && settle_data(k))
+		changed = 1;
+	if (changed)
 		save_or_warn(k);
 }
 
@@ -342,6 +464,28 @@ void node_kept_add(node_kept *k, const uint8_t work[static 32],
 	save_or_warn(k);
 }
 
+void node_kept_data(node_kept *k, const uint8_t task[static 32],
+		    const uint8_t data[static ART_ID_LEN], uint64_t deadline, int fetching)
+{
+	struct dentry d;
+	if (!k)
+		return;
+	for (size_t i = 0; i < k->n_data; i++)
+		if (!memcmp(k->data[i].task, task, 32) && !memcmp(k->data[i].data, data, ART_ID_LEN))
+			return; /* asked again, by a work commit */
+	if (!fetching && !data_named(k, data, NULL))
+		return; /* held before anything fetched it here: not ours to release */
+	memcpy(d.task, task, 32);
+	memcpy(d.data, data, ART_ID_LEN);
+	d.deadline = deadline;
+	if (push_data(k, &d)) {
+		IOLM_WARN(MOD, "out of memory: a data set is kept for good");
+		return;
+	}
+	settle_data(k);
+	save_or_warn(k);
+}
+
 void node_kept_get_stats(node_kept *k, node_kept_stats *out)
 {
 	memset(out, 0, sizeof *out);
@@ -349,8 +493,10 @@ void node_kept_get_stats(node_kept *k, node_kept_stats *out)
 		return;
 	out->pending = k->n_pending;
 	out->best = k->n_best;
+	out->data = k->n_data;
 	pthread_mutex_lock(&k->mu);
 	out->removed = k->removed;
+	out->data_removed = k->data_removed;
 	pthread_mutex_unlock(&k->mu);
 }
 
@@ -400,6 +546,7 @@ void node_kept_close(node_kept *k)
 	free(k->ops);
 	free(k->pending);
 	free(k->best);
+	free(k->data);
 	free(k->path);
 	free(k);
 }

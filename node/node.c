@@ -585,6 +585,12 @@ static void write_metrics(void *ctx, iolm_buf *out)
 		"were decided (or replaced as best).\n"
 		"# TYPE iolm_checkpoints_removed_total counter\n"
 		"iolm_checkpoints_removed_total %llu\n"
+		"# HELP iolm_task_data_kept Data sets fetched for tasks and kept (pinned) while "
+		"the tasks are open, one per task naming each.\n"
+		"# TYPE iolm_task_data_kept gauge\niolm_task_data_kept %zu\n"
+		"# HELP iolm_task_data_removed_total Data sets removed once every task that "
+		"named them was closed.\n"
+		"# TYPE iolm_task_data_removed_total counter\niolm_task_data_removed_total %llu\n"
 		"# HELP iolm_artifact_bytes Bytes of artifact chunks stored.\n"
 		"# TYPE iolm_artifact_bytes gauge\niolm_artifact_bytes %llu\n"
 		"# HELP iolm_artifacts Artifacts stored.\n"
@@ -597,7 +603,8 @@ static void write_metrics(void *ctx, iolm_buf *out)
 		"iolm_artifact_unreferenced_chunks %llu\n",
 		vs.waiting, vs.queued, (unsigned long long)vs.valid, (unsigned long long)vs.invalid,
 		(unsigned long long)vs.unavailable, vs.cpu_s, (unsigned long long)vs.kept,
-		ks.pending, ks.best, (unsigned long long)ks.removed,
+		ks.pending, ks.best, (unsigned long long)ks.removed, ks.data,
+		(unsigned long long)ks.data_removed,
 		(unsigned long long)as.bytes,
 		(unsigned long long)as.artifacts, (unsigned long long)as.pinned,
 		(unsigned long long)as.unreferenced);
@@ -669,9 +676,11 @@ static void write_metrics(void *ctx, iolm_buf *out)
 
 /* A verdict from the verifier: sign it as an attest transaction and submit it like
  * any other (mempool, then gossip). */
-/* The verifier saw a task naming data set id: fetch it from the peers unless the store
- * holds it whole (a fetch already under way is left as it is). */
-static void need_data(void *ctx, const uint8_t id[static LEDGER_ARTIFACT_ID_LEN])
+/* The verifier saw a task naming data set id: fetch it from the peers, pinned, unless
+ * the store holds it whole (a fetch already under way is left as it is); node/kept.c
+ * keeps it until the task is closed. */
+static void need_data(void *ctx, const uint8_t task[static 32],
+		      const uint8_t id[static LEDGER_ARTIFACT_ID_LEN], uint64_t deadline)
 {
 	struct node *n = ctx;
 	char hex[2 * LEDGER_ARTIFACT_ID_LEN + 1];
@@ -679,13 +688,17 @@ static void need_data(void *ctx, const uint8_t id[static LEDGER_ARTIFACT_ID_LEN]
 	int err;
 	if (!n->artnet || !n->art)
 		return;
-	if (art_store_missing(n->art, NULL, 0, &listed, &missing, id) == IOLM_OK && missing == 0)
+	if (art_store_missing(n->art, NULL, 0, &listed, &missing, id) == IOLM_OK && missing == 0) {
+		node_kept_data(n->kept, task, id, deadline, 0);
 		return;
+	}
 	iolm_hex_encode(hex, sizeof hex, id, LEDGER_ARTIFACT_ID_LEN);
-	if ((err = node_art_net_fetch(n->artnet, id)))
+	if ((err = node_art_net_fetch(n->artnet, id))) {
 		IOLM_WARN(MOD, "cannot fetch data set %.16s: %s", hex, iolm_strerror(err));
-	else
-		IOLM_INFO(MOD, "fetching data set %.16s from the peers", hex);
+		return;
+	}
+	IOLM_INFO(MOD, "fetching data set %.16s from the peers", hex);
+	node_kept_data(n->kept, task, id, deadline, 1);
 }
 
 static void on_verdict(void *ctx, const uint8_t work[static 32], int valid, uint64_t eval_loss,
@@ -786,9 +799,17 @@ static int open_consensus(struct node *n)
 		vc.work_dir = path;
 		if ((err = node_verifier_create(&n->verifier, n->base, &vc)))
 			goto out;
-		snprintf(path, sizeof path, "%s/kept-checkpoints", n->cfg->dir);
-		if (n->cfg->art_keep_checkpoints &&
-		    (err = node_kept_open(&n->kept, path, n->l, n->art)))
+		/* What a validator keeps for the chain: checkpoints and task data sets (the
+		 * file had the first name while it listed only checkpoints). */
+		char old[sizeof path];
+		snprintf(old, sizeof old, "%s/kept-checkpoints", n->cfg->dir);
+		snprintf(path, sizeof path, "%s/kept", n->cfg->dir);
+		if (access(path, F_OK) != 0 && access(old, F_OK) == 0 && rename(old, path) != 0) {
+			IOLM_ERROR(MOD, "cannot rename %s to %s", old, path);
+			err = IOLM_EIO;
+			goto out;
+		}
+		if (n->art && (err = node_kept_open(&n->kept, path, n->l, n->art)))
 			goto out;
 	}
 	snprintf(path, sizeof path, "%s/cons.wal", n->cfg->dir);

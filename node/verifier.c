@@ -520,13 +520,14 @@ void node_verifier_destroy(node_verifier *v)
 	free(v);
 }
 
-/* need_data for both data sets of TaskCreate t. */
-static void need_task_data(node_verifier *v, const Iolm__TaskCreate *t)
+/* need_data for both data sets of task, created by TaskCreate t. */
+static void need_task_data(node_verifier *v, const uint8_t task[static 32],
+			   const Iolm__TaskCreate *t)
 {
 	if (t->dataset_id.len == LEDGER_ARTIFACT_ID_LEN)
-		v->cfg.need_data(v->cfg.ctx, t->dataset_id.data);
+		v->cfg.need_data(v->cfg.ctx, task, t->dataset_id.data, t->deadline_height);
 	if (t->eval_id.len == LEDGER_ARTIFACT_ID_LEN)
-		v->cfg.need_data(v->cfg.ctx, t->eval_id.data);
+		v->cfg.need_data(v->cfg.ctx, task, t->eval_id.data, t->deadline_height);
 }
 
 /* need_data for the data sets of the task with this id, as the ledger records it. */
@@ -534,7 +535,7 @@ static void need_task_data_by_id(node_verifier *v, const uint8_t task[static 32]
 {
 	Iolm__TaskCreate *tc = NULL;
 	if (task_create_get(v, task, &tc) == IOLM_OK)
-		need_task_data(v, tc);
+		need_task_data(v, task, tc);
 	if (tc)
 		iolm_codec_free(&tc->base);
 }
@@ -577,7 +578,7 @@ void node_verifier_on_commit(node_verifier *v, uint64_t height, const uint8_t bl
 		if (ledger_tx_decode(&tx, ledger_genesis_chain_id(g), b->txs[i].data, b->txs[i].len))
 			continue;
 		if (tx.body->kind_case == IOLM__TX_BODY__KIND_TASK_CREATE && v->cfg.need_data)
-			need_task_data(v, tx.body->task_create);
+			need_task_data(v, tx.id, tx.body->task_create);
 		if (tx.body->kind_case == IOLM__TX_BODY__KIND_WORK_COMMIT && v->cfg.need_data &&
 		    tx.body->work_commit->task_id.len == 32)
 			need_task_data_by_id(v, tx.body->work_commit->task_id.data);

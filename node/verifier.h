@@ -43,9 +43,11 @@ typedef struct node_verifier_config {
 	art_store *art;              /* the task data sets */
 	unsigned threads;            /* CPU threads for re-execution (>= 1) */
 	node_verifier_done_fn done;
-	/* Optional, on the loop thread: a task names data set id, which the node should
-	 * have whole (the node fetches it from its peers when it does not). */
-	void (*need_data)(void *ctx, const uint8_t id[static LEDGER_ARTIFACT_ID_LEN]);
+	/* Optional, on the loop thread: task (whose deadline height is deadline, 0 for
+	 * none) names data set id, which the node should have whole (the node fetches it
+	 * from its peers when it does not). */
+	void (*need_data)(void *ctx, const uint8_t task[static 32],
+			  const uint8_t id[static LEDGER_ARTIFACT_ID_LEN], uint64_t deadline);
 	/* With art and keep_checkpoints set, the final checkpoint of a work found valid is
 	 * added to the store (pinned, kind checkpoint) after its verdict is delivered; then
 	 * kept (optional) is called on the loop thread with the work and the artifact id (the

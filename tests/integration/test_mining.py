@@ -220,11 +220,18 @@ def test_mining(net):
     for path in (os.path.join(stale, "ckpt-00000010.bin"), os.path.join(cache, "train.txt")):
         with open(path, "wb") as f:
             f.write(bytes(4096))
+    # the list of what a validator keeps had another name in earlier versions: taken over
+    legacy = os.path.join(net.nodes[2].dir, "kept-checkpoints")
+    with open(legacy, "w") as f:
+        f.write("iolm-kept 1\n")
     net.start_all()
     net.wait("all nodes at height 2", lambda: all(n.height() >= 2 for n in net.nodes), 60)
     assert_that(os.listdir(os.path.dirname(stale)) == [],
                 "node1's verify folder after start: %s" %
                 os.listdir(os.path.dirname(stale)))
+    assert_that(not os.path.exists(legacy) and
+                os.path.exists(os.path.join(net.nodes[2].dir, "kept")),
+                "node2's kept-checkpoints not renamed kept")
 
     phase("network up")
     # the data sets, in node0's artifact store only: the other validators fetch them over
@@ -469,9 +476,11 @@ def test_mining(net):
     phase("--keep-runs 1: the first run deleted")
     # the validators keep one checkpoint for the task, its best model's, pinned: the
     # first work's was released when the second beat it, miner 3's (never the best)
-    # removed once decided; what they hold is listed in kept-checkpoints for a restart
+    # removed once decided; what they hold is listed in DIR/kept for a restart, with the
+    # data sets they fetched for the task (node0 had them added: not its list's)
     best = env.n0.get("/task/" + task)["best_work"]
     best_ckpt = env.n0.get("/work/" + best)["commit"]["checkpoint_id"]
+    task_data = sorted("data %s %s 0" % (task, a) for a in (ds, ev))  # no deadline
 
     def checkpoints(node):
         return [(a["id"], a["pinned"]) for a in node.get("/artifacts")["artifacts"]
@@ -479,18 +488,22 @@ def test_mining(net):
     for n in net.nodes[:3]:
         net.wait("node%d holding the best model's checkpoint alone" % n.index,
                  lambda n=n: checkpoints(n) == [(best_ckpt, True)], 30)
-        with open(os.path.join(n.dir, "kept-checkpoints")) as f:
+        with open(os.path.join(n.dir, "kept")) as f:
             kept = f.read().split("\n")
         assert_that(kept[0] == "iolm-kept 1" and
                     "best %s %s" % (task, best_ckpt) in kept and
-                    not any(line.startswith("pending") for line in kept),
-                    "node%d kept-checkpoints: %s" % (n.index, kept))
+                    not any(line.startswith("pending") for line in kept) and
+                    sorted(l for l in kept if l.startswith("data ")) ==
+                    ([] if n.index == 0 else task_data),
+                    "node%d kept: %s" % (n.index, kept))
         removed = [line for line in n.get_text("/metrics").splitlines()
                    if line.startswith("iolm_checkpoints_removed_total ")]
         assert_that(removed and float(removed[0].split()[1]) >= 3,
                     "node%d removed checkpoints: %s" % (n.index, removed))
-    assert_that(not os.path.exists(os.path.join(n3.dir, "kept-checkpoints")),
-                "node3 keeps a list with art_keep_checkpoints off")
+    with open(os.path.join(n3.dir, "kept")) as f:
+        kept = [line for line in f.read().split("\n")[1:] if line]
+    assert_that(sorted(kept) == task_data,
+                "node3 (art_keep_checkpoints off) lists more than the data sets: %s" % kept)
     phase("validators hold the best model's checkpoint only")
     final = 0
     for n in net.nodes:

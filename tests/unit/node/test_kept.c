@@ -3,7 +3,8 @@
  * model stays pinned and the one it replaces is removed, those of works decided
  * otherwise are removed unless another entry names them, and the list
  * survives a close and reopen (decisions made meanwhile are settled at open); a damaged
- * list file is replaced without touching the store. */
+ * list file is replaced without touching the store. The data sets fetched for a task
+ * are removed once it is closed, unless an open task names them. */
 #include "../artifacts/art_test_util.h"
 #include "../ledger/mining_fixture.h"
 
@@ -46,6 +47,21 @@ static void stats(node_kept *k, size_t pending, size_t best)
 	assert_int_equal(st.best, best);
 }
 
+/* The list file holds one line: kind, T.task, id, then tail. */
+static void list_is(const char *kind, const uint8_t id[ART_ID_LEN], const char *tail)
+{
+	char want[300], a[65], b[2 * ART_ID_LEN + 1], text[1024] = "";
+	FILE *f = fopen(T.list, "r");
+	assert_non_null(f);
+	size_t n = fread(text, 1, sizeof text - 1, f);
+	fclose(f);
+	text[n] = '\0';
+	iolm_hex_encode(a, sizeof a, T.task, 32);
+	iolm_hex_encode(b, sizeof b, id, ART_ID_LEN);
+	snprintf(want, sizeof want, "iolm-kept 1\n%s %s %s%s\n", kind, a, b, tail);
+	assert_string_equal(text, want);
+}
+
 /* Decide work w by a quorum's attestations in a new block, the list closed meanwhile;
  * reopen it (settled at open) and close it again, nothing left pending. */
 static void decide_while_closed(const uint8_t w[32], int valid, uint64_t loss)
@@ -57,6 +73,9 @@ static void decide_while_closed(const uint8_t w[32], int valid, uint64_t loss)
 	stats(k, 0, 1);
 	node_kept_close(k);
 }
+
+/* The chain's attest_timeout_ms for the next setup: NULL for the default (120 s). */
+static const char *params;
 
 static int setup(void **state)
 {
@@ -75,12 +94,20 @@ static int setup(void **state)
 		/* pinned, as the verifier adds them */
 		assert_int_equal(art_store_add(T.s, T.ck[i], NULL, f, &pin), IOLM_OK);
 	}
-	mfx_init(&T.m, NULL);
+	mfx_init(&T.m, params);
 	mfx_fund_validators(&T.m, 7, 100000);
 	mfx_task_init(&t, 1000000);
 	mfx_sign(&T.m, 0, &t.b, T.task);
 	mfx_block(&T.m);
 	return 0;
+}
+
+static int setup_short_timeout(void **state)
+{
+	params = ", \"attest_timeout_ms\": 3000";
+	int rc = setup(state);
+	params = NULL;
+	return rc;
 }
 
 static int teardown(void **state)
@@ -154,16 +181,7 @@ static void test_best_pinned_others_removed_across_a_restart(void **state)
 	assert_int_equal(held(T.ck[B]), 1);
 
 	/* the file says so */
-	char want[300], a[65], b[2 * ART_ID_LEN + 1], text[1024] = "";
-	FILE *f = fopen(T.list, "r");
-	assert_non_null(f);
-	size_t n = fread(text, 1, sizeof text - 1, f);
-	fclose(f);
-	text[n] = '\0';
-	iolm_hex_encode(a, sizeof a, T.task, 32);
-	iolm_hex_encode(b, sizeof b, T.ck[B], ART_ID_LEN);
-	snprintf(want, sizeof want, "iolm-kept 1\nbest %s %s\n", a, b);
-	assert_string_equal(text, want);
+	list_is("best", T.ck[B], "");
 }
 
 static void test_damaged_list_is_replaced_and_the_store_left_alone(void **state)
@@ -175,6 +193,7 @@ static void test_damaged_list_is_replaced_and_the_store_left_alone(void **state)
 		"not a list\n",
 		"iolm-kept 1\nbest 00 11\n",
 		"iolm-kept 1\nsoon aa\n",
+		"iolm-kept 1\ndata 00 11 5\n",
 		"iolm-kept 2\n",
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -195,6 +214,67 @@ static void test_damaged_list_is_replaced_and_the_store_left_alone(void **state)
 	assert_int_equal(rmdir(T.list), 0);
 }
 
+static void data_stats(node_kept *k, size_t data)
+{
+	node_kept_stats st;
+	node_kept_get_stats(k, &st);
+	assert_int_equal(st.data, data);
+}
+
+static uint64_t head_height(void)
+{
+	ledger_head h;
+	assert_int_equal(ledger_get_head(T.m.f.l, &h), IOLM_OK);
+	return h.height;
+}
+
+static void test_data_sets_released_when_their_tasks_close(void **state)
+{
+	enum { X, Y, Z, W };
+	uint8_t t2[32], t3[32];
+	node_kept *k;
+	(void)state;
+	memset(t2, 0x22, sizeof t2);
+	memset(t3, 0x33, sizeof t3);
+	/* blocks come 1 s apart; works may stay pending 3 s */
+	uint64_t d2 = head_height() + 2, d3 = d2 + 6;
+	assert_int_equal(node_kept_open(&k, T.list, T.m.f.l, T.s), IOLM_OK);
+	node_kept_data(k, t2, T.ck[X], d2, 1);  /* fetched for task 2 */
+	node_kept_data(k, t2, T.ck[Y], d2, 1);  /* ... and for task 3 too */
+	node_kept_data(k, t3, T.ck[Y], d3, 0);
+	node_kept_data(k, t2, T.ck[Y], d2, 1);  /* asked again: listed once */
+	node_kept_data(k, T.task, T.ck[Z], 0, 1); /* a task without a deadline */
+	node_kept_data(k, t2, T.ck[W], d2, 0);  /* held before: an operator's, not listed */
+	data_stats(k, 4);
+	/* past task 2's deadline, but a work committed at it may still be pending */
+	while (head_height() <= d2 + 2) {
+		mfx_block(&T.m);
+		node_kept_settle(k);
+	}
+	data_stats(k, 4);
+	/* three seconds of block time later: every work of task 2 decided, it is closed; X
+	 * goes, Y stays for task 3 */
+	for (int i = 0; i < 2; i++) {
+		mfx_block(&T.m);
+		node_kept_settle(k);
+	}
+	data_stats(k, 2);
+	node_kept_close(k);
+	assert_int_equal(held(T.ck[X]), -1);
+	assert_int_equal(held(T.ck[Y]), 1);
+	/* the list came back from the file; task 3 closes while the node is down: settled
+	 * at open */
+	while (head_height() <= d3 + 4)
+		mfx_block(&T.m);
+	assert_int_equal(node_kept_open(&k, T.list, T.m.f.l, T.s), IOLM_OK);
+	data_stats(k, 1);
+	node_kept_close(k);
+	assert_int_equal(held(T.ck[Y]), -1);
+	assert_int_equal(held(T.ck[Z]), 1);
+	assert_int_equal(held(T.ck[W]), 1);
+	list_is("data", T.ck[Z], " 0");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -202,6 +282,8 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_damaged_list_is_replaced_and_the_store_left_alone, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_data_sets_released_when_their_tasks_close,
+						setup_short_timeout, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
