@@ -27,6 +27,7 @@ struct dentry {
 	uint8_t task[32];
 	uint8_t data[ART_ID_LEN];
 	uint64_t deadline;           /* the task's deadline height; 0: none, kept for good */
+	uint64_t deadline_ms;        /* its block's time, once read (0: not yet) */
 };
 
 enum op_kind { OP_PIN, OP_UNPIN, OP_RELEASE /* unpin, then remove */ };
@@ -209,6 +210,7 @@ static int load_line(node_kept *k, const char *line)
 		    iolm_hex_decode_exact(d.data, ART_ID_LEN, b))
 			return IOLM_EDECODE;
 		d.deadline = deadline;
+		d.deadline_ms = 0;
 		return push_data(k, &d);
 	}
 	if (sscanf(line, "%15s %79s %79s %1s", kind, a, b, extra) != 3 ||
@@ -382,16 +384,17 @@ static int block_time(node_kept *k, uint64_t h, uint64_t *t)
 	return err;
 }
 
-/* Whether a task with this deadline height is closed at head h: no work can be
- * committed for it any more (past the deadline), and every one committed is decided
- * (the chain rejects a work pending for longer than attest_timeout_ms of block time, so
- * all are once the head's time is that far past the deadline block's). 0 while that
- * cannot be read: asked again at the next commit. */
-static int task_closed(node_kept *k, uint64_t deadline, const ledger_head *h)
+/* Whether d's task is closed at head h: no work can be committed for it any more (past
+ * the deadline), and every one committed is decided (the chain rejects a work pending
+ * for longer than attest_timeout_ms of block time, so all are once the head's time is
+ * that far past the deadline block's). 0 while that cannot be read: asked again at the
+ * next commit. */
+static int task_closed(node_kept *k, struct dentry *d, const ledger_head *h)
 {
-	uint64_t t = 0;
-	if (!deadline || h->height <= deadline || block_time(k, deadline, &t))
+	if (!d->deadline || h->height <= d->deadline ||
+	    (!d->deadline_ms && block_time(k, d->deadline, &d->deadline_ms)))
 		return 0;
+	uint64_t t = d->deadline_ms;
 	uint64_t timeout = ledger_genesis_params(ledger_get_genesis(k->l))->attest_timeout_ms;
 	return h->time_ms > t && h->time_ms - t > timeout;
 }
@@ -408,7 +411,7 @@ static int settle_data(node_kept *k)
 	if (!(gone = malloc(k->n_data * sizeof *gone)))
 		return 0;
 	for (size_t i = 0; i < k->n_data; i++) {
-		if (task_closed(k, k->data[i].deadline, &h))
+		if (task_closed(k, &k->data[i], &h))
 			gone[n_gone++] = k->data[i];
 		else
 			k->data[j++] = k->data[i];
@@ -478,6 +481,7 @@ void node_kept_data(node_kept *k, const uint8_t task[static 32],
 	memcpy(d.task, task, 32);
 	memcpy(d.data, data, ART_ID_LEN);
 	d.deadline = deadline;
+	d.deadline_ms = 0;
 	if (push_data(k, &d)) {
 		IOLM_WARN(MOD, "out of memory: a data set is kept for good");
 		return;
