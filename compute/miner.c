@@ -9,11 +9,16 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "compute/dp.h"
+#include "core/hash.h"
 #include "core/hex.h"
 
 #define MINER_PATH_MAX 4096
+#define PROGRESS_FILE "progress.log"
+#define PROGRESS_MAGIC "iolm-progress 1"
+#define PROGRESS_HEADER_MAX 400
 
 static double now_s(void)
 {
@@ -100,6 +105,139 @@ static int write_summary(const char *dir, const compute_miner_result *r, uint32_
 	return write_atomic(dir, "proof.txt", text, (size_t)n);
 }
 
+/* ---------------------------------------------------------------- the progress log
+ *
+ *   iolm-progress 1 TASK START STEPS K STARTSTATE TRAINHASH
+ *   seg J STATE_AT_ITS_START STATE_AT_ITS_END LOSS_1 ... LOSS_K
+ *
+ * hashes in hex, losses in micro-nats; one seg line per segment, in order, each written
+ * once the checkpoint at its end is. */
+
+/* The header line (without its newline) of the run p starting at step `start` from
+ * state s0. */
+static int progress_header(char *out, size_t cap, const compute_miner_params *p, uint64_t start,
+			   const uint8_t s0[static IOLM_HASH_LEN])
+{
+	char task[2 * IOLM_HASH_LEN + 1], st[2 * IOLM_HASH_LEN + 1], data[2 * IOLM_HASH_LEN + 1];
+	uint8_t h[IOLM_HASH_LEN];
+	iolm_hash(h, IOLM_TAG_RUNDATA, p->train, p->train_len);
+	iolm_hex_encode(task, sizeof task, p->task->id, IOLM_HASH_LEN);
+	iolm_hex_encode(st, sizeof st, s0, IOLM_HASH_LEN);
+	iolm_hex_encode(data, sizeof data, h, IOLM_HASH_LEN);
+	int n = snprintf(out, cap, "%s %s %" PRIu64 " %" PRIu64 " %u %s %s", PROGRESS_MAGIC, task,
+			 start, p->steps, p->task->seg_len, st, data);
+	return n < 0 || (size_t)n >= cap ? IOLM_ETOOBIG : IOLM_OK;
+}
+
+/* DIR's log, opened with mode. */
+static int progress_open(FILE **out, const char *dir, const char *mode)
+{
+	char path[MINER_PATH_MAX];
+	int err = join(path, sizeof path, dir, PROGRESS_FILE);
+	*out = NULL;
+	if (err)
+		return err;
+	return (*out = fopen(path, mode)) ? IOLM_OK : IOLM_EIO;
+}
+
+/* A fresh log holding header. */
+static int progress_create(FILE **out, const char *dir, const char *header)
+{
+	FILE *f;
+	int err = progress_open(&f, dir, "w");
+	*out = NULL;
+	if (err)
+		return err;
+	if (fprintf(f, "%s\n", header) < 0 || fflush(f) || fdatasync(fileno(f))) {
+		fclose(f);
+		return IOLM_EIO;
+	}
+	*out = f;
+	return IOLM_OK;
+}
+
+/* Segment j of c is done, its end checkpoint written: its line, on the disk. */
+static int progress_append(FILE *f, const compute_claim *c, size_t j,
+			   const uint8_t end[static IOLM_HASH_LEN])
+{
+	char a[2 * IOLM_HASH_LEN + 1], b[2 * IOLM_HASH_LEN + 1];
+	iolm_hex_encode(a, sizeof a, c->states + j * IOLM_HASH_LEN, IOLM_HASH_LEN);
+	iolm_hex_encode(b, sizeof b, end, IOLM_HASH_LEN);
+	int bad = fprintf(f, "seg %zu %s %s", j, a, b) < 0;
+	for (size_t s = j * c->seg_len; s < (j + 1) * c->seg_len && !bad; s++)
+		bad = fprintf(f, " %" PRIu64, c->losses[s]) < 0;
+	bad |= fputc('\n', f) == EOF || fflush(f) != 0 || fdatasync(fileno(f)) != 0;
+	return bad ? IOLM_EIO : IOLM_OK;
+}
+
+/* Parse one seg line for segment j into c (its start state and losses) and end. */
+static int progress_line(char *line, compute_claim *c, size_t j, uint8_t end[IOLM_HASH_LEN])
+{
+	char *save = NULL, *tok = strtok_r(line, " \n", &save);
+	char *num = strtok_r(NULL, " \n", &save), *a = strtok_r(NULL, " \n", &save);
+	char *b = strtok_r(NULL, " \n", &save), *e;
+	if (!tok || strcmp(tok, "seg") || !num || strtoull(num, &e, 10) != j || *e || !a || !b ||
+	    iolm_hex_decode_exact(c->states + j * IOLM_HASH_LEN, IOLM_HASH_LEN, a) ||
+	    iolm_hex_decode_exact(end, IOLM_HASH_LEN, b))
+		return IOLM_EDECODE;
+	for (size_t s = j * c->seg_len; s < (j + 1) * c->seg_len; s++) {
+		if (!(tok = strtok_r(NULL, " \n", &save)) || *tok < '0' || *tok > '9')
+			return IOLM_EDECODE;
+		errno = 0;
+		c->losses[s] = strtoull(tok, &e, 10);
+		if (*e || errno)
+			return IOLM_EDECODE;
+	}
+	return strtok_r(NULL, " \n", &save) ? IOLM_EDECODE : IOLM_OK;
+}
+
+/* The whole seg lines of DIR's log when its header is header: into c, their count
+ * returned (0: none, or another run's log), the last one's end state into end. A line
+ * a crash cut short, and whatever follows it, does not count. */
+static size_t progress_load(const char *dir, const char *header, compute_claim *c,
+			    uint8_t end[IOLM_HASH_LEN])
+{
+	char *line = NULL;
+	size_t cap = 0, n = 0;
+	ssize_t got;
+	FILE *f;
+	if (progress_open(&f, dir, "r"))
+		return 0;
+	if ((got = getline(&line, &cap, f)) > 0 && line[got - 1] == '\n' &&
+	    (size_t)got == strlen(header) + 1 && !memcmp(line, header, (size_t)got - 1)) {
+		while (n < c->nseg && (got = getline(&line, &cap, f)) > 0 &&
+		       line[got - 1] == '\n' && !progress_line(line, c, n, end))
+			n++;
+	}
+	free(line);
+	fclose(f);
+	return n;
+}
+
+/* Reopen DIR's log to append to it. */
+static int progress_reopen(FILE **out, const char *dir, size_t lines)
+{
+	char *line = NULL;
+	size_t cap = 0;
+	FILE *f;
+	int err = progress_open(&f, dir, "r+");
+	*out = NULL;
+	if (err)
+		return err;
+	/* past the header and the lines kept: a cut line after them is overwritten */
+	for (size_t i = 0; i <= lines; i++)
+		if (getline(&line, &cap, f) <= 0)
+			err = IOLM_EIO;
+	free(line);
+	long pos = ftell(f);
+	if (err || pos < 0 || fseek(f, pos, SEEK_SET) || ftruncate(fileno(f), pos)) {
+		fclose(f);
+		return err ? err : IOLM_EIO;
+	}
+	*out = f;
+	return IOLM_OK;
+}
+
 static int report(const compute_miner_params *p, const compute_miner_progress *pr)
 {
 	return p->progress ? p->progress(p->progress_ctx, pr) : IOLM_OK;
@@ -119,19 +257,25 @@ static int trainer_step(struct trainer *tr, float *loss, const compute_miner_par
 	return compute_model_step(tr->m, loss, p->task->id, p->train, p->train_len);
 }
 
-/* The training loop over [start, start + steps): boundaries, losses, claim arrays. */
-static int train_loop(const compute_miner_params *p, struct trainer *tr,
-		      compute_proof *proof, compute_claim *c)
+/* The training loop over the run's steps [s0, steps) (s0: those done before, a multiple
+ * of k, their claim arrays and proof leaves filled): boundaries, losses, claim arrays,
+ * and a line in the progress log for each segment done. */
+static int train_loop(const compute_miner_params *p, struct trainer *tr, compute_proof *proof,
+		      compute_claim *c, FILE *log, uint64_t s0)
 {
 	compute_model *m = tr->m;
 	const compute_task *t = p->task;
-	uint64_t start = compute_model_step_count(m), tok_step = (uint64_t)t->batch * t->cfg.seq_len;
+	uint64_t start = compute_model_step_count(m) - s0;
+	uint64_t tok_step = (uint64_t)t->batch * t->cfg.seq_len;
 	double t0 = now_s(), tlast = t0;
 	int err;
-	for (uint64_t s = 0; s < p->steps; s++) {
+	for (uint64_t s = s0; s < p->steps; s++) {
 		if (s % t->seg_len == 0) {
-			uint8_t *st = c->states + (s / t->seg_len) * IOLM_HASH_LEN;
-			if ((err = commit_boundary(m, proof, p->out_dir, st, 0)))
+			size_t j = (size_t)(s / t->seg_len);
+			if ((err = commit_boundary(m, proof, p->out_dir,
+						   c->states + j * IOLM_HASH_LEN, 0)) ||
+			    (s > s0 && (err = progress_append(log, c, j - 1,
+							      c->states + j * IOLM_HASH_LEN))))
 				return err;
 		}
 		float loss;
@@ -140,19 +284,48 @@ static int train_loop(const compute_miner_params *p, struct trainer *tr,
 		    (err = compute_proof_add_loss(proof, start + s, c->losses[s])))
 			return err;
 		double now = now_s();
-		if (now - tlast >= 1.0 || s + 1 == p->steps || s < 3) {
+		if (now - tlast >= 1.0 || s + 1 == p->steps || s < s0 + 3) {
 			double el = now - t0 > 1e-9 ? now - t0 : 1e-9;
+			uint64_t ran = s + 1 - s0;
 			compute_miner_progress pr = {
 				.step = start + s + 1, .done = s + 1, .steps = p->steps, .loss = loss,
-				.tokens_per_s = (double)(tok_step * (s + 1)) / el,
-				.eta_s = el / (double)(s + 1) * (double)(p->steps - s - 1),
+				.tokens_per_s = (double)(tok_step * ran) / el,
+				.eta_s = el / (double)ran * (double)(p->steps - s - 1),
 			};
 			if ((err = report(p, &pr)))
 				return err;
 			tlast = now;
 		}
 	}
-	return commit_boundary(m, proof, p->out_dir, c->final_state, 1);
+	if ((err = commit_boundary(m, proof, p->out_dir, c->final_state, 1)))
+		return err;
+	return p->steps > s0 ? progress_append(log, c, c->nseg - 1, c->final_state) : IOLM_OK;
+}
+
+/* Go on from DIR's progress log for the run whose header is header, m at its start:
+ * the number of steps done (0: start afresh), m loaded from the checkpoint ending them,
+ * c and proof filled with what they recorded. *touched: whether m, c or proof may have
+ * changed (a log of this run whose checkpoint did not load or check out). */
+static uint64_t resume_from(const compute_miner_params *p, compute_model *m, compute_claim *c,
+			    compute_proof *proof, const char *header, int *touched)
+{
+	char path[MINER_PATH_MAX];
+	uint8_t end[IOLM_HASH_LEN], h[IOLM_HASH_LEN];
+	uint64_t start = compute_model_step_count(m), k = p->task->seg_len;
+	size_t n = progress_load(p->out_dir, header, c, end);
+	*touched = n > 0;
+	if (!n || compute_checkpoint_name(path, sizeof path, p->out_dir, start + n * k) ||
+	    compute_checkpoint_load(m, path) || compute_model_state_hash(m, h) ||
+	    memcmp(h, end, IOLM_HASH_LEN) || compute_model_step_count(m) != start + n * k)
+		return 0;
+	for (size_t j = 0; j < n; j++) {
+		if (compute_proof_add_state(proof, start + j * k, c->states + j * IOLM_HASH_LEN))
+			return 0;
+		for (uint64_t s = j * k; s < (j + 1) * k; s++)
+			if (compute_proof_add_loss(proof, start + s, c->losses[s]))
+				return 0;
+	}
+	return n * k;
 }
 
 /* The model at the run's start: fresh, or the parent checkpoint checked against the
@@ -200,6 +373,10 @@ int compute_miner_run(compute_miner_result *r, const compute_miner_params *p)
 	compute_model *m;
 	compute_proof *proof = NULL;
 	compute_claim claim = { 0 };
+	char header[PROGRESS_HEADER_MAX];
+	uint8_t s0[IOLM_HASH_LEN];
+	uint64_t done = 0;
+	FILE *log = NULL;
 	float evloss;
 	int err;
 
@@ -222,9 +399,35 @@ int compute_miner_run(compute_miner_result *r, const compute_miner_params *p)
 	r->start_step = claim.start_step = compute_model_step_count(m);
 	r->end_step = r->start_step + p->steps;
 	r->nparams = compute_model_param_count(m);
-	if ((err = compute_proof_create(&proof, r->start_step, p->task->seg_len)))
+	if ((err = compute_proof_create(&proof, r->start_step, p->task->seg_len)) ||
+	    (err = compute_model_state_hash(m, s0)) ||
+	    (err = progress_header(header, sizeof header, p, r->start_step, s0)))
 		goto out;
-	if (p->initial_eval) {
+	int touched = 0;
+	if (p->resume && (done = resume_from(p, m, &claim, proof, header, &touched))) {
+		err = progress_reopen(&log, p->out_dir, (size_t)(done / p->task->seg_len));
+	} else {
+		/* what a failed resume changed, undone: the start again, a fresh proof */
+		if (touched) {
+			if (tr.dp)
+				compute_dp_destroy(tr.dp);
+			else
+				compute_model_destroy(tr.m);
+			tr.m = NULL;
+			tr.dp = NULL;
+			if ((err = start_model(&tr, p)))
+				goto out;
+			m = tr.m;
+		}
+		compute_proof_destroy(proof);
+		proof = NULL;
+		if (!(err = compute_proof_create(&proof, r->start_step, p->task->seg_len)))
+			err = progress_create(&log, p->out_dir, header);
+	}
+	if (err)
+		goto out;
+	r->resumed_steps = done;
+	if (p->initial_eval && !done) {
 		if ((err = compute_model_eval(m, &evloss, p->eval, p->eval_len,
 					      p->task->eval_windows)))
 			goto out;
@@ -234,7 +437,7 @@ int compute_miner_run(compute_miner_result *r, const compute_miner_params *p)
 		if ((err = report(p, &pr)))
 			goto out;
 	}
-	if ((err = train_loop(p, &tr, proof, &claim)) ||
+	if ((err = train_loop(p, &tr, proof, &claim, log, done)) ||
 	    (err = compute_model_eval(m, &evloss, p->eval, p->eval_len, p->task->eval_windows)) ||
 	    (err = compute_loss_micronats(&claim.eval_loss, evloss)) ||
 	    (err = compute_proof_finish(proof, r->proof_root, r->end_step, claim.final_state,
@@ -246,6 +449,8 @@ int compute_miner_run(compute_miner_result *r, const compute_miner_params *p)
 	r->eval_loss_f = evloss;
 	err = write_summary(p->out_dir, r, p->task->seg_len);
 out:
+	if (log)
+		fclose(log);
 	if (err)
 		memset(r, 0, sizeof *r);
 	compute_claim_release(&claim);

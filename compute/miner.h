@@ -10,6 +10,15 @@
  * records the state hash in the proof; at the end DIR/claim.bin holds the encoded
  * WorkClaim, whose root is checked against the proof's, and DIR/proof.txt a summary.
  *
+ * Resuming: after each segment's end checkpoint is written, DIR/progress.log gets a
+ * line with the segment's start and end state hashes and its steps' losses (flushed to
+ * the disk), under a header naming the run: task id, start step, steps, k, the starting
+ * state hash and a hash of the training bytes. A run asked to resume (p->resume) whose
+ * DIR holds a log with the same header loads the checkpoint that ends the last whole
+ * line (its state hash must be the line's), replays the lines into the proof and goes
+ * on from there: the claim is the one an unbroken run makes. Any other log is
+ * started afresh.
+ *
  * Nothing here logs: progress goes to an optional callback. */
 #ifndef IOLM_COMPUTE_MINER_H
 #define IOLM_COMPUTE_MINER_H
@@ -60,7 +69,9 @@ typedef struct compute_miner_params {
 	uint64_t parent_step;
 	uint64_t steps;              /* a positive multiple of task->seg_len */
 	const char *out_dir;         /* created if missing */
-	int initial_eval;            /* compute and report the eval loss before training */
+	int initial_eval;            /* compute and report the eval loss before training
+				      * (not when resuming) */
+	int resume;                  /* go on from DIR's progress log when it is this run's */
 	compute_miner_progress_fn progress; /* may be NULL */
 	void *progress_ctx;
 } compute_miner_params;
@@ -73,6 +84,7 @@ typedef struct compute_miner_result {
 	uint64_t eval_loss;          /* micro-nats, as in the claim */
 	float eval_loss_f;
 	float initial_eval_loss;     /* when initial_eval was asked, else 0 */
+	uint64_t resumed_steps;      /* steps found done in DIR's progress log (0: none) */
 	size_t nparams;
 } compute_miner_result;
 

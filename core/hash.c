@@ -28,6 +28,7 @@ static const char tag_names[IOLM_TAG__COUNT][crypto_generichash_blake2b_PERSONAL
 	[IOLM_TAG_VALSET] = "iolm.valset",
 	[IOLM_TAG_CERT] = "iolm.cert",
 	[IOLM_TAG_KEYSTORE] = "iolm.keystore",
+	[IOLM_TAG_RUNDATA] = "iolm.rundata",
 };
 
 static const unsigned char zero_salt[crypto_generichash_blake2b_SALTBYTES];

@@ -46,6 +46,7 @@ enum iolm_hash_tag {
 	IOLM_TAG_VALSET,        /* validator set */
 	IOLM_TAG_CERT,          /* commit certificate: H(encoded CommitCert) */
 	IOLM_TAG_KEYSTORE,      /* wallet keystore file checksum */
+	IOLM_TAG_RUNDATA,       /* compute: a miner run's training bytes, in its progress log */
 	IOLM_TAG__COUNT
 };
 

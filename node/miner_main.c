@@ -11,7 +11,8 @@
  * `train` runs a local task: a task file (docs/compute.md "Task file") and/or flags,
  * flags overriding the file. The eval set is --eval or, without it, the last tenth of
  * --data (training then uses the first nine tenths). The run (compute_miner_run) writes
- * DIR/ckpt-<step>.bin at every segment boundary, DIR/claim.bin and DIR/proof.txt. */
+ * DIR/ckpt-<step>.bin at every segment boundary, DIR/claim.bin and DIR/proof.txt; a run
+ * stopped part way resumes from DIR/progress.log when started again the same way. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -451,12 +452,15 @@ static int train(struct opts *o)
 	compute_miner_params p = {
 		.task = &o->task, .train = data, .train_len = len,
 		.eval = o->eval ? evdata : data + len, .eval_len = evlen,
-		.steps = o->steps, .out_dir = o->out, .initial_eval = 1,
+		.steps = o->steps, .out_dir = o->out, .initial_eval = 1, .resume = 1,
 		.progress = miner_print_progress,
 	};
 	miner_devices_use(&dev, &p);
 	if ((err = compute_miner_run(&res, &p)))
 		goto out;
+	if (res.resumed_steps)
+		printf("resumed from %s/progress.log: %" PRIu64 " of %" PRIu64 " steps were done "
+		       "before\n", o->out, res.resumed_steps, o->steps);
 	print_result(&res);
 out:
 	if (err)

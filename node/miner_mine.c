@@ -493,6 +493,34 @@ static int run_dir(struct mine *m, char *dir, size_t cap)
 	return IOLM_EEXIST;
 }
 
+/* The newest DIR/run-NNNN, when a stopped miner left it unfinished: a progress log and
+ * no work.txt (never committed). 1 with its path in dir, else 0. */
+static int unfinished_run(const struct mine *m, char *dir, size_t cap)
+{
+	DIR *d = opendir(m->o.out);
+	struct dirent *e;
+	unsigned long newest = 0, v;
+	char *end;
+	struct stat sb;
+	while (d && (e = readdir(d))) {
+		if (strncmp(e->d_name, "run-", 4) || !isdigit((unsigned char)e->d_name[4]))
+			continue;
+		v = strtoul(e->d_name + 4, &end, 10);
+		if (!*end && v < 100000 && v > newest)
+			newest = v;
+	}
+	if (d)
+		closedir(d);
+	if (!newest)
+		return 0;
+	char log[MINER_PATH_MAX + 32], note[MINER_PATH_MAX + 32];
+	snprintf(log, sizeof log, "%s/run-%04lu/progress.log", m->o.out, newest);
+	snprintf(note, sizeof note, "%s/run-%04lu/work.txt", m->o.out, newest);
+	if (stat(log, &sb) != 0 || stat(note, &sb) == 0)
+		return 0;
+	return snprintf(dir, cap, "%s/run-%04lu", m->o.out, newest) < (int)cap;
+}
+
 static int commit_work(struct mine *m, struct own_work *ow, const struct parent *p,
 		       const compute_miner_result *r, const uint8_t ckpt_id[static ART_ID_LEN])
 {
@@ -552,21 +580,25 @@ static int mine_round(struct mine *m, unsigned round, const char *parent_spec)
 	int err;
 
 	printf("round %u of %" PRIu64 "\n", round, m->o.rounds);
-	if ((err = choose_parent(m, &p, parent_spec)) ||
-	    (err = run_dir(m, ow->dir, sizeof ow->dir)))
+	if ((err = choose_parent(m, &p, parent_spec)))
+		return err;
+	/* The first round goes on with a run a stopped miner left, when it is this round's
+	 * (compute_miner_run checks its progress log; another run's starts afresh there). */
+	int resume = round == 1 && unfinished_run(m, ow->dir, sizeof ow->dir);
+	if (!resume && (err = run_dir(m, ow->dir, sizeof ow->dir)))
 		return err;
 	compute_miner_params mp = {
 		.task = &m->task.task, .train = m->train, .train_len = m->train_len,
 		.eval = m->eval, .eval_len = m->eval_len, .parent_ckpt = p.has ? p.ckpt : NULL,
 		.parent_state = p.has ? p.state : NULL, .parent_step = p.step,
-		.steps = m->o.steps, .out_dir = ow->dir, .initial_eval = 1,
+		.steps = m->o.steps, .out_dir = ow->dir, .initial_eval = 1, .resume = resume,
 		.progress = miner_print_progress,
 	};
 	if (p.step + m->o.steps > m->task.total_steps)
 		fprintf(stderr, "iolm-miner: warning: steps past the task's total_steps %" PRIu64
 				" train with learning rate 0\n", m->task.total_steps);
-	printf("training steps [%" PRIu64 ", %" PRIu64 ") into %s\n", p.step, p.step + m->o.steps,
-	       ow->dir);
+	printf("training steps [%" PRIu64 ", %" PRIu64 ") into %s%s\n", p.step, p.step + m->o.steps,
+	       ow->dir, resume ? " (a stopped run's: resumed if it is this one)" : "");
 	fflush(stdout);
 	miner_devices_use(&m->dev, &mp);
 	if ((err = compute_miner_run(&r, &mp))) {
@@ -578,8 +610,13 @@ static int mine_round(struct mine *m, unsigned round, const char *parent_spec)
 	if ((err = compute_checkpoint_name(ckpt, sizeof ckpt, ow->dir, r.end_step)) ||
 	    (err = art_store_add(m->store, ckpt_id, NULL, ckpt, &ao)))
 		return err;
-	printf("eval loss %.6f (%" PRIu64 " micro-nats), from %.6f\n", (double)r.eval_loss_f,
-	       r.eval_loss, (double)r.initial_eval_loss);
+	if (r.resumed_steps)
+		printf("eval loss %.6f (%" PRIu64 " micro-nats); resumed: %" PRIu64 " of %" PRIu64
+		       " steps were done before\n", (double)r.eval_loss_f, r.eval_loss,
+		       r.resumed_steps, m->o.steps);
+	else
+		printf("eval loss %.6f (%" PRIu64 " micro-nats), from %.6f\n",
+		       (double)r.eval_loss_f, r.eval_loss, (double)r.initial_eval_loss);
 	ow->start_step = r.start_step;
 	ow->end_step = r.end_step;
 	if ((err = commit_work(m, ow, &p, &r, ckpt_id)))

@@ -12,6 +12,7 @@ import os
 import random
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -447,6 +448,47 @@ def test_mining(net):
     finally:
         m1.terminate()
         m1.wait()
+
+    # 4b. a miner killed with SIGKILL part way through its training: started again the
+    # same way, it goes on from its run's progress log, and the work is accepted
+    k4, _ = env.new_key("miner4")
+    out4 = os.path.join(net.dir, "run4")
+    log4 = os.path.join(out4, "run-0001", "progress.log")
+
+    def segments_logged():
+        try:
+            with open(log4) as f:
+                return sum(1 for line in f if line.startswith("seg ") and line.endswith("\n"))
+        except FileNotFoundError:
+            return 0
+    m4 = mine(env, k4, task, out4, base + 3, "none", steps=1000)
+    try:
+        net.wait("miner 4 logging 5 segments",
+                 lambda: segments_logged() >= 5 or m4.poll() is not None, 120)
+    finally:
+        m4.send_signal(signal.SIGKILL)
+        m4.wait()
+    done = segments_logged()
+    assert_that(5 <= done < 100 and
+                not os.path.exists(os.path.join(out4, "run-0001", "claim.bin")),
+                "miner 4 was not stopped part way: %d segments logged" % done)
+    os.rename(out4 + ".log", out4 + "-killed.log")
+    m4 = mine(env, k4, task, out4, base + 3, "none", steps=1000)
+    try:
+        w4 = work_id_from_log(net, out4 + ".log", proc=m4)
+        with open(out4 + ".log") as f:
+            log = f.read()
+        resumed = re.search(r"resumed: (\d+) of 1000 steps were done before", log)
+        assert_that(resumed and 10 * done <= int(resumed.group(1)) < 1000 and
+                    "run-0001 (a stopped run's" in log and
+                    not os.path.exists(os.path.join(out4, "run-0002")),
+                    "miner 4 did not resume its run:\n" + log[-1500:])
+        w = wait_work(net, env.n0, w4, ("accepted", "rejected", "slashed"))
+        assert_that(w["status_name"] == "accepted", "resumed work %s" % w["status_name"])
+    finally:
+        m4.terminate()
+        m4.wait()
+    phase("a killed miner resumed its run; the work accepted")
 
     # 5. a miner keeping one run (--keep-runs 1): three rounds from scratch along its own
     # lineage; once the second is decided the first run's directory goes (it is not the

@@ -1,6 +1,8 @@
 /* compute_miner_run: a run's claim and checkpoints verify; a run continued from a parent
  * checkpoint is bit for bit the longer run (also when trained data-parallel); a parent that is not the committed state is
- * refused; bad steps and a stopping progress callback end the run with their codes. */
+ * refused; bad steps and a stopping progress callback end the run with their codes; a
+ * run stopped part way resumes from its progress log to the claim an unbroken run
+ * makes, and starts afresh when the log is another run's or its checkpoint is bad. */
 #define _DEFAULT_SOURCE
 #include "../test_util.h"
 
@@ -253,6 +255,120 @@ static void progress_callback_can_stop_the_run(void **state)
 	assert_int_equal(calls, 3); /* initial, step 1, step 2 */
 }
 
+static int stop_at_three(void *ctx, const compute_miner_progress *pr)
+{
+	(void)ctx;
+	return pr->step >= 3 ? IOLM_ETIMEOUT : IOLM_OK;
+}
+
+static void read_file(const char *path, uint8_t **out, size_t *len)
+{
+	FILE *fp = fopen(path, "rb");
+	assert_non_null(fp);
+	*out = malloc(1 << 20);
+	*len = fread(*out, 1, 1 << 20, fp);
+	fclose(fp);
+}
+
+/* dir's claim is want's bytes, and the run's result the unbroken one's. */
+static void same_claim(const char *dir, const uint8_t *want, size_t want_len,
+		       const compute_miner_result *r, const compute_miner_result *whole)
+{
+	uint8_t *claim;
+	size_t len;
+	read_claim(dir, &claim, &len);
+	assert_int_equal(len, want_len);
+	assert_memory_equal(claim, want, len);
+	assert_memory_equal(r->proof_root, whole->proof_root, 32);
+	assert_memory_equal(r->final_state, whole->final_state, 32);
+	assert_int_equal(r->eval_loss, whole->eval_loss);
+	free(claim);
+}
+
+/* Stop dir's 4K-step run after step 3: the log then holds segment 0 (steps 0, 1). */
+static void stopped_run(struct fixture *f, const char *dir)
+{
+	compute_miner_params p = params(f, dir, 4 * K);
+	compute_miner_result r;
+	p.progress = stop_at_three;
+	assert_int_equal(compute_miner_run(&r, &p), IOLM_ETIMEOUT);
+}
+
+static void stopped_run_resumes_to_the_unbroken_claim(void **state)
+{
+	struct fixture *f = *state;
+	compute_miner_params p = params(f, f->a, 4 * K);
+	compute_miner_result whole, r;
+	uint8_t *want;
+	size_t want_len;
+	char path[256];
+	FILE *fp;
+	assert_int_equal(compute_miner_run(&whole, &p), IOLM_OK);
+	read_claim(f->a, &want, &want_len);
+
+	/* stopped after step 3, resumed: the first segment is taken from the log */
+	stopped_run(f, f->b);
+	p = params(f, f->b, 4 * K);
+	p.resume = 1;
+	p.initial_eval = 1;
+	assert_int_equal(compute_miner_run(&r, &p), IOLM_OK);
+	assert_int_equal(r.resumed_steps, K);
+	assert_true(r.initial_eval_loss == 0.0f); /* not the parent's: nothing evaluated */
+	same_claim(f->b, want, want_len, &r, &whole);
+	/* resumed once more, finished: every segment from the log, the same claim again */
+	assert_int_equal(compute_miner_run(&r, &p), IOLM_OK);
+	assert_int_equal(r.resumed_steps, 4 * K);
+	same_claim(f->b, want, want_len, &r, &whole);
+
+	/* a line a crash cut short does not count, and is written over */
+	stopped_run(f, f->c);
+	snprintf(path, sizeof path, "%s/progress.log", f->c);
+	fp = fopen(path, "a");
+	assert_non_null(fp);
+	fputs("seg 1 00ff", fp);
+	fclose(fp);
+	p.out_dir = f->c;
+	assert_int_equal(compute_miner_run(&r, &p), IOLM_OK);
+	assert_int_equal(r.resumed_steps, K);
+	same_claim(f->c, want, want_len, &r, &whole);
+	uint8_t *log;
+	size_t log_len, lines = 0;
+	read_file(path, &log, &log_len);
+	for (size_t i = 0; i < log_len; i++)
+		lines += log[i] == '\n';
+	assert_int_equal(lines, 1 + 4); /* the header, a line per segment */
+	assert_int_equal(log[log_len - 1], '\n');
+	free(log);
+
+	/* the checkpoint the log ends at, damaged: started afresh, the same claim */
+	stopped_run(f, f->c);
+	snprintf(path, sizeof path, "%s/ckpt-%08d.bin", f->c, K);
+	fp = fopen(path, "r+b");
+	assert_non_null(fp);
+	assert_int_equal(fseek(fp, 100, SEEK_SET), 0);
+	fputc(0x5a, fp);
+	fclose(fp);
+	assert_int_equal(compute_miner_run(&r, &p), IOLM_OK);
+	assert_int_equal(r.resumed_steps, 0);
+	same_claim(f->c, want, want_len, &r, &whole);
+
+	/* another run's log (other training bytes, or other steps): started afresh */
+	stopped_run(f, f->c);
+	uint8_t other[DATA_LEN];
+	memcpy(other, f->data, DATA_LEN);
+	other[DATA_LEN - 1] ^= 1;
+	p.train = other;
+	assert_int_equal(compute_miner_run(&r, &p), IOLM_OK);
+	assert_int_equal(r.resumed_steps, 0);
+	stopped_run(f, f->c);
+	p.train = f->data;
+	p.steps = 6 * K;
+	assert_int_equal(compute_miner_run(&r, &p), IOLM_OK);
+	assert_int_equal(r.resumed_steps, 0);
+	assert_int_equal(r.end_step, 6 * K);
+	free(want);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -264,6 +380,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(parent_not_the_committed_state_is_refused, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(steps_not_whole_segments_are_refused, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(stopped_run_resumes_to_the_unbroken_claim, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(progress_callback_can_stop_the_run, setup,
 						teardown),
