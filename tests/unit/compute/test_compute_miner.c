@@ -366,6 +366,28 @@ static void stopped_run_resumes_to_the_unbroken_claim(void **state)
 	assert_int_equal(compute_miner_run(&r, &p), IOLM_OK);
 	assert_int_equal(r.resumed_steps, 0);
 	assert_int_equal(r.end_step, 6 * K);
+
+	/* trained data-parallel on two ranks, stopped and resumed: the same bits again */
+	compute_backend *be[2];
+	compute_dp_transport *tr;
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(compute_backend_cpu_create(&be[i], 1), IOLM_OK);
+	assert_int_equal(compute_dp_transport_local_create(&tr, be, 2), IOLM_OK);
+	p = params(f, f->c, 4 * K);
+	p.be = NULL;
+	p.ranks = be;
+	p.nranks = 2;
+	p.dp_tr = tr;
+	p.progress = stop_at_three;
+	assert_int_equal(compute_miner_run(&r, &p), IOLM_ETIMEOUT);
+	p.progress = NULL;
+	p.resume = 1;
+	assert_int_equal(compute_miner_run(&r, &p), IOLM_OK);
+	assert_int_equal(r.resumed_steps, K);
+	same_claim(f->c, want, want_len, &r, &whole);
+	compute_dp_transport_destroy(tr);
+	for (int i = 0; i < 2; i++)
+		compute_backend_destroy(be[i]);
 	free(want);
 }
 
