@@ -490,6 +490,37 @@ void node_kept_data(node_kept *k, const uint8_t task[static 32],
 	save_or_warn(k);
 }
 
+/* The entry of e[0..n) that names checkpoint id, or NULL. */
+static const struct entry *find_ckpt(const struct entry *e, size_t n, const uint8_t *id)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!memcmp(e[i].ckpt, id, ART_ID_LEN))
+			return &e[i];
+	return NULL;
+}
+
+const char *node_kept_why(const node_kept *k, const uint8_t id[static ART_ID_LEN],
+			  uint8_t owner[static 32])
+{
+	const struct entry *e;
+	if (!k)
+		return NULL;
+	if ((e = find_ckpt(k->best, k->n_best, id))) {
+		memcpy(owner, e->id, 32);
+		return "best_model";
+	}
+	if ((e = find_ckpt(k->pending, k->n_pending, id))) {
+		memcpy(owner, e->id, 32);
+		return "pending_work";
+	}
+	for (size_t i = 0; i < k->n_data; i++)
+		if (!memcmp(k->data[i].data, id, ART_ID_LEN)) {
+			memcpy(owner, k->data[i].task, 32);
+			return "data_set";
+		}
+	return NULL;
+}
+
 void node_kept_get_stats(node_kept *k, node_kept_stats *out)
 {
 	memset(out, 0, sizeof *out);

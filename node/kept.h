@@ -61,6 +61,13 @@ void node_kept_data(node_kept *k, const uint8_t task[static 32],
  * of tasks closed since. */
 void node_kept_settle(node_kept *k);
 
+/* Why the list keeps artifact id: "best_model" (its task's best; owner the task),
+ * "pending_work" (a work not decided yet; owner the work) or "data_set" (a data set of
+ * a task not closed yet; owner that task, the first listed); NULL when it keeps nothing
+ * of that id. */
+const char *node_kept_why(const node_kept *k, const uint8_t id[static ART_ID_LEN],
+			  uint8_t owner[static 32]);
+
 typedef struct node_kept_stats {
 	size_t pending;              /* checkpoints of works not decided yet */
 	size_t best;                 /* tasks with a best model's checkpoint pinned */

@@ -216,6 +216,14 @@ out:
 
 /* ---- kept checkpoints */
 
+/* GET /artifacts: why this validator keeps an artifact (node/kept.h). */
+static const char *kept_why(void *ctx, const uint8_t id[static ART_ID_LEN],
+			    uint8_t owner[static 32])
+{
+	struct node *n = ctx;
+	return node_kept_why(n->kept, id, owner);
+}
+
 /* The verifier added the final checkpoint of a valid work to the store, pinned: tell
  * the peers; node/kept.c keeps it pinned if the work is (or becomes) its task's best
  * model, and unpins and removes it otherwise. */
@@ -915,6 +923,7 @@ static int open_net(struct node *n)
 		IOLM_ERROR(MOD, "rpc on %s:%u: %s", c->rpc_host, c->rpc_port, iolm_strerror(rc));
 		return rc;
 	}
+	node_rpc_set_kept(n->rpc, kept_why, n);
 	art_xfer_config ac = { .window = c->art_window,
 			       .peer_rate = (uint64_t)c->art_peer_kib_s << 10,
 			       .global_rate = (uint64_t)c->art_global_kib_s << 10 };

@@ -121,6 +121,14 @@ void node_rpc_destroy(node_rpc *r);
  * still waiting with IOLM_ERPC_BUSY. */
 void node_rpc_submit_done(node_rpc *r, uint64_t token, int err, const uint8_t id[32]);
 
+/* Why the node keeps artifact id (node/kept.h node_kept_why: "best_model",
+ * "pending_work", "data_set", its owner's id into owner), or NULL. */
+typedef const char *(*node_rpc_kept_fn)(void *ctx,
+					 const uint8_t id[static LEDGER_ARTIFACT_ID_LEN],
+					 uint8_t owner[static 32]);
+/* GET /artifacts says, for each artifact fn names, why it is kept. */
+void node_rpc_set_kept(node_rpc *r, node_rpc_kept_fn fn, void *ctx);
+
 /* The port actually listened on (useful with cfg->port 0). */
 uint16_t node_rpc_port(const node_rpc *r);
 

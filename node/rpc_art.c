@@ -50,6 +50,12 @@
 #define CONTENT_BATCH (1u << 20)     /* bytes read from the store per refill */
 #define KEEP_MB_MAX (UINT64_MAX >> 20)
 
+void node_rpc_set_kept(node_rpc *r, node_rpc_kept_fn fn, void *ctx)
+{
+	r->kept = fn;
+	r->kept_ctx = ctx;
+}
+
 void node_rpc_set_art(node_rpc *r, const node_rpc_art_ops *ops)
 {
 	if (ops)
@@ -437,6 +443,15 @@ int rpc_h_artifacts(node_rpc *r, struct evhttp_request *req, const char *arg, js
 		rpc_json_put(&err, a, "files", rpc_json_u64(info[i].n_files));
 		rpc_json_put(&err, a, "chunks", rpc_json_u64(info[i].n_chunks));
 		rpc_json_put(&err, a, "pinned", json_boolean(info[i].pinned));
+		uint8_t owner[32];
+		const char *why = r->kept ? r->kept(r->kept_ctx, info[i].id, owner) : NULL;
+		if (why) {
+			json_t *k = json_object();
+			rpc_json_put(&err, a, "kept", k);
+			rpc_json_put(&err, k, "as", json_string(why));
+			rpc_json_put(&err, k, strcmp(why, "pending_work") ? "task" : "work",
+				     rpc_json_hex(owner, 32));
+		}
 	}
 	rpc_json_put(&err, o, "total", rpc_json_u64(total));
 	rpc_json_put(&err, o, "store", store = json_object());

@@ -63,6 +63,8 @@ struct node_rpc {
 	size_t n_pend_free;
 	uint32_t pend_gen;
 	struct rpc_art_job *job;      /* the POST /artifact/add or /gc running, or NULL */
+	node_rpc_kept_fn kept;        /* node_rpc_set_kept(); NULL: no "kept" in GET /artifacts */
+	void *kept_ctx;
 	unsigned public_max;          /* content replies without the cookie at most at once */
 	unsigned public_now;          /* ... and under way */
 	uint64_t public_refused;      /* ... and refused for want of a free one */

@@ -538,6 +538,12 @@ def test_mining(net):
                     sorted(l for l in kept if l.startswith("data ")) ==
                     ([] if n.index == 0 else task_data),
                     "node%d kept: %s" % (n.index, kept))
+        # GET /artifacts says why each is kept (node0's data sets are its operator's)
+        why = {a["id"]: a.get("kept") for a in n.get("/artifacts")["artifacts"]}
+        assert_that(why[best_ckpt] == {"as": "best_model", "task": task} and
+                    all(why[a] == (None if n.index == 0 else {"as": "data_set", "task": task})
+                        for a in (ds, ev)),
+                    "node%d: why kept: %s" % (n.index, why))
         removed = [line for line in n.get_text("/metrics").splitlines()
                    if line.startswith("iolm_checkpoints_removed_total ")]
         assert_that(removed and float(removed[0].split()[1]) >= 3,

@@ -133,6 +133,10 @@ static void test_best_pinned_others_removed_across_a_restart(void **state)
 	assert_int_equal(node_kept_open(&k, T.list, T.m.f.l, T.s), IOLM_OK);
 	node_kept_add(k, wa, T.ck[A]);
 	stats(k, 1, 0);
+	uint8_t owner[32];
+	assert_string_equal(node_kept_why(k, T.ck[A], owner), "pending_work");
+	assert_memory_equal(owner, wa, 32);
+	assert_null(node_kept_why(k, T.ck[B], owner));
 	node_kept_settle(k);
 	stats(k, 1, 0);
 	/* accepted, the task's first best: pinned */
@@ -140,6 +144,8 @@ static void test_best_pinned_others_removed_across_a_restart(void **state)
 	mfx_block(&T.m);
 	node_kept_settle(k);
 	stats(k, 0, 1);
+	assert_string_equal(node_kept_why(k, T.ck[A], owner), "best_model");
+	assert_memory_equal(owner, T.task, 32);
 
 	/* b extends a and will beat it; c does not beat it by the margin; d is slashed and
 	 * commits the same file as b */
@@ -246,6 +252,10 @@ static void test_data_sets_released_when_their_tasks_close(void **state)
 	node_kept_data(k, T.task, T.ck[Z], 0, 1); /* a task without a deadline */
 	node_kept_data(k, t2, T.ck[W], d2, 0);  /* held before: an operator's, not listed */
 	data_stats(k, 4);
+	uint8_t owner[32];
+	assert_string_equal(node_kept_why(k, T.ck[Y], owner), "data_set");
+	assert_memory_equal(owner, t2, 32);
+	assert_null(node_kept_why(k, T.ck[W], owner));
 	/* past task 2's deadline, but a work committed at it may still be pending */
 	while (head_height() <= d2 + 2) {
 		mfx_block(&T.m);
