@@ -521,6 +521,38 @@ static int unfinished_run(const struct mine *m, char *dir, size_t cap)
 	return snprintf(dir, cap, "%s/run-%04lu", m->o.out, newest) < (int)cap;
 }
 
+/* DIR/run.txt: what a round trains (its parent, "none" or a work id, and its steps),
+ * written when it starts, so a stopped run is resumed only by the same round. */
+static void run_note_text(char *out, size_t cap, const struct parent *p, uint64_t steps)
+{
+	char hex[65];
+	hex32(hex, p->id);
+	snprintf(out, cap, "parent %s\nsteps %" PRIu64 "\n", p->has ? hex : "none", steps);
+}
+
+static int same_run(const char *dir, const char *want)
+{
+	char path[MINER_PATH_MAX + 16], got[256];
+	snprintf(path, sizeof path, "%s/run.txt", dir);
+	FILE *f = fopen(path, "r");
+	size_t n = f ? fread(got, 1, sizeof got - 1, f) : 0;
+	if (f)
+		fclose(f);
+	got[n] = '\0';
+	return n > 0 && strcmp(got, want) == 0;
+}
+
+static int write_run_note(const char *dir, const char *text)
+{
+	char path[MINER_PATH_MAX + 16];
+	snprintf(path, sizeof path, "%s/run.txt", dir);
+	FILE *f = fopen(path, "w");
+	if (!f)
+		return IOLM_EIO;
+	int bad = fputs(text, f) == EOF;
+	return fclose(f) != 0 || bad ? IOLM_EIO : IOLM_OK;
+}
+
 static int commit_work(struct mine *m, struct own_work *ow, const struct parent *p,
 		       const compute_miner_result *r, const uint8_t ckpt_id[static ART_ID_LEN])
 {
@@ -582,10 +614,20 @@ static int mine_round(struct mine *m, unsigned round, const char *parent_spec)
 	printf("round %u of %" PRIu64 "\n", round, m->o.rounds);
 	if ((err = choose_parent(m, &p, parent_spec)))
 		return err;
-	/* The first round goes on with a run a stopped miner left, when it is this round's
-	 * (compute_miner_run checks its progress log; another run's starts afresh there). */
+	/* The first round goes on with the run a stopped miner left when it trains the same
+	 * parent and steps (compute_miner_run checks the rest: task, data, the starting
+	 * state); a stopped run of another round stays as it was, for a restart that names
+	 * its parent. */
+	char note[200];
+	run_note_text(note, sizeof note, &p, m->o.steps);
 	int resume = round == 1 && unfinished_run(m, ow->dir, sizeof ow->dir);
-	if (!resume && (err = run_dir(m, ow->dir, sizeof ow->dir)))
+	if (resume && !same_run(ow->dir, note)) {
+		printf("%s is a stopped run of another parent or --steps (its run.txt says); it "
+		       "stays: start with those to resume it\n", ow->dir);
+		resume = 0;
+	}
+	if ((!resume && (err = run_dir(m, ow->dir, sizeof ow->dir))) ||
+	    (err = write_run_note(ow->dir, note)))
 		return err;
 	compute_miner_params mp = {
 		.task = &m->task.task, .train = m->train, .train_len = m->train_len,

@@ -488,6 +488,29 @@ def test_mining(net):
     finally:
         m4.terminate()
         m4.wait()
+    # a stopped run of another round (its run.txt says other steps) is left as it was: the
+    # miner trains into a new directory
+    other = os.path.join(out4, "run-0002")
+    os.makedirs(other)
+    for name, text in (("run.txt", "parent none\nsteps 7\n"), ("progress.log", "x\n")):
+        with open(os.path.join(other, name), "w") as f:
+            f.write(text)
+    os.rename(out4 + ".log", out4 + "-resumed.log")
+    m4 = mine(env, k4, task, out4, base + 3, "none", steps=1000)
+    try:
+        def said():
+            with open(out4 + ".log") as f:
+                return "run-0002 is a stopped run of another parent or --steps" in f.read()
+        net.wait("miner 4 leaving the other run alone", lambda: said() or m4.poll() is not None,
+                 60)
+        assert_that(said(), "no word of the other stopped run")
+    finally:
+        m4.send_signal(signal.SIGKILL)
+        m4.wait()
+    with open(os.path.join(other, "progress.log")) as f:
+        assert_that(f.read() == "x\n" and sorted(os.listdir(other)) ==
+                    ["progress.log", "run.txt"], "the other stopped run was touched")
+    assert_that(os.path.isdir(os.path.join(out4, "run-0003")), "no new run directory")
     phase("a killed miner resumed its run; the work accepted")
 
     # 5. a miner keeping one run (--keep-runs 1): three rounds from scratch along its own
