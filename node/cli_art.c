@@ -2,7 +2,7 @@
  *
  *   iolmd art add  -d DIR PATH [--kind dataset|checkpoint|model]   prints the id
  *   iolmd art get  -d DIR ID DEST
- *   iolmd art list -d DIR
+ *   iolmd art list -d DIR                 with why a validator keeps one (DIR/kept)
  *   iolmd art pin|unpin -d DIR ID
  *   iolmd art rm -d DIR ID                drop one unpinned artifact and its own chunks
  *   iolmd art manifest -d DIR ID          the encoded manifest, in hex
@@ -15,6 +15,7 @@
 #include "artifacts/art.h"
 #include "core/hex.h"
 #include "node/cli.h"
+#include "node/kept.h"
 
 static int usage(void)
 {
@@ -98,15 +99,30 @@ int cli_art(int argc, char **argv)
 	} else if (!strcmp(verb, "list")) {
 		art_info info[256];
 		size_t n, total;
+		node_kept *k = NULL;
+		char kpath[1200];
+		/* what a validator keeps for the chain, and why (a list it cannot read: none) */
+		snprintf(kpath, sizeof kpath, "%s/kept", dir);
+		if (node_kept_read(&k, kpath))
+			fprintf(stderr, "iolmd: %s unreadable: reasons not shown\n", kpath);
 		err = art_store_list(s, info, 256, &n, &total);
 		for (size_t i = 0; !err && i < n; i++) {
-			char hex[2 * ART_ID_LEN + 1];
+			char hex[2 * ART_ID_LEN + 1], ohex[65];
+			uint8_t owner[32];
+			const char *why = node_kept_why(k, info[i].id, owner);
 			iolm_hex_encode(hex, sizeof hex, info[i].id, ART_ID_LEN);
-			printf("%s  %-10s  %llu bytes  %u files  %u chunks%s\n", hex,
+			printf("%s  %-10s  %llu bytes  %u files  %u chunks%s", hex,
 			       art_kind_name(info[i].kind),
 			       (unsigned long long)info[i].total_size, info[i].n_files,
 			       info[i].n_chunks, info[i].pinned ? "  pinned" : "");
+			if (why) {
+				iolm_hex_encode(ohex, sizeof ohex, owner, 32);
+				printf("  kept as %s of %s %.16s", why,
+				       strcmp(why, "pending_work") ? "task" : "work", ohex);
+			}
+			printf("\n");
 		}
+		node_kept_close(k);
 	} else if ((!strcmp(verb, "pin") || !strcmp(verb, "unpin") || !strcmp(verb, "manifest") ||
 		    !strcmp(verb, "rm")) &&
 		   positional(argc, argv, 0)) {

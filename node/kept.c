@@ -224,21 +224,29 @@ static int load_line(node_kept *k, const char *line)
 	return IOLM_OK;
 }
 
-static int load(node_kept *k)
+/* The file into the lists; *no: the line an error is on. */
+static int load_lines(node_kept *k, unsigned *no)
 {
 	char line[256];
 	int err = IOLM_OK;
-	unsigned no = 1;
 	FILE *f = fopen(k->path, "r");
+	*no = 1;
 	if (!f)
 		return errno == ENOENT ? IOLM_OK : IOLM_EIO;
 	if (!fgets(line, sizeof line, f) || strncmp(line, FILE_MAGIC "\n", sizeof FILE_MAGIC))
 		err = IOLM_EDECODE;
-	while (!err && fgets(line, sizeof line, f) && ++no)
+	while (!err && fgets(line, sizeof line, f) && ++*no)
 		err = load_line(k, line);
 	if (ferror(f))
 		err = IOLM_EIO;
 	fclose(f);
+	return err;
+}
+
+static int load(node_kept *k)
+{
+	unsigned no;
+	int err = load_lines(k, &no);
 	if (err == IOLM_EIO || err == IOLM_ENOMEM)
 		return err;
 	if (err) {
@@ -537,20 +545,32 @@ void node_kept_get_stats(node_kept *k, node_kept_stats *out)
 
 /* ---------------------------------------------------------------- open, close */
 
-int node_kept_open(node_kept **out, const char *path, ledger *l, art_store *s)
+/* An empty list for path; NULL when out of memory. */
+static node_kept *kept_new(const char *path)
 {
 	node_kept *k = calloc(1, sizeof *k);
+	if (!k)
+		return NULL;
+	pthread_mutex_init(&k->mu, NULL);
+	pthread_cond_init(&k->cv, NULL);
+	if (!(k->path = strdup(path)) ||
+	    !(k->pending = calloc(NODE_KEPT_PENDING_MAX, sizeof *k->pending))) {
+		node_kept_close(k);
+		return NULL;
+	}
+	return k;
+}
+
+int node_kept_open(node_kept **out, const char *path, ledger *l, art_store *s)
+{
+	node_kept *k = kept_new(path);
 	int err = IOLM_ENOMEM;
 	*out = NULL;
 	if (!k)
 		return IOLM_ENOMEM;
 	k->l = l;
 	k->s = s;
-	pthread_mutex_init(&k->mu, NULL);
-	pthread_cond_init(&k->cv, NULL);
-	if (!(k->path = strdup(path)) ||
-	    !(k->pending = calloc(NODE_KEPT_PENDING_MAX, sizeof *k->pending)) ||
-	    (err = load(k)) || (err = IOLM_ENOMEM, pthread_create(&k->thread, NULL, worker, k))) {
+	if ((err = load(k)) || (err = IOLM_ENOMEM, pthread_create(&k->thread, NULL, worker, k))) {
 		if (err == IOLM_EIO)
 			IOLM_ERROR(MOD, "cannot read %s", path);
 		node_kept_close(k);
@@ -561,6 +581,22 @@ int node_kept_open(node_kept **out, const char *path, ledger *l, art_store *s)
 		queue(k, OP_PIN, k->best[i].ckpt);
 	/* decisions made while the node was down */
 	node_kept_settle(k);
+	*out = k;
+	return IOLM_OK;
+}
+
+int node_kept_read(node_kept **out, const char *path)
+{
+	node_kept *k = kept_new(path);
+	int err;
+	unsigned no;
+	*out = NULL;
+	if (!k)
+		return IOLM_ENOMEM;
+	if ((err = load_lines(k, &no))) {
+		node_kept_close(k);
+		return err;
+	}
 	*out = k;
 	return IOLM_OK;
 }

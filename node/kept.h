@@ -44,6 +44,10 @@ typedef struct node_kept node_kept;
  * logged and replaced; one that cannot be read is IOLM_EIO), over ledger l and store s,
  * which must outlive it. */
 int node_kept_open(node_kept **out, const char *path, ledger *l, art_store *s) IOLM_WUR;
+/* The list stored at path, only to read (node_kept_why): no ledger, no store, nothing
+ * settled or run (iolmd art list, beside a node or without one). A missing file is an
+ * empty list; IOLM_EIO for one that cannot be read, IOLM_EDECODE for a damaged one. */
+int node_kept_read(node_kept **out, const char *path) IOLM_WUR;
 /* Run the store operations still queued, then free everything. NULL is a no-op. */
 void node_kept_close(node_kept *k);
 

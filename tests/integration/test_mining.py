@@ -567,6 +567,14 @@ def test_mining(net):
                     all(why[a] == (None if n.index == 0 else {"as": "data_set", "task": task})
                         for a in (ds, ev)),
                     "node%d: why kept: %s" % (n.index, why))
+        # ... and so does iolmd art list, beside the running node (from DIR/kept)
+        listed = {line.split()[0]: line for line in
+                  env.iolmd("art", "list", "-d", n.dir).splitlines()}
+        assert_that(listed[best_ckpt].endswith("kept as best_model of task " + task[:16]) and
+                    all(("kept as" not in listed[a]) if n.index == 0 else
+                        listed[a].endswith("kept as data_set of task " + task[:16])
+                        for a in (ds, ev)),
+                    "node%d: iolmd art list:\n%s" % (n.index, "\n".join(listed.values())))
         removed = [line for line in n.get_text("/metrics").splitlines()
                    if line.startswith("iolm_checkpoints_removed_total ")]
         assert_that(removed and float(removed[0].split()[1]) >= 3,
