@@ -493,8 +493,9 @@ static int run_dir(struct mine *m, char *dir, size_t cap)
 	return IOLM_EEXIST;
 }
 
-/* The newest DIR/run-NNNN, when a stopped miner left it unfinished: a progress log and
- * no work.txt (never committed). 1 with its path in dir, else 0. */
+/* The newest DIR/run-NNNN, when a stopped miner left it unfinished: a progress log, no
+ * work.txt (never committed) and no `committing` (a commit perhaps sent: the same claim
+ * must not go twice). 1 with its path in dir, else 0. */
 static int unfinished_run(const struct mine *m, char *dir, size_t cap)
 {
 	DIR *d = opendir(m->o.out);
@@ -513,11 +514,17 @@ static int unfinished_run(const struct mine *m, char *dir, size_t cap)
 		closedir(d);
 	if (!newest)
 		return 0;
-	char log[MINER_PATH_MAX + 32], note[MINER_PATH_MAX + 32];
+	char log[MINER_PATH_MAX + 32], note[MINER_PATH_MAX + 32], sent[MINER_PATH_MAX + 32];
 	snprintf(log, sizeof log, "%s/run-%04lu/progress.log", m->o.out, newest);
 	snprintf(note, sizeof note, "%s/run-%04lu/work.txt", m->o.out, newest);
+	snprintf(sent, sizeof sent, "%s/run-%04lu/committing", m->o.out, newest);
 	if (stat(log, &sb) != 0 || stat(note, &sb) == 0)
 		return 0;
+	if (stat(sent, &sb) == 0) {
+		printf("run-%04lu was being committed when the miner stopped: not resumed (its "
+		       "work may be on chain; iolm-wallet works lists yours)\n", newest);
+		return 0;
+	}
 	return snprintf(dir, cap, "%s/run-%04lu", m->o.out, newest) < (int)cap;
 }
 
@@ -661,13 +668,24 @@ static int mine_round(struct mine *m, unsigned round, const char *parent_spec)
 		       (double)r.eval_loss_f, r.eval_loss, (double)r.initial_eval_loss);
 	ow->start_step = r.start_step;
 	ow->end_step = r.end_step;
-	if ((err = commit_work(m, ow, &p, &r, ckpt_id)))
+	/* From here until work.txt is written the work may be on its way to the chain: a
+	 * miner stopped meanwhile must not commit the same claim again when it restarts
+	 * (unfinished_run skips a run that holds this file). */
+	char sending[MINER_PATH_MAX + 16];
+	snprintf(sending, sizeof sending, "%s/committing", ow->dir);
+	FILE *sf = fopen(sending, "w");
+	if (!sf || fclose(sf) != 0)
+		return IOLM_EIO;
+	if ((err = commit_work(m, ow, &p, &r, ckpt_id))) {
+		unlink(sending); /* refused, or never sent: the run may be resumed */
 		return err;
+	}
 	ow->sent_ms = iolm_clock_wall_ms();
 	m->nworks++;
 	if ((err = miner_server_add(m->srv, ow->id, ow->dir)))
 		return err;
 	write_work_note(ow, &p);
+	unlink(sending);
 	hex32(hex, ow->id);
 	printf("work %s committed: steps [%" PRIu64 ", %" PRIu64 "), bond %" PRIu64
 	       ", serving %s/claim/%s\n", hex, r.start_step, r.end_step, m->o.bond, m->endpoint,
