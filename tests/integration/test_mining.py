@@ -495,42 +495,35 @@ def test_mining(net):
     for name, text in (("run.txt", "parent none\nsteps 7\n"), ("progress.log", "x\n")):
         with open(os.path.join(other, name), "w") as f:
             f.write(text)
-    os.rename(out4 + ".log", out4 + "-resumed.log")
-    m4 = mine(env, k4, task, out4, base + 3, "none", steps=1000)
-    try:
-        def said():
+    def start_then_kill(said, new_run, old_log):
+        """Start miner 4 again; once its log says `said` and it made new_run, kill it."""
+        os.rename(out4 + ".log", out4 + old_log)
+        p = mine(env, k4, task, out4, base + 3, "none", steps=1000)
+
+        def seen():
             with open(out4 + ".log") as f:
-                return "run-0002 is a stopped run of another parent or --steps" in f.read()
-        net.wait("miner 4 leaving the other run alone",
-                 lambda: (said() and os.path.isdir(os.path.join(out4, "run-0003"))) or
-                 m4.poll() is not None, 60)
-        assert_that(said(), "no word of the other stopped run")
-    finally:
-        m4.send_signal(signal.SIGKILL)
-        m4.wait()
+                return said in f.read()
+        try:
+            net.wait("miner 4 saying: " + said,
+                     lambda: (seen() and os.path.isdir(os.path.join(out4, new_run))) or
+                     p.poll() is not None, 60)
+            assert_that(seen() and os.path.isdir(os.path.join(out4, new_run)),
+                        "miner 4 did not say %r and train into %s" % (said, new_run))
+        finally:
+            p.send_signal(signal.SIGKILL)
+            p.wait()
+    start_then_kill("run-0002 is a stopped run of another parent or --steps", "run-0003",
+                    "-resumed.log")
     with open(os.path.join(other, "progress.log")) as f:
         assert_that(f.read() == "x\n" and sorted(os.listdir(other)) ==
                     ["progress.log", "run.txt"], "the other stopped run was touched")
-    assert_that(os.path.isdir(os.path.join(out4, "run-0003")), "no new run directory")
     # a run stopped while its commit was on the way is not resumed (the same claim must
     # not go twice)
     for name in ("committing", "progress.log"):  # the log: however far the kill let it
         with open(os.path.join(out4, "run-0003", name), "a"):
             pass
-    os.rename(out4 + ".log", out4 + "-other.log")
-    m4 = mine(env, k4, task, out4, base + 3, "none", steps=1000)
-    try:
-        def refused():
-            with open(out4 + ".log") as f:
-                return "run-0003 was being committed when the miner stopped" in f.read()
-        net.wait("miner 4 leaving a run being committed",
-                 lambda: (refused() and os.path.isdir(os.path.join(out4, "run-0004"))) or
-                 m4.poll() is not None, 60)
-        assert_that(refused(), "no word of the run being committed")
-    finally:
-        m4.send_signal(signal.SIGKILL)
-        m4.wait()
-    assert_that(os.path.isdir(os.path.join(out4, "run-0004")), "no new run directory")
+    start_then_kill("run-0003 was being committed when the miner stopped", "run-0004",
+                    "-other.log")
     phase("a killed miner resumed its run; the work accepted")
 
     # 5. a miner keeping one run (--keep-runs 1): three rounds from scratch along its own
