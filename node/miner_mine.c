@@ -286,6 +286,102 @@ static int setup_task(struct mine *m)
 	return IOLM_OK;
 }
 
+static int cmp_unsigned(const void *a, const void *b)
+{
+	unsigned x = *(const unsigned *)a, y = *(const unsigned *)b;
+	return (x > y) - (x < y);
+}
+
+/* The run numbers of OUT/run-NNNN directories holding a work.txt (committed works), in
+ * order, into a malloc'd *runs. */
+static int committed_runs(const struct mine *m, unsigned **runs, size_t *n)
+{
+	DIR *d = opendir(m->o.out);
+	struct dirent *e;
+	size_t cap = 0;
+	*runs = NULL;
+	*n = 0;
+	while (d && (e = readdir(d))) {
+		char path[MINER_PATH_MAX + 300], *end;
+		struct stat sb;
+		unsigned long v;
+		if (strncmp(e->d_name, "run-", 4) || !isdigit((unsigned char)e->d_name[4]))
+			continue;
+		v = strtoul(e->d_name + 4, &end, 10);
+		snprintf(path, sizeof path, "%s/%s/work.txt", m->o.out, e->d_name);
+		if (*end || v >= 100000 || stat(path, &sb) != 0)
+			continue;
+		if (*n == cap) {
+			unsigned *r = realloc(*runs, (cap = cap ? 2 * cap : 64) * sizeof *r);
+			if (!r) {
+				closedir(d);
+				return IOLM_ENOMEM;
+			}
+			*runs = r;
+		}
+		(*runs)[(*n)++] = (unsigned)v;
+	}
+	if (d)
+		closedir(d);
+	if (*n)
+		qsort(*runs, *n, sizeof **runs, cmp_unsigned);
+	return IOLM_OK;
+}
+
+/* A run's work.txt into w (its id and steps; dir set already). */
+static int read_work_note(struct own_work *w)
+{
+	char path[MINER_PATH_MAX + 16], hex[80] = "";
+	unsigned long long a = 0, b = 0;
+	snprintf(path, sizeof path, "%s/work.txt", w->dir);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return IOLM_EIO;
+	int got = fscanf(f, "work_id %79s parent %*s start_step %llu end_step %llu", hex, &a, &b);
+	fclose(f);
+	if (got != 3 || iolm_hex_decode_exact(w->id, 32, hex) || b <= a)
+		return IOLM_EDECODE;
+	w->start_step = a;
+	w->end_step = b;
+	return IOLM_OK;
+}
+
+/* The works earlier runs committed (OUT/run-NNNN/work.txt): served again, since
+ * validators may still be verifying them and other miners extending them, and followed
+ * like this run's. m->works gets room for them and for this run's rounds. */
+static int restore_works(struct mine *m)
+{
+	unsigned *runs;
+	size_t n, pending = 0;
+	int err = committed_runs(m, &runs, &n);
+	if (err)
+		return err;
+	if (!(m->works = calloc(n + m->o.rounds, sizeof *m->works))) {
+		free(runs);
+		return IOLM_ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct own_work *w = &m->works[m->nworks];
+		snprintf(w->dir, sizeof w->dir, "%s/run-%04u", m->o.out, runs[i]);
+		if (read_work_note(w)) {
+			fprintf(stderr, "iolm-miner: %s/work.txt unreadable: not served\n", w->dir);
+			continue;
+		}
+		if ((err = miner_server_add(m->srv, w->id, w->dir)))
+			break;
+		w->sent_ms = iolm_clock_wall_ms();
+		if (!miner_rpc_work(&m->rpc, &w->last, w->id) &&
+		    w->last.status <= MINER_WORK_PENDING)
+			pending++;
+		m->nworks++;
+	}
+	free(runs);
+	if (!err && m->nworks)
+		printf("serving %zu works committed by earlier runs in %s (%zu not decided yet)\n",
+		       m->nworks, m->o.out, pending);
+	return err;
+}
+
 static int setup(struct mine *m)
 {
 	char host[256];
@@ -308,11 +404,8 @@ static int setup(struct mine *m)
 	if ((err = miner_devices_open(&m->dev, m->o.device, m->o.threads,
 				      m->task.task.batch)))
 		return err;
-	if ((err = miner_server_start(&m->srv, host, port)))
+	if ((err = miner_server_start(&m->srv, host, port)) || (err = restore_works(m)))
 		return err;
-	m->works = calloc(m->o.rounds, sizeof *m->works);
-	if (!m->works)
-		return IOLM_ENOMEM;
 	printf("miner %s on chain %s, serving %s, %s backend\n", m->addr, m->rpc.chain_id,
 	       m->endpoint, m->dev.name);
 	fflush(stdout);

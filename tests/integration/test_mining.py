@@ -17,6 +17,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 
 from framework import TestFailure, free_base_port, run
 
@@ -495,8 +496,9 @@ def test_mining(net):
     for name, text in (("run.txt", "parent none\nsteps 7\n"), ("progress.log", "x\n")):
         with open(os.path.join(other, name), "w") as f:
             f.write(text)
-    def start_then_kill(said, new_run, old_log):
-        """Start miner 4 again; once its log says `said` and it made new_run, kill it."""
+    def start_then_kill(said, new_run, old_log, check=None):
+        """Start miner 4 again; once its log says `said` and it made new_run, run check
+        (if any), then kill it."""
         os.rename(out4 + ".log", out4 + old_log)
         p = mine(env, k4, task, out4, base + 3, "none", steps=1000)
 
@@ -509,11 +511,25 @@ def test_mining(net):
                      p.poll() is not None, 60)
             assert_that(seen() and os.path.isdir(os.path.join(out4, new_run)),
                         "miner 4 did not say %r and train into %s" % (said, new_run))
+            if check:
+                check()
         finally:
             p.send_signal(signal.SIGKILL)
             p.wait()
+    # ... and, started again, it serves the work its earlier run committed (validators
+    # verifying it, or miners extending it, still need it)
+    def serves_w4():
+        with open(out4 + ".log") as f:
+            log = f.read()
+        assert_that("serving 1 works committed by earlier runs" in log,
+                    "miner 4 restarted without its earlier work:\n" + log[-800:])
+        with urllib.request.urlopen("http://127.0.0.1:%d/claim/%s" % (base + 3, w4),
+                                    timeout=10) as r:
+            with open(os.path.join(out4, "run-0001", "claim.bin"), "rb") as f:
+                assert_that(r.status == 200 and r.read() == f.read(),
+                            "the restarted miner serves another claim for its work")
     start_then_kill("run-0002 is a stopped run of another parent or --steps", "run-0003",
-                    "-resumed.log")
+                    "-resumed.log", serves_w4)
     with open(os.path.join(other, "progress.log")) as f:
         assert_that(f.read() == "x\n" and sorted(os.listdir(other)) ==
                     ["progress.log", "run.txt"], "the other stopped run was touched")
