@@ -800,6 +800,7 @@ static int open_consensus(struct node *n)
 	if (n->val_index >= 0) {
 		/* Validators re-execute sampled work on a thread of their own. */
 		node_verifier_config vc = { .ledger = n->l, .art = n->art, .threads = 1,
+					    .validator_index = n->val_index,
 					    .done = on_verdict, .need_data = need_data,
 					    .keep_checkpoints = n->cfg->art_keep_checkpoints,
 					    .kept = on_kept, .ctx = n };

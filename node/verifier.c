@@ -457,6 +457,164 @@ static void on_wake(evutil_socket_t fd, short what, void *arg)
 	free_kept(kept);
 }
 
+/* ---- the works a restart left unverified */
+
+struct pending_scan {
+	uint8_t (*ids)[32];
+	size_t n, cap;
+	size_t prefix;               /* raw key bytes before a work's id */
+};
+
+static int collect_pending(void *ctx, const uint8_t *key, size_t klen, const uint8_t *val,
+			   size_t vlen)
+{
+	struct pending_scan *ps = ctx;
+	Iolm__WorkState *ws = NULL;
+	int pending = klen == ps->prefix + 32 &&
+		      !iolm_codec_decode((ProtobufCMessage **)&ws, &iolm__work_state__descriptor,
+					 val, vlen, IOLM_MAX_TX_BYTES * 2) &&
+		      ws->status == IOLM__WORK_STATUS__WORK_PENDING;
+	if (ws)
+		iolm_codec_free(&ws->base);
+	if (!pending)
+		return 0;
+	if (ps->n == ps->cap) {
+		size_t cap = ps->cap ? 2 * ps->cap : 16;
+		uint8_t(*ids)[32] = realloc(ps->ids, cap * sizeof *ids);
+		if (!ids)
+			return IOLM_ENOMEM;
+		ps->ids = ids;
+		ps->cap = cap;
+	}
+	memcpy(ps->ids[ps->n++], key + ps->prefix, 32);
+	return 0;
+}
+
+static int found_one(void *ctx, const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen)
+{
+	(void)key, (void)klen, (void)val, (void)vlen;
+	*(int *)ctx = 1;
+	return 1;
+}
+
+/* Whether validator idx attested work (idx < 0: not known, taken as not). */
+static int attested(node_verifier *v, const uint8_t work[32], int idx)
+{
+	uint8_t raw[LEDGER_RAW_KEY_MAX];
+	int found = 0;
+	if (idx < 0)
+		return 0;
+	size_t len = ledger_raw_key_attest(raw, work, (uint32_t)idx);
+	int rc = ledger_scan_state(v->cfg.ledger, raw, len, found_one, &found);
+	return found || rc == 1; /* an error reads as not attested: verified again */
+}
+
+/* The id of the block at height h into id. */
+static int block_id_at(node_verifier *v, uint64_t h, uint8_t id[32])
+{
+	Iolm__Block *b = NULL;
+	iolm_buf buf;
+	int err;
+	iolm_buf_init(&buf, IOLM_MAX_BLOCK_BYTES);
+	if (!(err = ledger_get_block(v->cfg.ledger, h, &buf)) &&
+	    !(err = iolm_decode_block(&b, buf.data, buf.len, IOLM_MAX_BLOCK_BYTES)))
+		iolm_hash(id, IOLM_TAG_BLOCK, b->header.data, b->header.len);
+	if (b)
+		iolm_codec_free(&b->base);
+	iolm_buf_release(&buf, 0);
+	return err;
+}
+
+/* A job for pending work id as its commit recorded it: seeded when the block after its
+ * commit is known, else left waiting for it. NULL when it cannot be read, or when its
+ * attestation deadline has passed. */
+static struct vjob *pending_job(node_verifier *v, const uint8_t id[32], uint64_t head)
+{
+	const ledger_genesis *g = ledger_get_genesis(v->cfg.ledger);
+	Iolm__WorkState *ws = NULL;
+	Iolm__WorkCommit *w = NULL;
+	struct vjob *j = NULL;
+	uint8_t next[32];
+	iolm_buf b;
+	iolm_buf_init(&b, IOLM_MAX_TX_BYTES * 2);
+	if (ledger_get_work(v->cfg.ledger, id, &b) ||
+	    iolm_codec_decode((ProtobufCMessage **)&ws, &iolm__work_state__descriptor, b.data,
+			      b.len, b.limit) ||
+	    iolm_codec_decode((ProtobufCMessage **)&w, &iolm__work_commit__descriptor,
+			      ws->commit.data, ws->commit.len, IOLM_MAX_TX_BYTES) ||
+	    w->task_id.len != 32 || w->proof_root.len != 32 || w->final_state.len != 32 ||
+	    w->checkpoint_id.len != ART_ID_LEN || !w->endpoint ||
+	    ws->commit_time_ms + ledger_genesis_params(g)->attest_timeout_ms <=
+		    iolm_clock_wall_ms() + 2 * RETRY_MS ||
+	    !(j = calloc(1, sizeof *j)))
+		goto out;
+	memcpy(j->work, id, 32);
+	memcpy(j->task, w->task_id.data, 32);
+	memcpy(j->proof_root, w->proof_root.data, 32);
+	memcpy(j->final_state, w->final_state.data, 32);
+	memcpy(j->ckpt_id, w->checkpoint_id.data, ART_ID_LEN);
+	j->commit_height = ws->commit_height;
+	j->deadline_ms = ws->commit_time_ms + ledger_genesis_params(g)->attest_timeout_ms;
+	j->start_step = w->start_step;
+	j->steps = w->steps;
+	j->eval_loss = w->eval_loss;
+	snprintf(j->endpoint, sizeof j->endpoint, "%s", w->endpoint);
+	if (head > j->commit_height) {
+		if (block_id_at(v, j->commit_height + 1, next)) {
+			free(j);
+			j = NULL;
+			goto out;
+		}
+		iolm_hash2(j->seed, IOLM_TAG_CHALLENGE, next, 32, j->work, 32);
+		j->next_try_ms = 1; /* seeded */
+	}
+out:
+	if (w)
+		iolm_codec_free(&w->base);
+	if (ws)
+		iolm_codec_free(&ws->base);
+	iolm_buf_release(&b, 0);
+	return j;
+}
+
+/* The works still pending that this validator has not attested: a restart dropped the
+ * jobs it had for them, so they are verified again (or wait for their seed block). */
+static void requeue_pending(node_verifier *v)
+{
+	struct pending_scan ps = { 0 };
+	uint8_t raw[LEDGER_RAW_KEY_MAX], zero[32] = { 0 };
+	ledger_head head;
+	size_t again = 0;
+	ps.prefix = ledger_raw_key_work(raw, zero) - 32;
+	if (ledger_get_head(v->cfg.ledger, &head) ||
+	    ledger_scan_state(v->cfg.ledger, raw, ps.prefix, collect_pending, &ps)) {
+		free(ps.ids);
+		return;
+	}
+	for (size_t i = 0; i < ps.n; i++) {
+		struct vjob *j;
+		if (attested(v, ps.ids[i], v->cfg.validator_index) ||
+		    !(j = pending_job(v, ps.ids[i], head.height)))
+			continue;
+		pthread_mutex_lock(&v->mu);
+		if (j->next_try_ms) {
+			j->next_try_ms = 0;
+			j->next = v->ready;
+			v->ready = j;
+			pthread_cond_signal(&v->cv);
+		} else {
+			j->next = v->waiting;
+			v->waiting = j;
+		}
+		pthread_mutex_unlock(&v->mu);
+		again++;
+	}
+	free(ps.ids);
+	if (again)
+		IOLM_INFO(MOD, "%zu pending works not attested here before the restart: verifying "
+			       "them again", again);
+}
+
 int node_verifier_create(node_verifier **out, struct event_base *base,
 			 const node_verifier_config *cfg)
 {
@@ -487,6 +645,7 @@ int node_verifier_create(node_verifier **out, struct event_base *base,
 	if (pthread_create(&v->thread, NULL, worker, v) != 0)
 		goto fail;
 	v->started = 1;
+	requeue_pending(v);
 	*out = v;
 	return IOLM_OK;
 fail:

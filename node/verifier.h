@@ -16,7 +16,8 @@
  * artifact store (keep_checkpoints), so the model outlives its miner's server. The data
  * sets are read from the store into memory, chunk by verified chunk (art_store_read):
  * work_dir holds only the works being verified, and what a previous run left there is
- * removed at create. */
+ * removed at create. At create it also takes up the works still pending on chain that
+ * this validator has not attested (validator_index): a restart dropped their jobs. */
 #ifndef IOLM_NODE_VERIFIER_H
 #define IOLM_NODE_VERIFIER_H
 
@@ -42,6 +43,9 @@ typedef struct node_verifier_config {
 	ledger *ledger;              /* read-only use from the worker thread */
 	art_store *art;              /* the task data sets */
 	unsigned threads;            /* CPU threads for re-execution (>= 1) */
+	int validator_index;         /* this validator's in the genesis set (-1: unknown): at
+				      * create, the works still pending that it has not attested
+				      * are verified again (a restart lost them) */
 	node_verifier_done_fn done;
 	/* Optional, on the loop thread: task (whose deadline height is deadline, 0 for
 	 * none) names data set id, which the node should have whole (the node fetches it

@@ -107,6 +107,25 @@ def address_of(pub):
     return "iolm1" + "".join(BECH32[d] for d in data + [(chk >> 5 * (5 - i)) & 31 for i in range(6)])
 
 
+def create_task(env, ds, ev):
+    """These tests' task over data sets ds and ev, created by a new designer: (task id,
+    the designer's key file, its address)."""
+    taskfile = os.path.join(env.net.dir, "task.conf")
+    # Batches big enough that 60 more steps beat 20 whatever the task id (which seeds the
+    # sampling): eval loss ~2.92 after 20 steps, 2.36-2.52 after 80 over five task ids.
+    # With 2 x 16 bytes per step the loss sat on a plateau and the extension could lose.
+    with open(taskfile, "w") as f:
+        f.write("n_layer = 1\nn_embd = 16\nn_head = 2\nseq_len = 32\ninit_seed = 3\n"
+                "lr = 0.01\nwarmup_steps = 2\ntotal_steps = 1000\nbatch_size = 8\n"
+                "segment_len = 10\nsamples = 2\n")
+    key, addr = env.new_key("designer")
+    task = env.tx(key, "task-create", "--task-file", taskfile, "--dataset", ds, "--eval", ev,
+                  "--pool", "1000000", "--designer-share-bps", "2000", "--breakthrough-bps",
+                  "1000", "--bond-min", "100", "--name", "it", "--margin-start-ppm", "0",
+                  "--margin-end-ppm", "0")
+    return task, key, addr
+
+
 def wait_work(net, node, wid, statuses, timeout=180):
     got = {}
 
@@ -199,15 +218,21 @@ def phase(what):
     print("[%6.1fs] %s" % (time.monotonic() - T0, what), flush=True)
 
 
-def test_mining(net):
+def slow_data_env(net):
+    """The Env of these tests, its corpus written; node0 (which will hold the data sets)
+    serves artifacts at 16 KiB/s, so the other validators are still fetching the data
+    sets (about 90 KB each) when the first work is committed, and wait for them."""
     env = Env(net)
     env.train = os.path.join(net.dir, "train.txt")
     env.eval = os.path.join(net.dir, "eval.txt")
     corpus(env.train, env.eval)
-    # node0 serves artifacts at 16 KiB/s: the validators are still fetching the data sets
-    # (about 90 KB each) when the first work is committed, and wait for them
     with open(os.path.join(env.n0.dir, "node.conf"), "a") as f:
         f.write("art_global_kib_s = 16\n")
+    return env
+
+
+def test_mining(net):
+    env = slow_data_env(net)
     # node3 keeps no checkpoint of the works it verifies (the others do, by default)
     n3 = net.nodes[3]
     with open(os.path.join(n3.dir, "node.conf"), "a") as f:
@@ -240,19 +265,7 @@ def test_mining(net):
     # P2P when the task naming them is committed
     ds = env.iolmd("art", "add", "-d", env.n0.dir, env.train)
     ev = env.iolmd("art", "add", "-d", env.n0.dir, env.eval)
-    taskfile = os.path.join(net.dir, "task.conf")
-    # Batches big enough that 60 more steps beat 20 whatever the task id (which seeds the
-    # sampling): eval loss ~2.92 after 20 steps, 2.36-2.52 after 80 over five task ids.
-    # With 2 x 16 bytes per step the loss sat on a plateau and the extension could lose.
-    with open(taskfile, "w") as f:
-        f.write("n_layer = 1\nn_embd = 16\nn_head = 2\nseq_len = 32\ninit_seed = 3\n"
-                "lr = 0.01\nwarmup_steps = 2\ntotal_steps = 1000\nbatch_size = 8\n"
-                "segment_len = 10\nsamples = 2\n")
-    designer_key, designer = env.new_key("designer")
-    task = env.tx(designer_key, "task-create", "--task-file", taskfile, "--dataset", ds,
-                  "--eval", ev, "--pool", "1000000", "--designer-share-bps", "2000",
-                  "--breakthrough-bps", "1000", "--bond-min", "100", "--name", "it",
-                  "--margin-start-ppm", "0", "--margin-end-ppm", "0")
+    task, _, designer = create_task(env, ds, ev)
     d0 = rewards(env.n0, designer)
 
     phase("task created")
