@@ -38,6 +38,7 @@ struct vjob {
 	size_t nseg;
 	double cpu_s;
 	int keep;              /* valid, and its final checkpoint is left in work_dir to keep */
+	int wants_data;        /* tried, and the task's data sets were not in the store */
 };
 
 /* A final checkpoint the worker added to the store, for the loop's kept callback. */
@@ -239,6 +240,7 @@ static int verify_job(node_verifier *v, struct vjob *j)
 		    iolm_clock_wall_ms() + 2 * RETRY_MS < j->deadline_ms) {
 			IOLM_INFO(MOD, "work %.16s: waiting for the task's data sets (%s)", whex,
 				  iolm_strerror(err));
+			j->wants_data = 1; /* the loop asks for them again (on_commit) */
 			j->next_try_ms = iolm_clock_wall_ms() + RETRY_MS;
 			ret = 0;
 			goto out;
@@ -720,7 +722,23 @@ void node_verifier_on_commit(node_verifier *v, uint64_t height, const uint8_t bl
 		v->ready = j;
 	}
 	pthread_cond_signal(&v->cv);
+	/* Works waiting for their task's data sets: asked for again at every commit. A fetch
+	 * gives up when no peer holds a data set yet (a designer may add it later), and one
+	 * a restart cut short is not under way at all. A fetch under way is left alone. */
+	uint8_t again[8][32];
+	size_t n_again = 0;
+	for (struct vjob *j = v->ready; j && n_again < 8; j = j->next) {
+		size_t k = 0;
+		if (!j->wants_data || !v->cfg.need_data)
+			continue;
+		while (k < n_again && memcmp(again[k], j->task, 32))
+			k++;
+		if (k == n_again)
+			memcpy(again[n_again++], j->task, 32);
+	}
 	pthread_mutex_unlock(&v->mu);
+	for (size_t k = 0; k < n_again; k++)
+		need_task_data_by_id(v, again[k]);
 
 	/* this block's work commits wait for the next one */
 	Iolm__BlockHeader *hdr = NULL;

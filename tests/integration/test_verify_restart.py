@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """A validator killed with SIGKILL while it waits to verify a pending work verifies it
-again when it restarts (docs/operator.md "After a crash"): with a fourth validator stopped, the
-work needs its attestation to be accepted, and gets it."""
+again when it restarts (docs/operator.md "After a crash"): with a fourth validator stopped,
+the work needs its attestation to be accepted, and gets it. The task's data sets reach
+the validators only after the restart (no node holds them before), so the validator is
+waiting, whatever the machine's speed."""
 import os
 import signal
 import sys
@@ -17,11 +19,14 @@ def assert_that(cond, what):
 
 
 def test_verify_restart(net):
-    env = slow_data_env(net)  # the validators wait for the data sets, node0 serving slowly
+    env = slow_data_env(net)
     net.start_all()
     net.wait("all nodes at height 2", lambda: all(n.height() >= 2 for n in net.nodes), 60)
-    ds = env.iolmd("art", "add", "-d", env.n0.dir, env.train)
-    ev = env.iolmd("art", "add", "-d", env.n0.dir, env.eval)
+    # the data sets' ids, from a store of no node: the validators wait for them
+    scratch = os.path.join(net.dir, "scratch")
+    os.makedirs(scratch)
+    ds = env.iolmd("art", "add", "-d", scratch, env.train)
+    ev = env.iolmd("art", "add", "-d", scratch, env.eval)
     task, _, _ = create_task(env, ds, ev)
     miner_key, _ = env.new_key("miner")
     # node3 stops: blocks go on with the other three, and a work needs all three
@@ -41,6 +46,9 @@ def test_verify_restart(net):
         net.wait("node2 waiting to verify the work", waiting, 60)
         assert_that(n2.stop(sig=signal.SIGKILL) == -signal.SIGKILL, "node2 not killed")
         n2.start()
+        # the designer adds the data sets to node0; the validators fetch them from there
+        for path in (env.train, env.eval):
+            env.iolmd("art", "add", "-d", env.n0.dir, path)
         w = wait_work(net, env.n0, wid, ("accepted", "rejected", "slashed"))
         assert_that(w["status_name"] == "accepted", "the work was %s" % w["status_name"])
         by = sorted(a["validator"] for a in w["attestations"] if a["valid"])
