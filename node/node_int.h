@@ -1,5 +1,5 @@
-/* iolmd internals shared by node.c (the loop and consensus) and node_net.c (frames from
- * peers, block sync). */
+/* iolmd internals shared by node.c (the loop and consensus), node_net.c (frames from
+ * peers, block sync) and node_metrics.c (GET /metrics). */
 #ifndef IOLM_NODE_NODE_INT_H
 #define IOLM_NODE_NODE_INT_H
 
@@ -133,6 +133,8 @@ void node_on_disconnect(void *ctx, node_peer *peer);
 void node_on_frame(void *ctx, node_peer *peer, const Iolm__Frame *f, const uint8_t *raw,
 		   size_t len);
 int node_submit_tx(void *ctx, const uint8_t *raw, size_t len, uint8_t id[32]);
+/* GET /metrics (node_metrics.c): the node's figures, appended to out. */
+void node_write_metrics(void *ctx, iolm_buf *out);
 /* A transaction's signature was checked off the loop (node_net.c): token 0, one gossiped
  * by the peer whose key is tag; otherwise one posted to POST /tx, answered here. */
 void node_on_verified(void *ctx, const uint8_t *raw, size_t len, const uint8_t tag[32],
