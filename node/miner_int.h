@@ -186,4 +186,70 @@ void miner_server_counts(miner_server *s, uint64_t *served, uint64_t *refused);
 /* Stop the thread and free everything. */
 void miner_server_stop(miner_server *s);
 
+/* ---------------------------------------------------------------- iolm-miner mine's state
+ * (miner_mine.c: rounds and following; miner_runs.c: the run directories) */
+
+struct mine_opts {
+	const char *node, *cookie, *keyfile, *task_hex, *data, *eval, *listen, *out;
+	const char *parent, *device, *endpoint;
+	uint64_t steps, bond, fee, rounds, follow, keep_runs;
+	uint32_t threads;
+};
+
+/* A work this miner committed (this process, or an earlier run: miner_restore_works). */
+struct own_work {
+	uint8_t id[32];
+	char dir[MINER_PATH_MAX];
+	uint64_t start_step, end_step;
+	uint64_t sent_ms;
+	miner_work last; /* as last seen on chain */
+	int dropped;
+	int pruned;      /* its directory is gone (--keep-runs) */
+};
+
+struct mine {
+	struct mine_opts o;
+	miner_rpc rpc;
+	iolm_key key;
+	uint8_t acct[IOLM_ADDR_LEN];
+	char addr[IOLM_ADDR_STRLEN + 1];
+	miner_task task;
+	art_store *store;
+	miner_server *srv;
+	miner_devices dev;
+	uint8_t *train, *eval;
+	size_t train_len, eval_len;
+	char data_path[MINER_PATH_MAX], eval_path[MINER_PATH_MAX]; /* from the node */
+	char endpoint[LEDGER_MAX_ENDPOINT + 1];
+	struct own_work *works;
+	size_t nworks;
+	unsigned next_run;    /* the next run-NNNN to try; 0: not scanned yet */
+	miner_rewards rewards;
+	int tty;
+};
+
+/* Whether w is decided: accepted, rejected, slashed, or dropped from the mempool. */
+static inline int miner_work_decided(const struct own_work *w)
+{
+	return w->dropped || w->last.status >= MINER_WORK_ACCEPTED;
+}
+
+/* ---------------------------------------------------------------- miner_runs.c */
+
+/* A fresh run directory OUT/run-NNNN into dir, numbered after every run-NNNN already
+ * there (so a number is never reused once --keep-runs deleted its run). */
+int miner_run_dir(struct mine *m, char *dir, size_t cap) IOLM_WUR;
+/* The newest OUT/run-NNNN, when a stopped miner left it unfinished: a progress log, no
+ * work.txt (never committed) and no `committing` (a commit perhaps sent: the same claim
+ * must not go twice). 1 with its path in dir, else 0. */
+int miner_unfinished_run(const struct mine *m, char *dir, size_t cap);
+/* The works earlier runs committed (OUT/run-NNNN/work.txt), served again and followed;
+ * allocates m->works with room for them and for this process's rounds. */
+int miner_restore_works(struct mine *m) IOLM_WUR;
+/* Delete directory dir and the regular files in it (a run or a fetched parent: flat). */
+int miner_remove_dir(const char *dir);
+/* --keep-runs: the directories of decided works beyond the newest keep_runs go, but the
+ * task's best work's, and the checkpoints fetched from other miners but the best's. */
+void miner_prune(struct mine *m);
+
 #endif

@@ -40,45 +40,6 @@
 #define MINE_MAX_ROUNDS 1000u
 #define MINE_DROP_S 60 /* a commit neither in the mempool nor in the state this long: dropped */
 
-struct mine_opts {
-	const char *node, *cookie, *keyfile, *task_hex, *data, *eval, *listen, *out;
-	const char *parent, *device, *endpoint;
-	uint64_t steps, bond, fee, rounds, follow, keep_runs;
-	uint32_t threads;
-};
-
-/* A work this process committed. */
-struct own_work {
-	uint8_t id[32];
-	char dir[MINER_PATH_MAX];
-	uint64_t start_step, end_step;
-	uint64_t sent_ms;
-	miner_work last; /* as last seen on chain */
-	int dropped;
-	int pruned;      /* its directory is gone (--keep-runs) */
-};
-
-struct mine {
-	struct mine_opts o;
-	miner_rpc rpc;
-	iolm_key key;
-	uint8_t acct[IOLM_ADDR_LEN];
-	char addr[IOLM_ADDR_STRLEN + 1];
-	miner_task task;
-	art_store *store;
-	miner_server *srv;
-	miner_devices dev;
-	uint8_t *train, *eval;
-	size_t train_len, eval_len;
-	char data_path[MINER_PATH_MAX], eval_path[MINER_PATH_MAX]; /* from the node */
-	char endpoint[LEDGER_MAX_ENDPOINT + 1];
-	struct own_work *works;
-	size_t nworks;
-	unsigned next_run;    /* the next run-NNNN to try; 0: not scanned yet */
-	miner_rewards rewards;
-	int tty;
-};
-
 static void mine_usage(void)
 {
 	fprintf(stderr,
@@ -286,102 +247,6 @@ static int setup_task(struct mine *m)
 	return IOLM_OK;
 }
 
-static int cmp_unsigned(const void *a, const void *b)
-{
-	unsigned x = *(const unsigned *)a, y = *(const unsigned *)b;
-	return (x > y) - (x < y);
-}
-
-/* The run numbers of OUT/run-NNNN directories holding a work.txt (committed works), in
- * order, into a malloc'd *runs. */
-static int committed_runs(const struct mine *m, unsigned **runs, size_t *n)
-{
-	DIR *d = opendir(m->o.out);
-	struct dirent *e;
-	size_t cap = 0;
-	*runs = NULL;
-	*n = 0;
-	while (d && (e = readdir(d))) {
-		char path[MINER_PATH_MAX + 300], *end;
-		struct stat sb;
-		unsigned long v;
-		if (strncmp(e->d_name, "run-", 4) || !isdigit((unsigned char)e->d_name[4]))
-			continue;
-		v = strtoul(e->d_name + 4, &end, 10);
-		snprintf(path, sizeof path, "%s/%s/work.txt", m->o.out, e->d_name);
-		if (*end || v >= 100000 || stat(path, &sb) != 0)
-			continue;
-		if (*n == cap) {
-			unsigned *r = realloc(*runs, (cap = cap ? 2 * cap : 64) * sizeof *r);
-			if (!r) {
-				closedir(d);
-				return IOLM_ENOMEM;
-			}
-			*runs = r;
-		}
-		(*runs)[(*n)++] = (unsigned)v;
-	}
-	if (d)
-		closedir(d);
-	if (*n)
-		qsort(*runs, *n, sizeof **runs, cmp_unsigned);
-	return IOLM_OK;
-}
-
-/* A run's work.txt into w (its id and steps; dir set already). */
-static int read_work_note(struct own_work *w)
-{
-	char path[MINER_PATH_MAX + 16], hex[80] = "";
-	unsigned long long a = 0, b = 0;
-	snprintf(path, sizeof path, "%s/work.txt", w->dir);
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return IOLM_EIO;
-	int got = fscanf(f, "work_id %79s parent %*s start_step %llu end_step %llu", hex, &a, &b);
-	fclose(f);
-	if (got != 3 || iolm_hex_decode_exact(w->id, 32, hex) || b <= a)
-		return IOLM_EDECODE;
-	w->start_step = a;
-	w->end_step = b;
-	return IOLM_OK;
-}
-
-/* The works earlier runs committed (OUT/run-NNNN/work.txt): served again, since
- * validators may still be verifying them and other miners extending them, and followed
- * like this run's. m->works gets room for them and for this run's rounds. */
-static int restore_works(struct mine *m)
-{
-	unsigned *runs;
-	size_t n, pending = 0;
-	int err = committed_runs(m, &runs, &n);
-	if (err)
-		return err;
-	if (!(m->works = calloc(n + m->o.rounds, sizeof *m->works))) {
-		free(runs);
-		return IOLM_ENOMEM;
-	}
-	for (size_t i = 0; i < n; i++) {
-		struct own_work *w = &m->works[m->nworks];
-		snprintf(w->dir, sizeof w->dir, "%s/run-%04u", m->o.out, runs[i]);
-		if (read_work_note(w)) {
-			fprintf(stderr, "iolm-miner: %s/work.txt unreadable: not served\n", w->dir);
-			continue;
-		}
-		if ((err = miner_server_add(m->srv, w->id, w->dir)))
-			break;
-		w->sent_ms = iolm_clock_wall_ms();
-		if (!miner_rpc_work(&m->rpc, &w->last, w->id) &&
-		    w->last.status <= MINER_WORK_PENDING)
-			pending++;
-		m->nworks++;
-	}
-	free(runs);
-	if (!err && m->nworks)
-		printf("serving %zu works committed by earlier runs in %s (%zu not decided yet)\n",
-		       m->nworks, m->o.out, pending);
-	return err;
-}
-
 static int setup(struct mine *m)
 {
 	char host[256];
@@ -404,7 +269,7 @@ static int setup(struct mine *m)
 	if ((err = miner_devices_open(&m->dev, m->o.device, m->o.threads,
 				      m->task.task.batch)))
 		return err;
-	if ((err = miner_server_start(&m->srv, host, port)) || (err = restore_works(m)))
+	if ((err = miner_server_start(&m->srv, host, port)) || (err = miner_restore_works(m)))
 		return err;
 	printf("miner %s on chain %s, serving %s, %s backend\n", m->addr, m->rpc.chain_id,
 	       m->endpoint, m->dev.name);
@@ -431,7 +296,6 @@ static struct own_work *own_find(struct mine *m, const uint8_t id[static 32])
 	return NULL;
 }
 
-static int remove_dir(const char *dir);
 
 /* The parent's final checkpoint through the node instead: the validators that verified
  * the work keep it in their artifact stores (docs/artifacts.md "Checkpoints"), so the
@@ -459,7 +323,7 @@ again:
 	if ((err = art_file_id(got, got_path, NULL, ART_KIND_CHECKPOINT)) ||
 	    memcmp(got, p->ckpt_id, ART_ID_LEN) != 0) {
 		err = err ? err : IOLM_EART_CORRUPT;
-		if (remove_dir(sub))
+		if (miner_remove_dir(sub))
 			return IOLM_EIO;
 		if (piece) {
 			piece = 0;
@@ -469,7 +333,7 @@ again:
 	}
 	if (rename(got_path, p->ckpt) != 0)
 		err = IOLM_EIO;
-	if (remove_dir(sub) && !err)
+	if (miner_remove_dir(sub) && !err)
 		err = IOLM_EIO;
 	if (!err)
 		printf("the parent's checkpoint from the node: %s\n", p->ckpt);
@@ -550,75 +414,6 @@ static int choose_parent(struct mine *m, struct parent *p, const char *spec)
 	printf("parent %s: ends at step %" PRIu64 ", eval loss %" PRIu64 " micro-nats, %s\n", hex,
 	       w.end_step, w.eval_loss, w.endpoint);
 	return parent_checkpoint(m, p, w.endpoint);
-}
-
-/* A fresh run directory DIR/run-NNNN, numbered after every run-NNNN already in DIR (so a
- * number is never reused once --keep-runs deleted its run). */
-static int run_dir(struct mine *m, char *dir, size_t cap)
-{
-	if (!m->next_run) {
-		DIR *d = opendir(m->o.out);
-		struct dirent *e;
-		unsigned long v;
-		char *end;
-		m->next_run = 1;
-		while (d && (e = readdir(d))) {
-			if (strncmp(e->d_name, "run-", 4) || !isdigit((unsigned char)e->d_name[4]))
-				continue;
-			v = strtoul(e->d_name + 4, &end, 10);
-			if (!*end && v < 100000 && v >= m->next_run)
-				m->next_run = (unsigned)v + 1;
-		}
-		if (d)
-			closedir(d);
-	}
-	for (unsigned i = m->next_run; i < 100000; i++) {
-		int n = snprintf(dir, cap, "%s/run-%04u", m->o.out, i);
-		if (n < 0 || (size_t)n >= cap)
-			return IOLM_ETOOBIG;
-		if (mkdir(dir, 0755) == 0) {
-			m->next_run = i + 1;
-			return IOLM_OK;
-		}
-		if (errno != EEXIST)
-			return IOLM_EIO;
-	}
-	return IOLM_EEXIST;
-}
-
-/* The newest DIR/run-NNNN, when a stopped miner left it unfinished: a progress log, no
- * work.txt (never committed) and no `committing` (a commit perhaps sent: the same claim
- * must not go twice). 1 with its path in dir, else 0. */
-static int unfinished_run(const struct mine *m, char *dir, size_t cap)
-{
-	DIR *d = opendir(m->o.out);
-	struct dirent *e;
-	unsigned long newest = 0, v;
-	char *end;
-	struct stat sb;
-	while (d && (e = readdir(d))) {
-		if (strncmp(e->d_name, "run-", 4) || !isdigit((unsigned char)e->d_name[4]))
-			continue;
-		v = strtoul(e->d_name + 4, &end, 10);
-		if (!*end && v < 100000 && v > newest)
-			newest = v;
-	}
-	if (d)
-		closedir(d);
-	if (!newest)
-		return 0;
-	char log[MINER_PATH_MAX + 32], note[MINER_PATH_MAX + 32], sent[MINER_PATH_MAX + 32];
-	snprintf(log, sizeof log, "%s/run-%04lu/progress.log", m->o.out, newest);
-	snprintf(note, sizeof note, "%s/run-%04lu/work.txt", m->o.out, newest);
-	snprintf(sent, sizeof sent, "%s/run-%04lu/committing", m->o.out, newest);
-	if (stat(log, &sb) != 0 || stat(note, &sb) == 0)
-		return 0;
-	if (stat(sent, &sb) == 0) {
-		printf("run-%04lu was being committed when the miner stopped: not resumed (its "
-		       "work may be on chain; iolm-wallet works lists yours)\n", newest);
-		return 0;
-	}
-	return snprintf(dir, cap, "%s/run-%04lu", m->o.out, newest) < (int)cap;
 }
 
 /* DIR/run.txt: what a round trains (its parent, "none" or a work id, and its steps),
@@ -720,13 +515,13 @@ static int mine_round(struct mine *m, unsigned round, const char *parent_spec)
 	 * its parent. */
 	char note[200];
 	run_note_text(note, sizeof note, &p, m->o.steps);
-	int resume = round == 1 && unfinished_run(m, ow->dir, sizeof ow->dir);
+	int resume = round == 1 && miner_unfinished_run(m, ow->dir, sizeof ow->dir);
 	if (resume && !same_run(ow->dir, note)) {
 		printf("%s is a stopped run of another parent or --steps (its run.txt says); it "
 		       "stays: start with those to resume it\n", ow->dir);
 		resume = 0;
 	}
-	if ((!resume && (err = run_dir(m, ow->dir, sizeof ow->dir))) ||
+	if ((!resume && (err = miner_run_dir(m, ow->dir, sizeof ow->dir))) ||
 	    (err = write_run_note(ow->dir, note)))
 		return err;
 	compute_miner_params mp = {
@@ -802,10 +597,6 @@ static const char *status_name(const struct own_work *w)
 	}
 }
 
-static int decided(const struct own_work *w)
-{
-	return w->dropped || w->last.status >= MINER_WORK_ACCEPTED;
-}
 
 /* Poll one work; 1 when something about it changed (printed as an event line). */
 static int poll_work(struct mine *m, struct own_work *w)
@@ -814,7 +605,7 @@ static int poll_work(struct mine *m, struct own_work *w)
 	char hex[65];
 	int changed;
 
-	if (decided(w) && w->last.status != MINER_WORK_ACCEPTED)
+	if (miner_work_decided(w) && w->last.status != MINER_WORK_ACCEPTED)
 		return 0; /* final: rejected, slashed or dropped */
 	if (miner_rpc_work(&m->rpc, &now, w->id))
 		return 0; /* the node is busy or away: try again next second */
@@ -892,7 +683,7 @@ static enum watch_end watch(struct mine *m, int until_decided)
 		/* undecided works, and the newest few accepted ones (which may still become
 		 * the best): a long --rounds run does not poll its whole history */
 		for (size_t i = 0; i < m->nworks; i++)
-			if (!decided(&m->works[i]) || i + 4 >= m->nworks)
+			if (!miner_work_decided(&m->works[i]) || i + 4 >= m->nworks)
 				event |= poll_work(m, &m->works[i]);
 		event |= poll_rewards(m);
 		miner_server_counts(m->srv, &served, &refused);
@@ -904,7 +695,7 @@ static enum watch_end watch(struct mine *m, int until_decided)
 			status_line(m, served);
 			last_line = now;
 		}
-		if (until_decided && decided(cur))
+		if (until_decided && miner_work_decided(cur))
 			return WATCH_DECIDED;
 		if (m->o.follow && now - last_event >= m->o.follow * 1000)
 			return WATCH_QUIET;
@@ -912,80 +703,6 @@ static enum watch_end watch(struct mine *m, int until_decided)
 			iolm_sleep_ms(100);
 	}
 	return WATCH_STOP;
-}
-
-/* ---------------------------------------------------------------- --keep-runs */
-
-/* Delete directory dir and the regular files in it (a run or a fetched parent: flat). */
-static int remove_dir(const char *dir)
-{
-	char path[MINER_PATH_MAX + 256];
-	struct dirent *e;
-	DIR *d = opendir(dir);
-	int err = IOLM_OK;
-	if (!d)
-		return errno == ENOENT ? IOLM_OK : IOLM_EIO;
-	while ((e = readdir(d))) {
-		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-			continue;
-		if (snprintf(path, sizeof path, "%s/%s", dir, e->d_name) >= (int)sizeof path ||
-		    unlink(path) != 0)
-			err = IOLM_EIO;
-	}
-	closedir(d);
-	if (!err && rmdir(dir) != 0)
-		err = IOLM_EIO;
-	return err;
-}
-
-/* --keep-runs: the directories of decided works beyond the newest keep_runs go, but the
- * task's best work's (asked of the node; nothing goes when it cannot answer), and the
- * checkpoints fetched from other miners but the best's. */
-static void prune(struct mine *m)
-{
-	uint8_t tid[32], best[32];
-	char hex[65], name[80];
-	unsigned runs = 0, parents = 0;
-	struct dirent *e;
-	DIR *d;
-	int has_best;
-
-	memcpy(tid, m->task.task.id, 32);
-	if (miner_rpc_task(&m->rpc, &m->task, tid))
-		return;
-	has_best = m->task.has_best;
-	memcpy(best, m->task.best_work, 32);
-	for (size_t i = 0; i + m->o.keep_runs < m->nworks; i++) {
-		struct own_work *w = &m->works[i];
-		if (w->pruned || !decided(w) || (has_best && !memcmp(w->id, best, 32)))
-			continue;
-		miner_server_remove(m->srv, w->id);
-		if (remove_dir(w->dir)) {
-			fprintf(stderr, "iolm-miner: cannot delete %s: %s\n", w->dir, strerror(errno));
-			continue;
-		}
-		w->pruned = 1;
-		runs++;
-	}
-	hex32(hex, best);
-	snprintf(name, sizeof name, "parent-%s", hex);
-	if ((d = opendir(m->o.out))) {
-		while ((e = readdir(d))) {
-			char path[MINER_PATH_MAX + 128];
-			if (strncmp(e->d_name, "parent-", 7) || strlen(e->d_name) != 7 + 64 ||
-			    (has_best && !strcmp(e->d_name, name)))
-				continue;
-			snprintf(path, sizeof path, "%s/%s", m->o.out, e->d_name);
-			if (remove_dir(path) == IOLM_OK)
-				parents++;
-		}
-		closedir(d);
-	}
-	if (runs || parents) {
-		printf("kept the newest %" PRIu64 " runs and the task's best: deleted %u runs and "
-		       "%u fetched parent checkpoints\n", m->o.keep_runs, runs, parents);
-		fflush(stdout);
-	}
 }
 
 /* ---------------------------------------------------------------- main */
@@ -1035,7 +752,7 @@ int miner_mine_main(int argc, char **argv)
 		if (end != WATCH_DECIDED)
 			break;
 		if (m->o.keep_runs)
-			prune(m);
+			miner_prune(m);
 		/* the next round extends our own work once accepted, else the task's best */
 		const struct own_work *w = &m->works[m->nworks - 1];
 		if (w->last.status == MINER_WORK_ACCEPTED)
