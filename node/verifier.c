@@ -527,10 +527,11 @@ static int block_id_at(node_verifier *v, uint64_t h, uint8_t id[32])
 	return err;
 }
 
-/* A job for pending work id as its commit recorded it: seeded when the block after its
- * commit is known, else left waiting for it. NULL when it cannot be read, or when its
- * attestation deadline has passed. */
-static struct vjob *pending_job(node_verifier *v, const uint8_t id[32], uint64_t head)
+/* A job for pending work id as its commit recorded it, seeded (*seeded set) when the
+ * block after its commit is known, else to wait for it. NULL when it cannot be read, or
+ * when its attestation deadline is too near. */
+static struct vjob *pending_job(node_verifier *v, const uint8_t id[32], uint64_t head,
+				int *seeded)
 {
 	const ledger_genesis *g = ledger_get_genesis(v->cfg.ledger);
 	Iolm__WorkState *ws = NULL;
@@ -538,6 +539,7 @@ static struct vjob *pending_job(node_verifier *v, const uint8_t id[32], uint64_t
 	struct vjob *j = NULL;
 	uint8_t next[32];
 	iolm_buf b;
+	*seeded = 0;
 	iolm_buf_init(&b, IOLM_MAX_TX_BYTES * 2);
 	if (ledger_get_work(v->cfg.ledger, id, &b) ||
 	    iolm_codec_decode((ProtobufCMessage **)&ws, &iolm__work_state__descriptor, b.data,
@@ -568,7 +570,7 @@ static struct vjob *pending_job(node_verifier *v, const uint8_t id[32], uint64_t
 			goto out;
 		}
 		iolm_hash2(j->seed, IOLM_TAG_CHALLENGE, next, 32, j->work, 32);
-		j->next_try_ms = 1; /* seeded */
+		*seeded = 1;
 	}
 out:
 	if (w)
@@ -595,12 +597,12 @@ static void requeue_pending(node_verifier *v)
 	}
 	for (size_t i = 0; i < ps.n; i++) {
 		struct vjob *j;
+		int seeded;
 		if (attested(v, ps.ids[i], v->cfg.validator_index) ||
-		    !(j = pending_job(v, ps.ids[i], head.height)))
+		    !(j = pending_job(v, ps.ids[i], head.height, &seeded)))
 			continue;
 		pthread_mutex_lock(&v->mu);
-		if (j->next_try_ms) {
-			j->next_try_ms = 0;
+		if (seeded) {
 			j->next = v->ready;
 			v->ready = j;
 			pthread_cond_signal(&v->cv);
